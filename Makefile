@@ -1,0 +1,100 @@
+# Cairn - top-level build.
+#
+#   make run     install what is missing, build, create the NVMe disk image, boot in QEMU
+#   make test    install what is missing, build, run every test (unit + QEMU integration)
+#   make image   build/kernel.elf and build/cairn.iso
+#   make unit    host unit tests only
+#   make disk    build/nvme-disk.img
+#   make clean
+#
+# BUILD=<dir> puts every output in another folder (parallel work trees).
+
+BUILD ?= build
+VERSION := 0.1.0
+
+CC := gcc
+LD := ld
+NASM := nasm
+HOSTCC := gcc
+PYTHON := /usr/bin/python3
+
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-builtin -nostdlib \
+	-fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mgeneral-regs-only \
+	-mno-mmx -mno-sse -mno-sse2 -fno-omit-frame-pointer -fno-tree-loop-distribute-patterns \
+	-fno-asynchronous-unwind-tables -fno-strict-aliasing \
+	-Ikernel/include -DCAIRN_VERSION=\"$(VERSION)\" -MMD -MP
+KERNEL_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack -T linker.ld
+NASM_FLAGS := -f elf64 -g -F dwarf
+
+KERNEL_C_SOURCES := $(shell find kernel/source -name '*.c' | sort)
+KERNEL_ASM_SOURCES := $(shell find kernel/source -name '*.asm' | sort) boot/Boot.asm
+KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C_SOURCES)) \
+	$(patsubst %.asm,$(BUILD)/obj/%.asm.o,$(KERNEL_ASM_SOURCES))
+
+KERNEL_ELF := $(BUILD)/kernel.elf
+ISO := $(BUILD)/cairn.iso
+DISK_IMAGE := $(BUILD)/nvme-disk.img
+
+# Host unit tests: each tests/unit/Test-*.c names the kernel sources it needs
+# on a line "// SOURCES: a.c b.c" (paths relative to kernel/source).
+UNIT_TEST_SOURCES := $(sort $(wildcard tests/unit/Test-*.c))
+UNIT_TEST_BINARIES := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_TEST_SOURCES))
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/unit \
+	-fsanitize=address,undefined -fno-omit-frame-pointer
+
+.PHONY: all image kernel run test unit integration disk deps clean
+
+all: image
+
+deps:
+	@tools/install-deps.sh
+
+kernel: $(KERNEL_ELF)
+
+image: $(ISO)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) $(NASM_FLAGS) $< -o $@
+
+$(KERNEL_ELF): $(KERNEL_OBJECTS) linker.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJECTS)
+	@grub-file --is-x86-multiboot2 $@ || (echo "error: $@ is not multiboot2" && rm -f $@ && false)
+
+$(ISO): $(KERNEL_ELF) boot/grub.cfg
+	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+	cp $(KERNEL_ELF) $(BUILD)/iso/boot/kernel.elf
+	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso > $(BUILD)/grub-mkrescue.log 2>&1 || (cat $(BUILD)/grub-mkrescue.log && false)
+
+disk: $(DISK_IMAGE)
+
+$(DISK_IMAGE): tools/make-disk-image.sh $(shell find tools/disk-content -type f 2>/dev/null)
+	tools/make-disk-image.sh $@ tools/disk-content
+
+run: deps image disk
+	@tools/run-qemu.sh $(ISO) $(DISK_IMAGE)
+
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(KERNEL_C_SOURCES)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< \
+		$(addprefix kernel/source/,$(shell sed -n 's|^// SOURCES:||p' $<)) -lcmocka
+
+unit: $(UNIT_TEST_BINARIES)
+	@$(PYTHON) tests/run_all.py --build $(BUILD) --unit-only
+
+integration: image disk
+	@$(PYTHON) tests/run_all.py --build $(BUILD) --integration-only
+
+test: deps
+	@$(MAKE) --no-print-directory image disk $(UNIT_TEST_BINARIES)
+	@$(PYTHON) tests/run_all.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,54 @@
+/*
+ * Spinlock.h - spinlocks that also mask interrupts on the local CPU.
+ *
+ * A real lock (an atomic exchange), not "interrupts off means exclusive", so
+ * it stays correct once other CPUs run. SpinlockAcquire saves the interrupt
+ * flag and disables interrupts before spinning, so an interrupt handler on
+ * the same CPU can never deadlock against the code it interrupted;
+ * SpinlockRelease restores the flag. Hold a spinlock only for a few
+ * instructions: never sleep with one held.
+ */
+
+#ifndef CORE_SPINLOCK_H_INCLUDED
+#define CORE_SPINLOCK_H_INCLUDED
+
+#include "Base.h"
+#include "arch/x86-64/CPU.h"
+
+typedef struct tag_SPINLOCK {
+    volatile U32 Locked;
+    U32 Owner;  // CPU number + 1 of the holder, for diagnostics
+} SPINLOCK;
+
+#define SPINLOCK_INIT {0, 0}
+
+static inline void SpinlockInit(SPINLOCK* Lock) {
+    Lock->Locked = 0;
+    Lock->Owner = 0;
+}
+
+static inline U64 SpinlockAcquire(SPINLOCK* Lock) {
+    U64 Flags = SaveAndDisableInterrupts();
+    while (__atomic_exchange_n(&Lock->Locked, 1, __ATOMIC_ACQUIRE) != 0) {
+        while (__atomic_load_n(&Lock->Locked, __ATOMIC_RELAXED) != 0) CPUPause();
+    }
+    return Flags;
+}
+
+/** Tries once; on success returns TRUE and the saved flags in *Flags. */
+static inline BOOL SpinlockTryAcquire(SPINLOCK* Lock, U64* Flags) {
+    U64 Saved = SaveAndDisableInterrupts();
+    if (__atomic_exchange_n(&Lock->Locked, 1, __ATOMIC_ACQUIRE) == 0) {
+        *Flags = Saved;
+        return TRUE;
+    }
+    RestoreInterrupts(Saved);
+    return FALSE;
+}
+
+static inline void SpinlockRelease(SPINLOCK* Lock, U64 Flags) {
+    __atomic_store_n(&Lock->Locked, 0, __ATOMIC_RELEASE);
+    RestoreInterrupts(Flags);
+}
+
+#endif  // CORE_SPINLOCK_H_INCLUDED

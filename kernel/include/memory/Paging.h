@@ -1,0 +1,42 @@
+/*
+ * Paging.h - the kernel page tables.
+ *
+ * One set of page tables for the kernel (PML4 in the direct map). Mapping
+ * functions allocate intermediate tables from the frame allocator and flush
+ * the TLB entry they change.
+ */
+
+#ifndef MEMORY_PAGING_H_INCLUDED
+#define MEMORY_PAGING_H_INCLUDED
+
+#include "Base.h"
+
+#define PAGE_PRESENT 0x001ULL
+#define PAGE_WRITABLE 0x002ULL
+#define PAGE_USER 0x004ULL
+#define PAGE_WRITE_THROUGH 0x008ULL
+#define PAGE_CACHE_DISABLE 0x010ULL
+#define PAGE_ACCESSED 0x020ULL
+#define PAGE_DIRTY 0x040ULL
+#define PAGE_LARGE 0x080ULL
+#define PAGE_GLOBAL 0x100ULL
+#define PAGE_NO_EXECUTE 0x8000000000000000ULL
+
+/** Maps one 4 KiB page; Flags are PAGE_* bits. */
+BOOL PagingMap(LINEAR Linear, PHYSICAL Physical, U64 Flags);
+void PagingUnmap(LINEAR Linear);
+/** Translates any mapped kernel address; returns FALSE if not mapped. */
+BOOL PagingTranslate(LINEAR Linear, PHYSICAL* Physical);
+
+/** Physical address behind a kernel linear address, or 0 if unmapped. */
+PHYSICAL LinearToPhysical(LINEAR Linear);
+
+/**
+ * Maps a device region uncached (PCD|PWT, no execute) in the MMIO window and
+ * returns the linear address of Physical (which need not be page aligned).
+ * Returns 0 on failure.
+ */
+LINEAR MapIOMemory(PHYSICAL Physical, U64 Size);
+void UnmapIOMemory(LINEAR Linear, U64 Size);
+
+#endif  // MEMORY_PAGING_H_INCLUDED

@@ -1,0 +1,107 @@
+/*
+ * Main.c - KernelMain: the order in which Cairn comes up.
+ *
+ * Boot.asm arrives here in long mode on the boot stack with the boot page
+ * tables (first 4 GiB identity mapped and direct mapped). Each step below
+ * only uses what the steps before it set up:
+ *   serial (so everything after can be seen) -> boot information -> command
+ *   line and log -> VGA -> GDT/IDT (so faults are reported) -> CPU info ->
+ *   clock (TSC) -> memory (frames, page tables, heap) -> APICs and timer ->
+ *   input -> interrupts on -> shell.
+ */
+
+#include "core/Kernel.h"
+
+#include "arch/x86-64/APIC.h"
+#include "arch/x86-64/CPU.h"
+#include "arch/x86-64/GDT.h"
+#include "arch/x86-64/Interrupts.h"
+#include "core/CommandLine.h"
+#include "core/Log.h"
+#include "core/Multiboot.h"
+#include "drivers/console/Console.h"
+#include "drivers/console/Input.h"
+#include "drivers/console/Keyboard.h"
+#include "drivers/console/Serial.h"
+#include "drivers/console/VGA.h"
+#include "memory/Memory.h"
+#include "shell/Shell.h"
+#include "system/CPUInfo.h"
+#include "system/Clock.h"
+#include "utils/Format.h"
+
+U64 KernelEntryTSC;
+MULTIBOOT_INFO KernelBootInfo;
+
+NORETURN void KernelHalt(void) {
+    for (;;) {
+        DisableInterrupts();
+        Halt();
+    }
+}
+
+NORETURN void KernelPanic(LPCSTR Format, ...) {
+    char Buffer[256];
+    VA_LIST Arguments;
+    DisableInterrupts();
+    VA_START(Arguments, Format);
+    StringPrintFormatV(Buffer, sizeof(Buffer), Format, Arguments);
+    VA_END(Arguments);
+    ConsoleWriteEmergency("\n*** KERNEL PANIC: ");
+    ConsoleWriteEmergency(Buffer);
+    ConsoleWriteEmergency("\n*** System halted.\n");
+    KernelHalt();
+}
+
+static void ReadBootInformation(U64 Magic, PHYSICAL BootInformation) {
+    if (Magic != MULTIBOOT2_BOOTLOADER_MAGIC) {
+        KernelPanic("not started by a multiboot2 loader (magic %llx)", Magic);
+    }
+    // The boot page tables direct-map the first 4 GiB, where the loader puts the information.
+    if (BootInformation == 0 || BootInformation >= N_4GB - 16) {
+        KernelPanic("boot information at %llx is out of reach", BootInformation);
+    }
+    const U8* Info = (const U8*)PhysicalToLinear(BootInformation);
+    U32 TotalSize = *(const U32*)Info;
+    if (TotalSize > N_1MB || BootInformation + TotalSize > N_4GB) TotalSize = 0;
+    if (!MultibootParse(Info, TotalSize, BootInformation, &KernelBootInfo)) {
+        KernelPanic("boot information is malformed");
+    }
+}
+
+void KernelMain(U64 Magic, PHYSICAL BootInformation) {
+    KernelEntryTSC = ReadTSC();
+
+    SerialInit();
+    ConsoleWriteString("\n");
+    ReadBootInformation(Magic, BootInformation);
+    KernelCommandLineInit(KernelBootInfo.CommandLine);
+    LogInit();
+    VGAInit();
+
+    GDTInit();
+    InterruptsInit();
+    CPUInfoInit();
+    ClockInit();
+
+    INFO("[KernelMain] %s %s, boot loader \"%s\", command line \"%s\"", CAIRN_NAME, CAIRN_VERSION,
+         KernelBootInfo.BootLoaderName, KernelBootInfo.CommandLine);
+
+    MemoryInit();
+
+    PICDisable();
+    if (!LAPICInit()) KernelPanic("no local APIC");
+    if (!IOAPICInit()) WARNING("[KernelMain] no IOAPIC: legacy devices will be polled");
+    if (!TimerInit()) WARNING("[KernelMain] periodic timer not started");
+
+    InputInit();
+    KeyboardInit();
+    SerialEnableInterrupts();
+    EnableInterrupts();
+
+    ShellRegisterBuiltins();
+
+    U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
+    ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);
+    ShellRun();
+}
