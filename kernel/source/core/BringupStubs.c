@@ -20,6 +20,8 @@
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 #include "utils/Format.h"
+#include "utils/String.h"
+#include "memory/Heap.h"
 
 #define WEAK __attribute__((weak))
 
@@ -59,3 +61,25 @@ WEAK void ShellRun(void) {
     ConsoleWriteString("/> ");
     KernelHalt();
 }
+
+#include "memory/Paging.h"
+WEAK LINEAR MapIOMemory(PHYSICAL Physical, U64 Size) {
+    UNUSED(Size);
+    // The boot page tables direct-map the first 4 GiB.
+    return Physical < N_4GB ? (LINEAR)PhysicalToLinear(Physical) : 0;
+}
+WEAK void MemoryGetStats(MEMORY_STATS* Stats) { MemorySet(Stats, 0, sizeof(*Stats)); }
+WEAK const CPU_INFO* CPUInfoGet(void) {
+    static CPU_INFO Empty;
+    return &Empty;
+}
+WEAK void CPUInfoFeatureString(LPSTR Buffer, SIZE Size) { StringCopy(Buffer, "", Size); }
+WEAK U64 GetSystemTimeNs(void) { return 0; }
+WEAK U64 GetSystemTimeMs(void) { return 0; }
+WEAK U64 ClockGetTSCFrequency(void) { return 0; }
+WEAK void ClockDelayUs(U64 Microseconds) { UNUSED(Microseconds); }
+WEAK U64 TimerGetTicks(void) { return 0; }
+WEAK U64 InterruptGetCount(U8 Vector) { UNUSED(Vector); return 0; }
+WEAK LPCSTR InterruptExceptionName(U8 Vector) { UNUSED(Vector); return "Exception"; }
+WEAK LPVOID KernelHeapAlloc(SIZE Size) { UNUSED(Size); return NULL; }
+WEAK void KernelHeapFree(LPVOID Pointer) { UNUSED(Pointer); }
