@@ -309,6 +309,9 @@ static void TestCapabilities(void** State) {
     assert_int_equal(PCIWalkCapabilities(Looping, NULL, NULL), 2);
     assert_int_equal(Looping->MsiCapability, 0x40);
     assert_int_equal(PCIFindCapability(Looping, PCI_CAP_ID_PCIE), 0);
+    assert_true(Looping->CapabilityListBroken);
+    assert_false(Nvme->CapabilityListBroken);
+    assert_true(PCICapabilityListValid(Nvme));
 
     // An extended list that points backwards stops too.
     Put32(&Fakes[NvmeIndex], 0x150, (0x100u << 20) | PCI_EXT_CAP_ID_DSN);

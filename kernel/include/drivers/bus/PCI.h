@@ -203,6 +203,9 @@ U32 PCIWalkExtendedCapabilities(const PCI_DEVICE* Device,
                                 void (*Visitor)(const PCI_DEVICE*, U16 Id, U8 Version, U16 Offset, LPVOID),
                                 LPVOID Context);
 
+/** FALSE when the capability list loops, points into the header or runs into a dead device. */
+BOOL PCICapabilityListValid(const PCI_DEVICE* Device);
+
 BOOL PCIMatchDevice(const PCI_MATCH* Match, const PCI_DEVICE* Device);
 
 /** Command register helpers. */

@@ -168,25 +168,45 @@ void PCIReadBars(PCI_DEVICE* Device, BOOL Size) {
 #define PCI_MAX_CAPABILITIES 48   // (256 - 64) / 4 distinct dword slots
 #define PCI_MAX_EXT_CAPABILITIES 960  // (4096 - 256) / 4
 
-U32 PCIWalkCapabilities(const PCI_DEVICE* Device, void (*Visitor)(const PCI_DEVICE*, U8 Id, U8 Offset, LPVOID),
-                        LPVOID Context) {
+/** Walks the list; *Clean tells whether it ended on a null pointer rather than a loop, a bad pointer or 0xFF. */
+static U32 WalkCapabilities(const PCI_DEVICE* Device, void (*Visitor)(const PCI_DEVICE*, U8 Id, U8 Offset, LPVOID),
+                            LPVOID Context, BOOL* Clean) {
     U32 Seen = 0;
     U8 Visited[256 / 8];
+    *Clean = TRUE;
     if (!(PCIDeviceRead16(Device, PCI_STATUS) & PCI_STATUS_CAPABILITIES)) return 0;
     MemorySet(Visited, 0, sizeof(Visited));
 
     U8 Pointer = (U8)(PCIDeviceRead8(Device, Device->HeaderType == PCI_HEADER_CARDBUS ? 0x14 : PCI_CAPABILITIES) & 0xFC);
-    while (Pointer >= 0x40 && Seen < PCI_MAX_CAPABILITIES) {
-        if (Visited[Pointer / 8] & (1 << (Pointer % 8))) break;  // a loop
+    while (Pointer != 0) {
+        if (Pointer < 0x40 || Seen >= PCI_MAX_CAPABILITIES || (Visited[Pointer / 8] & (1 << (Pointer % 8)))) {
+            *Clean = FALSE;  // points into the header, too long, or a loop
+            break;
+        }
         Visited[Pointer / 8] |= (U8)(1 << (Pointer % 8));
         U16 Header = PCIDeviceRead16(Device, Pointer);
         U8 Id = (U8)Header;
-        if (Id == 0xFF) break;  // the device stopped answering
+        if (Header == 0xFFFF) {
+            *Clean = FALSE;  // the device stopped answering
+            break;
+        }
         Seen++;
         if (Visitor) Visitor(Device, Id, Pointer, Context);
         Pointer = (U8)((Header >> 8) & 0xFC);
     }
     return Seen;
+}
+
+U32 PCIWalkCapabilities(const PCI_DEVICE* Device, void (*Visitor)(const PCI_DEVICE*, U8 Id, U8 Offset, LPVOID),
+                        LPVOID Context) {
+    BOOL Clean;
+    return WalkCapabilities(Device, Visitor, Context, &Clean);
+}
+
+BOOL PCICapabilityListValid(const PCI_DEVICE* Device) {
+    BOOL Clean;
+    WalkCapabilities(Device, NULL, NULL, &Clean);
+    return Clean;
 }
 
 typedef struct tag_FIND_CAPABILITY {

@@ -67,8 +67,8 @@ static PCI_DEVICE* AddFunction(ENUMERATION* E, U32 Bus, U32 Slot, U32 Function, 
     Device->InterruptLine = PCIDeviceRead8(Device, PCI_INTERRUPT_LINE);
     Device->InterruptPin = PCIDeviceRead8(Device, PCI_INTERRUPT_PIN);
 
-    U32 Seen = PCIWalkCapabilities(Device, NoteCapability, Device);
-    (void)Seen;
+    PCIWalkCapabilities(Device, NoteCapability, Device);
+    Device->CapabilityListBroken = !PCICapabilityListValid(Device);
     PCIReadBars(Device, Enumerator->SizeBars);
 
     if (Enumerator->Last) Enumerator->Last->Next = Device;

@@ -1,0 +1,13 @@
+/*
+ * ShellCommands.h - registration functions of the shell command modules
+ * outside the built-ins. KernelMain calls each once the subsystem it
+ * shows is up.
+ */
+
+#ifndef SHELL_SHELLCOMMANDS_H_INCLUDED
+#define SHELL_SHELLCOMMANDS_H_INCLUDED
+
+void ShellRegisterPCICommands(void);
+void ShellRegisterSystemCommands(void);
+
+#endif  // SHELL_SHELLCOMMANDS_H_INCLUDED
