@@ -9,5 +9,6 @@
 
 void ShellRegisterPCICommands(void);
 void ShellRegisterSystemCommands(void);
+void ShellRegisterThreadCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED
