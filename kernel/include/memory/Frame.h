@@ -48,4 +48,20 @@ PHYSICAL FrameAllocContiguous(U64 Count, U64 Alignment, PHYSICAL Limit);
 void FrameFree(PHYSICAL Frame);
 void FrameFreeContiguous(PHYSICAL Base, U64 Count);
 
+/**
+ * Builds the kernel instance from KernelBootInfo (MemoryInit only, on the
+ * boot page tables: the bitmap is placed in usable RAM below 4 GiB).
+ * Returns FALSE if the map has no usable memory or no room for the bitmap.
+ */
+BOOL FrameInit(void);
+
+typedef struct tag_FRAME_COUNTS {
+    U64 UsableFrames;    // frames released from usable regions
+    U64 FreeFrames;
+    U64 ReservedFrames;  // usable frames kept at init (image, boot data, bitmap, first MiB)
+    U64 FrameCount;      // frames covered by the bitmap
+} FRAME_COUNTS;
+
+void FrameGetCounts(FRAME_COUNTS* Counts);
+
 #endif  // MEMORY_FRAME_H_INCLUDED

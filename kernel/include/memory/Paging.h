@@ -3,7 +3,8 @@
  *
  * One set of page tables for the kernel (PML4 in the direct map). Mapping
  * functions allocate intermediate tables from the frame allocator and flush
- * the TLB entry they change.
+ * the TLB entry they change. All of them are safe from any context (a
+ * spinlock); PagingTranslate takes no lock, so a fault handler may use it.
  */
 
 #ifndef MEMORY_PAGING_H_INCLUDED
@@ -34,9 +35,26 @@ PHYSICAL LinearToPhysical(LINEAR Linear);
 /**
  * Maps a device region uncached (PCD|PWT, no execute) in the MMIO window and
  * returns the linear address of Physical (which need not be page aligned).
- * Returns 0 on failure.
+ * Returns 0 on failure. Each call makes a new mapping, even for a region
+ * already mapped. Before MemoryInit it returns the boot direct map address
+ * (first 4 GiB only), which stays valid, uncached, for good.
  */
 LINEAR MapIOMemory(PHYSICAL Physical, U64 Size);
+/** Undoes MapIOMemory (same Linear and Size as given and returned); early mappings are kept. */
 void UnmapIOMemory(LINEAR Linear, U64 Size);
+
+/************************************************************************/
+// Bring-up, for MemoryInit only (in this order).
+
+/** Allocates the kernel PML4 and maps the kernel image with per-section permissions. */
+BOOL PagingBuildKernelTables(void);
+/** Maps [Physical, Physical+Size) (page aligned) at DIRECT_MAP_BASE + Physical, write back, no execute. */
+BOOL PagingMapDirect(PHYSICAL Physical, U64 Size);
+/** Enables NX (if the CPU has it) and CR0.WP, then loads the new tables into CR3. */
+void PagingActivate(void);
+/** TRUE once PagingActivate has run. */
+BOOL PagingIsActive(void);
+/** Whether leaf entries carry the NX bit (CPUID 0x80000001 EDX bit 20). */
+BOOL PagingHasNoExecute(void);
 
 #endif  // MEMORY_PAGING_H_INCLUDED
