@@ -32,6 +32,8 @@ BOOL KernelLogLimited(RATE_LIMITER* Limiter, LOG_LEVEL Level, LPCSTR Format, ...
 void LogSetConsoleLevel(LOG_LEVEL Level);
 LOG_LEVEL LogGetConsoleLevel(void);
 LPCSTR LogLevelName(LOG_LEVEL Level);
+/** Parses "debug", "info", "warning" (or "warn"), "error", any case; FALSE if unknown. */
+BOOL LogParseLevel(LPCSTR Text, LOG_LEVEL* Level);
 /** Calls Visitor for each line still in the ring, oldest first. */
 void LogReplay(void (*Visitor)(LPCSTR Line, LPVOID Context), LPVOID Context);
 

@@ -5,6 +5,10 @@
  * arguments and runs commands from a table. Other modules add their
  * commands with ShellRegisterCommand (help lists them all, sorted). A command
  * returns 0 on success; an error prints one line and the prompt comes back.
+ *
+ * Conventions for commands: print through ShellPrint, end every line with
+ * '\n' (the prompt must start a line), report a bad argument with exactly
+ * one ShellError line ("<cmd>: <reason>") and return non-zero.
  */
 
 #ifndef SHELL_SHELL_H_INCLUDED
@@ -13,6 +17,8 @@
 #include "Base.h"
 
 #define SHELL_MAX_ARGUMENTS 16
+#define SHELL_MAX_COMMANDS 64
+#define SHELL_MAX_NAME_LENGTH 16
 
 typedef I32 (*SHELL_COMMAND_FUNCTION)(I32 ArgumentCount, LPSTR* Arguments);
 
@@ -23,7 +29,15 @@ typedef struct tag_SHELL_COMMAND {
     SHELL_COMMAND_FUNCTION Function;
 } SHELL_COMMAND;
 
+/**
+ * Adds a command (the table keeps a copy of the structure; the strings must
+ * stay valid). FALSE for a duplicate or invalid name, or when the table is full.
+ */
 BOOL ShellRegisterCommand(const SHELL_COMMAND* Command);
+/** Commands in name order: Index from 0 to ShellCommandCount() - 1. */
+U32 ShellCommandCount(void);
+const SHELL_COMMAND* ShellCommandAt(U32 Index);
+const SHELL_COMMAND* ShellFindCommand(LPCSTR Name);
 /** Prints "<cmd>: <message>" style errors consistently. */
 void ShellError(LPCSTR Command, LPCSTR Format, ...) PRINTF_LIKE(2, 3);
 void ShellPrint(LPCSTR Format, ...) PRINTF_LIKE(1, 2);
@@ -34,7 +48,7 @@ I32 ShellExecute(LPCSTR Line);
 /** The shell loop; never returns. */
 NORETURN void ShellRun(void);
 
-/** Registers the built-in commands (help, mem, log, uptime, cpu, echo, fault). */
+/** Registers the built-in commands (help, mem, log, uptime, cpu, echo, fault, clear). */
 void ShellRegisterBuiltins(void);
 
 #endif  // SHELL_SHELL_H_INCLUDED

@@ -3,7 +3,12 @@
  *
  * Pure logic: the caller passes the current time, so host tests drive it.
  * A limiter allows Burst events, then one more each IntervalMs/Burst,
- * and counts the events it suppressed.
+ * and counts the events it suppressed. After IntervalMs without events the
+ * whole burst is available again.
+ *
+ * Fields: WindowStartMs is the time up to which tokens have been refilled;
+ * CountInWindow is how many of the Burst tokens are spent. Burst 0 counts
+ * as 1; IntervalMs 0 means no limit. The limiter takes no lock.
  */
 
 #ifndef UTILS_RATELIMIT_H_INCLUDED

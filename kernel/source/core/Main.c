@@ -88,6 +88,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
          KernelBootInfo.BootLoaderName, KernelBootInfo.CommandLine);
 
     MemoryInit();
+    VGARemap();
 
     PICDisable();
     if (!LAPICInit()) KernelPanic("no local APIC");

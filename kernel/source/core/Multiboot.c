@@ -39,7 +39,7 @@ static void ParseMemoryMap(const U8* Tag, U32 Size, MULTIBOOT_INFO* Result) {
     if (Size < 16) return;
     U32 EntrySize = ReadU32(Tag + 8);
     if (EntrySize < 24) return;
-    for (U32 Offset = 16; Offset + EntrySize <= Size; Offset += EntrySize) {
+    for (U32 Offset = 16; Offset <= Size && EntrySize <= Size - Offset; Offset += EntrySize) {
         if (Result->RegionCount >= MULTIBOOT_MAX_MEMORY_REGIONS) break;
         MULTIBOOT_REGION* Region = &Result->Regions[Result->RegionCount];
         Region->Base = ReadU64(Tag + Offset);

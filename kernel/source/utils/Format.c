@@ -96,7 +96,10 @@ SIZE StringPrintFormatV(LPSTR Buffer, SIZE Size, LPCSTR Format, VA_LIST Argument
             }
             Format++;
         } else {
-            while (CharIsDigit(*Format)) Width = Width * 10 + (*Format++ - '0');
+            while (CharIsDigit(*Format)) {
+                if (Width < 100000) Width = Width * 10 + (*Format - '0');
+                Format++;
+            }
         }
 
         I32 Precision = -1;
@@ -107,7 +110,10 @@ SIZE StringPrintFormatV(LPSTR Buffer, SIZE Size, LPCSTR Format, VA_LIST Argument
                 Precision = VA_ARG(Args, int);
                 Format++;
             } else {
-                while (CharIsDigit(*Format)) Precision = Precision * 10 + (*Format++ - '0');
+                while (CharIsDigit(*Format)) {
+                    if (Precision < 100000) Precision = Precision * 10 + (*Format - '0');
+                    Format++;
+                }
             }
         }
 
