@@ -1,5 +1,9 @@
 /*
  * CPUInfo.h - what CPUID says about the boot CPU (for `cpu`).
+ *
+ * CPUInfoInit() reads the leaves once; CPUInfoGet() returns the decoded
+ * copy (all zero before CPUInfoInit). The decoding helpers are pure so the
+ * host unit tests check them against known CPUID values.
  */
 
 #ifndef SYSTEM_CPUINFO_H_INCLUDED
@@ -23,5 +27,10 @@ void CPUInfoInit(void);
 const CPU_INFO* CPUInfoGet(void);
 /** Writes the names of the notable features, space separated. */
 void CPUInfoFeatureString(LPSTR Buffer, SIZE Size);
+
+/** Pure: family/model/stepping from leaf 1 EAX (extended fields applied as the SDM says). */
+void CPUInfoDecodeSignature(U32 Eax, U32* Family, U32* Model, U32* Stepping);
+/** Pure: the feature names Info has, space separated, always terminated (truncated at a name boundary). */
+void CPUInfoFormatFeatures(const CPU_INFO* Info, LPSTR Buffer, SIZE Size);
 
 #endif  // SYSTEM_CPUINFO_H_INCLUDED
