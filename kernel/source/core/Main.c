@@ -6,8 +6,9 @@
  * only uses what the steps before it set up:
  *   serial (so everything after can be seen) -> boot information -> command
  *   line and log -> VGA -> GDT/IDT (so faults are reported) -> CPU info ->
- *   clock (TSC) -> memory (frames, page tables, heap) -> APICs and timer ->
- *   input -> interrupts on -> shell.
+ *   per-CPU data -> clock (TSC) -> memory (frames, page tables, heap) ->
+ *   ACPI tables -> APICs (IOAPIC routing from the MADT) and timer -> input ->
+ *   interrupts on -> scheduler threads -> PCI enumeration and drivers -> shell.
  */
 
 #include "core/Kernel.h"
@@ -19,6 +20,8 @@
 #include "core/CommandLine.h"
 #include "core/Log.h"
 #include "core/Multiboot.h"
+#include "core/Thread.h"
+#include "drivers/bus/PCI.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
@@ -26,6 +29,8 @@
 #include "drivers/console/VGA.h"
 #include "memory/Memory.h"
 #include "shell/Shell.h"
+#include "shell/ShellCommands.h"
+#include "system/ACPI.h"
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 #include "utils/Format.h"
@@ -51,6 +56,25 @@ NORETURN void KernelPanic(LPCSTR Format, ...) {
     ConsoleWriteEmergency(Buffer);
     ConsoleWriteEmergency("\n*** System halted.\n");
     KernelHalt();
+}
+
+/** Gives the IOAPIC code the MADT's controller address and ISA overrides (QEMU and PCs wire IRQ 0 to GSI 2). */
+static void ConfigureIOAPICFromACPI(void) {
+    const ACPI_MADT_INFO* Madt = ACPIGetMADT();
+    if (Madt == NULL || Madt->IoApicCount == 0) return;
+    IOAPICSetBase(Madt->IoApics[0].Address, Madt->IoApics[0].GsiBase);
+    for (U32 I = 0; I < Madt->OverrideCount; I++) {
+        const ACPI_OVERRIDE_ENTRY* Override = &Madt->Overrides[I];
+        if (Override->Bus != 0) continue;
+        // MPS INTI flags: polarity in bits 0-1 (3 = active low), trigger in bits 2-3 (3 = level).
+        IOAPICSetIsaOverride(Override->SourceIrq, Override->Gsi, ((Override->Flags >> 2) & 3) == 3,
+                             (Override->Flags & 3) == 3);
+    }
+}
+
+static void SchedulerTickHandler(INTERRUPT_FRAME* Frame) {
+    UNUSED(Frame);
+    SchedulerTick();
 }
 
 static void ReadBootInformation(U64 Magic, PHYSICAL BootInformation) {
@@ -81,6 +105,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
 
     GDTInit();
     InterruptsInit();
+    SchedulerInit();
     CPUInfoInit();
     ClockInit();
 
@@ -90,17 +115,26 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     MemoryInit();
     VGARemap();
 
+    ACPIInit();
     PICDisable();
     if (!LAPICInit()) KernelPanic("no local APIC");
+    ConfigureIOAPICFromACPI();
     if (!IOAPICInit()) WARNING("[KernelMain] no IOAPIC: legacy devices will be polled");
+    TimerSetTickHandler(SchedulerTickHandler);
     if (!TimerInit()) WARNING("[KernelMain] periodic timer not started");
 
     InputInit();
     KeyboardInit();
     SerialEnableInterrupts();
     EnableInterrupts();
+    SchedulerStart();
+
+    PCIInit();
 
     ShellRegisterBuiltins();
+    ShellRegisterSystemCommands();
+    ShellRegisterThreadCommands();
+    ShellRegisterPCICommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);

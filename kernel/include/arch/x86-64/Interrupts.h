@@ -76,6 +76,9 @@ BOOL InterruptRegisterLegacy(U8 IsaIrq, INTERRUPT_HANDLER Handler, LPVOID Contex
 
 /** How many times a vector fired (for the `irq` command). */
 U64 InterruptGetCount(U8 Vector);
+/** Names what a vector serves (shown by `irq`); the string must stay valid. */
+void InterruptSetVectorName(U8 Vector, LPCSTR Name);
+LPCSTR InterruptGetVectorName(U8 Vector);
 
 /** Names the exception vector (0-31), e.g. "Page fault". */
 LPCSTR InterruptExceptionName(U8 Vector);

@@ -34,6 +34,7 @@
 #include "arch/x86-64/CPU.h"
 #include "arch/x86-64/GDT.h"
 #include "core/Log.h"
+#include "core/Thread.h"
 #endif
 
 /************************************************************************/
@@ -52,6 +53,7 @@ static U64 InterruptVectorBitmap[INTERRUPT_BITMAP_WORDS];  // allocated device v
 static U8 InterruptChainHead[INTERRUPT_VECTOR_COUNT];      // slot index + 1, 0 = no handler
 static INTERRUPT_SLOT InterruptSlots[INTERRUPT_HANDLER_SLOTS];
 static U64 InterruptCounts[INTERRUPT_VECTOR_COUNT];
+static LPCSTR InterruptVectorNames[INTERRUPT_VECTOR_COUNT];
 
 STATIC_ASSERT(INTERRUPT_HANDLER_SLOTS < 255, "slot links are stored as U8 index + 1");
 
@@ -194,6 +196,10 @@ void InterruptResetState(void) {
     INTERRUPT_UNLOCK(Flags);
 }
 
+void InterruptSetVectorName(U8 Vector, LPCSTR Name) { InterruptVectorNames[Vector] = Name; }
+
+LPCSTR InterruptGetVectorName(U8 Vector) { return InterruptVectorNames[Vector]; }
+
 #ifndef CAIRN_HOST_BUILD
 
 /************************************************************************/
@@ -279,11 +285,14 @@ void InterruptDispatch(INTERRUPT_FRAME* Frame) {
         return;
     }
 
+    SchedulerInterruptEnter();
     if (InterruptRunHandlers(Vector, Frame) == 0 && InterruptShouldReport(Vector)) {
         WARNING("[InterruptDispatch] no handler claimed vector %u (seen %llu times)", Vector,
                 InterruptUnclaimed[Vector]);
     }
     LAPICEndOfInterrupt();
+    // After the EOI: a thread switch here resumes the other thread's stack, not this handler.
+    SchedulerInterruptExit();
 }
 
 /************************************************************************/
@@ -331,6 +340,10 @@ BOOL InterruptRegisterLegacy(U8 IsaIrq, INTERRUPT_HANDLER Handler, LPVOID Contex
             goto Out;
         }
         InterruptLegacyVectors[IsaIrq] = Vector;
+        static const char* const IsaNames[INTERRUPT_ISA_IRQ_COUNT] = {
+            "ISA IRQ 0",  "ISA IRQ 1",  "ISA IRQ 2",  "ISA IRQ 3",  "ISA IRQ 4",  "ISA IRQ 5",  "ISA IRQ 6",  "ISA IRQ 7",
+            "ISA IRQ 8",  "ISA IRQ 9",  "ISA IRQ 10", "ISA IRQ 11", "ISA IRQ 12", "ISA IRQ 13", "ISA IRQ 14", "ISA IRQ 15"};
+        if (InterruptGetVectorName(Vector) == NULL) InterruptSetVectorName(Vector, IsaNames[IsaIrq]);
         INFO("[InterruptRegisterLegacy] IRQ %u -> GSI %u -> vector %u", IsaIrq, Gsi, Vector);
     }
     Result = TRUE;

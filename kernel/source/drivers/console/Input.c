@@ -22,6 +22,8 @@
 
 #include "arch/x86-64/CPU.h"
 #include "core/Spinlock.h"
+#include "core/Sync.h"
+#include "core/Thread.h"
 #include "drivers/console/Keyboard.h"
 #include "drivers/console/Serial.h"
 #include "system/Clock.h"
@@ -43,6 +45,7 @@ static SPINLOCK InputLock = SPINLOCK_INIT;
 static KEY_DECODER SerialDecoder;
 static U64 SerialLastByteMs;
 static volatile U64 InputSpins;
+static EVENT InputAvailable;  // signalled on every push, so the reader can sleep
 
 /************************************************************************/
 // Time
@@ -78,6 +81,7 @@ static KEY RingPop(void) {
 /************************************************************************/
 
 void InputInit(void) {
+    EventInit(&InputAvailable, FALSE, FALSE);
     U64 Flags = SpinlockAcquire(&InputLock);
     InputHead = 0;
     InputCount = 0;
@@ -89,6 +93,7 @@ void InputPushKey(KEY Key) {
     U64 Flags = SpinlockAcquire(&InputLock);
     RingPush(Key);
     SpinlockRelease(&InputLock, Flags);
+    EventSignal(&InputAvailable);
 }
 
 void InputPushSerialByte(U8 Byte) {
@@ -100,6 +105,7 @@ void InputPushSerialByte(U8 Byte) {
     }
     SerialLastByteMs = Now;
     SpinlockRelease(&InputLock, Flags);
+    EventSignal(&InputAvailable);
 }
 
 KEY InputPeekKey(void) {
@@ -156,7 +162,14 @@ static KEY InputWait(BOOL Forever, U32 TimeoutMs) {
             return KEY_NONE;
         }
         InputSpins++;
-        if ((Flags & CPU_FLAG_IF) && !EscapePending && CanHalt()) {
+        if ((Flags & CPU_FLAG_IF) && SchedulerIsRunning()) {
+            // Sleep so other threads (and the idle thread's halt) get the CPU; a push wakes us.
+            // Without interrupt-driven input, or with an ESC pending, wake up soon to poll.
+            RestoreInterrupts(Flags);
+            U32 WaitMs = EscapePending ? 10 : (CanHalt() ? 1000 : 10);
+            if (!Forever && TimeoutMs - (Now - Start) < WaitMs) WaitMs = (U32)(TimeoutMs - (Now - Start));
+            WaitForEvent(&InputAvailable, WaitMs == 0 ? 1 : WaitMs);
+        } else if ((Flags & CPU_FLAG_IF) && !EscapePending && CanHalt()) {
             EnableInterruptsAndHalt();  // returns after the next interrupt, with interrupts on
         } else {
             RestoreInterrupts(Flags);
