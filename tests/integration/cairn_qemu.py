@@ -187,13 +187,14 @@ class CairnVM:
                 becomes an NVMe controller. snapshot=True keeps the image file unchanged.
     extra_args: more QEMU arguments
     accel:      'tcg', 'kvm' or None (automatic: KVM only when usable and not PVM)
+    no_reboot:  True (default) makes a guest reset end QEMU; False lets the machine reboot
     work_dir:   where per-VM files go (OVMF vars copy, USB stick copy, QMP socket, trace file)
     log_path:   the serial transcript is written there as it arrives (with the command line first and
                 QEMU's stderr and the NVMe trace appended at stop)
     """
 
     def __init__(self, image, work_dir, *, firmware="seabios", media="cd", machine="q35", memory_mib=256,
-                 nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn"):
+                 nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True):
         if firmware not in ("seabios", "ovmf"):
             raise ValueError("firmware must be seabios or ovmf")
         if media not in ("cd", "usb"):
@@ -213,6 +214,7 @@ class CairnVM:
         self.accel = choose_accel(accel)
         self.log_path = log_path
         self.name = name
+        self.no_reboot = no_reboot
 
         os.makedirs(work_dir, exist_ok=True)
         self.trace_path = os.path.join(work_dir, "nvme-trace.log")
@@ -246,7 +248,10 @@ class CairnVM:
             args += ["-accel", "kvm", "-cpu", "host"]
         else:
             args += ["-accel", "tcg"]
-        args += ["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+        args += ["-display", "none", "-serial", "stdio", "-monitor", "none"]
+        if self.no_reboot:
+            args += ["-no-reboot"]  # a reset (triple fault, reboot) ends QEMU instead of looping
+        args += [
                  "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                  "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                  "-trace", "pci_nvme_ub_*", "-trace", "pci_nvme_err_*", "-D", self.trace_path,

@@ -103,10 +103,13 @@ static const PCI_CONFIG_OPS EcamOps = {EcamRead32, EcamWrite32};
 
 static PCI_SEGMENT* Segments;
 static PCI_DEVICE* Devices;
-static PCI_DEVICE* LastDevice;
 static U32 DeviceCount;
 static PCI_DRIVER* Drivers;
 static SPINLOCK ListLock = SPINLOCK_INIT;
+
+static U64 DeviceKey(const PCI_DEVICE* Device) {
+    return ((U64)Device->Segment << 16) | ((U64)Device->Bus << 8) | ((U64)Device->Device << 3) | Device->Function;
+}
 
 static PCI_DEVICE* AllocateDevice(LPVOID Context) {
     UNUSED(Context);
@@ -131,12 +134,16 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     U32 Found = PCIEnumerateSegment(&Enumerator, Segment);
     RestoreInterrupts(InterruptFlags);
 
+    // Keep the global list in lspci order: segment, bus, device, function.
     Flags = SpinlockAcquire(&ListLock);
-    if (Enumerator.First) {
-        if (LastDevice) LastDevice->Next = Enumerator.First;
-        else Devices = Enumerator.First;
-        LastDevice = Enumerator.Last;
-        DeviceCount += Enumerator.Count;
+    for (PCI_DEVICE* Device = Enumerator.First; Device;) {
+        PCI_DEVICE* Next = Device->Next;
+        PCI_DEVICE** Link = &Devices;
+        while (*Link && DeviceKey(*Link) < DeviceKey(Device)) Link = &(*Link)->Next;
+        Device->Next = *Link;
+        *Link = Device;
+        DeviceCount++;
+        Device = Next;
     }
     SpinlockRelease(&ListLock, Flags);
 
