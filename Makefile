@@ -102,3 +102,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Fuzz targets (libFuzzer, clang): tests/fuzz/fuzz.mk defines `fuzz` and `fuzz-smoke`.
+-include tests/fuzz/fuzz.mk
