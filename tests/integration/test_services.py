@@ -189,3 +189,16 @@ def test_reboot(make_vm, machine, firmware):
     # The machine resets: firmware and GRUB run again and Cairn comes back to a prompt.
     vm.wait_boot(BOOT_TIMEOUT)
     assert vm.running()
+
+
+def test_selftest_threads(topology_vm):
+    """Sleep, event timeouts and signals, a contended mutex, preemption and deferred work on the real kernel."""
+    output = topology_vm.command("selftest threads", timeout=60)
+    for check in ("Sleep(50) sleeps 50 ms", "WaitForEvent times out after 30 ms",
+                  "event signalled by another thread wakes", "mutex keeps 4 yielding threads exclusive",
+                  "a spinning thread is preempted", "interrupt top half defers to the worker"):
+        assert re.search(r"%s\s+ok \(\d+ ms\)" % re.escape(check), output), output
+    assert "selftest threads: PASS (0 failed)" in output, output
+    # The self-test's threads exited and were reaped: only the permanent threads are left.
+    threads = topology_vm.command("threads")
+    assert "selftest" not in threads, threads

@@ -10,5 +10,6 @@
 void ShellRegisterPCICommands(void);
 void ShellRegisterSystemCommands(void);
 void ShellRegisterThreadCommands(void);
+void ShellRegisterSelfTestCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

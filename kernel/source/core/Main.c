@@ -134,6 +134,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterBuiltins();
     ShellRegisterSystemCommands();
     ShellRegisterThreadCommands();
+    ShellRegisterSelfTestCommands();
     ShellRegisterPCICommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;

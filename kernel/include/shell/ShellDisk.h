@@ -1,0 +1,20 @@
+/*
+ * ShellDisk.h - helpers shared by the disk-facing shell commands (`disk` in
+ * ShellDisk.c, `nvme` in ShellNVMe.c). Output formats are documented in
+ * documentation/Disk-Commands.md and read by tests/integration/test_nvme.py.
+ */
+
+#ifndef SHELL_SHELLDISK_H_INCLUDED
+#define SHELL_SHELLDISK_H_INCLUDED
+
+#include "Base.h"
+#include "fs/Disk.h"
+
+/** The disk named Name, or NULL after printing "<Command>: no disk named '<Name>'". */
+DISK* ShellDiskFind(LPCSTR Command, LPCSTR Name);
+/** Bytes in decimal units with two decimals, as nvme-cli prints them: "67.11 MB", "512.00 B". */
+void ShellDiskFormatDecimal(LPSTR Buffer, SIZE Size, U64 Bytes);
+/** Bytes in binary units with two decimals: "64.00 MiB". */
+void ShellDiskFormatBinary(LPSTR Buffer, SIZE Size, U64 Bytes);
+
+#endif  // SHELL_SHELLDISK_H_INCLUDED
