@@ -11,5 +11,7 @@ void ShellRegisterPCICommands(void);
 void ShellRegisterSystemCommands(void);
 void ShellRegisterThreadCommands(void);
 void ShellRegisterSelfTestCommands(void);
+void ShellRegisterDiskCommands(void);
+void ShellRegisterNVMeCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

@@ -22,6 +22,7 @@
 #include "core/Multiboot.h"
 #include "core/Thread.h"
 #include "drivers/bus/PCI.h"
+#include "drivers/storage/NVMe.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
@@ -129,6 +130,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     EnableInterrupts();
     SchedulerStart();
 
+    NVMeRegisterDriver();
     PCIInit();
 
     ShellRegisterBuiltins();
@@ -136,6 +138,8 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterThreadCommands();
     ShellRegisterSelfTestCommands();
     ShellRegisterPCICommands();
+    ShellRegisterDiskCommands();
+    ShellRegisterNVMeCommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);

@@ -1,0 +1,255 @@
+/*
+ * NVMe.h - the NVMe driver's public face: controller introspection for the
+ * shell, synchronous I/O for the DISK layer, asynchronous I/O for
+ * benchmarks.
+ *
+ * The driver binds every PCI function of class 01h/08h/02h (NVM Express),
+ * brings the controller up, and registers one DISK (`nvme<C>n<NSID>`) per
+ * namespace it can serve. Controllers are numbered in discovery order from
+ * 0, including controllers that failed to come up (their State says why), so
+ * `nvme<C>` names stay stable. Controllers and namespaces are never freed:
+ * pointers returned here stay valid for the life of the kernel.
+ *
+ * Views (NVME_CONTROLLER_INFO, NVME_NAMESPACE_INFO) are read-only for
+ * callers. NVMeGetController refreshes the counters in the view it returns;
+ * everything else in it is fixed after bring-up.
+ *
+ * Context of callbacks (NVME_IO_CALLBACK): always a thread, never an
+ * interrupt handler, with no driver lock held and interrupts enabled. It is
+ * the NVMe bottom half: the kernel's deferred-work thread (interrupt mode),
+ * the controller's poll thread (polling mode), or a thread that reaped the
+ * completion itself while waiting for one of its own commands (missed
+ * interrupt recovery). Callbacks must be short and must not sleep, and must
+ * not call any NVMe function that can wait (NVMeSubmitIO when the queue is
+ * full, the *Sync functions): the thread running them is the one that frees
+ * queue slots.
+ */
+
+#ifndef DRIVERS_STORAGE_NVME_H_INCLUDED
+#define DRIVERS_STORAGE_NVME_H_INCLUDED
+
+#include "Base.h"
+#include "drivers/bus/PCI-MSI.h"
+#include "fs/Disk.h"
+
+/************************************************************************/
+// Limits and constants
+
+#define NVME_MAX_CONTROLLERS 16
+#define NVME_MAX_IO_QUEUES 16          // I/O queue pairs per controller the driver will create
+#define NVME_MAX_LBA_FORMATS 64        // NVMe 2.0: NLBAF is 0-based, up to 64 formats
+#define NVME_NAME_LENGTH 16            // "nvme0"
+#define NVME_SERIAL_LENGTH 21          // 20 characters + NUL
+#define NVME_MODEL_LENGTH 41           // 40 characters + NUL
+#define NVME_FIRMWARE_LENGTH 9         // 8 characters + NUL
+#define NVME_SUBNQN_LENGTH 257         // 256 characters + NUL
+#define NVME_REASON_LENGTH 64
+#define NVME_IDENTIFY_SIZE 4096
+
+// Controller states
+#define NVME_STATE_PROBING 0   // being brought up
+#define NVME_STATE_READY 1     // admin and I/O queues running
+#define NVME_STATE_FAILED 2    // left alone; StateReason says why
+#define NVME_STATE_ADMIN_ONLY 3 // up, but no I/O queue could be created
+
+// Opcodes accepted by NVMeSubmitIO (NVM command set, NVMe 2.0 base/NVM spec)
+#define NVME_IO_FLUSH 0x00
+#define NVME_IO_WRITE 0x01
+#define NVME_IO_READ 0x02
+
+/************************************************************************/
+// Read-only views
+
+typedef struct tag_NVME_LBA_FORMAT_INFO {
+    U32 DataSize;             // bytes per block (2^LBADS; 0 if LBADS is out of range)
+    U16 MetadataSize;         // bytes of metadata per block
+    U8 RelativePerformance;   // 0 best .. 3 degraded
+    U8 Lbads;                 // raw LBADS
+} NVME_LBA_FORMAT_INFO;
+
+typedef struct tag_NVME_NAMESPACE_INFO {
+    U32 NSID;
+    U64 Size;                 // NSZE, in blocks
+    U64 Capacity;             // NCAP, in blocks
+    U64 Utilisation;          // NUSE, in blocks
+    U32 LbaSize;              // bytes per block of the format in use (0 if invalid)
+    U16 MetadataSize;         // metadata bytes per block of the format in use
+    U8 FormatIndex;           // FLBAS-selected format
+    U8 FormatCount;           // NLBAF + 1
+    U8 Flbas, Nsfeat, Mc, Dpc, Dps, Nmic;
+    NVME_LBA_FORMAT_INFO Formats[NVME_MAX_LBA_FORMATS];
+    BOOL Exposed;             // registered as a DISK
+    char Reason[NVME_REASON_LENGTH];  // why not exposed ("" when exposed)
+    char DiskName[DISK_NAME_LENGTH];  // "nvme0n1" ("" when not exposed)
+    U32 MaxBlocksPerCommand;  // largest single device command (MDTS, PRP pool, NLB limits)
+} NVME_NAMESPACE_INFO;
+
+typedef struct tag_NVME_QUEUE_INFO {
+    U16 QueueId;              // 0 = admin
+    U16 Depth;                // entries in the SQ and in the CQ
+    U16 Trackers;             // commands that may be outstanding (Depth - 1)
+    BOOL Polled;              // completions reaped by polling
+    U32 MessageIndex;         // MSI-X table entry / interrupt vector number given to the device
+    U8 CpuVector;             // CPU vector (0 when polled)
+    U32 Outstanding;          // commands in flight now
+    U32 MaxOutstanding;       // high-water mark
+    U64 Submitted, Completed, Errors;
+    U64 Interrupts;           // times its vector fired
+    U64 BadCompletions;       // completions dropped (bad CID/SQID, duplicate)
+    U64 ReapedByWaiter;       // completions found by a waiter's own poll (missed or late interrupts)
+    U64 FullWaits;            // submitters that had to sleep for a free slot
+} NVME_QUEUE_INFO;
+
+typedef struct tag_NVME_CAP_INFO {
+    U64 Raw;
+    U32 Mqes;                 // maximum queue entries, 0-based as reported (entries = Mqes + 1)
+    BOOL Cqr;                 // queues must be physically contiguous
+    U8 Ams;                   // arbitration mechanisms supported
+    U8 Timeout;               // TO, in 500 ms units
+    U8 Dstrd;                 // doorbell stride: 4 << Dstrd bytes
+    BOOL Nssrs;               // NVM subsystem reset supported
+    U8 Css;                   // command sets supported
+    BOOL Bps;                 // boot partitions
+    U8 MpsMin, MpsMax;        // page size 2^(12 + MPS)
+    BOOL Pmrs, Cmbs;
+} NVME_CAP_INFO;
+
+/** Identify Controller fields (NVMe 2.0 figure 275), decoded; the raw page is in IdentifyData. */
+typedef struct tag_NVME_IDENTIFY_INFO {
+    U16 VendorId, SubsystemVendorId;
+    char Serial[NVME_SERIAL_LENGTH];
+    char Model[NVME_MODEL_LENGTH];
+    char Firmware[NVME_FIRMWARE_LENGTH];
+    U8 Rab;                   // recommended arbitration burst
+    U32 Ieee;                 // IEEE OUI (24 bits)
+    U8 Cmic;
+    U8 Mdts;                  // 2^MDTS minimum pages; 0 = no limit
+    U16 ControllerId;         // CNTLID
+    U32 Version;              // VER
+    U32 Rtd3r, Rtd3e;         // microseconds
+    U32 Oaes, Ctratt;
+    U16 Oacs;
+    U8 Acl, Aerl, Frmw, Lpa, Elpe, Npss, Avscc, Apsta;
+    U16 Wctemp, Cctemp;       // kelvin
+    U8 Sqes, Cqes;
+    U32 Nn;                   // number of namespaces
+    U16 Oncs, Fuses;
+    U8 Fna, Vwc;
+    U16 Awun, Awupf;
+    U8 Nvscc;
+    U16 Acwu;
+    U32 Sgls;
+    char SubNqn[NVME_SUBNQN_LENGTH];
+} NVME_IDENTIFY_INFO;
+
+typedef struct tag_NVME_CONTROLLER_INFO {
+    char Name[NVME_NAME_LENGTH];      // "nvme0"
+    U32 Index;
+    U32 State;                        // NVME_STATE_*
+    char StateReason[NVME_REASON_LENGTH];
+    // PCI
+    U16 PciSegment;
+    U8 PciBus, PciDevice, PciFunction;
+    U16 PciVendorId, PciDeviceId;
+    PHYSICAL RegisterBase;            // BAR0
+    U64 RegisterSize;
+    // Registers
+    U32 Version;                      // VS: major << 16 | minor << 8 | tertiary
+    NVME_CAP_INFO Cap;
+    U32 PageSize;                     // CC.MPS in bytes
+    U32 ReadyTimeoutMs;               // (CAP.TO + 1) * 500
+    BOOL WasEnabledByFirmware;        // CC.EN was set when the driver took over
+    // Identify Controller
+    BOOL IdentifyValid;
+    NVME_IDENTIFY_INFO Identify;
+    const U8* IdentifyData;           // the whole 4 KiB page (NULL when not read)
+    U64 MdtsBytes;                    // maximum data transfer from MDTS (0: no limit reported)
+    U64 MaxCommandBytes;              // what one command may carry here (MDTS and the PRP pool)
+    // Namespaces
+    U32 ActiveNamespaceCount;
+    const NVME_NAMESPACE_INFO* Namespaces;  // ActiveNamespaceCount entries, by NSID
+    BOOL NamespaceListFallback;       // CNS 02h failed or VS < 1.1: NSIDs probed 1..NN
+    // Queues
+    U32 IoQueuesRequested;            // asked for with Set Features Number of Queues
+    U32 IoQueuesGranted;              // min(NSQA, NCQA) + 1 from the controller
+    U32 IoQueueCount;                 // I/O queue pairs created
+    U32 QueueCount;                   // entries in Queues (admin + I/O)
+    NVME_QUEUE_INFO Queues[1 + NVME_MAX_IO_QUEUES];  // [0] is the admin queue
+    // Interrupts
+    PCI_INTERRUPT_MODE InterruptMode; // PCI_INTERRUPT_NONE when polling
+    BOOL Polling;
+    char PollingReason[NVME_REASON_LENGTH];  // "nvme.poll=1", "no interrupt arrived", ...
+    U32 VectorCount;
+    // Totals (all queues)
+    U64 CommandsSubmitted, CommandsCompleted, Errors, Timeouts, BadCompletions;
+    U16 LastErrorStatus;              // raw status field of the last failed command
+    char LastError[NVME_REASON_LENGTH];
+} NVME_CONTROLLER_INFO;
+
+/************************************************************************/
+// Handles
+
+/** A namespace the driver serves (opaque). */
+typedef struct tag_NVME_NAMESPACE NVME_NAMESPACE;
+
+/**
+ * Completion of an asynchronous command. Status is KSTATUS_SUCCESS or the
+ * error the NVMe status maps to; NvmeStatus is the raw 15-bit status field
+ * (SCT/SC/More/DNR, phase removed: NVMeStatusName decodes it), 0 on success.
+ */
+typedef void (*NVME_IO_CALLBACK)(KSTATUS Status, U16 NvmeStatus, LPVOID Context);
+
+/************************************************************************/
+// Functions
+
+/** Registers the PCI driver; call before PCIInit(). */
+void NVMeRegisterDriver(void);
+
+U32 NVMeGetControllerCount(void);
+/** The controller's view with fresh counters, or NULL if Index is out of range. */
+const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index);
+
+/** An exposed namespace by disk name ("nvme0n1"), or NULL. */
+NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName);
+/** An exposed namespace by controller index and NSID, or NULL. */
+NVME_NAMESPACE* NVMeGetNamespace(U32 ControllerIndex, U32 Nsid);
+const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace);
+
+/**
+ * Submits one device command and returns at once; Callback(Context) runs
+ * later from the bottom half (see the header comment). Opcode is
+ * NVME_IO_READ, NVME_IO_WRITE or NVME_IO_FLUSH (Lba, Blocks and Buffer
+ * ignored). Blocks must be 1..MaxBlocksPerCommand, the range inside the
+ * namespace, Buffer dword aligned (any page layout) and Blocks * LbaSize
+ * bytes long. When every slot of the queue is busy the caller sleeps until
+ * one frees (so never call this from a callback). On an error return the
+ * callback is not called.
+ */
+KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
+                     NVME_IO_CALLBACK Callback, LPVOID Context);
+
+/**
+ * Synchronous transfers of any size and any buffer alignment: split into as
+ * many commands as MDTS, the PRP pool and NLB require (in flight together),
+ * bounced through the queue's bounce buffer when Buffer is not dword aligned.
+ * Returns when every command completed; the first error wins.
+ */
+KSTATUS NVMeReadSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPVOID Buffer);
+KSTATUS NVMeWriteSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPCVOID Buffer);
+/** NVMe Flush of the namespace (issued even without a volatile cache). */
+KSTATUS NVMeFlushSync(NVME_NAMESPACE* Namespace);
+
+/** Get Log Page (admin 02h) into Buffer (Size bytes, at most 4096, a multiple of 4). */
+KSTATUS NVMeGetLogPage(U32 ControllerIndex, U8 LogId, U32 Nsid, LPVOID Buffer, U32 Size);
+/** Get Features (admin 0Ah, current value); *Result receives completion dword 0. */
+KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result);
+
+/************************************************************************/
+// Status decoding (pure)
+
+/** "LBA Out of Range", "Invalid Field in Command", ... for a raw status field (phase bit excluded). */
+LPCSTR NVMeStatusName(U16 NvmeStatus);
+/** Formats "Name (SCT x SC yy[, More][, DNR])" into Buffer; returns the length it wanted. */
+SIZE NVMeStatusFormat(U16 NvmeStatus, LPSTR Buffer, SIZE Size);
+
+#endif  // DRIVERS_STORAGE_NVME_H_INCLUDED

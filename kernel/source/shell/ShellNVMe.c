@@ -1,0 +1,467 @@
+/*
+ * ShellNVMe.c - the `nvme` command: `nvme list` (nvme-cli's table) and
+ * `nvme bench` (a queue-depth benchmark on the driver's asynchronous API).
+ *
+ *   nvme list
+ *   nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5]
+ *
+ * Everything comes from drivers/storage/NVMe.h (the introspection views and
+ * NVMeSubmitIO); nothing here touches the controller. The bench keeps qd
+ * commands in flight: completion callbacks (the driver's bottom half) only
+ * record the latency and mark the slot done; the shell thread resubmits,
+ * because a callback must never call NVMeSubmitIO. Write modes overwrite the
+ * disk the user named, after a warning and a 2-second chance to cancel.
+ * Output formats are documented in documentation/Disk-Commands.md and read
+ * by tests/integration/test_nvme.py: change them together.
+ */
+
+#include "shell/ShellCommands.h"
+
+#include "core/Spinlock.h"
+#include "core/Sync.h"
+#include "drivers/console/Input.h"
+#include "drivers/storage/NVMe.h"
+#include "memory/Heap.h"
+#include "shell/Shell.h"
+#include "shell/ShellDisk.h"
+#include "system/Clock.h"
+#include "utils/Format.h"
+#include "utils/Histogram.h"
+#include "utils/Pattern.h"
+#include "utils/String.h"
+
+#define BENCH_MAX_QUEUE_DEPTH 1024
+#define BENCH_MAX_SECONDS 600
+#define BENCH_MAX_BUFFER_BYTES (64 * N_1MB)   // qd * bs
+#define BENCH_WARNING_MS 2000
+// After the deadline, commands still in flight get this long to finish before the bench gives up on them.
+#define BENCH_DRAIN_TIMEOUT_NS (30ULL * CLOCK_NS_PER_SECOND)
+#define BENCH_RANDOM_SEED 0x6E766D6562656E63ULL  // "nvmebenc"
+
+/************************************************************************/
+// nvme list
+
+/** "512 B", "4 KiB": the block size the way nvme-cli's Format column shows it. */
+static void FormatBlockSize(LPSTR Buffer, SIZE Size, U32 Bytes) {
+    if (Bytes >= N_1MB && Bytes % N_1MB == 0) StringPrintFormat(Buffer, Size, "%u MiB", (U32)(Bytes / N_1MB));
+    else if (Bytes >= N_1KB && Bytes % N_1KB == 0) StringPrintFormat(Buffer, Size, "%u KiB", (U32)(Bytes / N_1KB));
+    else StringPrintFormat(Buffer, Size, "%u B", Bytes);
+}
+
+static LPCSTR StateName(U32 State) {
+    switch (State) {
+        case NVME_STATE_PROBING: return "probing";
+        case NVME_STATE_READY: return "ready";
+        case NVME_STATE_FAILED: return "failed";
+        case NVME_STATE_ADMIN_ONLY: return "admin queue only";
+        default: return "unknown";
+    }
+}
+
+static I32 CommandList(I32 ArgumentCount) {
+    if (ArgumentCount != 2) {
+        ShellError("nvme", "usage: nvme list");
+        return 1;
+    }
+    U32 Count = NVMeGetControllerCount();
+    if (Count == 0) {
+        ShellPrint("No NVMe controllers found\n");
+        return 0;
+    }
+    // nvme-cli's columns: %-16s %-20s %-40s %-9s %-26s %-16s %-8s.
+    ShellPrint("%-16s %-20s %-40s %-9s %-26s %-16s %-8s\n", "Node", "SN", "Model", "Namespace", "Usage", "Format",
+               "FW Rev");
+    ShellPrint("---------------- -------------------- ---------------------------------------- --------- "
+               "-------------------------- ---------------- --------\n");
+    for (U32 C = 0; C < Count; C++) {
+        const NVME_CONTROLLER_INFO* Controller = NVMeGetController(C);
+        if (Controller == NULL || Controller->Namespaces == NULL) continue;
+        for (U32 N = 0; N < Controller->ActiveNamespaceCount; N++) {
+            const NVME_NAMESPACE_INFO* Namespace = &Controller->Namespaces[N];
+            if (!Namespace->Exposed) continue;
+            char Used[24], Total[24], Usage[56], Block[16], Format[32];
+            ShellDiskFormatDecimal(Used, sizeof(Used), Namespace->Utilisation * Namespace->LbaSize);
+            ShellDiskFormatDecimal(Total, sizeof(Total), Namespace->Size * Namespace->LbaSize);
+            StringPrintFormat(Usage, sizeof(Usage), "%s / %s", Used, Total);
+            FormatBlockSize(Block, sizeof(Block), Namespace->LbaSize);
+            StringPrintFormat(Format, sizeof(Format), "%s + %u B", Block, Namespace->MetadataSize);
+            ShellPrint("%-16s %-20s %-40s %-9u %-26s %-16s %-8s\n", Namespace->DiskName, Controller->Identify.Serial,
+                       Controller->Identify.Model, Namespace->NSID, Usage, Format, Controller->Identify.Firmware);
+        }
+    }
+    // What the table cannot show: controllers not serving I/O and namespaces left out, each with its reason.
+    for (U32 C = 0; C < Count; C++) {
+        const NVME_CONTROLLER_INFO* Controller = NVMeGetController(C);
+        if (Controller == NULL) continue;
+        if (Controller->State != NVME_STATE_READY) {
+            ShellPrint("%s: %s%s%s\n", Controller->Name, StateName(Controller->State),
+                       Controller->StateReason[0] ? ": " : "", Controller->StateReason);
+        }
+        if (Controller->Namespaces == NULL) continue;
+        for (U32 N = 0; N < Controller->ActiveNamespaceCount; N++) {
+            const NVME_NAMESPACE_INFO* Namespace = &Controller->Namespaces[N];
+            if (Namespace->Exposed) continue;
+            ShellPrint("%sn%u: not exposed: %s\n", Controller->Name, Namespace->NSID, Namespace->Reason);
+        }
+    }
+    return 0;
+}
+
+/************************************************************************/
+// nvme bench
+
+#define BENCH_READ 0
+#define BENCH_RANDREAD 1
+#define BENCH_WRITE 2
+#define BENCH_RANDWRITE 3
+
+static const char* const BenchModeNames[] = {"read", "randread", "write", "randwrite"};
+
+struct tag_BENCH;
+
+typedef struct tag_BENCH_SLOT {
+    struct tag_BENCH* Bench;
+    U8* Buffer;
+    U64 SubmitNs;
+    volatile BOOL Done;      // completed, waiting for the shell thread to resubmit it
+    BOOL Busy;               // submitted and not yet seen done by the shell thread
+} BENCH_SLOT;
+
+typedef struct tag_BENCH {
+    NVME_NAMESPACE* Namespace;
+    U32 Mode;
+    U32 Blocks;              // per command
+    U32 LbaSize;
+    U32 QueueDepth;
+    U64 Sectors;             // namespace size in blocks
+    U64 NextLba;             // sequential modes
+    U64 RandomCounter;       // random modes
+    SPINLOCK Lock;           // protects the figures below (callbacks run in the driver's thread)
+    EVENT Completion;
+    HISTOGRAM* Latency;
+    U64 Completed;
+    U64 Errors;
+    U64 LastCompletionNs;
+    KSTATUS FirstError;
+    U16 FirstNvmeStatus;
+    BENCH_SLOT* Slots;
+    LPVOID BufferAllocation;
+} BENCH;
+
+static void BenchCallback(KSTATUS Status, U16 NvmeStatus, LPVOID Context) {
+    BENCH_SLOT* Slot = (BENCH_SLOT*)Context;
+    BENCH* Bench = Slot->Bench;
+    U64 Now = GetSystemTimeNs();
+    U64 Flags = SpinlockAcquire(&Bench->Lock);
+    if (Status == KSTATUS_SUCCESS) {
+        HistogramAdd(Bench->Latency, Now - Slot->SubmitNs);
+        Bench->Completed++;
+    } else {
+        if (Bench->Errors == 0) {
+            Bench->FirstError = Status;
+            Bench->FirstNvmeStatus = NvmeStatus;
+        }
+        Bench->Errors++;
+    }
+    Bench->LastCompletionNs = Now;
+    Slot->Done = TRUE;
+    // Signalled inside the lock: once the shell thread has seen every slot done and taken the lock once,
+    // no callback touches the bench any more, and it may be freed.
+    EventSignal(&Bench->Completion);
+    SpinlockRelease(&Bench->Lock, Flags);
+}
+
+static U64 BenchNextLba(BENCH* Bench) {
+    U64 Positions = Bench->Sectors / Bench->Blocks;  // command-sized, command-aligned positions
+    if (Bench->Mode == BENCH_RANDREAD || Bench->Mode == BENCH_RANDWRITE) {
+        return (PatternWord(BENCH_RANDOM_SEED, Bench->RandomCounter++) % Positions) * Bench->Blocks;
+    }
+    U64 Lba = Bench->NextLba;
+    Bench->NextLba += Bench->Blocks;
+    if (Bench->NextLba + Bench->Blocks > Bench->Sectors) Bench->NextLba = 0;
+    return Lba;
+}
+
+static KSTATUS BenchSubmit(BENCH* Bench, BENCH_SLOT* Slot) {
+    U32 Opcode = (Bench->Mode == BENCH_WRITE || Bench->Mode == BENCH_RANDWRITE) ? NVME_IO_WRITE : NVME_IO_READ;
+    U64 Lba = BenchNextLba(Bench);
+    Slot->Done = FALSE;
+    Slot->Busy = TRUE;
+    Slot->SubmitNs = GetSystemTimeNs();
+    KSTATUS Status = NVMeSubmitIO(Bench->Namespace, Opcode, Lba, Bench->Blocks, Slot->Buffer, BenchCallback, Slot);
+    if (Status != KSTATUS_SUCCESS) Slot->Busy = FALSE;
+    return Status;
+}
+
+/** "12.34" from a value in hundredths. */
+#define HUNDREDTHS(v) (v) / 100, (v) % 100
+
+/** MB/s (decimal) in hundredths, and IOPS, from a count of commands over Ns nanoseconds. */
+static void BenchRates(const BENCH* Bench, U64 Ios, U64 Ns, U64* Iops, U64* MBpsHundredths) {
+    if (Ns == 0) Ns = 1;
+    U64 Bytes = Ios * Bench->Blocks * Bench->LbaSize;
+    // Ios * 1e9 and Bytes * 1e5 stay far below 2^64 for any bench this command allows.
+    *Iops = Ios * CLOCK_NS_PER_SECOND / Ns;
+    *MBpsHundredths = Bytes * 100000ULL / Ns;
+}
+
+static BOOL ParseOption(LPCSTR Argument, LPCSTR Name, U64* Value, BOOL AllowSuffix) {
+    SIZE Length = StringLength(Name);
+    if (StringCompareBounded(Argument, Name, Length) != 0 || Argument[Length] != '=') return FALSE;
+    if (!StringToU64(Argument + Length + 1, Value, AllowSuffix)) *Value = MAX_U64;  // reported by the caller
+    return TRUE;
+}
+
+static void BenchFree(BENCH* Bench) {
+    if (Bench->Latency) KernelHeapFree(Bench->Latency);
+    if (Bench->Slots) KernelHeapFree(Bench->Slots);
+    if (Bench->BufferAllocation) KernelHeapFree(Bench->BufferAllocation);
+    KernelHeapFree(Bench);
+}
+
+/** Parses the arguments into Bench (and the run time); prints the one error line and returns FALSE. */
+static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* Seconds) {
+    U64 BlockBytes = 4096, QueueDepth = 32;
+    *Seconds = 5;
+    Bench->Mode = BENCH_READ;
+    if (ArgumentCount < 3) {
+        ShellError("nvme", "usage: nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5]");
+        return FALSE;
+    }
+    if (DiskFind(Arguments[2]) == NULL) {
+        ShellError("nvme", "no disk named '%s'", Arguments[2]);
+        return FALSE;
+    }
+    Bench->Namespace = NVMeFindNamespace(Arguments[2]);
+    if (Bench->Namespace == NULL) {
+        ShellError("nvme", "%s is not an NVMe namespace", Arguments[2]);
+        return FALSE;
+    }
+    for (I32 I = 3; I < ArgumentCount; I++) {
+        LPCSTR Argument = Arguments[I];
+        BOOL Known = FALSE;
+        for (U32 M = 0; M < ARRAY_COUNT(BenchModeNames); M++) {
+            if (StringCompare(Argument, BenchModeNames[M]) == 0) {
+                Bench->Mode = M;
+                Known = TRUE;
+            }
+        }
+        if (Known) continue;
+        U64* Target = NULL;
+        U64 Value = 0;
+        if (ParseOption(Argument, "bs", &Value, TRUE)) Target = &BlockBytes;
+        else if (ParseOption(Argument, "qd", &Value, FALSE)) Target = &QueueDepth;
+        else if (ParseOption(Argument, "seconds", &Value, FALSE)) Target = Seconds;
+        if (Target == NULL) {
+            ShellError("nvme", "unknown bench argument '%s'", Argument);
+            return FALSE;
+        }
+        if (Value == MAX_U64) {
+            ShellError("nvme", "bad number in '%s'", Argument);
+            return FALSE;
+        }
+        *Target = Value;
+    }
+
+    const NVME_NAMESPACE_INFO* Info = NVMeGetNamespaceInfo(Bench->Namespace);
+    Bench->LbaSize = Info->LbaSize;
+    Bench->Sectors = Info->Size;
+    if (Bench->LbaSize == 0 || BlockBytes == 0 || BlockBytes % Bench->LbaSize != 0) {
+        ShellError("nvme", "bs=%llu is not a multiple of the %u-byte block size", BlockBytes, Bench->LbaSize);
+        return FALSE;
+    }
+    U64 Blocks = BlockBytes / Bench->LbaSize;
+    U64 MaxBlocks = Info->MaxBlocksPerCommand ? Info->MaxBlocksPerCommand : Blocks;
+    if (Blocks > MaxBlocks || Blocks > Bench->Sectors) {
+        ShellError("nvme", "bs=%llu is more than one command can carry on %s (%llu bytes)", BlockBytes,
+                   Arguments[2], MIN(MaxBlocks, Bench->Sectors) * Bench->LbaSize);
+        return FALSE;
+    }
+    if (QueueDepth < 1 || QueueDepth > BENCH_MAX_QUEUE_DEPTH) {
+        ShellError("nvme", "qd=%llu must be 1 to %u", QueueDepth, BENCH_MAX_QUEUE_DEPTH);
+        return FALSE;
+    }
+    if (QueueDepth * BlockBytes > BENCH_MAX_BUFFER_BYTES) {
+        ShellError("nvme", "qd * bs = %llu bytes is more than the bench's %llu-byte buffer limit",
+                   QueueDepth * BlockBytes, BENCH_MAX_BUFFER_BYTES);
+        return FALSE;
+    }
+    if (*Seconds < 1 || *Seconds > BENCH_MAX_SECONDS) {
+        ShellError("nvme", "seconds=%llu must be 1 to %u", *Seconds, BENCH_MAX_SECONDS);
+        return FALSE;
+    }
+    Bench->Blocks = (U32)Blocks;
+    Bench->QueueDepth = (U32)QueueDepth;
+    return TRUE;
+}
+
+static BOOL BenchAllocate(BENCH* Bench) {
+    SIZE BlockBytes = (SIZE)Bench->Blocks * Bench->LbaSize;
+    SIZE Stride = ALIGN_UP(BlockBytes, (SIZE)PAGE_SIZE);
+    Bench->Latency = (HISTOGRAM*)KernelHeapAlloc(sizeof(HISTOGRAM));
+    Bench->Slots = (BENCH_SLOT*)KernelHeapAllocZero(sizeof(BENCH_SLOT) * Bench->QueueDepth);
+    Bench->BufferAllocation = KernelHeapAlloc(Stride * Bench->QueueDepth + PAGE_SIZE);
+    if (Bench->Latency == NULL || Bench->Slots == NULL || Bench->BufferAllocation == NULL) return FALSE;
+    HistogramInit(Bench->Latency);
+    U8* Base = (U8*)ALIGN_UP((LINEAR)Bench->BufferAllocation, PAGE_SIZE);
+    for (U32 I = 0; I < Bench->QueueDepth; I++) {
+        Bench->Slots[I].Bench = Bench;
+        Bench->Slots[I].Buffer = Base + Stride * I;
+        // Write modes write this (the pattern of the slot's own place in a virtual stream), reads overwrite it.
+        PatternFill(Bench->Slots[I].Buffer, BlockBytes, BENCH_RANDOM_SEED, (U64)Stride * I);
+    }
+    return TRUE;
+}
+
+static void BenchProgress(const BENCH* Bench, U64 Elapsed, U64 Completed) {
+    U64 Iops, MBps;
+    BenchRates(Bench, Completed, Elapsed, &Iops, &MBps);
+    ShellPrint("\r%4llu s: %llu IOPS, %llu.%02llu MB/s    ", Elapsed / CLOCK_NS_PER_SECOND, Iops, HUNDREDTHS(MBps));
+}
+
+/**
+ * Keeps the queue full until the deadline, a key or an error, then waits for
+ * every command in flight. Returns the number still in flight after the
+ * drain timeout (0 normally): the caller must then leave the bench allocated.
+ */
+static U32 BenchRun(BENCH* Bench, U64 Seconds, BOOL* Interrupted, KSTATUS* SubmitError, U64* Start) {
+    *Start = GetSystemTimeNs();
+    U64 Deadline = *Start + Seconds * CLOCK_NS_PER_SECOND;
+    U64 NextProgress = *Start + CLOCK_NS_PER_SECOND;
+    U32 InFlight = 0;
+    BOOL Stopping = FALSE, ProgressShown = FALSE;
+
+    for (U32 I = 0; I < Bench->QueueDepth && *SubmitError == KSTATUS_SUCCESS; I++) {
+        *SubmitError = BenchSubmit(Bench, &Bench->Slots[I]);
+        if (*SubmitError == KSTATUS_SUCCESS) InFlight++;
+    }
+    if (*SubmitError != KSTATUS_SUCCESS) Stopping = TRUE;
+
+    while (InFlight > 0) {
+        WaitForEvent(&Bench->Completion, 100);
+        U64 Now = GetSystemTimeNs();
+        if (Now >= Deadline || Bench->Errors > 0) Stopping = TRUE;
+        if (!Stopping && InputTryReadKey() != KEY_NONE) {
+            Stopping = TRUE;
+            *Interrupted = TRUE;
+        }
+        for (U32 I = 0; I < Bench->QueueDepth; I++) {
+            BENCH_SLOT* Slot = &Bench->Slots[I];
+            if (!Slot->Busy || !Slot->Done) continue;
+            Slot->Busy = FALSE;
+            InFlight--;
+            if (Stopping) continue;
+            *SubmitError = BenchSubmit(Bench, Slot);
+            if (*SubmitError == KSTATUS_SUCCESS) InFlight++;
+            else Stopping = TRUE;
+        }
+        if (!Stopping && Now >= NextProgress) {
+            U64 Flags = SpinlockAcquire(&Bench->Lock);
+            U64 Completed = Bench->Completed;
+            SpinlockRelease(&Bench->Lock, Flags);
+            BenchProgress(Bench, Now - *Start, Completed);
+            ProgressShown = TRUE;
+            NextProgress += CLOCK_NS_PER_SECOND;
+        }
+        if (InFlight > 0 && Now > Deadline + BENCH_DRAIN_TIMEOUT_NS) break;
+    }
+    // The last callback may still be inside the lock: wait for it to leave.
+    U64 Flags = SpinlockAcquire(&Bench->Lock);
+    SpinlockRelease(&Bench->Lock, Flags);
+    // The last progress line stays on the screen; the summary starts a line of its own.
+    if (ProgressShown) ShellPrint("\n");
+    return InFlight;
+}
+
+static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
+    U64 Seconds;
+    // On the heap, not the stack: if commands never complete, their callbacks may still come after we return.
+    BENCH* Bench = (BENCH*)KernelHeapAllocZero(sizeof(BENCH));
+    if (Bench == NULL) {
+        ShellError("nvme", "out of memory");
+        return 1;
+    }
+    if (!BenchParse(ArgumentCount, Arguments, Bench, &Seconds)) {
+        BenchFree(Bench);
+        return 1;
+    }
+    LPCSTR Name = Arguments[2];
+    if (Bench->Mode == BENCH_WRITE || Bench->Mode == BENCH_RANDWRITE) {
+        ShellPrint("WARNING: this overwrites data on %s (press a key within %u s to cancel)\n", Name,
+                   BENCH_WARNING_MS / 1000);
+        if (InputReadKeyTimeout(BENCH_WARNING_MS) != KEY_NONE) {
+            ShellPrint("bench: cancelled, nothing written\n");
+            BenchFree(Bench);
+            return 1;
+        }
+    }
+    if (!BenchAllocate(Bench)) {
+        ShellError("nvme", "out of memory for %u buffers of %u bytes", Bench->QueueDepth,
+                   Bench->Blocks * Bench->LbaSize);
+        BenchFree(Bench);
+        return 1;
+    }
+    SpinlockInit(&Bench->Lock);
+    EventInit(&Bench->Completion, FALSE, FALSE);
+
+    ShellPrint("%s: %s, bs=%u, qd=%u, %llu s (press a key to stop)\n", Name, BenchModeNames[Bench->Mode],
+               Bench->Blocks * Bench->LbaSize, Bench->QueueDepth, Seconds);
+    BOOL Interrupted = FALSE;
+    KSTATUS SubmitError = KSTATUS_SUCCESS;
+    U64 Start;
+    U32 Abandoned = BenchRun(Bench, Seconds, &Interrupted, &SubmitError, &Start);
+
+    U64 Elapsed = (Bench->LastCompletionNs > Start ? Bench->LastCompletionNs : GetSystemTimeNs()) - Start;
+    U64 Iops, MBps;
+    BenchRates(Bench, Bench->Completed, Elapsed, &Iops, &MBps);
+    ShellPrint("%s: %s, bs=%u, qd=%u: %llu I/Os in %llu.%03llu s, %llu errors%s\n", Name,
+               BenchModeNames[Bench->Mode], Bench->Blocks * Bench->LbaSize, Bench->QueueDepth, Bench->Completed,
+               Elapsed / CLOCK_NS_PER_SECOND, (Elapsed % CLOCK_NS_PER_SECOND) / 1000000, Bench->Errors,
+               Interrupted ? " (stopped by a key)" : "");
+    ShellPrint("IOPS: %llu, bandwidth: %llu.%02llu MB/s\n", Iops, HUNDREDTHS(MBps));
+    // Latencies in microseconds with one decimal (the histogram's p50/p99 are within 1/16 of the truth).
+    U64 Mean = HistogramMean(Bench->Latency) / 100, P50 = HistogramPercentile(Bench->Latency, 5000) / 100;
+    U64 P99 = HistogramPercentile(Bench->Latency, 9900) / 100, Max = Bench->Latency->Maximum / 100;
+    ShellPrint("latency (us): mean %llu.%llu, p50 %llu.%llu, p99 %llu.%llu, max %llu.%llu\n", Mean / 10, Mean % 10,
+               P50 / 10, P50 % 10, P99 / 10, P99 % 10, Max / 10, Max % 10);
+
+    I32 Result = 0;
+    if (SubmitError != KSTATUS_SUCCESS) {
+        ShellError("nvme", "submission failed: %s", DiskStatusName(SubmitError));
+        Result = 1;
+    } else if (Bench->Errors > 0) {
+        char Status[96];
+        NVMeStatusFormat(Bench->FirstNvmeStatus, Status, sizeof(Status));
+        ShellError("nvme", "%llu commands failed, the first with %s", Bench->Errors, Status);
+        Result = 1;
+    }
+    if (Abandoned > 0) {
+        // The device may still write into the buffers and the driver call back: leave everything allocated.
+        ShellError("nvme", "%u commands did not complete within %llu s of the end; their buffers are leaked",
+                   Abandoned, BENCH_DRAIN_TIMEOUT_NS / CLOCK_NS_PER_SECOND);
+        return 1;
+    }
+    BenchFree(Bench);
+    return Result;
+}
+
+/************************************************************************/
+
+static I32 CommandNVMe(I32 ArgumentCount, LPSTR* Arguments) {
+    if (ArgumentCount >= 2 && StringCompare(Arguments[1], "list") == 0) return CommandList(ArgumentCount);
+    if (ArgumentCount >= 2 && StringCompare(Arguments[1], "bench") == 0) return CommandBench(ArgumentCount, Arguments);
+    if (ArgumentCount >= 2) {
+        ShellError("nvme", "unknown subcommand '%s' (usage: nvme list | nvme bench <disk> ...)", Arguments[1]);
+    } else {
+        ShellError("nvme", "usage: nvme list | nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] "
+                           "[seconds=5]");
+    }
+    return 1;
+}
+
+static const SHELL_COMMAND NVMeShellCommand = {
+    "nvme", "list | bench <disk> ...",
+    "NVMe namespaces (like nvme-cli's list); bench <disk> [read|randread|write|randwrite] [bs=] [qd=] [seconds=]",
+    CommandNVMe};
+
+void ShellRegisterNVMeCommands(void) { ShellRegisterCommand(&NVMeShellCommand); }
