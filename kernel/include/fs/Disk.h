@@ -11,7 +11,18 @@
  *
  * Requests are synchronous: the call returns when the transfer is done (the
  * driver may have split it into several device commands). Buffers need no
- * alignment and need not be physically contiguous.
+ * alignment and need not be physically contiguous. DiskCommand splits a
+ * request larger than the driver's MaxTransferSectors into several calls.
+ *
+ * Sector cache: every physical disk (Parent NULL, not DISK_FLAG_NO_CACHE)
+ * gets a write-back block cache at registration (utils/Cache.h), and
+ * DiskCommand routes READ, WRITE, FLUSH and TRIM through it; a partition
+ * forwards to its parent, so both share one cache. Writes stay in the cache
+ * until DiskFlush/DiskSync (or `sync`, or the shutdown hook, or eviction);
+ * DiskFlush writes back every dirty block of the disk, then sends
+ * DF_DISK_FLUSH to the driver. The cache reaches the driver directly for its
+ * fills and write-backs. The access mode is checked before the cache (a
+ * refused write changes nothing, not even the cache) and again below it.
  */
 
 #ifndef FS_DISK_H_INCLUDED
@@ -50,6 +61,10 @@
 #define DISK_TYPE_PARTITION 2
 #define DISK_TYPE_RAM 3
 
+#define DISK_FLAG_NO_CACHE 0x0001  // set by the driver before DiskRegister: no sector cache
+
+struct tag_CACHE;
+
 struct tag_DISK;
 
 typedef struct tag_DISK_IO {
@@ -66,7 +81,7 @@ typedef struct tag_DISK_INFO {
     U32 SectorSize;
     U64 SectorCount;
     U32 Access;
-    U32 MaxTransferSectors;  // largest request the driver takes in one call (0: no limit)
+    U32 MaxTransferSectors;  // largest single device command (0: no limit); larger requests are split
     BOOL SupportsTrim;
     BOOL VolatileCache;      // writes need DF_DISK_FLUSH to be durable
 } DISK_INFO;
@@ -90,16 +105,25 @@ typedef struct tag_DISK {
     U32 SectorSize;            // cached at registration
     U64 SectorCount;
     U32 Access;                // DISK_ACCESS_* (the layer enforces it before calling the driver)
-    U64 ReadCount, WriteCount, ErrorCount;
+    U64 ReadCount, WriteCount, ErrorCount;   // requests served through DiskCommand
     U64 BytesRead, BytesWritten;
     struct tag_DISK* Next;
+    U32 Type;                  // DISK_TYPE_*, cached at registration
+    U32 MaxTransferSectors;    // cached at registration (0: no limit)
+    U32 Flags;                 // DISK_FLAG_*, set by the driver before registering
+    struct tag_CACHE* Cache;   // set by DiskRegister for physical disks; NULL otherwise
 } DISK;
 
 typedef void (*DISK_LISTENER)(DISK* Disk, LPVOID Context);
 
-/** Fills the object header, asks the driver for its geometry, and adds the disk to the list. */
+/** Fills the object header, asks the driver for its geometry, attaches a cache, and adds the disk to the list. */
 KSTATUS DiskRegister(DISK* Disk);
-/** Removes a disk (its driver stopped); requests in flight are the driver's to finish. */
+/**
+ * Removes a disk (and, first, the partitions on it). Its cache writes back
+ * what it can while the driver still answers, then every later request on
+ * the disk fails with KSTATUS_NO_PERMISSION; requests in flight are the
+ * driver's to finish. The DISK and its partitions are never freed here.
+ */
 void DiskUnregister(DISK* Disk);
 /** The first registered disk; follow ->Next. */
 DISK* GetDiskList(void);
@@ -112,9 +136,30 @@ void DiskAddListener(DISK_LISTENER Listener, LPVOID Context);
 KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter);
 KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer);
 KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer);
+/** Writes back the disk's dirty cached blocks (the whole parent's for a partition), then DF_DISK_FLUSH. */
 KSTATUS DiskFlush(DISK* Disk);
 KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info);
+/** Making a disk read-only or disabled writes its dirty blocks back first (while it still may). */
 KSTATUS DiskSetAccess(DISK* Disk, U32 Access);
+
+/** DiskFlush that also tells how many blocks were written back (Written may be NULL). */
+KSTATUS DiskSync(DISK* Disk, U32* Written);
+/** DiskSync on every physical disk (a disabled one only if it still has dirty blocks); first error. Shutdown hook. */
+KSTATUS DiskSyncAll(void);
+/**
+ * For code that reaches the device behind DiskCommand (a benchmark writing
+ * through the driver, a firmware tool): writes back the dirty blocks of the
+ * disk (the whole parent's for a partition), then forgets every clean one,
+ * so later reads come from the device. Dirty blocks that cannot be written
+ * stay (and the error is returned).
+ */
+KSTATUS DiskInvalidateCache(DISK* Disk);
+/**
+ * Cache budget in bytes for disks registered from now on (0: no cache).
+ * Without a call the kernel uses the `cache=` option (k/M/G suffixes,
+ * default CACHE_DEFAULT_BUDGET), at most an eighth of the RAM.
+ */
+void DiskSetCacheBudget(U64 Bytes);
 
 LPCSTR DiskStatusName(KSTATUS Status);
 

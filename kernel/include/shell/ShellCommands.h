@@ -13,5 +13,6 @@ void ShellRegisterThreadCommands(void);
 void ShellRegisterSelfTestCommands(void);
 void ShellRegisterDiskCommands(void);
 void ShellRegisterNVMeCommands(void);
+void ShellRegisterCacheCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

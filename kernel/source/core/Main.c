@@ -23,6 +23,7 @@
 #include "core/Thread.h"
 #include "drivers/bus/PCI.h"
 #include "drivers/storage/NVMe.h"
+#include "fs/Partition.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
@@ -130,6 +131,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     EnableInterrupts();
     SchedulerStart();
 
+    PartitionInit();
     NVMeRegisterDriver();
     PCIInit();
 
@@ -140,6 +142,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterPCICommands();
     ShellRegisterDiskCommands();
     ShellRegisterNVMeCommands();
+    ShellRegisterCacheCommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);

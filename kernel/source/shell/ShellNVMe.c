@@ -21,6 +21,7 @@
 #include "core/Sync.h"
 #include "drivers/console/Input.h"
 #include "drivers/storage/NVMe.h"
+#include "fs/Disk.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
 #include "shell/ShellDisk.h"
@@ -395,6 +396,9 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
             return 1;
         }
     }
+    BOOL Writes = Bench->Mode == BENCH_WRITE || Bench->Mode == BENCH_RANDWRITE;
+    // The benchmark writes below the sector cache: write back and drop cached copies before and after.
+    if (Writes && DiskFind(Name) != NULL) DiskInvalidateCache(DiskFind(Name));
     if (!BenchAllocate(Bench)) {
         ShellError("nvme", "out of memory for %u buffers of %u bytes", Bench->QueueDepth,
                    Bench->Blocks * Bench->LbaSize);
@@ -410,6 +414,7 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
     KSTATUS SubmitError = KSTATUS_SUCCESS;
     U64 Start;
     U32 Abandoned = BenchRun(Bench, Seconds, &Interrupted, &SubmitError, &Start);
+    if (Writes && DiskFind(Name) != NULL) DiskInvalidateCache(DiskFind(Name));
 
     U64 Elapsed = (Bench->LastCompletionNs > Start ? Bench->LastCompletionNs : GetSystemTimeNs()) - Start;
     U64 Iops, MBps;
