@@ -42,6 +42,9 @@ UNIT_TEST_BINARIES := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_TEST_SOUR
 HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/unit \
 	-fsanitize=address,undefined -fno-omit-frame-pointer
 
+# Host tests against the NVMe controller model (defines test-model and MODEL_TEST_BINARIES).
+-include tests/model/model.mk
+
 .PHONY: all image kernel run test unit integration disk deps clean
 
 all: image
@@ -85,7 +88,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(KERNEL_C_SOURCES)
 	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< \
 		$(addprefix kernel/source/,$(shell sed -n 's|^// SOURCES:||p' $<)) -lcmocka
 
-unit: $(UNIT_TEST_BINARIES)
+unit: $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --unit-only
 
 integration: image disk
@@ -95,7 +98,7 @@ integration: image disk
 # closing "N passed, N failed" line is always printed.
 test: deps
 	@$(MAKE) --no-print-directory image disk
-	-@$(MAKE) --no-print-directory -k $(UNIT_TEST_BINARIES)
+	-@$(MAKE) --no-print-directory -k $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
 clean:

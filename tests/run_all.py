@@ -45,9 +45,11 @@ def run_unit(build):
             path = os.path.join(unit_dir, name)
             if name.startswith("Test-") and "." not in name and os.path.isfile(path) and os.access(path, os.X_OK):
                 binaries.append(path)
-    sources = [name for name in os.listdir(os.path.join(REPOSITORY, "tests", "unit"))
-               if name.startswith("Test-") and name.endswith(".c")] if os.path.isdir(
-        os.path.join(REPOSITORY, "tests", "unit")) else []
+    sources = []
+    for folder in ("unit", "model"):
+        path = os.path.join(REPOSITORY, "tests", folder)
+        if os.path.isdir(path):
+            sources += [name for name in os.listdir(path) if name.startswith("Test-") and name.endswith(".c")]
     say("== unit tests: %d binaries in %s" % (len(binaries), os.path.relpath(unit_dir, REPOSITORY)))
     passed = failed = 0
     if len(binaries) < len(sources):
