@@ -1,5 +1,6 @@
 // Test-NVMeStatus.c - NVMe status decoding (SCT, SC, More, DNR -> names and KSTATUS) and the checks on what a
 // device returns in Identify Namespace.
+// Identify parsing lives in NVMe-Admin.c; NVMe-IO.c's limits use NVMe-PRP.c.
 // SOURCES: drivers/storage/NVMe-IO.c drivers/storage/NVMe-Admin.c drivers/storage/NVMe-PRP.c utils/String.c utils/Format.c
 
 #include <stdarg.h>

@@ -58,7 +58,9 @@ static KSTATUS WaitReady(NVME_CONTROLLER* Controller, BOOL Ready) {
     for (;;) {
         U32 Csts = NVMeRead32(Controller, NVME_REG_CSTS);
         if (Csts == MAX_U32) return Fail(Controller, KSTATUS_IO_ERROR, "device stopped answering (CSTS all ones)");
-        if (Ready && (Csts & NVME_CSTS_CFS)) return Fail(Controller, KSTATUS_IO_ERROR, "controller fatal status (CSTS %x)", Csts);
+        if (Ready && (Csts & NVME_CSTS_CFS)) {
+            return Fail(Controller, KSTATUS_IO_ERROR, "controller fatal status (CSTS %x)", Csts);
+        }
         if (((Csts & NVME_CSTS_RDY) != 0) == (Ready != 0)) return KSTATUS_SUCCESS;
         if (PlatformTimeNs() - Start > (U64)Controller->Info.ReadyTimeoutMs * 1000000) {
             return Fail(Controller, KSTATUS_TIMEOUT, "not %s within %u ms (CSTS %x)", Ready ? "ready" : "disabled",
@@ -73,11 +75,13 @@ void NVMeCheckFatal(NVME_CONTROLLER* Controller, LPCSTR What) {
     if (Csts == MAX_U32 || (Csts & NVME_CSTS_CFS)) {
         if (Controller->Info.State != NVME_STATE_FAILED) {
             Controller->Info.State = NVME_STATE_FAILED;
-            Fail(Controller, KSTATUS_IO_ERROR, "%s; %s", What, Csts == MAX_U32 ? "device gone" : "controller fatal status");
+            Fail(Controller, KSTATUS_IO_ERROR, "%s; %s", What,
+                 Csts == MAX_U32 ? "device gone" : "controller fatal status");
             ERROR("[NVMeCheckFatal] %s: %s", Controller->Info.Name, Controller->Info.StateReason);
         }
     } else {
-        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeCheckFatal] %s: %s (CSTS %x)", Controller->Info.Name, What, Csts);
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeCheckFatal] %s: %s (CSTS %x)", Controller->Info.Name, What,
+                         Csts);
     }
 }
 
@@ -190,9 +194,8 @@ static U32 WantedIoQueues(NVME_CONTROLLER* Controller) {
     if (Option && (!StringToU64(Option, &Wanted, FALSE) || Wanted == 0)) Wanted = 1;
     Wanted = MIN(Wanted, (U64)NVME_MAX_IO_QUEUES);
     Wanted = MIN(Wanted, (U64)PLATFORM_MAX_VECTORS - 1);
-    while (Wanted > 1 && NVMeDoorbellOffset((U16)Wanted, TRUE, Controller->Info.Cap.Dstrd) + 4 > Controller->RegisterSize) {
-        Wanted--;
-    }
+    U8 Dstrd = Controller->Info.Cap.Dstrd;
+    while (Wanted > 1 && NVMeDoorbellOffset((U16)Wanted, TRUE, Dstrd) + 4 > Controller->RegisterSize) Wanted--;
     return (U32)Wanted;
 }
 
@@ -264,10 +267,10 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
     if (Info->MdtsBytes) FormatByteSize(Mdts, sizeof(Mdts), Info->MdtsBytes);
     else StringCopy(Mdts, "none", sizeof(Mdts));
     INFO("[NVMeBringUp] %s: NVMe %u.%u.%u \"%s\" serial %s fw %s, MQES %u, CQR %u, DSTRD %u, timeout %u ms, "
-         "MDTS %s, NN %u, VWC %u",
+         "MDTS %s, NN %u, VWC %u%s",
          Info->Name, Info->Version >> 16, (Info->Version >> 8) & 0xFF, Info->Version & 0xFF, Id->Model, Id->Serial,
          Id->Firmware, Info->Cap.Mqes + 1, Info->Cap.Cqr, Info->Cap.Dstrd, Info->ReadyTimeoutMs, Mdts, Id->Nn,
-         Id->Vwc & 1);
+         Id->Vwc & 1, Info->WasEnabledByFirmware ? ", taken over from firmware (was enabled)" : "");
     return KSTATUS_SUCCESS;
 }
 
@@ -430,9 +433,9 @@ const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index) {
         *View = Queue->Stats;
         View->Polled = Queue->Ops == &NVMePolledQueueOps;
         View->MessageIndex = Queue->MessageIndex;
-        View->CpuVector = (!View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count)
-                              ? Controller->Interrupts.Vectors[Queue->MessageIndex]
-                              : 0;
+        BOOL HasVector = !View->Polled && Controller->InterruptsActive &&
+                         Queue->MessageIndex < Controller->Interrupts.Count;
+        View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
         Info->CommandsSubmitted += View->Submitted;
         Info->CommandsCompleted += View->Completed;
         Info->BadCompletions += View->BadCompletions;

@@ -145,12 +145,16 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
     Queue->Ops = &NVMeInterruptQueueOps;
 
     KSTATUS Status = PlatformDMAAlloc((U64)Depth * NVME_SQ_ENTRY_SIZE, PageSize, 0, &Queue->SqMemory);
-    if (Status == KSTATUS_SUCCESS) Status = PlatformDMAAlloc((U64)Depth * NVME_CQ_ENTRY_SIZE, PageSize, 0, &Queue->CqMemory);
+    if (Status == KSTATUS_SUCCESS) {
+        Status = PlatformDMAAlloc((U64)Depth * NVME_CQ_ENTRY_SIZE, PageSize, 0, &Queue->CqMemory);
+    }
     if (Status == KSTATUS_SUCCESS && IoQueue) {
         Status = PlatformDMAAlloc((U64)Queue->TrackerCount * NVME_PRP_PAGES_PER_TRACKER * PageSize, PageSize, 0,
                                   &Queue->PrpMemory);
     }
-    if (Status == KSTATUS_SUCCESS && IoQueue) Status = PlatformDMAAlloc(NVME_BOUNCE_BYTES, PageSize, 0, &Queue->BounceMemory);
+    if (Status == KSTATUS_SUCCESS && IoQueue) {
+        Status = PlatformDMAAlloc(NVME_BOUNCE_BYTES, PageSize, 0, &Queue->BounceMemory);
+    }
     if (Status != KSTATUS_SUCCESS) goto Fail;
 
     Status = KSTATUS_NO_MEMORY;
@@ -481,8 +485,8 @@ void NVMeRequestChildDone(NVME_TRACKER* Tracker) {
 }
 
 static void AbandonedDone(NVME_TRACKER* Tracker) {
-    WARNING("[NVMeQueue] %s: command %x (CID %x) completed after its caller gave up", Tracker->Queue->Controller->Info.Name,
-            Tracker->Opcode, Tracker->Cid);
+    WARNING("[NVMeQueue] %s: command %x (CID %x) completed after its caller gave up",
+            Tracker->Queue->Controller->Info.Name, Tracker->Opcode, Tracker->Cid);
 }
 
 /** Detaches a timed-out request's commands so their late completions touch nothing of the caller. */
