@@ -245,6 +245,27 @@ KSTATUS NVMeGetLogPage(U32 ControllerIndex, U8 LogId, U32 Nsid, LPVOID Buffer, U
 KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result);
 
 /************************************************************************/
+// Management (issue "NVMe management and health"; implemented by the driver)
+
+/** The controller registers as read now (for `nvme regs`). */
+typedef struct tag_NVME_REGISTERS {
+    U64 Cap;
+    U32 Vs, Intms, Intmc, Cc, Csts, Nssr, Aqa;
+    U64 Asq, Acq;
+    U32 Cmbloc, Cmbsz;
+} NVME_REGISTERS;
+
+/** Set Features (admin 09h, not saved); *Result receives completion dword 0 (may be NULL). */
+KSTATUS NVMeSetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result);
+KSTATUS NVMeReadRegisters(U32 ControllerIndex, NVME_REGISTERS* Registers);
+/** Forces the reset path on a live controller (I/O in flight is resubmitted after it). */
+KSTATUS NVMeResetController(U32 ControllerIndex);
+/** Dataset Management deallocate of Blocks from Lba; KSTATUS_NOT_SUPPORTED when ONCS lacks it. */
+KSTATUS NVMeTrim(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks);
+/** Write Zeroes; KSTATUS_NOT_SUPPORTED when ONCS lacks it. */
+KSTATUS NVMeWriteZeroes(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks);
+
+/************************************************************************/
 // Status decoding (pure)
 
 /** "LBA Out of Range", "Invalid Field in Command", ... for a raw status field (phase bit excluded). */
