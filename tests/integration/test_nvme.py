@@ -225,7 +225,8 @@ def test_nvme_list_matches_qemu(setup):
     assert len({c.index for c in setup["controllers"]}) == 4
 
 
-DISK_ROW_RE = re.compile(r"^(\S+)\s+(.+?)\s+(\d+)\s+(\d+)\s+(\d+\.\d\d [kMGTPE]?B)\s+(\d+\.\d\d (?:[KMGTPE]i)?B)$")
+DISK_ROW_RE = re.compile(
+    r"^(\S+)\s+(.+?)\s+(\d+)\s+(\d+)\s+(\d+\.\d\d [kMGTPE]?B)\s+(\d+\.\d\d (?:[KMGTPE]i)?B)\s+(rw|ro|off)$")
 
 
 def test_disk_list_matches_qemu(setup):
@@ -234,9 +235,12 @@ def test_disk_list_matches_qemu(setup):
     assert lines[0].split()[:5] == ["NAME", "MODEL", "SECTOR", "SECTORS", "SIZE"], output
     rows = {}
     for line in lines[1:]:
+        if line.startswith("  partition "):
+            continue  # partitions found on a disk are described under it
         match = DISK_ROW_RE.match(line.strip())
         assert match, "disk line not understood: %r" % line
-        rows[match.group(1)] = match.groups()[1:]
+        rows[match.group(1)] = match.groups()[1:6]
+        assert match.group(7) == "rw", line
     for key, ns in setup["ns"].items():
         name = name_of(setup, key)
         assert name in rows, "%s missing from disk:\n%s" % (name, output)
@@ -319,7 +323,7 @@ def test_disk_argument_errors(setup):
         ("disk fill %s 0 1 1 offset=4096" % name, "disk: offset=4096 must be below 4096"),
         ("disk fill %s 0 1 1 size=4" % name, "disk: unknown argument 'size=4' (expected offset=N)"),
         ("disk fill %s 0 1" % name, "disk: usage: disk fill <disk> <lba> <count> <seed> [offset=N]"),
-        ("disk frob", "disk: unknown subcommand 'frob' (usage: disk [dump|fill|check] ...)"),
+        ("disk frob", "disk: unknown subcommand 'frob' (usage: disk [dump|fill|check|access] ...)"),
     ]
     for command, expected in cases:
         assert vm.command(command).strip() == expected, command

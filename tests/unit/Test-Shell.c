@@ -51,6 +51,7 @@ static U64 FakeTSCHz, FakeNs, FakeTicks;
 U64 ClockGetTSCFrequency(void) { return FakeTSCHz; }
 U64 GetSystemTimeNs(void) { return FakeNs; }
 U64 TimerGetTicks(void) { return FakeTicks; }
+LPCSTR VFSGetCurrentDirectory(void) { return "/"; }
 
 static LOG_LEVEL FakeLevel = LOG_LEVEL_INFO;
 static U32 LogLinesLogged;

@@ -14,5 +14,6 @@ void ShellRegisterSelfTestCommands(void);
 void ShellRegisterDiskCommands(void);
 void ShellRegisterNVMeCommands(void);
 void ShellRegisterCacheCommands(void);
+void ShellRegisterFileCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

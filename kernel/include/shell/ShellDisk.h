@@ -16,5 +16,8 @@ DISK* ShellDiskFind(LPCSTR Command, LPCSTR Name);
 void ShellDiskFormatDecimal(LPSTR Buffer, SIZE Size, U64 Bytes);
 /** Bytes in binary units with two decimals: "64.00 MiB". */
 void ShellDiskFormatBinary(LPSTR Buffer, SIZE Size, U64 Bytes);
+/** The file system type and mount point of a disk, left unchanged when it is not mounted. */
+void ShellDiskDescribeFileSystem(DISK* Disk, LPSTR FileSystem, SIZE FileSystemSize, LPSTR MountPoint,
+                                 SIZE MountPointSize);
 
 #endif  // SHELL_SHELLDISK_H_INCLUDED

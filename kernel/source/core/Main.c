@@ -24,6 +24,7 @@
 #include "drivers/bus/PCI.h"
 #include "drivers/storage/NVMe.h"
 #include "fs/Partition.h"
+#include "fs/VFS.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
@@ -132,6 +133,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     SchedulerStart();
 
     PartitionInit();
+    VFSInit();
     NVMeRegisterDriver();
     PCIInit();
 
@@ -143,6 +145,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterDiskCommands();
     ShellRegisterNVMeCommands();
     ShellRegisterCacheCommands();
+    ShellRegisterFileCommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);

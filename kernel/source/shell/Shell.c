@@ -10,6 +10,8 @@
 
 #include "shell/Shell.h"
 
+#include "fs/VFS.h"
+
 #include "core/CommandLine.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
@@ -99,7 +101,7 @@ const SHELL_COMMAND* ShellFindCommand(LPCSTR Name) {
     return NULL;
 }
 
-LPCSTR ShellGetCurrentDirectory(void) { return "/"; }
+LPCSTR ShellGetCurrentDirectory(void) { return VFSGetCurrentDirectory(); }
 
 /************************************************************************/
 // Running commands

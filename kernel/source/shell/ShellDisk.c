@@ -18,6 +18,8 @@
 #include "shell/ShellCommands.h"
 
 #include "fs/Disk.h"
+#include "fs/Partition.h"
+#include "fs/VFS.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
 #include "shell/ShellDisk.h"
@@ -129,12 +131,33 @@ static U32 ChunkSectors(const DISK* Disk) { return MAX((U32)(DISK_CHUNK_BYTES / 
 /************************************************************************/
 // disk (list)
 
+void ShellDiskDescribeFileSystem(DISK* Disk, LPSTR FileSystem, SIZE FileSystemSize, LPSTR MountPoint,
+                                 SIZE MountPointSize) {
+    U32 Count = VFSGetMountCount();
+    for (U32 I = 0; I < Count; I++) {
+        VFS_MOUNT_INFO Mount;
+        if (VFSGetMountInfo(I, &Mount, NULL) != VFS_OK) continue;
+        if (StringCompare(Mount.Device, Disk->Name) != 0) continue;
+        StringCopy(FileSystem, Mount.Type, FileSystemSize);
+        StringCopy(MountPoint, Mount.Path, MountPointSize);
+        if (Mount.ReadOnly) StringAppend(MountPoint, " (ro)", MountPointSize);
+        return;
+    }
+}
+
+static LPCSTR AccessName(U32 Access) {
+    if (Access & DISK_ACCESS_DISABLED) return "off";
+    if (Access & DISK_ACCESS_READ_ONLY) return "ro";
+    return "rw";
+}
+
 static I32 ListDisks(void) {
     if (GetDiskList() == NULL) {
         ShellPrint("No disks found\n");
         return 0;
     }
-    ShellPrint("%-10s %-24s %6s %14s  %-10s  %s\n", "NAME", "MODEL", "SECTOR", "SECTORS", "SIZE", "SIZE (BINARY)");
+    ShellPrint("%-12s %-24s %6s %14s  %-10s  %-12s %-3s\n", "NAME", "MODEL", "SECTOR", "SECTORS", "SIZE",
+               "SIZE (BINARY)", "ACC");
     for (DISK* Disk = GetDiskList(); Disk; Disk = Disk->Next) {
         DISK_INFO Info;
         char Decimal[24], Binary[24];
@@ -147,9 +170,47 @@ static I32 ListDisks(void) {
         U64 Bytes = Info.SectorCount * Info.SectorSize;
         ShellDiskFormatDecimal(Decimal, sizeof(Decimal), Bytes);
         ShellDiskFormatBinary(Binary, sizeof(Binary), Bytes);
-        ShellPrint("%-10s %-24s %6u %14llu  %-10s  %s\n", Disk->Name, Info.Model[0] ? Info.Model : "-",
-                   Info.SectorSize, Info.SectorCount, Decimal, Binary);
+        ShellPrint("%-12s %-24s %6u %14llu  %-10s  %-12s %-3s\n", Disk->Name, Info.Model[0] ? Info.Model : "-",
+                   Info.SectorSize, Info.SectorCount, Decimal, Binary, AccessName(Disk->Access));
+        PARTITION_INFO Partition;
+        if (Disk->Parent != NULL && PartitionGetInfo(Disk, &Partition) == KSTATUS_SUCCESS) {
+            char FileSystem[16] = "-", MountPoint[64] = "-";
+            ShellDiskDescribeFileSystem(Disk, FileSystem, sizeof(FileSystem), MountPoint, sizeof(MountPoint));
+            ShellPrint("  partition %u of %s: type %s (%s), start %llu, %llu sectors, file system %s, mounted on %s\n",
+                       Partition.Number, Partition.Parent ? Partition.Parent->Name : "?", Partition.TypeName,
+                       Partition.TypeCode, Partition.StartSector, Partition.SectorCount, FileSystem, MountPoint);
+        }
     }
+    return 0;
+}
+
+/************************************************************************/
+// disk access
+
+static I32 CommandAccess(I32 ArgumentCount, LPSTR* Arguments) {
+    if (ArgumentCount != 4) {
+        ShellError("disk", "usage: disk access <disk> ro|rw|off");
+        return 1;
+    }
+    DISK* Disk = DiskFind(Arguments[2]);
+    if (Disk == NULL) {
+        ShellError("disk", "no disk named '%s'", Arguments[2]);
+        return 1;
+    }
+    U32 Access;
+    if (StringCompare(Arguments[3], "ro") == 0) Access = DISK_ACCESS_READ_ONLY;
+    else if (StringCompare(Arguments[3], "rw") == 0) Access = 0;
+    else if (StringCompare(Arguments[3], "off") == 0) Access = DISK_ACCESS_DISABLED;
+    else {
+        ShellError("disk", "access must be ro, rw or off, not '%s'", Arguments[3]);
+        return 1;
+    }
+    KSTATUS Status = DiskSetAccess(Disk, Access);
+    if (Status != KSTATUS_SUCCESS) {
+        ShellError("disk", "%s: cannot set access: %s", Disk->Name, DiskStatusName(Status));
+        return 1;
+    }
+    ShellPrint("%s: access %s\n", Disk->Name, AccessName(Disk->Access));
     return 0;
 }
 
@@ -324,13 +385,14 @@ static I32 CommandDisk(I32 ArgumentCount, LPSTR* Arguments) {
     if (StringCompare(Verb, "dump") == 0) return CommandDump(ArgumentCount, Arguments);
     if (StringCompare(Verb, "fill") == 0) return CommandFill(ArgumentCount, Arguments);
     if (StringCompare(Verb, "check") == 0) return CommandCheck(ArgumentCount, Arguments);
-    ShellError("disk", "unknown subcommand '%s' (usage: disk [dump|fill|check] ...)", Verb);
+    if (StringCompare(Verb, "access") == 0) return CommandAccess(ArgumentCount, Arguments);
+    ShellError("disk", "unknown subcommand '%s' (usage: disk [dump|fill|check|access] ...)", Verb);
     return 1;
 }
 
 static const SHELL_COMMAND DiskShellCommand = {
-    "disk", "[dump|fill|check <disk> ...]",
-    "List disks; dump sectors; fill/check <disk> <lba> <count> <seed> [offset=N] with the test pattern",
+    "disk", "[dump|fill|check|access <disk> ...]",
+    "List disks and partitions; dump sectors; fill/check the test pattern; access ro|rw|off",
     CommandDisk};
 
 void ShellRegisterDiskCommands(void) { ShellRegisterCommand(&DiskShellCommand); }

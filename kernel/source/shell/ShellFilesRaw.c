@@ -1,0 +1,410 @@
+/*
+ * ShellFilesRaw.c - the file commands that also take raw disks: sha256sum
+ * and dd.
+ *
+ * An operand without a '/' that names a registered disk (nvme0n1,
+ * nvme0n1p1) is that disk, read and written through fs/Disk.h at any byte
+ * offset: a range that cuts a sector is read, patched and written back, so
+ * dd with any bs, skip or seek changes exactly the bytes it names. Anything
+ * else is a path for the VFS. Output follows coreutils: sha256sum prints
+ * "<hex>  <name>", dd prints its record counts and the GNU summary line
+ * ("N bytes (X MB, Y MiB) copied, T s, R MB/s").
+ */
+
+#include "shell/ShellFiles.h"
+
+#include "fs/Disk.h"
+#include "memory/Heap.h"
+#include "shell/Shell.h"
+#include "system/Clock.h"
+#include "utils/Format.h"
+#include "utils/SHA256.h"
+#include "utils/String.h"
+
+#define SHELL_DD_MAX_BLOCK (16 * N_1MB)  // largest bs= dd accepts
+
+/** An operand naming a raw disk: no '/' and the name of a registered disk. */
+static DISK* ShellOperandDisk(LPCSTR Operand) {
+    if (StringFindChar(Operand, '/') != NULL) return NULL;
+    return DiskFind(Operand);
+}
+
+/** Bytes of a disk, read or written at any offset; partial sectors are read-modify-written through Bounce. */
+static KSTATUS ShellDiskBytes(DISK* Disk, U64 Offset, U32 Length, U8* Buffer, BOOL Write, U8* Bounce) {
+    U32 SectorSize = Disk->SectorSize;
+    while (Length > 0) {
+        U64 Sector = Offset / SectorSize;
+        U32 Within = (U32)(Offset % SectorSize);
+        U32 Done;
+        KSTATUS Status;
+        if (Within == 0 && Length >= SectorSize) {
+            U32 Count = Length / SectorSize;
+            Status = Write ? DiskWrite(Disk, Sector, Count, Buffer) : DiskRead(Disk, Sector, Count, Buffer);
+            Done = Count * SectorSize;
+        } else {
+            Done = MIN(SectorSize - Within, Length);
+            Status = DiskRead(Disk, Sector, 1, Bounce);
+            if (Status == KSTATUS_SUCCESS && Write) {
+                MemoryCopy(Bounce + Within, Buffer, Done);
+                Status = DiskWrite(Disk, Sector, 1, Bounce);
+            } else if (Status == KSTATUS_SUCCESS) {
+                MemoryCopy(Buffer, Bounce + Within, Done);
+            }
+        }
+        if (Status != KSTATUS_SUCCESS) return Status;
+        Offset += Done;
+        Buffer += Done;
+        Length -= Done;
+    }
+    return KSTATUS_SUCCESS;
+}
+
+static LPCSTR ShellDiskError(KSTATUS Status, BOOL Write) {
+    if (Status == KSTATUS_NO_PERMISSION && Write) return VFSErrorString(VFS_ERROR_READ_ONLY);
+    if (Status == KSTATUS_BAD_PARAMETER) return VFSErrorString(VFS_ERROR_INVALID);
+    return VFSErrorString(VFS_ERROR_IO);
+}
+
+/************************************************************************/
+// sha256sum
+
+I32 ShellCommandSha256(I32 ArgumentCount, LPSTR* Arguments) {
+    if (ArgumentCount < 2) {
+        ShellError("sha256sum", "usage: sha256sum <file|disk>...");
+        return -1;
+    }
+    U8* Buffer = (U8*)KernelHeapAlloc(SHELL_FILE_CHUNK);
+    if (Buffer == NULL) return ShellFileError("sha256sum", Arguments[1], VFS_ERROR_NO_MEMORY);
+    I32 Result = 0;
+    for (I32 I = 1; I < ArgumentCount; I++) {
+        SHA256_CONTEXT Context;
+        SHA256Init(&Context);
+        DISK* Disk = ShellOperandDisk(Arguments[I]);
+        BOOL Failed = FALSE;
+        if (Disk != NULL) {
+            U32 ChunkSectors = SHELL_FILE_CHUNK / Disk->SectorSize;
+            for (U64 Sector = 0; Sector < Disk->SectorCount && !Failed; Sector += ChunkSectors) {
+                U32 Count = (U32)MIN((U64)ChunkSectors, Disk->SectorCount - Sector);
+                KSTATUS Status = DiskRead(Disk, Sector, Count, Buffer);
+                if (Status != KSTATUS_SUCCESS) {
+                    ShellError("sha256sum", "%s: %s", Arguments[I], ShellDiskError(Status, FALSE));
+                    Failed = TRUE;
+                } else {
+                    SHA256Update(&Context, Buffer, (SIZE)Count * Disk->SectorSize);
+                }
+            }
+        } else {
+            VFS_FILE* File;
+            VFS_STATUS Status = VFSOpen(Arguments[I], VFS_OPEN_READ, &File);
+            while (Status == VFS_OK) {
+                U32 Got;
+                Status = VFSRead(File, Buffer, SHELL_FILE_CHUNK, &Got);
+                if (Status != VFS_OK || Got == 0) break;
+                SHA256Update(&Context, Buffer, Got);
+            }
+            if (File) VFSClose(File);
+            if (Status != VFS_OK) {
+                ShellFileError("sha256sum", Arguments[I], Status);
+                Failed = TRUE;
+            }
+        }
+        if (Failed) {
+            Result = -1;
+            continue;
+        }
+        U8 Digest[SHA256_DIGEST_SIZE];
+        char Hex[SHA256_HEX_LENGTH + 1];
+        SHA256Final(&Context, Digest);
+        SHA256ToHex(Digest, Hex);
+        ShellPrint("%s  %s\n", Hex, Arguments[I]);
+    }
+    KernelHeapFree(Buffer);
+    return Result;
+}
+
+/************************************************************************/
+// dd
+
+typedef struct tag_SHELL_DD_SUFFIX {
+    LPCSTR Text;
+    U64 Factor;
+} SHELL_DD_SUFFIX;
+
+/** A dd number: digits and an optional GNU suffix (K or k = 1024, kB = 1000, M, MB, MiB, G ..., b = 512, w = 2). */
+static BOOL ShellDdNumber(LPCSTR Text, U64* Value) {
+    static const SHELL_DD_SUFFIX Suffixes[] = {
+        {"", 1},           {"c", 1},          {"w", 2},         {"b", 512},         {"k", 1024},
+        {"K", 1024},       {"KiB", 1024},     {"kB", 1000},     {"KB", 1000},       {"M", N_1MB},
+        {"MiB", N_1MB},    {"MB", 1000000},   {"G", N_1GB},     {"GiB", N_1GB},     {"GB", 1000000000},
+        {"T", N_1GB * 1024}, {"TiB", N_1GB * 1024}, {"TB", 1000000000000ULL},
+    };
+    U64 Number = 0;
+    SIZE Index = 0;
+    if (!CharIsDigit(Text[0])) return FALSE;
+    for (; CharIsDigit(Text[Index]); Index++) {
+        U32 Digit = (U32)(Text[Index] - '0');
+        if (Number > (MAX_U64 - Digit) / 10) return FALSE;
+        Number = Number * 10 + Digit;
+    }
+    for (U32 I = 0; I < ARRAY_COUNT(Suffixes); I++) {
+        if (StringCompare(Text + Index, Suffixes[I].Text) != 0) continue;
+        if (Number != 0 && Suffixes[I].Factor > MAX_U64 / Number) return FALSE;
+        *Value = Number * Suffixes[I].Factor;
+        return TRUE;
+    }
+    return FALSE;
+}
+
+/** A value scaled like coreutils' human_readable (autoscale, round to nearest): "512 B", "1.0 MB", "105 MiB". */
+static void ShellDdHuman(U64 Value, BOOL Binary, LPSTR Text, SIZE Size) {
+    static const char* const Decimal[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    static const char* const Power2[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    U64 Base = Binary ? 1024 : 1000;
+    U64 Unit = 1;
+    U32 Index = 0;
+    while (Index + 1 < ARRAY_COUNT(Decimal) && Value / Unit >= Base) {
+        Unit *= Base;
+        Index++;
+    }
+    const char* const* Names = Binary ? Power2 : Decimal;
+    if (Index == 0) {
+        StringPrintFormat(Text, Size, "%llu %s", Value, Names[0]);
+        return;
+    }
+    // Tenths of the unit, rounded; below 10 units one decimal is shown.
+    U64 Tenths = Value <= MAX_U64 / 10 ? (Value * 10 + Unit / 2) / Unit : Value / (Unit / 10);
+    if (Tenths < 100) {
+        StringPrintFormat(Text, Size, "%llu.%llu %s", Tenths / 10, Tenths % 10, Names[Index]);
+        return;
+    }
+    U64 Whole = (Tenths + 5) / 10;
+    if (Whole >= Base && Index + 1 < ARRAY_COUNT(Decimal)) {
+        StringPrintFormat(Text, Size, "1.0 %s", Names[Index + 1]);
+        return;
+    }
+    StringPrintFormat(Text, Size, "%llu %s", Whole, Names[Index]);
+}
+
+/** Nanoseconds as seconds the way printf's %g shows them (6 significant digits). */
+static void ShellDdSeconds(U64 Nanoseconds, LPSTR Text, SIZE Size) {
+    if (Nanoseconds == 0) {
+        StringCopy(Text, "0", Size);
+        return;
+    }
+    U32 Digits = 0;
+    for (U64 Rest = Nanoseconds; Rest > 0; Rest /= 10) Digits++;
+    U64 Divisor = 1;
+    for (U32 I = 6; I < Digits; I++) Divisor *= 10;
+    U64 Mantissa = (Nanoseconds + Divisor / 2) / Divisor;  // at most 6 digits (7 after rounding up)
+    if (Mantissa >= 1000000) {
+        Mantissa /= 10;
+        Divisor *= 10;
+        Digits++;
+    }
+    I32 Exponent = (I32)Digits - 1 - 9;  // of the value in seconds
+    if (Exponent < -4) {
+        char Mantissa10[8];
+        StringPrintFormat(Mantissa10, sizeof(Mantissa10), "%llu", Mantissa);
+        SIZE Length = StringLength(Mantissa10);
+        while (Length > 1 && Mantissa10[Length - 1] == '0') Mantissa10[--Length] = 0;
+        StringPrintFormat(Text, Size, "%c%s%se-%02d", Mantissa10[0], Length > 1 ? "." : "", Mantissa10 + 1, -Exponent);
+        return;
+    }
+    U64 Rounded = Mantissa * Divisor;
+    char Fraction[10];
+    StringPrintFormat(Fraction, sizeof(Fraction), "%09llu", Rounded % 1000000000ULL);
+    SIZE Length = 9;
+    while (Length > 0 && Fraction[Length - 1] == '0') Fraction[--Length] = 0;
+    StringPrintFormat(Text, Size, "%llu%s%s", Rounded / 1000000000ULL, Length ? "." : "", Fraction);
+}
+
+typedef struct tag_SHELL_DD_END {
+    LPCSTR Name;
+    DISK* Disk;          // a raw disk, or NULL for a file
+    VFS_FILE* File;
+    U64 Position;        // bytes, on the disk (files keep their own position)
+    U64 DiskBytes;
+    U8* Bounce;          // one sector
+} SHELL_DD_END;
+
+typedef struct tag_SHELL_DD {
+    U64 BlockSize, Count, Skip, Seek;
+    BOOL CountGiven, NoTruncate;
+    SHELL_DD_END Input, Output;
+    U64 FullIn, PartialIn, FullOut, PartialOut, Bytes;
+} SHELL_DD;
+
+static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
+    Dd->BlockSize = 512;
+    for (I32 I = 1; I < ArgumentCount; I++) {
+        LPSTR Argument = Arguments[I];
+        LPCSTR Equal = StringFindChar(Argument, '=');
+        if (Equal == NULL) {
+            ShellError("dd", "unrecognized operand '%s'", Argument);
+            return -1;
+        }
+        SIZE Key = (SIZE)(Equal - Argument);
+        LPCSTR Value = Equal + 1;
+        U64* Number = NULL;
+        if (Key == 2 && StringCompareBounded(Argument, "if", 2) == 0) Dd->Input.Name = Value;
+        else if (Key == 2 && StringCompareBounded(Argument, "of", 2) == 0) Dd->Output.Name = Value;
+        else if (Key == 2 && StringCompareBounded(Argument, "bs", 2) == 0) Number = &Dd->BlockSize;
+        else if (Key == 5 && StringCompareBounded(Argument, "count", 5) == 0) Number = &Dd->Count;
+        else if (Key == 4 && StringCompareBounded(Argument, "skip", 4) == 0) Number = &Dd->Skip;
+        else if (Key == 4 && StringCompareBounded(Argument, "seek", 4) == 0) Number = &Dd->Seek;
+        else if (Key == 4 && StringCompareBounded(Argument, "conv", 4) == 0 && StringCompare(Value, "notrunc") == 0) {
+            Dd->NoTruncate = TRUE;
+        } else {
+            ShellError("dd", "unrecognized operand '%s'", Argument);
+            return -1;
+        }
+        if (Number && !ShellDdNumber(Value, Number)) {
+            ShellError("dd", "invalid number: '%s'", Value);
+            return -1;
+        }
+        if (Number == &Dd->Count) Dd->CountGiven = TRUE;
+    }
+    if (Dd->BlockSize == 0 || Dd->BlockSize > SHELL_DD_MAX_BLOCK) {
+        ShellError("dd", "invalid number: bs must be 1 to %u bytes", (U32)SHELL_DD_MAX_BLOCK);
+        return -1;
+    }
+    if (Dd->Input.Name == NULL || Dd->Output.Name == NULL) {
+        ShellError("dd", "usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N]");
+        return -1;
+    }
+    if (Dd->Skip > MAX_U64 / Dd->BlockSize || Dd->Seek > MAX_U64 / Dd->BlockSize) {
+        ShellError("dd", "invalid number: offset too large");
+        return -1;
+    }
+    return 0;
+}
+
+static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
+    U64 Offset = (Output ? Dd->Seek : Dd->Skip) * Dd->BlockSize;
+    End->Disk = ShellOperandDisk(End->Name);
+    if (End->Disk != NULL) {
+        End->DiskBytes = End->Disk->SectorCount * End->Disk->SectorSize;
+        End->Position = Offset;
+        End->Bounce = (U8*)KernelHeapAlloc(End->Disk->SectorSize);
+        if (End->Bounce == NULL) return ShellFileError("dd", End->Name, VFS_ERROR_NO_MEMORY);
+        return 0;
+    }
+    U32 Flags = Output ? (VFS_OPEN_WRITE | VFS_OPEN_CREATE) : VFS_OPEN_READ;
+    VFS_STATUS Status = VFSOpen(End->Name, Flags, &End->File);
+    if (Status == VFS_OK && Output && !Dd->NoTruncate) Status = VFSFileTruncate(End->File, Offset);
+    if (Status == VFS_OK) Status = VFSSeek(End->File, Offset);
+    if (Status != VFS_OK) {
+        ShellError("dd", "failed to open '%s': %s", End->Name, VFSErrorString(Status));
+        return -1;
+    }
+    return 0;
+}
+
+static void ShellDdClose(SHELL_DD_END* End) {
+    if (End->File) VFSClose(End->File);
+    KernelHeapFree(End->Bounce);
+}
+
+/** One record in: up to Length bytes (fewer at the end of the input). */
+static LPCSTR ShellDdRead(SHELL_DD_END* End, U8* Buffer, U32 Length, U32* Got) {
+    *Got = 0;
+    if (End->Disk) {
+        if (End->Position >= End->DiskBytes) return NULL;
+        U32 Take = (U32)MIN((U64)Length, End->DiskBytes - End->Position);
+        KSTATUS Status = ShellDiskBytes(End->Disk, End->Position, Take, Buffer, FALSE, End->Bounce);
+        if (Status != KSTATUS_SUCCESS) return ShellDiskError(Status, FALSE);
+        End->Position += Take;
+        *Got = Take;
+        return NULL;
+    }
+    while (*Got < Length) {
+        U32 Part;
+        VFS_STATUS Status = VFSRead(End->File, Buffer + *Got, Length - *Got, &Part);
+        if (Status != VFS_OK) return VFSErrorString(Status);
+        if (Part == 0) break;
+        *Got += Part;
+    }
+    return NULL;
+}
+
+/** One record out; on a short write *Put tells how much went and the reason comes back. */
+static LPCSTR ShellDdWrite(SHELL_DD_END* End, const U8* Buffer, U32 Length, U32* Put) {
+    *Put = 0;
+    if (End->Disk) {
+        U32 Take = End->Position >= End->DiskBytes ? 0 : (U32)MIN((U64)Length, End->DiskBytes - End->Position);
+        if (Take > 0) {
+            KSTATUS Status = ShellDiskBytes(End->Disk, End->Position, Take, (U8*)Buffer, TRUE, End->Bounce);
+            if (Status != KSTATUS_SUCCESS) return ShellDiskError(Status, TRUE);
+        }
+        End->Position += Take;
+        *Put = Take;
+        return Take < Length ? VFSErrorString(VFS_ERROR_NO_SPACE) : NULL;
+    }
+    VFS_STATUS Status = VFSWrite(End->File, Buffer, Length, Put);
+    if (Status == VFS_OK && *Put < Length) Status = VFS_ERROR_IO;
+    return Status == VFS_OK ? NULL : VFSErrorString(Status);
+}
+
+static void ShellDdReport(const SHELL_DD* Dd, U64 Nanoseconds) {
+    char Decimal[24], Binary[24], Seconds[32], Rate[24];
+    ShellPrint("%llu+%llu records in\n%llu+%llu records out\n", Dd->FullIn, Dd->PartialIn, Dd->FullOut,
+               Dd->PartialOut);
+    ShellDdHuman(Dd->Bytes, FALSE, Decimal, sizeof(Decimal));
+    ShellDdHuman(Dd->Bytes, TRUE, Binary, sizeof(Binary));
+    ShellDdSeconds(Nanoseconds, Seconds, sizeof(Seconds));
+    if (Nanoseconds == 0) Nanoseconds = 1;
+    U64 PerSecond = Dd->Bytes < (1ULL << 34) ? Dd->Bytes * 1000000000ULL / Nanoseconds
+                                             : Dd->Bytes / MAX(Nanoseconds / 1000000ULL, 1ULL) * 1000ULL;
+    ShellDdHuman(PerSecond, FALSE, Rate, sizeof(Rate));
+    if (Dd->Bytes < 1000) {
+        ShellPrint("%llu byte%s copied, %s s, %s/s\n", Dd->Bytes, Dd->Bytes == 1 ? "" : "s", Seconds, Rate);
+    } else if (Dd->Bytes < 1024) {
+        ShellPrint("%llu bytes (%s) copied, %s s, %s/s\n", Dd->Bytes, Decimal, Seconds, Rate);
+    } else {
+        ShellPrint("%llu bytes (%s, %s) copied, %s s, %s/s\n", Dd->Bytes, Decimal, Binary, Seconds, Rate);
+    }
+}
+
+I32 ShellCommandDd(I32 ArgumentCount, LPSTR* Arguments) {
+    SHELL_DD Dd;
+    MemorySet(&Dd, 0, sizeof(Dd));
+    if (ShellDdParse(&Dd, ArgumentCount, Arguments) != 0) return -1;
+    U8* Buffer = (U8*)KernelHeapAlloc(Dd.BlockSize);
+    if (Buffer == NULL) return ShellFileError("dd", Dd.Input.Name, VFS_ERROR_NO_MEMORY);
+    I32 Result = ShellDdOpen(&Dd, &Dd.Input, FALSE);
+    if (Result == 0) Result = ShellDdOpen(&Dd, &Dd.Output, TRUE);
+    if (Result != 0) {
+        ShellDdClose(&Dd.Input);
+        ShellDdClose(&Dd.Output);
+        KernelHeapFree(Buffer);
+        return -1;
+    }
+    U64 Start = GetSystemTimeNs();
+    for (U64 Record = 0; !Dd.CountGiven || Record < Dd.Count; Record++) {
+        U32 Got, Put;
+        LPCSTR Problem = ShellDdRead(&Dd.Input, Buffer, (U32)Dd.BlockSize, &Got);
+        if (Problem) {
+            ShellError("dd", "error reading '%s': %s", Dd.Input.Name, Problem);
+            Result = -1;
+            break;
+        }
+        if (Got == 0) break;
+        if (Got == Dd.BlockSize) Dd.FullIn++;
+        else Dd.PartialIn++;
+        Problem = ShellDdWrite(&Dd.Output, Buffer, Got, &Put);
+        if (Put == Dd.BlockSize) Dd.FullOut++;
+        else if (Put > 0) Dd.PartialOut++;
+        Dd.Bytes += Put;
+        if (Problem) {
+            ShellError("dd", "error writing '%s': %s", Dd.Output.Name, Problem);
+            Result = -1;
+            break;
+        }
+    }
+    U64 Elapsed = GetSystemTimeNs() - Start;
+    ShellDdClose(&Dd.Input);
+    ShellDdClose(&Dd.Output);
+    KernelHeapFree(Buffer);
+    ShellDdReport(&Dd, Elapsed);
+    return Result;
+}
