@@ -142,7 +142,7 @@ static void TestFolders(void** State) {
     assert_string_equal(Run("pwd"), "/\n");
     assert_string_equal(Run("cd /mnt/t/sub"), "");
     assert_string_equal(Run("pwd"), "/mnt/t/sub\n");
-    assert_string_equal(ShellGetCurrentDirectory(), "/");  // Shell.c's prompt source: the lead's two-line change
+    assert_string_equal(ShellGetCurrentDirectory(), "/mnt/t/sub");  // the prompt shows the VFS current folder
     assert_string_equal(VFSGetCurrentDirectory(), "/mnt/t/sub");
     assert_string_equal(Run("cat a"), "aaa\n");  // relative to the current folder
     assert_string_equal(Run("cd ../nothere"), "cd: ../nothere: No such file or directory\n");
