@@ -10,6 +10,8 @@
 # BUILD=<dir> puts every output in another folder (parallel work trees).
 
 BUILD ?= build
+# How long `make test` runs each libFuzzer target (CI's bounded fuzz run).
+TEST_FUZZ_SECONDS ?= 30
 VERSION := 0.1.0
 
 CC := gcc
@@ -99,7 +101,7 @@ integration: image disk
 test: deps
 	@$(MAKE) --no-print-directory image disk
 	-@$(MAKE) --no-print-directory -k $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
-	@$(PYTHON) tests/run_all.py --build $(BUILD)
+	@$(PYTHON) tests/run_all.py --build $(BUILD) --fuzz-seconds $(TEST_FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

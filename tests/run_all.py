@@ -163,12 +163,38 @@ def run_integration(build, extra_arguments):
     return passed, failed, skipped
 
 
+def run_fuzz(build, seconds):
+    """Runs every libFuzzer target for `seconds` through `make fuzz`; each target is one test. Returns (passed, failed)."""
+    relative = os.path.relpath(build, REPOSITORY)
+    command = ["make", "--no-print-directory", "BUILD=%s" % relative, "fuzz", "FUZZ_SECONDS=%d" % seconds]
+    say("== fuzz targets: %s" % " ".join(command))
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    output = result.stdout.decode("utf-8", "replace")
+    passed = len(re.findall(r"^fuzz: \S+ passed", output, re.M))
+    failed = len(re.findall(r"^fuzz: \S+ FAILED", output, re.M))
+    for line in output.splitlines():
+        if line.startswith("fuzz: "):
+            say("  " + line)
+    if result.returncode != 0 and failed == 0:
+        say("fuzz: FAILED to build or run (exit status %d); counted as one failure" % result.returncode)
+        say(output[-3000:])
+        failed = 1
+    elif failed:
+        say(output[-3000:])
+    say("fuzz targets: %d passed, %d failed (%.0f s)" % (passed, failed, time.monotonic() - started))
+    return passed, failed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build", help="build folder (default: build)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--unit-only", action="store_true")
     group.add_argument("--integration-only", action="store_true")
+    parser.add_argument("--fuzz-seconds", type=int, default=0,
+                        help="also run every libFuzzer target this long (0: skip; make test uses 30)")
     parser.add_argument("pytest_arguments", nargs="*", help="more pytest arguments (after --)")
     options = parser.parse_args()
 
@@ -179,6 +205,11 @@ def main():
         unit_passed, unit_failed = run_unit(build)
         passed += unit_passed
         failed += unit_failed
+    if options.fuzz_seconds > 0 and not options.integration_only:
+        say()
+        fuzz_passed, fuzz_failed = run_fuzz(build, options.fuzz_seconds)
+        passed += fuzz_passed
+        failed += fuzz_failed
     if not options.unit_only:
         say()
         integration = run_integration(build, options.pytest_arguments)

@@ -22,7 +22,10 @@ PACKAGES=(
     python3-pytest    # integration tests
     gdisk             # sgdisk (disk image)
     parted
-    e2fsprogs         # mke2fs -d (disk image)
+    e2fsprogs         # mke2fs -d (disk image), e2fsck and debugfs (storage tests)
+    clang             # libFuzzer targets (make fuzz, and the bounded fuzz run in make test)
+    libclang-rt-14-dev  # the fuzzer and sanitizer runtimes clang links
+    valgrind          # make bench-model (instructions per I/O, callgrind)
 )
 # On a desktop, `make run` opens a QEMU window: that needs QEMU's GTK/SDL
 # front ends, which are only a Recommends of qemu-system-x86.
