@@ -409,7 +409,54 @@ static void* TimerThreadMain(void* Unused) {
 typedef BOOL (*READY_FUNCTION)(LPVOID Context);
 typedef void (*REAL_WAIT_FUNCTION)(LPVOID Context, U64 Nanoseconds);
 
-static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, REAL_WAIT_FUNCTION WaitReal, LPVOID Context) {
+/**
+ * Every blocked thread is listed with its deadline and a look at its wake-up
+ * condition (HOST_WAITER). Whichever waiter finds the world quiescent moves
+ * the clock only to the earliest deadline of all (one that looked at its own
+ * deadline alone could carry the clock past another thread's shorter sleep:
+ * a 1 ms sleep would see a second go by), and not at all while a listed
+ * thread's condition already holds (an event signalled, a lock released)
+ * but the thread has not run yet: it is about to, at this instant.
+ */
+static HOST_WAITER* Waiters;
+
+void HostWaiterListAdd(HOST_WAITER* Waiter) {
+    pthread_mutex_lock(&ClockLock);
+    Waiter->Next = Waiters;
+    Waiters = Waiter;
+    pthread_mutex_unlock(&ClockLock);
+}
+
+void HostWaiterListRemove(HOST_WAITER* Waiter) {
+    pthread_mutex_lock(&ClockLock);
+    for (HOST_WAITER** Link = &Waiters; *Link; Link = &(*Link)->Next) {
+        if (*Link == Waiter) {
+            *Link = Waiter->Next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ClockLock);
+}
+
+static U64 EarliestDeadlineLocked(void) {
+    U64 Earliest = MAX_U64;
+    for (HOST_WAITER* W = Waiters; W; W = W->Next) Earliest = MIN(Earliest, W->Deadline);
+    return Earliest;
+}
+
+static BOOL AnyWaiterRunnableLocked(void) {
+    for (HOST_WAITER* W = Waiters; W; W = W->Next) {
+        if (W->Peek && W->Peek(W->Context)) return TRUE;
+    }
+    return FALSE;
+}
+
+static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, READY_FUNCTION Peek, REAL_WAIT_FUNCTION WaitReal,
+                      LPVOID Context) {
+    // Listed before it stops counting as running, and unlisted after it counts again: no other waiter may
+    // see the world quiescent without seeing this deadline.
+    HOST_WAITER Listed = {Deadline, Peek, Context, NULL};
+    HostWaiterListAdd(&Listed);
     U32 Token = BlockBegin();
     BOOL Result = FALSE;
     U32 QuietLooks = 0;
@@ -444,7 +491,14 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, REAL_WAIT_FUNCTION Wai
         }
         pthread_mutex_lock(&ClockLock);
         HOST_TIMER* Next = EarliestArmedLocked();
-        U64 Step = (Next && Next->Deadline < Deadline) ? Next->Deadline : Deadline;
+        U64 Step = MIN(Deadline, EarliestDeadlineLocked());
+        if (Next && Next->Deadline < Step) Step = Next->Deadline;
+        if (Step <= NowLocked() || AnyWaiterRunnableLocked()) {
+            // Another waiter's deadline is due, or its wake-up came: it moves on by itself (the clock stays).
+            pthread_mutex_unlock(&ClockLock);
+            WaitReal(Context, QUIESCENT_POLL_US * 1000ULL);
+            continue;
+        }
         if (Step == MAX_U64) {
             pthread_mutex_unlock(&ClockLock);
             if (!Warned && MonotonicNs() - RealStart > 10000000000ULL) {
@@ -461,6 +515,7 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, REAL_WAIT_FUNCTION Wai
         RealStart = MonotonicNs();
     }
     BlockEnd(Token);
+    HostWaiterListRemove(&Listed);
     return Result;
 }
 
@@ -489,7 +544,7 @@ void PlatformSleepMs(U32 Milliseconds) {
         BlockEnd(Blocked);
         return;
     }
-    WaitUntil(Deadline, NULL, SleepRealWait, NULL);
+    WaitUntil(Deadline, NULL, NULL, SleepRealWait, NULL);
 }
 
 void PlatformYield(void) { sched_yield(); }
@@ -547,6 +602,10 @@ static BOOL EventConsume(LPVOID Context) {
     return Fired;
 }
 
+static BOOL EventPeek(LPVOID Context) {
+    return __atomic_load_n(&((PLATFORM_EVENT*)Context)->Signaled, __ATOMIC_SEQ_CST);
+}
+
 static void EventRealWait(LPVOID Context, U64 Nanoseconds) {
     PLATFORM_EVENT* Event = (PLATFORM_EVENT*)Context;
     pthread_mutex_lock(&Event->Mutex);
@@ -562,7 +621,7 @@ BOOL PlatformEventWait(PLATFORM_EVENT* Event, U32 TimeoutMs) {
     if (TimeoutMs == 0) return EventConsume(Event);
     HostCheckMayBlock("PlatformEventWait");
     U64 Deadline = TimeoutMs == 0xFFFFFFFFU ? MAX_U64 : HostClockNowNs() + (U64)TimeoutMs * 1000000ULL;
-    return WaitUntil(Deadline, EventConsume, EventRealWait, Event);
+    return WaitUntil(Deadline, EventConsume, EventPeek, EventRealWait, Event);
 }
 
 /************************************************************************/

@@ -27,6 +27,15 @@ void HostUnregisterThread(void);
 void HostAdoptThread(void);
 void HostRunningThreadsAdjust(I32 Delta);
 void HostPlatformNoteActivity(void);
+/** A blocked thread: its deadline (MAX_U64: none) and a look at whether it could run now (Peek may be NULL). */
+typedef struct tag_HOST_WAITER {
+    U64 Deadline;
+    BOOL (*Peek)(LPVOID Context);
+    LPVOID Context;
+    struct tag_HOST_WAITER* Next;
+} HOST_WAITER;
+void HostWaiterListAdd(HOST_WAITER* Waiter);
+void HostWaiterListRemove(HOST_WAITER* Waiter);
 
 // HostPlatform.c
 BOOL HostWorkBusy(void);

@@ -404,7 +404,14 @@ struct tag_PLATFORM_LOCK {
 
 struct tag_PLATFORM_MUTEX {
     pthread_mutex_t Mutex;
+    U32 Depth;  // recursion depth of the holder (0: free)
 };
+
+/** Blocked threads are listed, so the virtual clock never moves while one of them could take its lock. */
+static BOOL LockFree(LPVOID Context) { return !__atomic_load_n(&((PLATFORM_LOCK*)Context)->Held, __ATOMIC_SEQ_CST); }
+static BOOL MutexFree(LPVOID Context) {
+    return __atomic_load_n(&((PLATFORM_MUTEX*)Context)->Depth, __ATOMIC_SEQ_CST) == 0;
+}
 
 PLATFORM_LOCK* PlatformLockCreate(void) {
     PLATFORM_LOCK* Lock = (PLATFORM_LOCK*)calloc(1, sizeof(PLATFORM_LOCK));
@@ -429,9 +436,12 @@ U64 PlatformLockAcquire(PLATFORM_LOCK* Lock) {
         abort();
     }
     if (pthread_mutex_trylock(&Lock->Mutex) != 0) {
+        HOST_WAITER Waiter = {MAX_U64, LockFree, Lock, NULL};
+        HostWaiterListAdd(&Waiter);
         U32 Blocked = HostBlockBegin();
         pthread_mutex_lock(&Lock->Mutex);
         HostBlockEnd(Blocked);
+        HostWaiterListRemove(&Waiter);
     }
     Lock->Owner = pthread_self();
     __atomic_store_n(&Lock->Held, TRUE, __ATOMIC_SEQ_CST);
@@ -472,14 +482,22 @@ void PlatformMutexDestroy(PLATFORM_MUTEX* Mutex) {
 void PlatformMutexLock(PLATFORM_MUTEX* Mutex) {
     HostRegisterThread();
     HostCheckMayBlock("PlatformMutexLock");
-    if (pthread_mutex_trylock(&Mutex->Mutex) == 0) return;
-    U32 Blocked = HostBlockBegin();
-    pthread_mutex_lock(&Mutex->Mutex);
-    HostBlockEnd(Blocked);
+    if (pthread_mutex_trylock(&Mutex->Mutex) != 0) {
+        HOST_WAITER Waiter = {MAX_U64, MutexFree, Mutex, NULL};
+        HostWaiterListAdd(&Waiter);
+        U32 Blocked = HostBlockBegin();
+        pthread_mutex_lock(&Mutex->Mutex);
+        HostBlockEnd(Blocked);
+        HostWaiterListRemove(&Waiter);
+    }
+    __atomic_add_fetch(&Mutex->Depth, 1, __ATOMIC_SEQ_CST);
 }
 
 void PlatformMutexUnlock(PLATFORM_MUTEX* Mutex) {
+    U32 Depth = __atomic_load_n(&Mutex->Depth, __ATOMIC_SEQ_CST);
+    if (Depth > 0) __atomic_sub_fetch(&Mutex->Depth, 1, __ATOMIC_SEQ_CST);
     if (pthread_mutex_unlock(&Mutex->Mutex) != 0) {
+        if (Depth > 0) __atomic_add_fetch(&Mutex->Depth, 1, __ATOMIC_SEQ_CST);
         HostPlatformReportViolation("PLATFORM_MUTEX_NOT_OWNER", "PLATFORM_MUTEX %p unlocked by a non-owner", Mutex);
     }
 }

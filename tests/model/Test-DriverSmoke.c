@@ -7,7 +7,7 @@
  * step. The thorough model-based driver tests come with the driver's error
  * handling; this one proves the pieces fit.
  */
-// SOURCES: drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c drivers/storage/NVMe-IO.c drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c fs/Disk.c
+// SOURCES: drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c drivers/storage/NVMe-DSM.c drivers/storage/NVMe-Features.c drivers/storage/NVMe-Health.c drivers/storage/NVMe-IO.c drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c drivers/storage/NVMe-Recovery.c drivers/storage/NVMe-Request.c fs/Disk.c
 // CFLAGS: -DNVME_HOST_MODEL
 
 #include <stdarg.h>

@@ -13,11 +13,15 @@
 #
 #   make test-model          build and run every model test (ASan/UBSan, like the unit tests)
 #   MODEL_TEST_BINARIES      the binaries, for the lead's `make test`
+#   make soak-model          the NVMe driver soak (Test-DriverSoak) over many more seeds and operations than CI
+#                            runs: SOAK_PROCESSES processes of 14 seeds each, SOAK_OPS operations per thread
+#   make bench-model         instructions per 4 KiB read in the NVMe driver, counted with callgrind
+#                            (tests/model/Bench-Driver.c, built -O2 without sanitizers; needs valgrind)
 
 MODEL_DIR := tests/model
 MODEL_TEST_SOURCES := $(sort $(wildcard $(MODEL_DIR)/Test-*.c))
 MODEL_TEST_BINARIES := $(patsubst $(MODEL_DIR)/%.c,$(BUILD)/unit/%,$(MODEL_TEST_SOURCES))
-MODEL_LIB_SOURCES := $(sort $(filter-out $(MODEL_TEST_SOURCES),$(wildcard $(MODEL_DIR)/*.c)))
+MODEL_LIB_SOURCES := $(sort $(filter-out $(MODEL_TEST_SOURCES) $(MODEL_DIR)/Bench-%.c,$(wildcard $(MODEL_DIR)/*.c)))
 MODEL_KERNEL_SOURCES := drivers/bus/PCI-Config.c drivers/bus/PCI-Enumerate.c drivers/bus/PCI-MSI.c \
 	drivers/bus/PCI-Names.c utils/String.c utils/Format.c utils/RateLimit.c
 MODEL_CFLAGS = $(HOST_CFLAGS) -I$(MODEL_DIR) -pthread
@@ -38,3 +42,42 @@ test-model: $(MODEL_TEST_BINARIES)
 	done; \
 	if [ $$failed -ne 0 ]; then echo "test-model: $$failed binaries failed"; exit 1; fi; \
 	echo "test-model: all $(words $(MODEL_TEST_BINARIES)) binaries passed"
+
+# The NVMe driver soak: CI runs Test-DriverSoak's fixed seeds through test-model; this runs seeds 1000.. in
+# SOAK_PROCESSES processes (the driver keeps its controllers: 14 seeds a process).
+SOAK_PROCESSES ?= 8
+SOAK_OPS ?= 1500
+
+.PHONY: soak-model
+soak-model: $(BUILD)/unit/Test-DriverSoak
+	@failed=0; for p in $$(seq 0 $$(($(SOAK_PROCESSES) - 1))); do \
+		echo "== soak seeds $$((1000 + p * 14))..$$((1013 + p * 14)), $(SOAK_OPS) operations per thread"; \
+		CAIRN_SOAK_FIRST=$$((p * 14)) CAIRN_SOAK_COUNT=14 CAIRN_SOAK_OPS=$(SOAK_OPS) \
+		ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+			timeout 1800 $(BUILD)/unit/Test-DriverSoak 2>&1 | grep -E "^soak seed .*writes|PASSED|FAILED|ERROR|error" \
+			|| failed=1; \
+	done; \
+	if [ $$failed -ne 0 ]; then echo "soak-model: failures above"; exit 1; fi
+
+# Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
+MODEL_BENCH := $(BUILD)/bench/Bench-Driver
+MODEL_BENCH_COUNT ?= 10000
+MODEL_BENCH_DRIVER := drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c \
+	drivers/storage/NVMe-DSM.c drivers/storage/NVMe-Features.c drivers/storage/NVMe-Health.c drivers/storage/NVMe-IO.c \
+	drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c drivers/storage/NVMe-Recovery.c \
+	drivers/storage/NVMe-Request.c fs/Disk.c
+
+$(MODEL_BENCH): $(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) $(KERNEL_C_SOURCES) \
+		$(MODEL_DIR)/model.mk
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -DNVME_HOST_MODEL -Ikernel/include \
+		-I$(MODEL_DIR) -pthread -o $@ $< $(MODEL_LIB_SOURCES) \
+		$(addprefix kernel/source/,$(sort $(MODEL_KERNEL_SOURCES) $(MODEL_BENCH_DRIVER)))
+
+.PHONY: bench-model
+bench-model: $(MODEL_BENCH)
+	@command -v valgrind > /dev/null || (echo "bench-model: valgrind is missing (tools/install-deps.sh)" && false)
+	valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/bench/callgrind.out --collect-atstart=no \
+		--toggle-collect=NVMeSubmitIO --toggle-collect=NVMeQueueInterrupt --toggle-collect=NVMeQueueBottomHalf \
+		$(MODEL_BENCH) $(MODEL_BENCH_COUNT) 2> $(BUILD)/bench/valgrind.log
+	@$(MODEL_BENCH) --report $(BUILD)/bench/callgrind.out $(MODEL_BENCH_COUNT)

@@ -15,5 +15,6 @@ void ShellRegisterDiskCommands(void);
 void ShellRegisterNVMeCommands(void);
 void ShellRegisterCacheCommands(void);
 void ShellRegisterFileCommands(void);
+void ShellRegisterDataViewCommands(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

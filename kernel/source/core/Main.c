@@ -145,6 +145,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterDiskCommands();
     ShellRegisterNVMeCommands();
     ShellRegisterCacheCommands();
+    ShellRegisterDataViewCommands();
     ShellRegisterFileCommands();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;

@@ -1,9 +1,11 @@
 /*
- * ShellNVMe.c - the `nvme` command: `nvme list` (nvme-cli's table) and
- * `nvme bench` (a queue-depth benchmark on the driver's asynchronous API).
+ * ShellNVMe.c - the `nvme` command: dispatch, `nvme list` (nvme-cli's table)
+ * and `nvme bench` (a queue-depth benchmark on the driver's asynchronous API).
+ * The management subcommands (info, smart, error-log, regs, features, trim,
+ * flush, reset) are in ShellNVMe-Manage.c.
  *
  *   nvme list
- *   nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5]
+ *   nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5] [reset-after=<ms>]
  *
  * Everything comes from drivers/storage/NVMe.h (the introspection views and
  * NVMeSubmitIO); nothing here touches the controller. The bench keeps qd
@@ -11,8 +13,13 @@
  * record the latency and mark the slot done; the shell thread resubmits,
  * because a callback must never call NVMeSubmitIO. Write modes overwrite the
  * disk the user named, after a warning and a 2-second chance to cancel.
+ * reset-after=<ms> makes the bench loop itself call NVMeResetController once
+ * that long after the start, with the queue full: the shell runs one command
+ * at a time, so this is how a reset meets I/O in flight (the driver must
+ * resubmit it; the bench counts every command's completion as usual).
  * Output formats are documented in documentation/Disk-Commands.md and read
- * by tests/integration/test_nvme.py: change them together.
+ * by tests/integration/test_nvme.py and test_nvme_health.py: change them
+ * together.
  */
 
 #include "shell/ShellCommands.h"
@@ -25,6 +32,7 @@
 #include "memory/Heap.h"
 #include "shell/Shell.h"
 #include "shell/ShellDisk.h"
+#include "shell/ShellNVMe.h"
 #include "system/Clock.h"
 #include "utils/Format.h"
 #include "utils/Histogram.h"
@@ -147,6 +155,12 @@ typedef struct tag_BENCH {
     U16 FirstNvmeStatus;
     BENCH_SLOT* Slots;
     LPVOID BufferAllocation;
+    U32 ControllerIndex;     // for reset-after
+    U64 ResetAfterMs;        // 0: no reset
+    BOOL ResetDone;
+    KSTATUS ResetStatus;
+    U32 ResetInFlight;       // bench commands in flight when the reset was asked for
+    U64 ResetStartNs, ResetNs;
 } BENCH;
 
 static void BenchCallback(KSTATUS Status, U16 NvmeStatus, LPVOID Context) {
@@ -253,6 +267,7 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
         if (ParseOption(Argument, "bs", &Value, TRUE)) Target = &BlockBytes;
         else if (ParseOption(Argument, "qd", &Value, FALSE)) Target = &QueueDepth;
         else if (ParseOption(Argument, "seconds", &Value, FALSE)) Target = Seconds;
+        else if (ParseOption(Argument, "reset-after", &Value, FALSE)) Target = &Bench->ResetAfterMs;
         if (Target == NULL) {
             ShellError("nvme", "unknown bench argument '%s'", Argument);
             return FALSE;
@@ -290,6 +305,15 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
     if (*Seconds < 1 || *Seconds > BENCH_MAX_SECONDS) {
         ShellError("nvme", "seconds=%llu must be 1 to %u", *Seconds, BENCH_MAX_SECONDS);
         return FALSE;
+    }
+    if (Bench->ResetAfterMs != 0 && Bench->ResetAfterMs >= *Seconds * 1000) {
+        ShellError("nvme", "reset-after=%llu must be below the run time (%llu ms)", Bench->ResetAfterMs,
+                   *Seconds * 1000);
+        return FALSE;
+    }
+    // The controller of the namespace: disk names are nvme<C>n<NSID>.
+    for (LPCSTR C = Info->DiskName + 4; CharIsDigit(*C); C++) {
+        Bench->ControllerIndex = Bench->ControllerIndex * 10 + (U32)(*C - '0');
     }
     Bench->Blocks = (U32)Blocks;
     Bench->QueueDepth = (U32)QueueDepth;
@@ -355,6 +379,17 @@ static U32 BenchRun(BENCH* Bench, U64 Seconds, BOOL* Interrupted, KSTATUS* Submi
             *SubmitError = BenchSubmit(Bench, Slot);
             if (*SubmitError == KSTATUS_SUCCESS) InFlight++;
             else Stopping = TRUE;
+        }
+        if (!Stopping && Bench->ResetAfterMs != 0 && !Bench->ResetDone &&
+            Now >= *Start + Bench->ResetAfterMs * 1000000ULL) {
+            // The queue is full of this bench's commands: the reset must resubmit them.
+            Bench->ResetDone = TRUE;
+            Bench->ResetInFlight = InFlight;
+            Bench->ResetStartNs = Now;
+            Bench->ResetStatus = NVMeResetController(Bench->ControllerIndex);
+            Bench->ResetNs = GetSystemTimeNs() - Now;
+            if (Bench->ResetStatus != KSTATUS_SUCCESS) Stopping = TRUE;
+            continue;
         }
         if (!Stopping && Now >= NextProgress) {
             U64 Flags = SpinlockAcquire(&Bench->Lock);
@@ -430,8 +465,19 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
     ShellPrint("latency (us): mean %llu.%llu, p50 %llu.%llu, p99 %llu.%llu, max %llu.%llu\n", Mean / 10, Mean % 10,
                P50 / 10, P50 % 10, P99 / 10, P99 % 10, Max / 10, Max % 10);
 
+    if (Bench->ResetDone) {
+        ShellPrint("reset after %llu ms: %s in %llu ms, %u commands were in flight\n",
+                   (Bench->ResetStartNs - Start) / 1000000, DiskStatusName(Bench->ResetStatus),
+                   Bench->ResetNs / 1000000, Bench->ResetInFlight);
+    } else if (Bench->ResetAfterMs != 0) {
+        ShellPrint("reset after %llu ms: not done (the bench ended first)\n", Bench->ResetAfterMs);
+    }
+
     I32 Result = 0;
-    if (SubmitError != KSTATUS_SUCCESS) {
+    if (Bench->ResetDone && Bench->ResetStatus != KSTATUS_SUCCESS) {
+        ShellError("nvme", "the reset failed: %s", DiskStatusName(Bench->ResetStatus));
+        Result = 1;
+    } else if (SubmitError != KSTATUS_SUCCESS) {
         ShellError("nvme", "submission failed: %s", DiskStatusName(SubmitError));
         Result = 1;
     } else if (Bench->Errors > 0) {
@@ -452,21 +498,43 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
 
 /************************************************************************/
 
+typedef struct tag_NVME_SUBCOMMAND {
+    LPCSTR Name;
+    I32 (*Function)(I32 ArgumentCount, LPSTR* Arguments);
+} NVME_SUBCOMMAND;
+
+static I32 CommandListEntry(I32 ArgumentCount, LPSTR* Arguments) {
+    UNUSED(Arguments);
+    return CommandList(ArgumentCount);
+}
+
+static const NVME_SUBCOMMAND Subcommands[] = {
+    {"list", CommandListEntry},        {"info", ShellNVMeInfo},          {"smart", ShellNVMeSmart},
+    {"error-log", ShellNVMeErrorLog},  {"regs", ShellNVMeRegisters},     {"features", ShellNVMeFeatures},
+    {"trim", ShellNVMeTrim},           {"flush", ShellNVMeFlush},        {"reset", ShellNVMeReset},
+    {"bench", CommandBench},
+};
+
+#define NVME_USAGE "nvme list|info|smart|error-log|regs|features|reset <ctrl> | trim <disk> <lba> <count> | " \
+                   "flush <disk> | bench <disk> ..."
+
 static I32 CommandNVMe(I32 ArgumentCount, LPSTR* Arguments) {
-    if (ArgumentCount >= 2 && StringCompare(Arguments[1], "list") == 0) return CommandList(ArgumentCount);
-    if (ArgumentCount >= 2 && StringCompare(Arguments[1], "bench") == 0) return CommandBench(ArgumentCount, Arguments);
-    if (ArgumentCount >= 2) {
-        ShellError("nvme", "unknown subcommand '%s' (usage: nvme list | nvme bench <disk> ...)", Arguments[1]);
-    } else {
-        ShellError("nvme", "usage: nvme list | nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] "
-                           "[seconds=5]");
+    if (ArgumentCount < 2) {
+        ShellError("nvme", "usage: " NVME_USAGE);
+        return 1;
     }
+    for (U32 I = 0; I < ARRAY_COUNT(Subcommands); I++) {
+        if (StringCompare(Arguments[1], Subcommands[I].Name) == 0) {
+            return Subcommands[I].Function(ArgumentCount, Arguments);
+        }
+    }
+    ShellError("nvme", "unknown subcommand '%s' (usage: %s)", Arguments[1], NVME_USAGE);
     return 1;
 }
 
 static const SHELL_COMMAND NVMeShellCommand = {
-    "nvme", "list | bench <disk> ...",
-    "NVMe namespaces (like nvme-cli's list); bench <disk> [read|randread|write|randwrite] [bs=] [qd=] [seconds=]",
+    "nvme", "list|info|smart|... (help nvme)",
+    "NVMe: list, info|smart|error-log|regs|features|reset <ctrl>, trim <disk> <lba> <n>, flush <disk>, bench <disk>",
     CommandNVMe};
 
 void ShellRegisterNVMeCommands(void) { ShellRegisterCommand(&NVMeShellCommand); }

@@ -6,12 +6,18 @@
  * Layering (one file each):
  *   NVMe-PRP.c    pure: builds PRP1/PRP2/PRP lists for a buffer
  *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion,
- *                 interrupt and polled variants, waiting (its ring and CID
- *                 arithmetic is pure)
- *   NVMe-Admin.c  admin commands: identify, features, queue create/delete
+ *                 holding and cancelling for resets, retries, interrupt and
+ *                 polled variants (its ring and CID arithmetic is pure)
+ *   NVMe-Request.c  callers waiting for commands (requests)
+ *   NVMe-Admin.c  admin commands: identify, queue create/delete, namespaces
  *   NVMe-Core.c   PCI binding and bring-up, the controller list
  *   NVMe-IO.c     read/write/flush, splitting, bouncing, status decoding
- *                 (the decoding is pure)
+ *                 and the retry rule (pure)
+ *   NVMe-DSM.c    Dataset Management (trim) and Write Zeroes
+ *   NVMe-Features.c  Get/Set Features, the register snapshot
+ *   NVMe-Health.c log pages (parsers are pure), asynchronous events
+ *   NVMe-Recovery.c  the watchdog: deadlines, the timeout ladder, retries,
+ *                 controller reset and failure, shutdown
  *   NVMe-Disk.c   namespaces as DISK objects
  *
  * The driver reaches the machine only through drivers/Platform.h. Pure parts
@@ -46,11 +52,14 @@
 #define NVME_REG_INTMC 0x10
 #define NVME_REG_CC 0x14
 #define NVME_REG_CSTS 0x1C
+#define NVME_REG_NSSR 0x20
 #define NVME_REG_AQA 0x24
 #define NVME_REG_ASQ_LOW 0x28
 #define NVME_REG_ASQ_HIGH 0x2C
 #define NVME_REG_ACQ_LOW 0x30
 #define NVME_REG_ACQ_HIGH 0x34
+#define NVME_REG_CMBLOC 0x38
+#define NVME_REG_CMBSZ 0x3C
 #define NVME_REG_DOORBELLS 0x1000
 
 #define NVME_CC_ENABLE 0x00000001
@@ -88,14 +97,20 @@
 #define NVME_ADMIN_DELETE_CQ 0x04
 #define NVME_ADMIN_CREATE_CQ 0x05
 #define NVME_ADMIN_IDENTIFY 0x06
+#define NVME_ADMIN_ABORT 0x08
 #define NVME_ADMIN_SET_FEATURES 0x09
 #define NVME_ADMIN_GET_FEATURES 0x0A
+#define NVME_ADMIN_ASYNC_EVENT 0x0C
+
+#define NVME_IO_WRITE_ZEROES 0x08
+#define NVME_IO_DSM 0x09
+
+#define NVME_ONCS_DSM 0x0004
+#define NVME_ONCS_WRITE_ZEROES 0x0008
 
 #define NVME_CNS_NAMESPACE 0x00
 #define NVME_CNS_CONTROLLER 0x01
 #define NVME_CNS_ACTIVE_NAMESPACES 0x02
-
-#define NVME_FEATURE_NUMBER_OF_QUEUES 0x07
 
 #define NVME_NSID_LIST_ENTRIES 1024  // a CNS 02h page holds 1024 NSIDs
 
@@ -230,6 +245,16 @@ void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info);
 /** TRUE when the driver can serve the namespace; otherwise Reason says why not. */
 BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize);
 
+/************************************************************************/
+// Retry policy (pure, NVMe-IO.c)
+
+#define NVME_MAX_RETRIES 5          // a command failed with a retryable status is sent again at most this often
+#define NVME_MAX_RESUBMITS 3        // ... and after a timeout (abort or reset) at most this often
+/** TRUE when a failed command may be sent again: DNR clear and not an abort the host caused (Linux's rule). */
+BOOL NVMeStatusRetryable(U16 NvmeStatus);
+/** Delay before retry number Attempt (1-based): 10 ms doubling, 160 ms at most. */
+U32 NVMeRetryDelayMs(U32 Attempt);
+
 #ifdef NVME_WITH_PLATFORM
 
 /************************************************************************/
@@ -240,16 +265,31 @@ BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Re
 #define NVME_PRP_PAGES_PER_TRACKER 1    // 512 entries: 2 MiB per command whatever the buffer offset
 #define NVME_BOUNCE_BYTES (128 * 1024)  // per I/O queue, for buffers that are not dword aligned
 #define NVME_WAITER_POOL 16
-#define NVME_ADMIN_TIMEOUT_MS 10000
-#define NVME_IO_TIMEOUT_MS 30000
+#define NVME_ADMIN_TIMEOUT_MS 60000     // nvme.admin_timeout
+#define NVME_IO_TIMEOUT_MS 30000        // nvme.io_timeout
 #define NVME_WAIT_STEP_MS 250           // a waiter polls its queue itself after this long (missed interrupt)
 #define NVME_FIRST_INTERRUPT_MS 200     // how long bring-up waits for the first interrupt
 #define NVME_MAX_NAMESPACES 4096        // active namespaces the driver records
+#define NVME_HEALTH_PERIOD_MS 1000      // the watchdog reads CSTS and checks deadlines this often
+#define NVME_RESET_ATTEMPTS 3           // a controller that fails this many resets in a row is failed
+#define NVME_MAX_AERS 8                 // Asynchronous Event Requests kept outstanding, at most
+#define NVME_AER_RING 16                // events waiting for the watchdog to read their log page
+#define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s for the shutdown wait
+#define NVME_SHUTDOWN_MAX_MS 60000
 
 #define NVME_TRACKER_FREE 0
 #define NVME_TRACKER_IN_FLIGHT 1
 #define NVME_TRACKER_COMPLETING 2
 #define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
+#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
+#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
+
+// Tracker flags
+#define NVME_TRACKER_NO_DEADLINE 0x01  // Asynchronous Event Requests: outstanding until an event
+#define NVME_TRACKER_NO_RETRY 0x02     // admin commands: a status is final
+#define NVME_TRACKER_ABORT_SENT 0x04   // an Abort named this command
+#define NVME_TRACKER_CANCEL 0x08       // never posted again: failed by a reset (AERs, Aborts, abandoned commands)
+#define NVME_TRACKER_RECOVERY 0x10     // issued by the reset (or watchdog) thread: passes a RECOVERING queue
 
 struct tag_NVME_CONTROLLER;
 struct tag_NVME_QUEUE;
@@ -265,15 +305,22 @@ typedef struct tag_NVME_TRACKER {
     U16 Generation;
     U8 State;            // NVME_TRACKER_*
     U8 Opcode;
+    U8 Flags;            // NVME_TRACKER_* flags
+    U8 Retries;          // sent again after a retryable status
+    U8 Resubmits;        // sent again after a timeout (abort or reset)
     U32 Nsid;
     U64 Lba;
     U32 Blocks;
+    U32 SubmitTick;      // the controller's watchdog tick when it was (last) posted
+    KSTATUS Failure;     // set when the driver ends the command itself (timeout, failed controller)
+    U64 RetryAtNs;
     NVME_TRACKER_DONE Done;    // runs in the bottom half, before the tracker is freed
     LPVOID Context;            // the caller's completion state (a request), used in place
     NVME_IO_CALLBACK Callback; // asynchronous callers
     NVME_COMPLETION Completion;
     NVME_PRP_POOL Prp;
     struct tag_NVME_TRACKER* NextDone;
+    NVME_COMMAND Command;      // as submitted (CID included), for resubmission
 } NVME_TRACKER;
 
 /** The part of a queue that differs between interrupt-driven and polled completion. */
@@ -285,12 +332,19 @@ typedef struct tag_NVME_QUEUE_OPS {
     void (*Drained)(struct tag_NVME_QUEUE* Queue);
 } NVME_QUEUE_OPS;
 
+// Queue modes
+#define NVME_QUEUE_LIVE 0       // doorbells allowed
+#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
+#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
+#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
+
 typedef struct tag_NVME_QUEUE {
     struct tag_NVME_CONTROLLER* Controller;
     U16 Id;
     U16 Depth;
     BOOL Allocated;
     BOOL Created;               // exists on the device
+    U8 Mode;                    // NVME_QUEUE_LIVE / SUSPENDED / DEAD (under Lock)
     const NVME_QUEUE_OPS* Ops;
     PLATFORM_LOCK* Lock;        // SQ tail, CQ head/phase, CID list, tracker states; short sections only
     PLATFORM_DMA SqMemory, CqMemory, PrpMemory, BounceMemory;
@@ -302,6 +356,9 @@ typedef struct tag_NVME_QUEUE {
     NVME_CID_ALLOCATOR Cids;
     NVME_TRACKER* Trackers;     // Depth - 1
     U16 TrackerCount;
+    U16 Held;                   // trackers NVME_TRACKER_HELD
+    U16 Retrying;               // trackers NVME_TRACKER_RETRY
+    U16 Quiet;                  // in flight without a deadline (AERs): the poll thread need not hurry
     PLATFORM_EVENT* SlotEvent;  // a tracker was freed and someone waits for one
     U32 SlotWaiters;
     PLATFORM_WORK* Work;        // the bottom half
@@ -330,11 +387,13 @@ typedef struct tag_NVME_CONTROLLER {
     U64 RegisterSize;
     PLATFORM_DMA IdentifyPage;  // Identify Controller, kept
     PLATFORM_DMA ScratchPage;   // admin data transfers, under AdminMutex
+    PLATFORM_DMA EventPage;     // log pages read for asynchronous events (the watchdog's own)
     PLATFORM_MUTEX* AdminMutex;
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
     U32 IoCount;
     U32 NextIoQueue;
+    U32 WantedIoQueues;         // asked for at bring-up, asked for again after a reset
     PLATFORM_INTERRUPTS Interrupts;
     BOOL InterruptsActive;
     PLATFORM_EVENT* PollEvent;
@@ -345,6 +404,23 @@ typedef struct tag_NVME_CONTROLLER {
     NVME_NAMESPACE_INFO* NamespaceInfos;
     struct tag_NVME_NAMESPACE* Namespaces;  // parallel to NamespaceInfos
     U32 NamespaceCount;
+    U32 IoTimeoutMs, AdminTimeoutMs;  // nvme.io_timeout / nvme.admin_timeout (seconds on the command line)
+    // Recovery (NVMe-Recovery.c)
+    PLATFORM_MUTEX* ResetMutex;  // one reset, shutdown or watchdog pass at a time
+    PLATFORM_EVENT* WatchEvent;  // wakes the watchdog (retries due, events, a health check wanted)
+    BOOL WatchdogStarted;        // commands are supervised (deadlines, retries); before: waiters time out alone
+    U32 Tick;                    // seconds of watchdog time (deadlines are counted in ticks)
+    U32 CheckNow;                // a completion looked wrong: check CSTS at once
+    U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
+    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in LastResetReason)
+    BOOL MissedInterruptLogged;
+    // Health (NVMe-Health.c)
+    PLATFORM_LOCK* EventLock;
+    U32 AerLimit;                // AERs to keep outstanding
+    U32 AerOutstanding;
+    BOOL AerStopped;             // the controller answered "limit exceeded": stop re-arming
+    U32 EventRing[NVME_AER_RING];  // completion dword 0 of AERs, for the watchdog
+    U32 EventHead, EventTail;
 } NVME_CONTROLLER;
 
 /** A caller waiting for one or more commands (children of a split request). */
@@ -355,6 +431,7 @@ typedef struct tag_NVME_REQUEST {
     U32 Dw0;                   // completion dword 0 of the last child (admin results)
     PLATFORM_EVENT* Event;
     BOOL Quiet;                // a probe: failures are expected, do not log them
+    BOOL SelfTimed;            // the waiter enforces TimeoutMs itself (bring-up, the watchdog's own commands)
     BOOL Abandoned;
 } NVME_REQUEST;
 
@@ -370,18 +447,50 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
 void NVMeQueueFree(NVME_QUEUE* Queue);
 /** Clears the rings (zeroed CQ, phase 1, tails and heads 0); all trackers must be free. */
 void NVMeQueueReset(NVME_QUEUE* Queue);
-/** Takes a free tracker, sleeping while none is (Wait) or returning NULL (no Wait). */
+/** Clears the rings but keeps the trackers (a reset: held commands are posted again later). */
+void NVMeQueueRestartRings(NVME_QUEUE* Queue);
+/** Takes a free tracker, sleeping while none is (Wait) or returning NULL (no Wait, or the queue is dead). */
 NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait);
 /** Gives back a tracker that was never submitted. */
 void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
-/** Copies Command (CID filled in) into the SQ and rings the doorbell. */
-void NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command);
-/** Reaps every posted completion; returns how many. ByWaiter counts them as found without an interrupt. */
+/**
+ * Copies Command (CID filled in) into the tracker and the SQ and rings the doorbell; while the queue is
+ * suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and
+ * nothing taken) when the queue is dead.
+ */
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
+BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
+/** Reaps every posted completion of a live queue; returns how many. ByWaiter counts them as found by polling. */
 U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter);
+/**
+ * A suspended queue (a reset): reaps what the controller posted; the CQ head doorbell only with Doorbell (the
+ * CQ still exists on an enabled controller). Commands aborted by an SQ deletion stay in flight: the reset
+ * holds them for resubmission.
+ */
+U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell);
+/** Sets the mode; LIVE posts every held command, RECOVERING the RECOVERY ones; CANCEL ones are failed instead. */
+void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+/**
+ * Ends commands the controller will never complete (a reset or a failure): in-flight ones are held for
+ * resubmission (Hold, within NVME_MAX_RESUBMITS) or failed; Fail is the KSTATUS for those that fail. Held,
+ * retrying (when Fail is an error of a dead queue) and CANCEL trackers are failed too when not Hold.
+ */
+U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail);
+/** Posts trackers whose retry time came; returns the earliest time still waiting (0: none). */
+U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
+/** Runs the Done functions of a chain of trackers and frees them. */
+void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
 /** The interrupt top half (Context is the queue). */
 BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/** How long anyone waits for a supervised command before giving up on the machinery itself. */
+U64 NVMeBackstopNs(U32 TimeoutMs);
+
+/************************************************************************/
+// NVMe-Request.c
 
 void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
@@ -389,19 +498,31 @@ void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 void NVMeRequestChildDone(NVME_TRACKER* Tracker);
 /** Prepares a tracker as a child of Request (Pending += 1). */
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
-/** Drops the submitter's reference and waits (bounded) for every child; KSTATUS_TIMEOUT detaches them. */
+/** Adds Tracker to Request and submits Command; on an error the tracker is given back and the child removed. */
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/**
+ * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
+ * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
+ * SelfTimed wait gives up after TimeoutMs and detaches the commands (KSTATUS_TIMEOUT).
+ */
 KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs);
 
 /************************************************************************/
 // NVMe-Admin.c
 
+/** A controller that takes admin commands (ready, admin-only or resetting), or NULL. */
+NVME_CONTROLLER* NVMeAdminController(U32 Index);
 /** Runs one admin command to completion; *Dw0 (if not NULL) gets completion dword 0. Quiet: do not log failure. */
 KSTATUS NVMeAdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32* Dw0, U16* NvmeStatus);
+/** The same, the caller's thread enforcing TimeoutMs (bring-up, the watchdog, a reset, shutdown). */
+KSTATUS NVMeAdminCommandTimed(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32 TimeoutMs,
+                              U32* Dw0, U16* NvmeStatus);
 KSTATUS NVMeAdminIdentify(NVME_CONTROLLER* Controller, U8 Cns, U32 Nsid, PHYSICAL Page, BOOL Quiet);
 /** Set Features Number of Queues; *Granted receives min(NSQA, NCQA) + 1. */
 KSTATUS NVMeAdminSetQueueCount(NVME_CONTROLLER* Controller, U32 Wanted, U32* Granted);
 KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled);
-KSTATUS NVMeAdminDeleteQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue);
+/** Deletes the SQ (DeleteCq FALSE) or the CQ of Queue, waiting at most TimeoutMs. */
+KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL DeleteCq, U32 TimeoutMs);
 /** Reads the active namespace list (or probes 1..NN) and identifies each namespace. */
 KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
 
@@ -411,14 +532,48 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
 U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
 void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index);
-/** Checks CSTS after a timeout; marks the controller failed on CFS or a vanished device. */
-void NVMeCheckFatal(NVME_CONTROLLER* Controller, LPCSTR What);
+/** Clears CC.EN (and SHN) and waits for RDY=0, bounded by CAP.TO. */
+KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller);
+/** Programs AQA/ASQ/ACQ and CC from the admin queue, sets EN and waits for RDY=1, bounded by CAP.TO. */
+KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-Recovery.c
+
+/** Starts the controller's watchdog thread (deadlines, retries, health, events); once bring-up is done. */
+void NVMeRecoveryStart(NVME_CONTROLLER* Controller);
+/** Wakes the watchdog (a retry is due, an event arrived, CheckNow was set). */
+void NVMeRecoveryKick(NVME_CONTROLLER* Controller);
+/** Marks the controller failed: every command fails with KSTATUS_IO_ERROR from now on; one log line. */
+void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason);
+/** The poweroff/reboot hook (registered at bring-up). */
+void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context);
+/** Tells the watchdog to reset the controller at its next pass (from a thread that cannot wait). */
+void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/************************************************************************/
+// NVMe-Health.c
+
+/** Enables asynchronous events (Set Features 0Bh) and arms AERs up to the limit; after bring-up and resets. */
+void NVMeHealthStart(NVME_CONTROLLER* Controller);
+/** Tops the outstanding AERs up to the limit. */
+void NVMeHealthArmEvents(NVME_CONTROLLER* Controller);
+/** The watchdog's part: reads the log page of each event that arrived, logs it, re-arms. */
+void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-IO.c
 
+/** The I/O queue a new command goes to. */
+NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */
+KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer);
+/** The error a caller gets when no tracker could be had (failed controller, or a queue that stayed full). */
+KSTATUS NVMeIoNoTracker(NVME_CONTROLLER* Controller);
 /** Logs a failed command (rate limited) and records it on the controller. */
 void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U16 NvmeStatus);
+/** Logs a command the driver itself ended (timeout after resubmissions, failed controller), rate limited. */
+void NVMeReportDriverFailure(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker);
 LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode);
 
 /************************************************************************/

@@ -1,9 +1,14 @@
 /*
- * NVMe-Admin.c - admin commands: Identify, features, log pages, I/O queue
- * creation and deletion, namespace discovery.
+ * NVMe-Admin.c - admin commands: Identify, I/O queue creation and deletion,
+ * namespace discovery (features: NVMe-Features.c; log pages and events:
+ * NVMe-Health.c).
  *
  * Admin commands run one at a time per caller on the admin queue through
- * the same engine as I/O (a request with one child). Data moves through the
+ * the same engine as I/O (a request with one child). A status is final (no
+ * retry). Commands issued while the watchdog supervises are timed by it
+ * (admin timeout: reset); those of bring-up, resets and shutdown are timed
+ * by the calling thread (NVMeAdminCommandTimed), which is the one that
+ * would otherwise supervise them. Data moves through the
  * controller's scratch page (one DMA page) under AdminMutex; the Identify
  * Controller page is kept whole in its own page for the shell.
  *
@@ -139,24 +144,39 @@ BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Re
 /************************************************************************/
 // Commands
 
-KSTATUS NVMeAdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32* Dw0, U16* NvmeStatus) {
+static KSTATUS AdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, BOOL SelfTimed,
+                            U32 TimeoutMs, U32* Dw0, U16* NvmeStatus) {
     NVME_REQUEST Request;
     NVMeRequestInit(Controller, &Request);
     Request.Quiet = Quiet;
+    Request.SelfTimed = SelfTimed;
+    if (Dw0) *Dw0 = 0;
+    if (NvmeStatus) *NvmeStatus = 0;
     NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, TRUE);
     if (Tracker == NULL) {
         NVMeRequestRelease(Controller, &Request);
-        return KSTATUS_BUSY;
+        return NVMeIoNoTracker(Controller);
     }
     Tracker->Lba = 0;
     Tracker->Blocks = 0;
-    NVMeRequestAddChild(&Request, Tracker);
-    NVMeQueueSubmit(Tracker, Command);
-    KSTATUS Status = NVMeRequestWait(&Controller->Admin, &Request, NVME_ADMIN_TIMEOUT_MS);
+    // Like Linux's driver-internal commands, a status is final. Self-timed commands come from the thread that
+    // supervises (bring-up, the watchdog, a reset, shutdown): they pass an admin queue that a reset rebuilds.
+    Tracker->Flags = NVME_TRACKER_NO_RETRY | (SelfTimed ? NVME_TRACKER_RECOVERY : 0);
+    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker, Command);
+    KSTATUS Result = NVMeRequestWait(&Controller->Admin, &Request, TimeoutMs);
     if (Dw0) *Dw0 = Request.Dw0;
     if (NvmeStatus) *NvmeStatus = Request.NvmeStatus;
     NVMeRequestRelease(Controller, &Request);
-    return Status;
+    return Status != KSTATUS_SUCCESS ? Status : Result;
+}
+
+KSTATUS NVMeAdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32* Dw0, U16* NvmeStatus) {
+    return AdminCommand(Controller, Command, Quiet, FALSE, Controller->AdminTimeoutMs, Dw0, NvmeStatus);
+}
+
+KSTATUS NVMeAdminCommandTimed(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32 TimeoutMs,
+                              U32* Dw0, U16* NvmeStatus) {
+    return AdminCommand(Controller, Command, Quiet, TRUE, TimeoutMs, Dw0, NvmeStatus);
 }
 
 KSTATUS NVMeAdminIdentify(NVME_CONTROLLER* Controller, U8 Cns, U32 Nsid, PHYSICAL Page, BOOL Quiet) {
@@ -176,7 +196,7 @@ KSTATUS NVMeAdminSetQueueCount(NVME_CONTROLLER* Controller, U32 Wanted, U32* Gra
     Command.Opcode = NVME_ADMIN_SET_FEATURES;
     Command.Cdw10 = NVME_FEATURE_NUMBER_OF_QUEUES;
     Command.Cdw11 = ((Wanted - 1) << 16) | (Wanted - 1);  // NCQR, NSQR: 0-based
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, FALSE, &Dw0, NULL);
+    KSTATUS Status = NVMeAdminCommandTimed(Controller, &Command, FALSE, Controller->AdminTimeoutMs, &Dw0, NULL);
     if (Status != KSTATUS_SUCCESS) return Status;
     // NSQA (15:0) and NCQA (31:16) are 0-based; a controller may grant more than asked: use only what we asked.
     U32 Allocated = MIN(Dw0 & 0xFFFF, Dw0 >> 16) + 1;
@@ -184,47 +204,42 @@ KSTATUS NVMeAdminSetQueueCount(NVME_CONTROLLER* Controller, U32 Wanted, U32* Gra
     return KSTATUS_SUCCESS;
 }
 
-KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled) {
+/** Queue creation and deletion run in bring-up, resets and shutdown: the calling thread enforces the timeout. */
+static KSTATUS QueueCommand(NVME_CONTROLLER* Controller, U8 Opcode, U32 Cdw10, U32 Cdw11, PHYSICAL Prp1,
+                            U32 TimeoutMs) {
     NVME_COMMAND Command;
     MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_CREATE_CQ;
-    Command.Prp1 = Queue->CqMemory.Physical;
-    Command.Cdw10 = ((U32)(Queue->Depth - 1) << 16) | Queue->Id;
-    // PC=1 always (the memory is contiguous, and CAP.CQR may demand it); IEN and IV only with interrupts.
-    Command.Cdw11 = 0x1 | (InterruptsEnabled ? (0x2 | (Queue->MessageIndex << 16)) : 0);
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
-    if (Status != KSTATUS_SUCCESS) return Status;
+    Command.Opcode = Opcode;
+    Command.Prp1 = Prp1;
+    Command.Cdw10 = Cdw10;
+    Command.Cdw11 = Cdw11;
+    return NVMeAdminCommandTimed(Controller, &Command, FALSE, TimeoutMs, NULL, NULL);
+}
 
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_CREATE_SQ;
-    Command.Prp1 = Queue->SqMemory.Physical;
-    Command.Cdw10 = ((U32)(Queue->Depth - 1) << 16) | Queue->Id;
-    Command.Cdw11 = ((U32)Queue->Id << 16) | 0x1;  // its CQ, priority 0 (round robin), PC=1
-    Status = NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
+KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled) {
+    U32 Size = ((U32)(Queue->Depth - 1) << 16) | Queue->Id;
+    // PC=1 always (the memory is contiguous, and CAP.CQR may demand it); IEN and IV only with interrupts.
+    U32 Flags = 0x1 | (InterruptsEnabled ? (0x2 | (Queue->MessageIndex << 16)) : 0);
+    U32 TimeoutMs = Controller->AdminTimeoutMs;
+    KSTATUS Status = QueueCommand(Controller, NVME_ADMIN_CREATE_CQ, Size, Flags, Queue->CqMemory.Physical, TimeoutMs);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    // Its CQ, priority 0 (round robin), PC=1.
+    Status = QueueCommand(Controller, NVME_ADMIN_CREATE_SQ, Size, ((U32)Queue->Id << 16) | 0x1,
+                          Queue->SqMemory.Physical, TimeoutMs);
     if (Status != KSTATUS_SUCCESS) {
-        MemorySet(&Command, 0, sizeof(Command));
-        Command.Opcode = NVME_ADMIN_DELETE_CQ;
-        Command.Cdw10 = Queue->Id;
-        NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
+        QueueCommand(Controller, NVME_ADMIN_DELETE_CQ, Queue->Id, 0, 0, TimeoutMs);
         return Status;
     }
     Queue->Created = TRUE;
     return KSTATUS_SUCCESS;
 }
 
-KSTATUS NVMeAdminDeleteQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue) {
-    NVME_COMMAND Command;
+KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL DeleteCq, U32 TimeoutMs) {
     if (!Queue->Created) return KSTATUS_SUCCESS;
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_DELETE_SQ;
-    Command.Cdw10 = Queue->Id;
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_DELETE_CQ;
-    Command.Cdw10 = Queue->Id;
-    KSTATUS CqStatus = NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
-    Queue->Created = FALSE;
-    return Status != KSTATUS_SUCCESS ? Status : CqStatus;
+    KSTATUS Status = QueueCommand(Controller, DeleteCq ? NVME_ADMIN_DELETE_CQ : NVME_ADMIN_DELETE_SQ, Queue->Id, 0, 0,
+                                  TimeoutMs);
+    if (DeleteCq) Queue->Created = FALSE;
+    return Status;
 }
 
 /************************************************************************/
@@ -328,53 +343,6 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller) {
         Info->Namespaces = Controller->NamespaceInfos;
     }
     PlatformFree(Nsids);
-    return Status;
-}
-
-/************************************************************************/
-// Public admin helpers
-
-static NVME_CONTROLLER* UsableController(U32 Index) {
-    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
-    if (Controller == NULL) return NULL;
-    if (Controller->Info.State != NVME_STATE_READY && Controller->Info.State != NVME_STATE_ADMIN_ONLY) return NULL;
-    return Controller;
-}
-
-KSTATUS NVMeGetLogPage(U32 ControllerIndex, U8 LogId, U32 Nsid, LPVOID Buffer, U32 Size) {
-    NVME_CONTROLLER* Controller = UsableController(ControllerIndex);
-    if (Controller == NULL) return KSTATUS_NOT_FOUND;
-    if (Buffer == NULL || Size == 0 || Size > NVME_IDENTIFY_SIZE || !IS_ALIGNED(Size, 4)) return KSTATUS_BAD_PARAMETER;
-    NVME_COMMAND Command;
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_GET_LOG_PAGE;
-    Command.Nsid = Nsid;
-    Command.Prp1 = Controller->ScratchPage.Physical;
-    U32 Dwords = Size / 4 - 1;  // NUMD is 0-based
-    Command.Cdw10 = LogId | ((Dwords & 0xFFFF) << 16);
-    Command.Cdw11 = Dwords >> 16;
-    PlatformMutexLock(Controller->AdminMutex);
-    MemorySet(Controller->ScratchPage.Linear, 0, NVME_IDENTIFY_SIZE);
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, FALSE, NULL, NULL);
-    if (Status == KSTATUS_SUCCESS) MemoryCopy(Buffer, Controller->ScratchPage.Linear, Size);
-    PlatformMutexUnlock(Controller->AdminMutex);
-    return Status;
-}
-
-KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
-    NVME_CONTROLLER* Controller = UsableController(ControllerIndex);
-    if (Controller == NULL) return KSTATUS_NOT_FOUND;
-    if (Result == NULL) return KSTATUS_BAD_PARAMETER;
-    NVME_COMMAND Command;
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_GET_FEATURES;
-    Command.Nsid = Nsid;
-    Command.Prp1 = Controller->ScratchPage.Physical;  // features with a data structure return it here
-    Command.Cdw10 = FeatureId;                        // SEL 0: current value
-    Command.Cdw11 = Dword11;
-    PlatformMutexLock(Controller->AdminMutex);
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, FALSE, Result, NULL);
-    PlatformMutexUnlock(Controller->AdminMutex);
     return Status;
 }
 

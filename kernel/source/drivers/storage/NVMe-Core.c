@@ -11,13 +11,17 @@
  *   4 KiB pages, round robin, 64/16-byte entries) and enable; wait for
  *   RDY=1; Identify Controller (if only polling found its completion, poll
  *   from now on); Number of Queues; create the I/O queue pairs; discover
- *   namespaces; register DISKs.
+ *   namespaces; register the shutdown hook; start the watchdog (from here
+ *   on every command is supervised: NVMe-Recovery.c) and arm asynchronous
+ *   events (NVMe-Health.c); register DISKs.
  * A controller that fails any step is reported in one line and left alone;
  * it stays in the list (state FAILED) so `nvme<C>` numbering is stable.
+ * The enable and disable steps are shared with the reset path.
  *
  * Boot options: nvme.poll=1 (poll every controller), nvme.queues=N (I/O
  * queue pairs wanted, default 1: one per CPU), nvme.irq=msix|msi|intx (the
- * only interrupt mode to try).
+ * only interrupt mode to try), nvme.io_timeout=S and nvme.admin_timeout=S
+ * (command deadlines in seconds, default 30 and 60).
  */
 
 #include "drivers/storage/NVMe-Internal.h"
@@ -67,21 +71,6 @@ static KSTATUS WaitReady(NVME_CONTROLLER* Controller, BOOL Ready) {
                         Controller->Info.ReadyTimeoutMs, Csts);
         }
         PlatformSleepMs(1);
-    }
-}
-
-void NVMeCheckFatal(NVME_CONTROLLER* Controller, LPCSTR What) {
-    U32 Csts = NVMeRead32(Controller, NVME_REG_CSTS);
-    if (Csts == MAX_U32 || (Csts & NVME_CSTS_CFS)) {
-        if (Controller->Info.State != NVME_STATE_FAILED) {
-            Controller->Info.State = NVME_STATE_FAILED;
-            Fail(Controller, KSTATUS_IO_ERROR, "%s; %s", What,
-                 Csts == MAX_U32 ? "device gone" : "controller fatal status");
-            ERROR("[NVMeCheckFatal] %s: %s", Controller->Info.Name, Controller->Info.StateReason);
-        }
-    } else {
-        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeCheckFatal] %s: %s (CSTS %x)", Controller->Info.Name, What,
-                         Csts);
     }
 }
 
@@ -154,7 +143,14 @@ static KSTATUS DisableController(NVME_CONTROLLER* Controller) {
     return WaitReady(Controller, FALSE);
 }
 
-static KSTATUS EnableController(NVME_CONTROLLER* Controller) {
+KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller) {
+    U32 Cc = NVMeRead32(Controller, NVME_REG_CC);
+    if (Cc == MAX_U32) return Fail(Controller, KSTATUS_IO_ERROR, "device stopped answering (CC all ones)");
+    NVMeWrite32(Controller, NVME_REG_CC, Cc & ~(NVME_CC_ENABLE | NVME_CC_SHN_MASK));
+    return WaitReady(Controller, FALSE);
+}
+
+KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller) {
     NVME_QUEUE* Admin = &Controller->Admin;
     U32 Depth = Admin->Depth;
     NVMeWrite32(Controller, NVME_REG_AQA, ((Depth - 1) << 16) | (Depth - 1));
@@ -171,14 +167,21 @@ static KSTATUS EnableController(NVME_CONTROLLER* Controller) {
 
 static KSTATUS AllocateControllerResources(NVME_CONTROLLER* Controller) {
     Controller->AdminMutex = PlatformMutexCreate();
+    Controller->ResetMutex = PlatformMutexCreate();
     Controller->WaiterLock = PlatformLockCreate();
-    if (!Controller->AdminMutex || !Controller->WaiterLock) return Fail(Controller, KSTATUS_NO_MEMORY, "out of memory");
+    Controller->EventLock = PlatformLockCreate();
+    Controller->WatchEvent = PlatformEventCreate(FALSE);
+    if (!Controller->AdminMutex || !Controller->ResetMutex || !Controller->WaiterLock || !Controller->EventLock ||
+        !Controller->WatchEvent) {
+        return Fail(Controller, KSTATUS_NO_MEMORY, "out of memory");
+    }
     for (U32 I = 0; I < NVME_WAITER_POOL; I++) {
         Controller->Waiters[I] = PlatformEventCreate(FALSE);
         if (Controller->Waiters[I]) Controller->WaiterFree |= 1U << I;
     }
     if (PlatformDMAAlloc(NVME_IDENTIFY_SIZE, 4096, 0, &Controller->IdentifyPage) != KSTATUS_SUCCESS ||
-        PlatformDMAAlloc(NVME_IDENTIFY_SIZE, 4096, 0, &Controller->ScratchPage) != KSTATUS_SUCCESS) {
+        PlatformDMAAlloc(NVME_IDENTIFY_SIZE, 4096, 0, &Controller->ScratchPage) != KSTATUS_SUCCESS ||
+        PlatformDMAAlloc(NVME_IDENTIFY_SIZE, 4096, 0, &Controller->EventPage) != KSTATUS_SUCCESS) {
         return Fail(Controller, KSTATUS_NO_MEMORY, "out of DMA memory");
     }
     U16 Depth = (U16)MIN((U32)NVME_ADMIN_QUEUE_DEPTH, Controller->Info.Cap.Mqes + 1);
@@ -307,10 +310,22 @@ static void CreateIoQueues(NVME_CONTROLLER* Controller, U32 Wanted) {
     Info->IoQueueCount = Controller->IoCount;
 }
 
-static void RegisterShutdown(NVME_CONTROLLER* Controller);
+/** A timeout option in seconds (1..3600), or Default milliseconds. */
+static U32 TimeoutOption(LPCSTR Name, U32 DefaultMs) {
+    U64 Seconds = 0;
+    LPCSTR Option = PlatformGetOption(Name);
+    if (Option == NULL) return DefaultMs;
+    if (!StringToU64(Option, &Seconds, FALSE) || Seconds == 0 || Seconds > 3600) {
+        WARNING("[NVMeBringUp] %s=%s ignored (seconds, 1..3600)", Name, Option);
+        return DefaultMs;
+    }
+    return (U32)Seconds * 1000;
+}
 
 static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
+    Controller->IoTimeoutMs = TimeoutOption("nvme.io_timeout", NVME_IO_TIMEOUT_MS);
+    Controller->AdminTimeoutMs = TimeoutOption("nvme.admin_timeout", NVME_ADMIN_TIMEOUT_MS);
     KSTATUS Status = MapAndReadCapabilities(Controller);
     if (Status == KSTATUS_SUCCESS) Status = DisableController(Controller);
     if (Status == KSTATUS_SUCCESS) Status = AllocateControllerResources(Controller);
@@ -318,15 +333,21 @@ static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
     // Interrupts before EN: a controller may bind a CQ to its MSI-X vector only when the CQ is created (QEMU
     // does: msix_vector_use at CQ creation, and the admin CQ is created by the 0->1 edge of CC.EN).
     U32 Wanted = WantedIoQueues(Controller);
+    Controller->WantedIoQueues = Wanted;
     SetupInterrupts(Controller, Wanted);
-    Status = EnableController(Controller);
+    Status = NVMeControllerEnable(Controller);
     if (Status == KSTATUS_SUCCESS) Status = IdentifyController(Controller);
     if (Status != KSTATUS_SUCCESS) return Status;
     CreateIoQueues(Controller, Wanted);
     Status = NVMeAdminDiscoverNamespaces(Controller);
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "namespace discovery failed");
     Info->State = Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY;
-    RegisterShutdown(Controller);
+    Info->IoTimeoutMs = Controller->IoTimeoutMs;
+    Info->AdminTimeoutMs = Controller->AdminTimeoutMs;
+    PlatformRegisterShutdown(Info->Name, NVMeRecoveryShutdown, Controller);
+    // From here on the watchdog supervises every command (deadlines, retries, resets) and events are armed.
+    NVMeRecoveryStart(Controller);
+    NVMeHealthStart(Controller);
     if (Controller->IoCount) NVMeDiskRegisterNamespaces(Controller);
 
     U32 Exposed = 0;
@@ -336,29 +357,6 @@ static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
          Info->Polling ? "polling" : PCIInterruptModeName(Info->InterruptMode), Info->VectorCount,
          Controller->NamespaceCount, Exposed);
     return KSTATUS_SUCCESS;
-}
-
-/************************************************************************/
-// Shutdown: CC.SHN normal, then wait for SHST complete (bounded by RTD3E, 1..10 s)
-
-static void NVMeShutdown(BOOL Reboot, LPVOID Context) {
-    NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
-    UNUSED(Reboot);
-    if (Controller->Info.State == NVME_STATE_FAILED) return;
-    U32 Cc = NVMeRead32(Controller, NVME_REG_CC);
-    NVMeWrite32(Controller, NVME_REG_CC, (Cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL);
-    U32 LimitMs = Controller->Info.Identify.Rtd3e / 1000;
-    LimitMs = MAX(1000U, MIN(LimitMs, 10000U));
-    for (U32 Waited = 0; Waited < LimitMs; Waited += 10) {
-        U32 Csts = NVMeRead32(Controller, NVME_REG_CSTS);
-        if (Csts == MAX_U32 || (Csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_COMPLETE) return;
-        PlatformSleepMs(10);
-    }
-    WARNING("[NVMeShutdown] %s: shutdown did not complete within %u ms", Controller->Info.Name, LimitMs);
-}
-
-static void RegisterShutdown(NVME_CONTROLLER* Controller) {
-    PlatformRegisterShutdown(Controller->Info.Name, NVMeShutdown, Controller);
 }
 
 /************************************************************************/
@@ -426,11 +424,18 @@ const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index) {
     if (Controller->Admin.Allocated) Queues[Count++] = &Controller->Admin;
     for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
     Info->QueueCount = Count;
+    Info->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
+    Info->WaiterEventsFree = 0;
+    for (U32 I = 0; I < NVME_WAITER_POOL; I++) Info->WaiterEventsFree += (Controller->WaiterFree >> I) & 1;
     Info->CommandsSubmitted = Info->CommandsCompleted = Info->BadCompletions = 0;
     for (U32 I = 0; I < Count; I++) {
         NVME_QUEUE* Queue = Queues[I];
         NVME_QUEUE_INFO* View = &Info->Queues[I];
         *View = Queue->Stats;
+        View->FreeTrackers = Queue->Cids.FreeCount;
+        View->Held = Queue->Held;
+        View->Retrying = Queue->Retrying;
+        View->Live = Queue->Mode == NVME_QUEUE_LIVE;
         View->Polled = Queue->Ops == &NVMePolledQueueOps;
         View->MessageIndex = Queue->MessageIndex;
         BOOL HasVector = !View->Polled && Controller->InterruptsActive &&

@@ -11,6 +11,8 @@
  *   SETACCESS   accepted and stored (DiskCommand enforces it)
  *   FLUSH       an NVMe Flush when a volatile write cache exists, else
  *               nothing to do
+ *   TRIM        Dataset Management deallocate (NVMeTrim) when ONCS has it
+ *               (SupportsTrim says so), else KSTATUS_NOT_SUPPORTED
  */
 
 #include "drivers/storage/NVMe-Internal.h"
@@ -29,7 +31,7 @@ static KSTATUS NVMeDiskGetInfo(NVME_NAMESPACE* Namespace, DISK* Disk, DISK_INFO*
     Info->SectorCount = Namespace->Blocks;
     Info->Access = Disk->Access;
     Info->MaxTransferSectors = Namespace->MaxBlocks;  // one device command; larger requests are split
-    Info->SupportsTrim = FALSE;
+    Info->SupportsTrim = (Controller->Info.Identify.Oncs & NVME_ONCS_DSM) != 0;
     Info->VolatileCache = (Controller->Info.Identify.Vwc & 1) != 0;
     return KSTATUS_SUCCESS;
 }
@@ -52,6 +54,10 @@ static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
             DISK_ACCESS_REQUEST* Request = (DISK_ACCESS_REQUEST*)Parameter;
             if (Request->Access & ~(U32)(DISK_ACCESS_READ_ONLY | DISK_ACCESS_DISABLED)) return KSTATUS_BAD_PARAMETER;
             return KSTATUS_SUCCESS;  // DiskCommand stores it and enforces it on every request
+        }
+        case DF_DISK_TRIM: {
+            DISK_IO* Io = (DISK_IO*)Parameter;
+            return NVMeTrim(Namespace, Io->Sector, Io->SectorCount);
         }
         case DF_DISK_FLUSH:
             if ((Namespace->Controller->Info.Identify.Vwc & 1) == 0) return KSTATUS_SUCCESS;  // nothing volatile

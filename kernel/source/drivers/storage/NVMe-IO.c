@@ -158,6 +158,24 @@ SIZE NVMeStatusFormat(U16 NvmeStatus, LPSTR Buffer, SIZE Size) {
 }
 
 /************************************************************************/
+// Pure: the retry rule
+
+BOOL NVMeStatusRetryable(U16 NvmeStatus) {
+    if (NvmeStatus == 0 || NVME_STATUS_DNR(NvmeStatus)) return FALSE;
+    U8 Sct = NVME_STATUS_SCT(NvmeStatus), Sc = NVME_STATUS_SC(NvmeStatus);
+    // Aborts the host caused are final: Command Abort Requested (a timeout path decides instead), SQ deletion
+    // (the queue is going away), and the host-side path statuses (Host Pathing Error, Command Aborted By Host).
+    if (Sct == NVME_SCT_GENERIC && (Sc == 0x07 || Sc == 0x08)) return FALSE;
+    if (Sct == NVME_SCT_PATH && (Sc == 0x70 || Sc == 0x71)) return FALSE;
+    return TRUE;
+}
+
+U32 NVMeRetryDelayMs(U32 Attempt) {
+    if (Attempt == 0) return 0;
+    return 10U << MIN(Attempt - 1, 4U);  // 10, 20, 40, 80, 160 ms
+}
+
+/************************************************************************/
 // Pure: transfer limits
 
 U64 NVMeMdtsBytes(U8 Mdts, U8 MpsMin) {
@@ -194,6 +212,8 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
             case NVME_ADMIN_IDENTIFY: return "Identify";
             case NVME_ADMIN_SET_FEATURES: return "Set Features";
             case NVME_ADMIN_GET_FEATURES: return "Get Features";
+            case NVME_ADMIN_ABORT: return "Abort";
+            case NVME_ADMIN_ASYNC_EVENT: return "Asynchronous Event Request";
             default: return "admin command";
         }
     }
@@ -201,6 +221,8 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
         case NVME_IO_FLUSH: return "Flush";
         case NVME_IO_WRITE: return "Write";
         case NVME_IO_READ: return "Read";
+        case NVME_IO_WRITE_ZEROES: return "Write Zeroes";
+        case NVME_IO_DSM: return "Dataset Management";
         default: return "I/O command";
     }
 }
@@ -222,6 +244,20 @@ void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U
     }
 }
 
+void NVMeReportDriverFailure(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker) {
+    __atomic_add_fetch(&Controller->Info.FailedByDriver, 1, __ATOMIC_RELAXED);
+    LPCSTR Why = Tracker->Failure == KSTATUS_TIMEOUT ? "timed out (no more resubmissions)" : "controller failed";
+    BOOL Admin = Tracker->Queue->Id == 0;
+    LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
+                     "[NVMeReportError] %s: %s NSID %u LBA %llu x%u ended by the driver: %s", Controller->Info.Name,
+                     NVMeOpcodeName(Admin, Tracker->Opcode), Tracker->Nsid, Tracker->Lba, Tracker->Blocks, Why);
+}
+
+KSTATUS NVMeIoNoTracker(NVME_CONTROLLER* Controller) {
+    U32 State = Controller->Info.State;
+    return (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) ? KSTATUS_IO_ERROR : KSTATUS_BUSY;
+}
+
 /************************************************************************/
 // Commands
 
@@ -230,18 +266,18 @@ static PHYSICAL Translate(LPCVOID Linear, LPVOID Context) {
     return PlatformTranslate(Linear);
 }
 
-static NVME_QUEUE* PickQueue(NVME_CONTROLLER* Controller) {
+NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
     // One pair per CPU once the platform tells the current CPU; until then, spread round robin.
     U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
     return &Controller->Io[Next % Controller->IoCount];
 }
 
-static KSTATUS CheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPCVOID Buffer) {
+KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer) {
     if (Namespace == NULL || !Namespace->Exposed || Buffer == NULL || Blocks == 0) return KSTATUS_BAD_PARAMETER;
     if (Lba >= Namespace->Blocks || Blocks > Namespace->Blocks - Lba) return KSTATUS_BAD_PARAMETER;
     U32 State = Namespace->Controller->Info.State;
-    if (State != NVME_STATE_READY) return State == NVME_STATE_FAILED ? KSTATUS_IO_ERROR : KSTATUS_NOT_SUPPORTED;
-    return KSTATUS_SUCCESS;
+    if (State == NVME_STATE_READY || State == NVME_STATE_RESETTING) return KSTATUS_SUCCESS;  // a reset holds them
+    return (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) ? KSTATUS_IO_ERROR : KSTATUS_NOT_SUPPORTED;
 }
 
 /** Fills a Read/Write/Flush command for Tracker, building PRPs in the tracker's list pages. */
@@ -266,6 +302,10 @@ static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8
 }
 
 static void AsyncDone(NVME_TRACKER* Tracker) {
+    if (Tracker->Failure != KSTATUS_SUCCESS) {
+        Tracker->Callback(Tracker->Failure, 0, Tracker->Context);  // ended by the driver: no device status
+        return;
+    }
     U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
     if (NvmeStatus != 0) NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
     Tracker->Callback(NVMeStatusToKStatus(NvmeStatus), NvmeStatus, Tracker->Context);
@@ -280,13 +320,13 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
         Blocks = 1;
         Buffer = Namespace;  // only to pass the range check: a flush moves no data
     }
-    KSTATUS Status = CheckRange(Namespace, Lba, Blocks, Buffer);
+    KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
     if (Opcode != NVME_IO_FLUSH && (Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Buffer, 4))) {
         return KSTATUS_BAD_PARAMETER;
     }
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(PickQueue(Namespace->Controller), TRUE);
-    if (Tracker == NULL) return KSTATUS_BUSY;
+    NVME_TRACKER* Tracker = NVMeQueueGetTracker(NVMeIoPickQueue(Namespace->Controller), TRUE);
+    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
     NVME_COMMAND Command;
     Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer, &Command);
     if (Status != KSTATUS_SUCCESS) {
@@ -296,8 +336,9 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     Tracker->Done = AsyncDone;
     Tracker->Callback = Callback;
     Tracker->Context = Context;
-    NVMeQueueSubmit(Tracker, &Command);
-    return KSTATUS_SUCCESS;
+    Status = NVMeQueueSubmit(Tracker, &Command);
+    if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);
+    return Status;
 }
 
 /** Split into commands of at most MaxBlocks, all in flight together on Queue; waits for all of them. */
@@ -311,7 +352,7 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
         U32 Count = MIN(Blocks - Done, Namespace->MaxBlocks);
         NVME_TRACKER* Tracker = NVMeQueueGetTracker(Queue, TRUE);
         if (Tracker == NULL) {
-            Status = KSTATUS_BUSY;
+            Status = NVMeIoNoTracker(Controller);
             break;
         }
         NVME_COMMAND Command;
@@ -321,11 +362,11 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
             NVMeQueuePutTracker(Tracker);
             break;
         }
-        NVMeRequestAddChild(&Request, Tracker);
-        NVMeQueueSubmit(Tracker, &Command);
+        Status = NVMeRequestSubmitChild(&Request, Tracker, &Command);
+        if (Status != KSTATUS_SUCCESS) break;
         Done += Count;
     }
-    KSTATUS Result = NVMeRequestWait(Queue, &Request, NVME_IO_TIMEOUT_MS);
+    KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
     NVMeRequestRelease(Controller, &Request);
     return Status != KSTATUS_SUCCESS ? Status : Result;
 }
@@ -350,9 +391,9 @@ static KSTATUS TransferBounced(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
 }
 
 static KSTATUS Transfer(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U32 Blocks, LPCVOID Buffer) {
-    KSTATUS Status = CheckRange(Namespace, Lba, Blocks, Buffer);
+    KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVME_QUEUE* Queue = PickQueue(Namespace->Controller);
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
     if (IS_ALIGNED((LINEAR)Buffer, 4)) return TransferAligned(Namespace, Queue, Opcode, Lba, Blocks, Buffer);
     return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
 }
@@ -366,9 +407,9 @@ KSTATUS NVMeWriteSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPCVOID Bu
 }
 
 KSTATUS NVMeFlushSync(NVME_NAMESPACE* Namespace) {
-    KSTATUS Status = CheckRange(Namespace, 0, 1, Namespace);
+    KSTATUS Status = NVMeIoCheckRange(Namespace, 0, 1, Namespace);
     if (Status != KSTATUS_SUCCESS) return Status;
-    return TransferAligned(Namespace, PickQueue(Namespace->Controller), NVME_IO_FLUSH, 0, 1, NULL);
+    return TransferAligned(Namespace, NVMeIoPickQueue(Namespace->Controller), NVME_IO_FLUSH, 0, 1, NULL);
 }
 
 #endif  // NVME_WITH_PLATFORM

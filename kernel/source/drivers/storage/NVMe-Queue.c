@@ -23,6 +23,21 @@
  *    taken from each completion's SQHD.
  * Done functions run outside the lock, then the trackers are freed.
  *
+ * Resets and retries (driven by NVMe-Recovery.c): every submission saves
+ * its 64-byte command in the tracker, so it can be posted again. A queue is
+ * LIVE, SUSPENDED (a reset: commands submitted now are HELD, no doorbell is
+ * written, a drain reaps what the controller posted without touching the
+ * CQ doorbell), RECOVERING (the admin queue while a reset rebuilds: only the
+ * reset's own commands go out) or DEAD (failed or shut down: submissions
+ * are refused). Cancel turns in-flight commands into held ones (each at
+ * most NVME_MAX_RESUBMITS times; beyond, or marked CANCEL, they fail when
+ * the queue comes back) or fails everything (a dead queue); SetMode(LIVE)
+ * posts the held ones with one doorbell. A completion with a retryable
+ * status (NVMeStatusRetryable: DNR clear, not an abort the host caused)
+ * parks its tracker in RETRY, with a delay; RetryDue posts it again with a
+ * new CID generation. Trackers stay allocated throughout: a reset allocates
+ * and frees nothing.
+ *
  * Completion comes in three small variants (NVME_QUEUE_OPS): MSI-X/MSI
  * (the top half defers to the bottom half), INTx (the top half also masks
  * with INTMS and the bottom half unmasks with INTMC) and polled (a per
@@ -131,7 +146,8 @@ const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
 static void NVMeQueueBottomHalf(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
     NVMeQueueProcessCompletions(Queue, FALSE);
-    Queue->Ops->Drained(Queue);
+    // A suspended queue's entries wait for the reset's drain: INTx stays masked until then (the reset unmasks).
+    if (Queue->Mode != NVME_QUEUE_SUSPENDED) Queue->Ops->Drained(Queue);
 }
 
 KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue) {
@@ -143,6 +159,7 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
     Queue->Depth = Depth;
     Queue->TrackerCount = (U16)(Depth - 1);
     Queue->Ops = &NVMeInterruptQueueOps;
+    Queue->Mode = NVME_QUEUE_LIVE;
 
     KSTATUS Status = PlatformDMAAlloc((U64)Depth * NVME_SQ_ENTRY_SIZE, PageSize, 0, &Queue->SqMemory);
     if (Status == KSTATUS_SUCCESS) {
@@ -221,29 +238,42 @@ void NVMeQueueFree(NVME_QUEUE* Queue) {
     Queue->Allocated = FALSE;
 }
 
-void NVMeQueueReset(NVME_QUEUE* Queue) {
+void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
     MemorySet(Queue->CqMemory.Linear, 0, Queue->CqMemory.Size);  // stale entries must not look posted
     Queue->SqTail = 0;
     Queue->SqHead = 0;
     Queue->CqHead = 0;
     Queue->CqPhase = 1;
+}
+
+void NVMeQueueReset(NVME_QUEUE* Queue) {
+    NVMeQueueRestartRings(Queue);
     NVMeCidInit(&Queue->Cids, Queue->Cids.Links, Queue->Cids.Busy, Queue->TrackerCount);
     for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;
+    Queue->Held = Queue->Retrying = Queue->Quiet = 0;
 }
 
 /************************************************************************/
 // Submission
 
+U64 NVMeBackstopNs(U32 TimeoutMs) { return ((U64)(NVME_MAX_RESUBMITS + 2) * TimeoutMs + 600000ULL) * 1000000ULL; }
+
 NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait) {
-    U64 Start = PlatformTimeNs();
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    U64 Start = 0;
     U64 State = PlatformLockAcquire(Queue->Lock);
     for (;;) {
         U16 Index;
+        if (Queue->Mode == NVME_QUEUE_DEAD) break;
         if (NVMeCidAllocate(&Queue->Cids, &Index)) {
             NVME_TRACKER* Tracker = &Queue->Trackers[Index];
             Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
             Tracker->Cid = NVMeCidCompose(Index, Tracker->Generation);
             Tracker->State = NVME_TRACKER_RESERVED;
+            Tracker->Flags = 0;
+            Tracker->Retries = 0;
+            Tracker->Resubmits = 0;
+            Tracker->Failure = KSTATUS_SUCCESS;
             Tracker->Done = NULL;
             Tracker->Context = NULL;
             Tracker->Callback = NULL;
@@ -252,11 +282,13 @@ NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait) {
             if (PassOn) PlatformEventSignal(Queue->SlotEvent);  // more slots and more sleepers: wake the next
             return Tracker;
         }
-        if (!Wait || Queue->Controller->Info.State == NVME_STATE_FAILED ||
-            PlatformTimeNs() - Start > (U64)NVME_IO_TIMEOUT_MS * 1000000) {
-            PlatformLockRelease(Queue->Lock, State);
-            return NULL;
-        }
+        if (!Wait) break;
+        // Every tracker busy. Supervised commands all end in bounded time, so the bound here is only a backstop.
+        U64 Now = PlatformTimeNs();
+        if (Start == 0) Start = Now;
+        U64 Limit = Controller->WatchdogStarted ? NVMeBackstopNs(Controller->IoTimeoutMs)
+                                                : (U64)Controller->IoTimeoutMs * 1000000ULL;
+        if (Now - Start > Limit) break;
         Queue->SlotWaiters++;
         Queue->Stats.FullWaits++;
         PlatformLockRelease(Queue->Lock, State);
@@ -264,6 +296,8 @@ NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait) {
         State = PlatformLockAcquire(Queue->Lock);
         Queue->SlotWaiters--;
     }
+    PlatformLockRelease(Queue->Lock, State);
+    return NULL;
 }
 
 /** Returns trackers to the free list (after their Done ran) and wakes a sleeping submitter. */
@@ -283,25 +317,180 @@ void NVMeQueuePutTracker(NVME_TRACKER* Tracker) {
     ReleaseTrackers(Tracker->Queue, Tracker);
 }
 
-void NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
+void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First) {
+    if (First == NULL) return;
+    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
+        if (Tracker->Done) Tracker->Done(Tracker);
+    }
+    ReleaseTrackers(Queue, First);
+}
+
+/** Appends a tracker the driver ends itself to a chain (under the lock). */
+static void ChainLocked(NVME_TRACKER** First, NVME_TRACKER** Last, NVME_TRACKER* Tracker, KSTATUS Failure) {
+    Tracker->Failure = Failure;
+    Tracker->State = NVME_TRACKER_COMPLETING;
+    Tracker->NextDone = NULL;
+    if (*Last) (*Last)->NextDone = Tracker;
+    else *First = Tracker;
+    *Last = Tracker;
+}
+
+/** Copies the tracker's command into the SQ (the doorbell comes after, once per batch). */
+static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
+    MemoryCopy((LPVOID)&Queue->Sq[Queue->SqTail], &Tracker->Command, sizeof(NVME_COMMAND));
+    Tracker->State = NVME_TRACKER_IN_FLIGHT;
+    Tracker->SubmitTick = __atomic_load_n(&Queue->Controller->Tick, __ATOMIC_RELAXED);
+    if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet++;
+    // Cannot be full: each outstanding command holds one of Depth - 1 trackers (see the header comment).
+    Queue->SqTail = NVMeRingNext(Queue->SqTail, Queue->Depth);
+    Queue->Stats.Outstanding++;
+    Queue->Stats.Submitted++;
+    if (Queue->Stats.Outstanding > Queue->Stats.MaxOutstanding) Queue->Stats.MaxOutstanding = Queue->Stats.Outstanding;
+}
+
+static void RingLocked(NVME_QUEUE* Queue) {
+    PlatformWriteBarrier();  // the entries are in memory before the device hears of them
+    PlatformWrite32(Queue->SqDoorbell, Queue->SqTail);
+}
+
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
     NVME_QUEUE* Queue = Tracker->Queue;
     Command->Cid = Tracker->Cid;
     Tracker->Opcode = Command->Opcode;
     Tracker->Nsid = Command->Nsid;
     Tracker->NextDone = NULL;
+    MemoryCopy(&Tracker->Command, Command, sizeof(NVME_COMMAND));
 
     U64 State = PlatformLockAcquire(Queue->Lock);
-    // Cannot be full: each outstanding command holds one of Depth - 1 trackers (see the header comment).
-    MemoryCopy((LPVOID)&Queue->Sq[Queue->SqTail], Command, sizeof(NVME_COMMAND));
-    Tracker->State = NVME_TRACKER_IN_FLIGHT;
-    Queue->SqTail = NVMeRingNext(Queue->SqTail, Queue->Depth);
-    Queue->Stats.Outstanding++;
-    Queue->Stats.Submitted++;
-    if (Queue->Stats.Outstanding > Queue->Stats.MaxOutstanding) Queue->Stats.MaxOutstanding = Queue->Stats.Outstanding;
-    PlatformWriteBarrier();  // the entry is in memory before the device hears of it
-    PlatformWrite32(Queue->SqDoorbell, Queue->SqTail);
+    U8 Mode = Queue->Mode;
+    BOOL Post = Mode == NVME_QUEUE_LIVE ||
+                (Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
+    if (Post) {
+        PostLocked(Queue, Tracker);
+        RingLocked(Queue);
+    } else if (Mode != NVME_QUEUE_DEAD) {
+        Tracker->State = NVME_TRACKER_HELD;  // posted when the reset brings the queue back
+        Queue->Held++;
+    }
     PlatformLockRelease(Queue->Lock, State);
-    Queue->Ops->Kick(Queue);
+    if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
+    if (Post) Queue->Ops->Kick(Queue);
+    return KSTATUS_SUCCESS;
+}
+
+void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    U32 Posted = 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    Queue->Mode = Mode;
+    BOOL Open = Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING;
+    for (U16 I = 0; Open && Queue->Held && I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->State != NVME_TRACKER_HELD) continue;
+        if (Tracker->Flags & NVME_TRACKER_CANCEL) {
+            Queue->Held--;
+            KSTATUS Failure = Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT;
+            ChainLocked(&First, &Last, Tracker, Failure);
+        } else if (Mode == NVME_QUEUE_LIVE || (Tracker->Flags & NVME_TRACKER_RECOVERY)) {
+            Queue->Held--;
+            PostLocked(Queue, Tracker);
+            Posted++;
+        }
+    }
+    if (Posted) RingLocked(Queue);
+    PlatformLockRelease(Queue->Lock, State);
+    if (Posted) Queue->Ops->Kick(Queue);
+    NVMeQueueFinish(Queue, First);
+}
+
+U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    U64 Next = 0;
+    U32 Posted = 0;
+    if (!Queue->Allocated || __atomic_load_n(&Queue->Retrying, __ATOMIC_RELAXED) == 0) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (U16 I = 0; Queue->Retrying && I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->State != NVME_TRACKER_RETRY) continue;
+        if (Tracker->Flags & NVME_TRACKER_CANCEL || Queue->Mode == NVME_QUEUE_DEAD) {
+            Queue->Retrying--;
+            ChainLocked(&First, &Last, Tracker, Queue->Mode == NVME_QUEUE_DEAD ? KSTATUS_IO_ERROR : KSTATUS_TIMEOUT);
+            continue;
+        }
+        if (Tracker->RetryAtNs > NowNs) {
+            if (Next == 0 || Tracker->RetryAtNs < Next) Next = Tracker->RetryAtNs;
+            continue;
+        }
+        Queue->Retrying--;
+        // A new generation: a late duplicate of the first attempt's completion cannot complete the retry.
+        Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
+        Tracker->Cid = NVMeCidCompose(Tracker->Index, Tracker->Generation);
+        Tracker->Command.Cid = Tracker->Cid;
+        if (Queue->Mode != NVME_QUEUE_LIVE) {
+            Tracker->State = NVME_TRACKER_HELD;
+            Queue->Held++;
+        } else {
+            PostLocked(Queue, Tracker);
+            Posted++;
+        }
+    }
+    if (Posted) RingLocked(Queue);
+    PlatformLockRelease(Queue->Lock, State);
+    if (Posted) Queue->Ops->Kick(Queue);
+    NVMeQueueFinish(Queue, First);
+    return Next;
+}
+
+U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    U32 HeldNow = 0, Ended = 0;
+    NVME_TRACKER LastEnded;
+    MemorySet(&LastEnded, 0, sizeof(LastEnded));
+    if (!Queue->Allocated) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        BOOL Cancel = (Tracker->Flags & NVME_TRACKER_CANCEL) != 0;
+        if (Tracker->State == NVME_TRACKER_IN_FLIGHT) {
+            if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+            Queue->Stats.Outstanding--;
+            if (!Hold) {
+                ChainLocked(&First, &Last, Tracker, Fail);
+                continue;
+            }
+            // Held either way: those beyond the resubmission bound (and CANCEL ones) fail when the queue comes
+            // back, so their callers wake to a controller that is ready again.
+            Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
+            Tracker->State = NVME_TRACKER_HELD;
+            Queue->Held++;
+            if (Cancel) {
+                Tracker->Failure = KSTATUS_IO_ERROR;
+            } else if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
+                Tracker->Failure = KSTATUS_TIMEOUT;
+                Tracker->Flags |= NVME_TRACKER_CANCEL;
+                LastEnded = *Tracker;
+                Ended++;
+            } else {
+                Tracker->Resubmits++;
+                HeldNow++;
+            }
+        } else if (!Hold && Tracker->State == NVME_TRACKER_HELD) {
+            Queue->Held--;
+            ChainLocked(&First, &Last, Tracker, Fail);
+        } else if (!Hold && Tracker->State == NVME_TRACKER_RETRY) {
+            Queue->Retrying--;
+            ChainLocked(&First, &Last, Tracker, Fail);
+        }
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    if (HeldNow) __atomic_add_fetch(&Controller->Info.Resubmits, HeldNow, __ATOMIC_RELAXED);
+    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
+        if (!(Tracker->Flags & NVME_TRACKER_CANCEL)) NVMeReportDriverFailure(Controller, Tracker);
+    }
+    for (U32 I = 0; I < Ended; I++) NVMeReportDriverFailure(Controller, &LastEnded);  // counted each, logged alike
+    NVMeQueueFinish(Queue, First);
+    return HeldNow;
 }
 
 /************************************************************************/
@@ -317,13 +506,48 @@ static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION
     return Tracker;
 }
 
-U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) {
+/** Whether a failed command goes round again (under the queue lock); *DelayMs before it does. */
+static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus, U32* DelayMs) {
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    if (!Controller->WatchdogStarted || (Tracker->Flags & (NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL))) return FALSE;
+    if (NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x07 &&
+        (Tracker->Flags & NVME_TRACKER_ABORT_SENT)) {
+        // Our own Abort ended it after a timeout: sent again, within the resubmission bound.
+        Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
+        if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
+            Tracker->Failure = KSTATUS_TIMEOUT;
+            return FALSE;
+        }
+        Tracker->Resubmits++;
+        __atomic_add_fetch(&Controller->Info.Resubmits, 1, __ATOMIC_RELAXED);
+        *DelayMs = 0;
+        return TRUE;
+    }
+    if (!NVMeStatusRetryable(NvmeStatus) || Tracker->Retries >= NVME_MAX_RETRIES) return FALSE;
+    Tracker->Retries++;
+    __atomic_add_fetch(&Controller->Info.Retries, 1, __ATOMIC_RELAXED);
+    *DelayMs = NVMeRetryDelayMs(Tracker->Retries);
+    return TRUE;
+}
+
+/** Reaps posted completions; Drain: the queue is suspended (a reset), the doorbell only with Doorbell. */
+static U32 Reap(NVME_QUEUE* Queue, BOOL ByWaiter, BOOL Drain, BOOL Doorbell) {
     NVME_TRACKER *First = NULL, *Last = NULL;
     NVME_COMPLETION Bad = {0, 0, 0, 0, 0, 0};
-    U32 Count = 0, BadCount = 0;
+    U32 Count = 0, BadCount = 0, Retried = 0;
+    U16 RetryStatus = 0;
+    U8 RetryOpcode = 0;
+    U64 Now = 0;
     if (!Queue->Allocated) return 0;
 
     U64 State = PlatformLockAcquire(Queue->Lock);
+    BOOL Open = Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING;
+    BOOL WriteHead = !Drain || Doorbell;
+    BOOL PerEntry = WriteHead && Queue->Ops == &NVMeIntxQueueOps;
+    if (Drain ? Queue->Mode != NVME_QUEUE_SUSPENDED : !Open) {
+        PlatformLockRelease(Queue->Lock, State);
+        return 0;
+    }
     for (;;) {
         volatile NVME_COMPLETION* Slot = &Queue->Cq[Queue->CqHead];
         if ((Slot->Status & 1) != Queue->CqPhase) break;
@@ -335,6 +559,14 @@ U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) {
         Entry.SqId = Slot->SqId;
         Entry.Cid = Slot->Cid;
         Entry.Status = Slot->Status;
+        if (PerEntry) {
+            // INTx: the level holds while the controller sees entries unconsumed. The doorbell goes first and the
+            // head the top half looks at moves after it, so a raised line always shows the top half an entry.
+            U16 Head = Queue->CqHead;
+            U8 Phase = Queue->CqPhase;
+            NVMeCqAdvance(&Head, &Phase, Queue->Depth);
+            PlatformWrite32(Queue->CqDoorbell, Head);
+        }
         NVMeCqAdvance(&Queue->CqHead, &Queue->CqPhase, Queue->Depth);
         Count++;
         if (Entry.SqHead < Queue->Depth) Queue->SqHead = Entry.SqHead;
@@ -345,38 +577,93 @@ U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) {
             Queue->Stats.BadCompletions++;
             continue;
         }
+        U16 NvmeStatus = NVME_STATUS_FIELD(Entry.Status);
+        if (Drain && NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x08) {
+            continue;  // aborted by the reset's own SQ deletion: still in flight as far as the reset is concerned
+        }
         Tracker->Completion = Entry;
+        if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+        Queue->Stats.Outstanding--;
+        Queue->Stats.Completed++;
+        if (ByWaiter) Queue->Stats.ReapedByWaiter++;
+        U32 DelayMs = 0;
+        if (NvmeStatus != 0) {
+            Queue->Stats.Errors++;
+            if (WantsRetry(Queue, Tracker, NvmeStatus, &DelayMs)) {
+                if (Now == 0) Now = PlatformTimeNs();
+                Tracker->State = NVME_TRACKER_RETRY;
+                Tracker->RetryAtNs = Now + (U64)DelayMs * 1000000ULL;
+                Queue->Retrying++;
+                RetryStatus = NvmeStatus;
+                RetryOpcode = Tracker->Opcode;
+                Retried++;
+                continue;
+            }
+        }
         Tracker->State = NVME_TRACKER_COMPLETING;
         Tracker->NextDone = NULL;
         if (Last) Last->NextDone = Tracker;
         else First = Tracker;
         Last = Tracker;
-        Queue->Stats.Outstanding--;
-        Queue->Stats.Completed++;
-        if (NVME_STATUS_FIELD(Entry.Status) != 0) Queue->Stats.Errors++;
-        if (ByWaiter) Queue->Stats.ReapedByWaiter++;
     }
-    if (Count) PlatformWrite32(Queue->CqDoorbell, Queue->CqHead);  // once per batch
+    if (Count && WriteHead && !PerEntry) PlatformWrite32(Queue->CqDoorbell, Queue->CqHead);  // once per batch
     PlatformLockRelease(Queue->Lock, State);
 
+    NVME_CONTROLLER* Controller = Queue->Controller;
     if (BadCount) {
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
                          "[NVMeQueueProcessCompletions] %s: dropped %u bad completion(s) on queue %u "
                          "(first: CID %x SQID %u status %x)",
-                         Queue->Controller->Info.Name, BadCount, Queue->Id, Bad.Cid, Bad.SqId, Bad.Status);
+                         Controller->Info.Name, BadCount, Queue->Id, Bad.Cid, Bad.SqId, Bad.Status);
+        __atomic_store_n(&Controller->CheckNow, 1, __ATOMIC_RELEASE);  // a completion that looks wrong: CSTS now
     }
-    if (First == NULL) return Count;
-    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
-        if (Tracker->Done) Tracker->Done(Tracker);
+    if (Retried) {
+        char Text[NVME_REASON_LENGTH];
+        NVMeStatusFormat(RetryStatus, Text, sizeof(Text));
+        LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueProcessCompletions] %s: %s on queue %u: %s, retrying",
+                         Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, RetryOpcode), Queue->Id, Text);
+        __atomic_store_n(&Controller->RetryPending, 1, __ATOMIC_RELEASE);
     }
-    ReleaseTrackers(Queue, First);
+    if (BadCount || Retried) NVMeRecoveryKick(Controller);
+    NVMeQueueFinish(Queue, First);
     return Count;
 }
+
+BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
+    BOOL Found = FALSE;
+    if (!Queue->Allocated) return FALSE;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    U16 Head = Queue->CqHead;
+    U8 Phase = Queue->CqPhase;
+    for (U16 I = 0; I < Queue->Depth && !Found; I++) {
+        volatile NVME_COMPLETION* Slot = &Queue->Cq[Head];
+        if ((Slot->Status & 1) != Phase) break;
+        PlatformReadBarrier();
+        Found = Slot->Cid == Cid && Slot->SqId == Queue->Id;
+        NVMeCqAdvance(&Head, &Phase, Queue->Depth);
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    return Found;
+}
+
+U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) { return Reap(Queue, ByWaiter, FALSE, FALSE); }
+
+U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell) { return Reap(Queue, FALSE, TRUE, Doorbell); }
 
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
     if (!Queue->Allocated || Queue->Ops == &NVMePolledQueueOps) return FALSE;
-    if (Queue->SharedVector && (Queue->Cq[Queue->CqHead].Status & 1) != Queue->CqPhase) return FALSE;
+    if (Queue->SharedVector && (Queue->Cq[Queue->CqHead].Status & 1) != Queue->CqPhase) {
+        // Nothing new here. On INTx a controller in fatal status ignores CQ head doorbells, so its level may stay
+        // up with every entry reaped: mask it (the reset unmasks) and let the watchdog look, or it storms.
+        if (Queue->Ops != &NVMeIntxQueueOps || Queue->Id != 0) return FALSE;
+        U32 Csts = NVMeRead32(Queue->Controller, NVME_REG_CSTS);
+        if (Csts != MAX_U32 && !(Csts & NVME_CSTS_CFS)) return FALSE;
+        NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);
+        __atomic_store_n(&Queue->Controller->CheckNow, 1, __ATOMIC_RELEASE);
+        NVMeRecoveryKick(Queue->Controller);
+        return TRUE;
+    }
     if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
     Queue->Stats.Interrupts++;
     PlatformWorkQueue(Queue->Work);
@@ -388,6 +675,7 @@ BOOL NVMeQueueInterrupt(LPVOID Context) {
 
 static void NVMePollThread(LPVOID Context) {
     NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
+    BOOL Idle = FALSE;
     for (;;) {
         BOOL Busy = FALSE;
         NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
@@ -395,12 +683,20 @@ static void NVMePollThread(LPVOID Context) {
         Queues[Count++] = &Controller->Admin;
         for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
         for (U32 I = 0; I < Count; I++) {
-            if (!Queues[I]->Allocated || Queues[I]->Stats.Outstanding == 0) continue;
-            Busy = TRUE;
-            NVMeQueueProcessCompletions(Queues[I], FALSE);
+            NVME_QUEUE* Queue = Queues[I];
+            if (!Queue->Allocated || Queue->Stats.Outstanding == 0) continue;
+            // Commands with deadlines are reaped every millisecond; AERs alone only when idle.
+            if (Queue->Stats.Outstanding > Queue->Quiet) Busy = TRUE;
+            else if (!Idle) continue;
+            NVMeQueueProcessCompletions(Queue, FALSE);
         }
-        if (Busy) PlatformSleepMs(1);
-        else PlatformEventWait(Controller->PollEvent, 100);
+        if (Busy) {
+            PlatformSleepMs(1);
+            Idle = FALSE;
+        } else {
+            PlatformEventWait(Controller->PollEvent, 100);
+            Idle = TRUE;
+        }
     }
 }
 
@@ -424,108 +720,6 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
         Controller->PollThreadStarted = PlatformThreadCreate(Name, NVMePollThread, Controller);
     }
     INFO("[NVMeControllerStartPolling] %s: polling completions (%s)", Controller->Info.Name, Reason);
-}
-
-/************************************************************************/
-// Requests: one waiter, one or more commands
-
-void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
-    MemorySet(Request, 0, sizeof(*Request));
-    Request->Pending = 1;  // the submitter's own reference
-    Request->Status = KSTATUS_SUCCESS;
-    U64 State = PlatformLockAcquire(Controller->WaiterLock);
-    for (U32 I = 0; I < NVME_WAITER_POOL; I++) {
-        if (Controller->WaiterFree & (1U << I)) {
-            Controller->WaiterFree &= ~(1U << I);
-            Request->Event = Controller->Waiters[I];
-            break;
-        }
-    }
-    PlatformLockRelease(Controller->WaiterLock, State);
-    // More sleeping callers than pooled events: rare, so an event of its own.
-    if (Request->Event == NULL) Request->Event = PlatformEventCreate(FALSE);
-}
-
-void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
-    if (Request->Event == NULL) return;
-    PlatformEventReset(Request->Event);
-    U64 State = PlatformLockAcquire(Controller->WaiterLock);
-    for (U32 I = 0; I < NVME_WAITER_POOL; I++) {
-        if (Controller->Waiters[I] == Request->Event) {
-            Controller->WaiterFree |= 1U << I;
-            Request->Event = NULL;
-            break;
-        }
-    }
-    PlatformLockRelease(Controller->WaiterLock, State);
-    if (Request->Event) PlatformEventDestroy(Request->Event);
-    Request->Event = NULL;
-}
-
-void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
-    __atomic_add_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL);
-    Tracker->Done = NVMeRequestChildDone;
-    Tracker->Context = Request;
-}
-
-void NVMeRequestChildDone(NVME_TRACKER* Tracker) {
-    NVME_REQUEST* Request = (NVME_REQUEST*)Tracker->Context;
-    U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
-    Request->Dw0 = Tracker->Completion.Dw0;
-    if (NvmeStatus != 0) {
-        if (!Request->Quiet) NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
-        KSTATUS Expected = KSTATUS_SUCCESS;
-        if (__atomic_compare_exchange_n(&Request->Status, &Expected, NVMeStatusToKStatus(NvmeStatus), FALSE,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            Request->NvmeStatus = NvmeStatus;
-        }
-    }
-    PLATFORM_EVENT* Event = Request->Event;  // the request may be gone once Pending reaches 0
-    if (__atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL) == 0) PlatformEventSignal(Event);
-}
-
-static void AbandonedDone(NVME_TRACKER* Tracker) {
-    WARNING("[NVMeQueue] %s: command %x (CID %x) completed after its caller gave up",
-            Tracker->Queue->Controller->Info.Name, Tracker->Opcode, Tracker->Cid);
-}
-
-/** Detaches a timed-out request's commands so their late completions touch nothing of the caller. */
-static void AbandonRequest(NVME_QUEUE* Queue, NVME_REQUEST* Request) {
-    for (U32 Try = 0; Try < 1000; Try++) {
-        U32 Completing = 0;
-        U64 State = PlatformLockAcquire(Queue->Lock);
-        for (U16 I = 0; I < Queue->TrackerCount; I++) {
-            NVME_TRACKER* Tracker = &Queue->Trackers[I];
-            if (Tracker->Context != Request || Tracker->Done != NVMeRequestChildDone) continue;
-            if (Tracker->State == NVME_TRACKER_IN_FLIGHT) {
-                Tracker->Done = AbandonedDone;
-                Tracker->Context = NULL;
-            } else if (Tracker->State == NVME_TRACKER_COMPLETING) {
-                Completing++;
-            }
-        }
-        PlatformLockRelease(Queue->Lock, State);
-        if (Completing == 0) return;
-        PlatformSleepMs(1);  // a Done function is running right now: let it finish
-    }
-}
-
-KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs) {
-    if (__atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL) == 0) return Request->Status;
-    U64 Start = PlatformTimeNs();
-    for (;;) {
-        BOOL Signalled = PlatformEventWait(Request->Event, NVME_WAIT_STEP_MS);
-        if (!Signalled) NVMeQueueProcessCompletions(Queue, TRUE);  // missed interrupt, or a slow poll thread
-        if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
-        if (PlatformTimeNs() - Start >= (U64)TimeoutMs * 1000000) break;
-        if (Queue->Controller->Info.State == NVME_STATE_FAILED) break;
-    }
-    AbandonRequest(Queue, Request);
-    if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;  // finished meanwhile
-    Request->Abandoned = TRUE;
-    Queue->Controller->Info.Timeouts++;
-    NVMeCheckFatal(Queue->Controller, Queue->Id == 0 ? "admin command timed out" : "I/O command timed out");
-    return KSTATUS_TIMEOUT;
 }
 
 #endif  // NVME_WITH_PLATFORM
