@@ -23,6 +23,7 @@ typedef struct tag_VFS_MOUNT {
     LPVOID Volume;
     U64 RootInode;
     BOOL ReadOnly;
+    U32 Options;  // VFS_MOUNT_* as mounted
     U32 OpenCount;              // open files and folders on it
 } VFS_MOUNT;
 

@@ -128,7 +128,8 @@ typedef struct tag_VFS_FILE_SYSTEM {
     LPCSTR Name;
     /** VFS_OK when the disk holds this file system (reads the disk, changes nothing). */
     VFS_STATUS (*Probe)(DISK* Disk);
-    VFS_STATUS (*Mount)(DISK* Disk, BOOL ReadOnly, LPVOID* Volume, U64* RootInode);
+    /** Options: VFS_MOUNT_* bits. */
+    VFS_STATUS (*Mount)(DISK* Disk, U32 Options, LPVOID* Volume, U64* RootInode);
     /** Writes everything back and frees the volume (even when the write fails). */
     VFS_STATUS (*Unmount)(LPVOID Volume);
     VFS_STATUS (*Sync)(LPVOID Volume);
@@ -168,6 +169,12 @@ void VFSInit(void);
 
 /** Mounts a disk (by name) at an absolute or relative path: a synthetic location or an existing folder. */
 VFS_STATUS VFSMount(LPCSTR DiskName, LPCSTR Path, BOOL ReadOnly);
+
+#define VFS_MOUNT_READ_ONLY 0x0001
+#define VFS_MOUNT_NO_DISCARD 0x0002  // do not tell the disk (DF_DISK_TRIM) about freed blocks
+
+/** VFSMount with VFS_MOUNT_* options. */
+VFS_STATUS VFSMountWithOptions(LPCSTR DiskName, LPCSTR Path, U32 Options);
 /** Writes everything back, then detaches; VFS_ERROR_BUSY while files are open or the current folder is inside. */
 VFS_STATUS VFSUnmount(LPCSTR Path);
 /** Writes back every mounted volume and flushes its disk. */
@@ -178,6 +185,7 @@ typedef struct tag_VFS_MOUNT_INFO {
     char Device[DISK_NAME_LENGTH];
     char Type[8];
     BOOL ReadOnly;
+    U32 Options;  // VFS_MOUNT_* as mounted
 } VFS_MOUNT_INFO;
 
 U32 VFSGetMountCount(void);

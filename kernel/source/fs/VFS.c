@@ -472,7 +472,8 @@ static VFS_STATUS VFSFlushDisk(DISK* Disk) {
     return VFS_ERROR_IO;
 }
 
-static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, BOOL ReadOnly) {
+static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, U32 Options) {
+    BOOL ReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
     for (U32 I = 0; I < VFSMountTotal; I++) {
         if (VFSMounts[I]->Disk == Disk) return VFS_ERROR_BUSY;
     }
@@ -489,7 +490,7 @@ static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, BOOL R
     if (FileSystem == NULL) return VFS_ERROR_WRONG_TYPE;
     VFS_MOUNT* Mount = (VFS_MOUNT*)KernelHeapAllocZero(sizeof(VFS_MOUNT));
     if (Mount == NULL) return VFS_ERROR_NO_MEMORY;
-    Status = FileSystem->Mount(Disk, ReadOnly, &Mount->Volume, &Mount->RootInode);
+    Status = FileSystem->Mount(Disk, Options, &Mount->Volume, &Mount->RootInode);
     if (Status != VFS_OK) {
         KernelHeapFree(Mount);
         return Status;
@@ -498,17 +499,23 @@ static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, BOOL R
     Mount->Disk = Disk;
     Mount->FileSystem = FileSystem;
     Mount->ReadOnly = ReadOnly;
+    Mount->Options = Options;
     VFSMounts[VFSMountTotal++] = Mount;
     return VFS_OK;
 }
 
 VFS_STATUS VFSMount(LPCSTR DiskName, LPCSTR Path, BOOL ReadOnly) {
+    return VFSMountWithOptions(DiskName, Path, ReadOnly ? VFS_MOUNT_READ_ONLY : 0);
+}
+
+VFS_STATUS VFSMountWithOptions(LPCSTR DiskName, LPCSTR Path, U32 Options) {
+    BOOL ReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
     DISK* Disk = DiskName ? DiskFind(DiskName) : NULL;
     if (Disk == NULL) return VFS_ERROR_NO_DEVICE;
     VFS_WALK* Walk = VFSWalkAllocate();
     if (Walk == NULL) return VFS_ERROR_NO_MEMORY;
     MutexLock(&VFSLock);
-    VFS_STATUS Status = VFSMountLocked(Walk, Disk, Path, ReadOnly);
+    VFS_STATUS Status = VFSMountLocked(Walk, Disk, Path, Options);
     if (Status == VFS_OK) DEBUG("[VFSMount] %s mounted at %s%s", Disk->Name, Walk->Path, ReadOnly ? " (read-only)" : "");
     MutexUnlock(&VFSLock);
     KernelHeapFree(Walk);
@@ -571,6 +578,7 @@ static VFS_STATUS VFSDescribeMount(VFS_MOUNT* Mount, VFS_MOUNT_INFO* Info, VFS_S
         StringCopy(Info->Device, Mount->Disk->Name, sizeof(Info->Device));
         StringCopy(Info->Type, Mount->FileSystem->Name, sizeof(Info->Type));
         Info->ReadOnly = Mount->ReadOnly;
+        Info->Options = Mount->Options;
     }
     if (StatFs == NULL) return VFS_OK;
     VFS_STATUS Status = Mount->FileSystem->StatFs(Mount->Volume, StatFs);

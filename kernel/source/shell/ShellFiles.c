@@ -47,22 +47,53 @@ static BOOL ShellJoin(LPCSTR Folder, LPCSTR Name, LPSTR Result, SIZE Size) {
 // mount, umount, df
 
 static I32 CommandMount(I32 ArgumentCount, LPSTR* Arguments) {
-    BOOL ReadOnly = ArgumentCount > 1 && StringCompare(Arguments[1], "-r") == 0;
-    I32 First = ReadOnly ? 2 : 1;
+    U32 Options = 0;
+    I32 First = 1;
+    // mount [-r] [-o ro|rw|discard|nodiscard[,...]] <disk> <path>
+    while (First < ArgumentCount && Arguments[First][0] == '-') {
+        if (StringCompare(Arguments[First], "-r") == 0) {
+            Options |= VFS_MOUNT_READ_ONLY;
+            First++;
+            continue;
+        }
+        if (StringCompare(Arguments[First], "-o") == 0 && First + 1 < ArgumentCount) {
+            char List[64];
+            StringCopy(List, Arguments[First + 1], sizeof(List));
+            LPSTR Option = List;
+            while (Option && *Option) {
+                LPSTR Comma = (LPSTR)StringFindChar(Option, ',');
+                if (Comma) *Comma = 0;
+                if (StringCompare(Option, "ro") == 0) Options |= VFS_MOUNT_READ_ONLY;
+                else if (StringCompare(Option, "rw") == 0) Options &= ~VFS_MOUNT_READ_ONLY;
+                else if (StringCompare(Option, "nodiscard") == 0) Options |= VFS_MOUNT_NO_DISCARD;
+                else if (StringCompare(Option, "discard") == 0) Options &= ~VFS_MOUNT_NO_DISCARD;
+                else {
+                    ShellError("mount", "unknown option '%s' (ro, rw, discard, nodiscard)", Option);
+                    return -1;
+                }
+                Option = Comma ? Comma + 1 : NULL;
+            }
+            First += 2;
+            continue;
+        }
+        ShellError("mount", "usage: mount [-r] [-o ro|rw|discard|nodiscard] <disk> <path>");
+        return -1;
+    }
     if (ArgumentCount == 1) {
         for (U32 I = 0; I < VFSGetMountCount(); I++) {
             VFS_MOUNT_INFO Info;
             VFS_STATFS StatFs;
             if (VFSGetMountInfo(I, &Info, &StatFs) != VFS_OK) continue;
-            ShellPrint("%s on %s type %s (%s)\n", Info.Device, Info.Path, Info.Type, Info.ReadOnly ? "ro" : "rw");
+            ShellPrint("%s on %s type %s (%s%s)\n", Info.Device, Info.Path, Info.Type, Info.ReadOnly ? "ro" : "rw",
+                       (Info.Options & VFS_MOUNT_NO_DISCARD) ? ",nodiscard" : "");
         }
         return 0;
     }
     if (ArgumentCount - First != 2) {
-        ShellError("mount", "usage: mount [-r] <disk> <path>");
+        ShellError("mount", "usage: mount [-r] [-o ro|rw|discard|nodiscard] <disk> <path>");
         return -1;
     }
-    VFS_STATUS Status = VFSMount(Arguments[First], Arguments[First + 1], ReadOnly);
+    VFS_STATUS Status = VFSMountWithOptions(Arguments[First], Arguments[First + 1], Options);
     if (Status == VFS_ERROR_NO_DEVICE) {
         ShellError("mount", "%s: no such disk", Arguments[First]);
         return -1;
@@ -563,7 +594,7 @@ static I32 CommandStat(I32 ArgumentCount, LPSTR* Arguments) {
 // Registration (sha256sum and dd live in ShellFilesRaw.c)
 
 static const SHELL_COMMAND ShellFileCommands[] = {
-    {"mount", "[-r] [<disk> <path>]", "Mount a disk's EXT2 file system at a path (no arguments: list mounts)",
+    {"mount", "[-r] [-o ro,rw,discard,nodiscard] [<disk> <path>]", "Mount a disk's EXT2 file system (no arguments: list mounts)",
      CommandMount},
     {"umount", "<path>", "Write a mounted file system back and detach it", CommandUnmount},
     {"df", "", "Space used and available on each mounted file system", CommandDf},

@@ -263,6 +263,8 @@ typedef struct tag_EXT2_BUFFER {
     U8* Data;                 // one block
 } EXT2_BUFFER;
 
+#define EXT2_DISCARD_RUNS 32
+
 typedef struct tag_EXT2_VOLUME {
     U32 Magic;                // EXT2_VOLUME_MAGIC while mounted
     DISK* Disk;
@@ -299,6 +301,13 @@ typedef struct tag_EXT2_VOLUME {
     BOOL ReadOnly;            // MountedReadOnly, or turned read-only by corruption
     BOOL ErrorSeen;
     BOOL SuperDirty;
+    BOOL Discard;             // tell the disk about freed blocks (DF_DISK_TRIM)
+    U32 DiscardRuns;          // pending runs of freed blocks, sent after the metadata is written
+    U32 DiscardStart[EXT2_DISCARD_RUNS];
+    U32 DiscardCount[EXT2_DISCARD_RUNS];
+    U64 DiscardedBlocks;
+    U64 DiscardRequests;
+    U64 DiscardSkipped;       // runs not sent (no room, or reused before the write-back)
     EXT2_SUPERBLOCK Super;
     EXT2_GROUP_DESCRIPTOR* Groups;
     U8* DescriptorBlockDirty; // one flag per descriptor block
@@ -316,6 +325,10 @@ typedef struct tag_EXT2_VOLUME {
 // EXT2-Block.c
 
 VFS_STATUS EXT2ReadBytes(EXT2_VOLUME* Volume, U64 Offset, U64 Length, LPVOID Buffer);
+/** Sends the pending runs of freed blocks to the disk, one DF_DISK_TRIM each (errors only logged). */
+void EXT2DiscardFlush(EXT2_VOLUME* Volume);
+/** Forgets pending runs (a write-back failed: the blocks may still be in use on the disk). */
+void EXT2DiscardCancel(EXT2_VOLUME* Volume);
 VFS_STATUS EXT2WriteBytes(EXT2_VOLUME* Volume, U64 Offset, U64 Length, LPCVOID Buffer);
 /** Whole blocks; the range must lie inside the volume. */
 VFS_STATUS EXT2ReadBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPVOID Buffer);

@@ -95,6 +95,15 @@ VFS_STATUS EXT2AllocateBlock(EXT2_VOLUME* Volume, U32 Goal, U32* Block) {
     for (U32 Step = 0; Step <= Volume->GroupCount; Step++) {
         U32 Group = (GoalGroup + Step) % Volume->GroupCount;
         VFS_STATUS Status = EXT2AllocateInGroup(Volume, Group, Step == 0 ? GoalOffset : 0, Block);
+        if (Status == VFS_OK) {
+            // A block freed earlier in this operation is in use again: never discard it.
+            for (U32 Run = 0; Run < Volume->DiscardRuns; Run++) {
+                if (*Block >= Volume->DiscardStart[Run] && *Block - Volume->DiscardStart[Run] < Volume->DiscardCount[Run]) {
+                    Volume->DiscardCount[Run] = 0;
+                    Volume->DiscardSkipped++;
+                }
+            }
+        }
         if (Status != VFS_ERROR_NOT_FOUND) return Status;
     }
     return VFS_ERROR_NO_SPACE;
@@ -119,6 +128,19 @@ VFS_STATUS EXT2FreeBlock(EXT2_VOLUME* Volume, U32 Block) {
     if (Volume->Super.FreeBlocksCount < Volume->BlocksCount) Volume->Super.FreeBlocksCount++;
     EXT2MarkGroupDirty(Volume, Group);
     EXT2BufferForget(Volume, Block);
+    if (Volume->Discard) {
+        // Neighbouring blocks (a file's runs) grow the last run; others start a new one while there is room.
+        U32 Last = Volume->DiscardRuns - 1;
+        if (Volume->DiscardRuns != 0 && Block == Volume->DiscardStart[Last] + Volume->DiscardCount[Last]) {
+            Volume->DiscardCount[Last]++;
+        } else if (Volume->DiscardRuns < EXT2_DISCARD_RUNS) {
+            Volume->DiscardStart[Volume->DiscardRuns] = Block;
+            Volume->DiscardCount[Volume->DiscardRuns] = 1;
+            Volume->DiscardRuns++;
+        } else {
+            Volume->DiscardSkipped++;
+        }
+    }
     return VFS_OK;
 }
 

@@ -220,3 +220,30 @@ VFS_STATUS EXT2BuffersFlush(EXT2_VOLUME* Volume) {
     }
     return Result;
 }
+
+void EXT2DiscardCancel(EXT2_VOLUME* Volume) {
+    Volume->DiscardSkipped += Volume->DiscardRuns;
+    Volume->DiscardRuns = 0;
+}
+
+void EXT2DiscardFlush(EXT2_VOLUME* Volume) {
+    U64 SectorsPerBlock = Volume->BlockSize / Volume->SectorSize;
+    for (U32 Run = 0; Run < Volume->DiscardRuns && Volume->Discard; Run++) {
+        if (Volume->DiscardCount[Run] == 0) continue;
+        DISK_IO Io;
+        Io.Sector = (U64)Volume->DiscardStart[Run] * SectorsPerBlock;
+        Io.SectorCount = (U32)((U64)Volume->DiscardCount[Run] * SectorsPerBlock);
+        Io.Buffer = NULL;
+        KSTATUS Status = DiskCommand(Volume->Disk, DF_DISK_TRIM, &Io);
+        if (Status == KSTATUS_SUCCESS) {
+            Volume->DiscardedBlocks += Volume->DiscardCount[Run];
+            Volume->DiscardRequests++;
+        } else if (Status == KSTATUS_NOT_SUPPORTED) {
+            Volume->Discard = FALSE;  // the disk cannot: stop asking
+        } else {
+            LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 10000, 1, "[EXT2DiscardFlush] %s: TRIM of %u blocks at %u failed (%d)",
+                             Volume->Disk->Name, Volume->DiscardCount[Run], Volume->DiscardStart[Run], Status);
+        }
+    }
+    Volume->DiscardRuns = 0;
+}

@@ -133,6 +133,7 @@ static VFS_STATUS EXT2WriteSuperblock(EXT2_VOLUME* Volume) {
 
 static VFS_STATUS EXT2WriteBack(EXT2_VOLUME* Volume) {
     VFS_STATUS Result = EXT2BuffersFlush(Volume);
+    BOOL MetadataWritten = Result == VFS_OK;
     for (U32 Block = 0; Block < Volume->DescriptorBlocks; Block++) {
         if (!Volume->DescriptorBlockDirty[Block]) continue;
         const U8* Data = (const U8*)Volume->Groups + ((SIZE)Block << Volume->BlockShift);
@@ -144,6 +145,9 @@ static VFS_STATUS EXT2WriteBack(EXT2_VOLUME* Volume) {
         VFS_STATUS Status = EXT2WriteSuperblock(Volume);
         if (Status != VFS_OK && Result == VFS_OK) Result = Status;
     }
+    // Only once the bitmaps that free the blocks are written may the disk forget their data.
+    if (MetadataWritten && Result == VFS_OK) EXT2DiscardFlush(Volume);
+    else EXT2DiscardCancel(Volume);
     return Result;
 }
 
@@ -355,7 +359,8 @@ static VFS_STATUS EXT2Probe(DISK* Disk) {
     return Result;
 }
 
-static VFS_STATUS EXT2Mount(DISK* Disk, BOOL ReadOnly, LPVOID* Result, U64* RootInode) {
+static VFS_STATUS EXT2Mount(DISK* Disk, U32 Options, LPVOID* Result, U64* RootInode) {
+    BOOL ReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
     *Result = NULL;
     if (Disk == NULL || Disk->SectorSize < 512 || !IS_POWER_OF_TWO(Disk->SectorSize)) return VFS_ERROR_INVALID;
     EXT2_VOLUME* Volume = (EXT2_VOLUME*)KernelHeapAllocZero(sizeof(EXT2_VOLUME));
@@ -366,9 +371,13 @@ static VFS_STATUS EXT2Mount(DISK* Disk, BOOL ReadOnly, LPVOID* Result, U64* Root
     Volume->DiskBytes = Disk->SectorCount * Disk->SectorSize;
     DISK_INFO Info;
     U32 MaxSectors = (U32)(EXT2_MAX_TRANSFER_BYTES / Disk->SectorSize);
-    if (DiskGetInfo(Disk, &Info) == KSTATUS_SUCCESS && Info.MaxTransferSectors != 0) {
-        MaxSectors = MIN(MaxSectors, Info.MaxTransferSectors);
+    BOOL DiskTrims = FALSE;
+    if (DiskGetInfo(Disk, &Info) == KSTATUS_SUCCESS) {
+        if (Info.MaxTransferSectors != 0) MaxSectors = MIN(MaxSectors, Info.MaxTransferSectors);
+        DiskTrims = Info.SupportsTrim;
     }
+    // Freed blocks are passed on to the disk (TRIM) unless the mount says nodiscard.
+    Volume->Discard = DiskTrims && !(Options & VFS_MOUNT_NO_DISCARD);
     Volume->MaxTransferSectors = MAX(MaxSectors, 1U);
     Volume->MountedReadOnly = ReadOnly;
 
