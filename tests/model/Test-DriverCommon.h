@@ -274,7 +274,9 @@ static inline BOOL DriverIdle(DRIVER_TEST* T) {
         U32 Busy = I == 0 ? Info->AerOutstanding : 0;
         if (Q->FreeTrackers + Busy != Q->Trackers || Q->Held || Q->Retrying || Q->Outstanding != Busy) return FALSE;
     }
-    return Info->State != NVME_STATE_RESETTING;
+    // A reset is over only once its I/O queues are back (or the controller gave up).
+    if (Info->State == NVME_STATE_RESETTING) return FALSE;
+    return Info->State != NVME_STATE_READY || Info->QueueCount == 1 + Info->IoQueueCount;
 }
 
 /**
@@ -282,7 +284,8 @@ static inline BOOL DriverIdle(DRIVER_TEST* T) {
  * completion, before the tracker is given back, and AERs are re-armed by the watchdog.
  */
 static inline void DriverSettle(DRIVER_TEST* T) {
-    for (U32 I = 0; I < 200 && !DriverIdle(T); I++) PlatformSleepMs(1);
+    // Platform time is virtual and cheap: allow a reset its full ready timeout, not just a moment.
+    for (U32 I = 0; I < 10000 && !DriverIdle(T); I++) PlatformSleepMs(1);
 }
 
 /** Every queue idle: all trackers free but the AERs, nothing held or retrying. */
