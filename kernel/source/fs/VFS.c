@@ -621,6 +621,9 @@ static void VFSDiskListener(DISK* Disk, LPVOID Context) {
         INFO("[VFSDiskListener] %s mounted at %s", Disk->Name, Path);
     } else if (Status == VFS_ERROR_WRONG_TYPE) {
         DEBUG("[VFSDiskListener] %s: no known file system", Disk->Name);
+    } else if (Status == VFS_ERROR_INVALID || Status == VFS_ERROR_NOT_SUPPORTED) {
+        // The file system driver has already said why, in one line.
+        DEBUG("[VFSDiskListener] %s: not mounted at %s: %s", Disk->Name, Path, VFSErrorString(Status));
     } else {
         WARNING("[VFSDiskListener] %s: not mounted at %s: %s", Disk->Name, Path, VFSErrorString(Status));
     }

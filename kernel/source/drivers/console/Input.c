@@ -29,7 +29,7 @@
 #include "system/Clock.h"
 #include "utils/KeyDecoder.h"
 
-#define INPUT_RING_SIZE 128
+#define INPUT_RING_SIZE 1024  // a pasted line of shell input fits
 #define ESCAPE_TIMEOUT_MS 50
 // Without a running clock, passes of the polling loop stand in for time (roughly a microsecond each).
 #define SPINS_PER_MS 1000

@@ -227,12 +227,17 @@ void EXT2DiscardCancel(EXT2_VOLUME* Volume) {
 }
 
 void EXT2DiscardFlush(EXT2_VOLUME* Volume) {
-    U64 SectorsPerBlock = Volume->BlockSize / Volume->SectorSize;
     for (U32 Run = 0; Run < Volume->DiscardRuns && Volume->Discard; Run++) {
         if (Volume->DiscardCount[Run] == 0) continue;
+        // Only whole sectors inside the run (blocks may be smaller than a 4096-byte sector).
+        U64 First = (U64)Volume->DiscardStart[Run] * Volume->BlockSize;
+        U64 End = First + (U64)Volume->DiscardCount[Run] * Volume->BlockSize;
+        U64 FirstSector = (First + Volume->SectorSize - 1) / Volume->SectorSize;
+        U64 EndSector = End / Volume->SectorSize;
+        if (EndSector <= FirstSector) continue;
         DISK_IO Io;
-        Io.Sector = (U64)Volume->DiscardStart[Run] * SectorsPerBlock;
-        Io.SectorCount = (U32)((U64)Volume->DiscardCount[Run] * SectorsPerBlock);
+        Io.Sector = FirstSector;
+        Io.SectorCount = (U32)MIN(EndSector - FirstSector, (U64)MAX_U32);
         Io.Buffer = NULL;
         KSTATUS Status = DiskCommand(Volume->Disk, DF_DISK_TRIM, &Io);
         if (Status == KSTATUS_SUCCESS) {

@@ -453,10 +453,12 @@ static VFS_STATUS EXT2StatFs(LPVOID Handle, VFS_STATFS* Info) {
     EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
     VFS_STATUS Status = EXT2Begin(Volume, FALSE);
     if (Status != VFS_OK) return Status;
-    // Like Linux's ext2_statfs: the total leaves out the groups' own metadata.
+    // Like Linux's ext2_statfs: the total leaves out the groups' own metadata (superblock copy and
+    // descriptors, bitmaps, inode table); reserved descriptor blocks (resize_inode) count as used.
     U64 Overhead = Volume->FirstDataBlock;
     for (U32 Group = 0; Group < Volume->GroupCount; Group++) {
-        Overhead += EXT2GroupSuperBlocks(Volume, Group) + 2 + Volume->InodeTableBlocks;
+        if (EXT2GroupHasSuperblock(Volume, Group)) Overhead += 1 + Volume->DescriptorBlocks;
+        Overhead += 2 + Volume->InodeTableBlocks;
     }
     const EXT2_SUPERBLOCK* Super = &Volume->Super;
     MemorySet(Info, 0, sizeof(*Info));
