@@ -162,17 +162,7 @@ static void DumpLine(LPCSTR Line, LPVOID Context) {
 void HostLogDump(void) { LogReplay(DumpLine, NULL); }
 
 /************************************************************************/
-// PCI lists and drivers
-
-static pthread_mutex_t PciLock = PTHREAD_MUTEX_INITIALIZER;
-static PCI_SEGMENT* Segments;
-static PCI_DEVICE* Devices;
-static U32 DeviceCount;
-static PCI_DRIVER* Drivers;
-
-static U64 DeviceKey(const PCI_DEVICE* Device) {
-    return ((U64)Device->Segment << 16) | ((U64)Device->Bus << 8) | ((U64)Device->Device << 3) | Device->Function;
-}
+// PCI segments (the lists and driver binding are the kernel's PCI-Registry.c)
 
 static PCI_DEVICE* AllocateDevice(LPVOID Context) {
     UNUSED(Context);
@@ -187,77 +177,13 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     Enumerator.Allocate = AllocateDevice;
     Enumerator.SizeBars = TRUE;
 
-    pthread_mutex_lock(&PciLock);
-    PCI_SEGMENT** Link = &Segments;
-    while (*Link && *Link != Segment) Link = &(*Link)->Next;
-    if (*Link == NULL) {  // a segment added again (a model re-attached) stays listed once
-        Segment->Next = NULL;
-        *Link = Segment;
-    }
-    pthread_mutex_unlock(&PciLock);
-
+    PCIRegistryAddSegment(Segment);
     U32 Found = PCIEnumerateSegment(&Enumerator, Segment);
 
-    pthread_mutex_lock(&PciLock);
-    for (PCI_DEVICE* Device = Enumerator.First; Device;) {
-        PCI_DEVICE* Next = Device->Next;
-        PCI_DEVICE** Slot = &Devices;
-        while (*Slot && DeviceKey(*Slot) < DeviceKey(Device)) Slot = &(*Slot)->Next;
-        Device->Next = *Slot;
-        *Slot = Device;
-        DeviceCount++;
-        Device = Next;
-    }
-    pthread_mutex_unlock(&PciLock);
+    PCIRegistryAddDevices(Enumerator.First);
     INFO("[PCIAddSegment] segment %04x buses %02x-%02x via %s: %u functions", Segment->Segment, Segment->StartBus,
          Segment->EndBus, Segment->AccessName ? Segment->AccessName : "?", Found);
     return Found;
-}
-
-PCI_DEVICE* PCIGetFirstDevice(void) { return Devices; }
-U32 PCIGetDeviceCount(void) { return DeviceCount; }
-PCI_SEGMENT* PCIGetFirstSegment(void) { return Segments; }
-
-PCI_DEVICE* PCIFindDevice(U16 Segment, U8 Bus, U8 Device, U8 Function) {
-    for (PCI_DEVICE* D = Devices; D; D = D->Next) {
-        if (D->Segment == Segment && D->Bus == Bus && D->Device == Device && D->Function == Function) return D;
-    }
-    return NULL;
-}
-
-static BOOL DriverMatches(const PCI_DRIVER* Driver, const PCI_DEVICE* Device) {
-    for (U32 I = 0; I < Driver->MatchCount; I++) {
-        if (PCIMatchDevice(&Driver->Matches[I], Device)) return TRUE;
-    }
-    return FALSE;
-}
-
-void PCIBindDrivers(void) {
-    for (PCI_DEVICE* Device = Devices; Device; Device = Device->Next) {
-        if (Device->Driver != NULL) continue;
-        for (PCI_DRIVER* Driver = Drivers; Driver; Driver = Driver->Next) {
-            if (!DriverMatches(Driver, Device)) continue;
-            if (Driver->Probe && !Driver->Probe(Device)) continue;
-            Device->Driver = Driver;
-            KSTATUS Status = Driver->Attach ? Driver->Attach(Device) : KSTATUS_SUCCESS;
-            if (Status != KSTATUS_SUCCESS) {
-                WARNING("[PCIBindDrivers] %s failed to attach %02x:%02x.%x (%d)", Driver->Name, Device->Bus,
-                        Device->Device, Device->Function, Status);
-                Device->Driver = NULL;
-                continue;
-            }
-            break;
-        }
-    }
-}
-
-void PCIRegisterDriver(PCI_DRIVER* Driver) {
-    pthread_mutex_lock(&PciLock);
-    Driver->Next = NULL;
-    PCI_DRIVER** Link = &Drivers;
-    while (*Link && *Link != Driver) Link = &(*Link)->Next;
-    if (*Link == NULL) *Link = Driver;
-    pthread_mutex_unlock(&PciLock);
 }
 
 BOOL PCIMSIXMap(PCI_DEVICE* Device, PCI_MSIX_INFO* Info) {
@@ -275,16 +201,10 @@ BOOL PCIMSIXMap(PCI_DEVICE* Device, PCI_MSIX_INFO* Info) {
 }
 
 void HostKernelReset(void) {
-    pthread_mutex_lock(&PciLock);
-    for (PCI_DEVICE* Device = Devices; Device;) {
+    for (PCI_DEVICE* Device = PCIRegistryReset(); Device;) {
         PCI_DEVICE* Next = Device->Next;
         free(Device);
         Device = Next;
     }
-    Devices = NULL;
-    DeviceCount = 0;
-    Segments = NULL;
-    Drivers = NULL;
-    pthread_mutex_unlock(&PciLock);
     HostLogClear();
 }

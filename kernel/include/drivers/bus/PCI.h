@@ -226,6 +226,12 @@ void PCIDeviceWrite8(const PCI_DEVICE* Device, U16 Offset, U8 Value);
 /************************************************************************/
 // Kernel services
 
+/** Registry (PCI-Registry.c): lists a segment once; adds enumerated devices in lspci order. */
+void PCIRegistryAddSegment(PCI_SEGMENT* Segment);
+void PCIRegistryAddDevices(PCI_DEVICE* First);
+/** Empties every list and returns the devices that were listed (host tests free them). */
+PCI_DEVICE* PCIRegistryReset(void);
+
 /** Finds segments (ACPI MCFG, else ports), enumerates them and binds drivers. */
 void PCIInit(void);
 /** Adds a segment (for example a VMD domain) and enumerates it. */

@@ -10,7 +10,8 @@
  * spinlock; ECAM accesses are single moves and need none.
  *
  * Devices are allocated from the heap and never freed (hot removal is not
- * supported yet). Drivers register before PCIInit or call PCIBindDrivers.
+ * supported yet); the lists and driver binding live in PCI-Registry.c.
+ * Drivers register before PCIInit or call PCIBindDrivers.
  */
 
 #include "drivers/bus/PCI.h"
@@ -101,16 +102,6 @@ static const PCI_CONFIG_OPS EcamOps = {EcamRead32, EcamWrite32};
 /************************************************************************/
 // Lists
 
-static PCI_SEGMENT* Segments;
-static PCI_DEVICE* Devices;
-static U32 DeviceCount;
-static PCI_DRIVER* Drivers;
-static SPINLOCK ListLock = SPINLOCK_INIT;
-
-static U64 DeviceKey(const PCI_DEVICE* Device) {
-    return ((U64)Device->Segment << 16) | ((U64)Device->Bus << 8) | ((U64)Device->Device << 3) | Device->Function;
-}
-
 static PCI_DEVICE* AllocateDevice(LPVOID Context) {
     UNUSED(Context);
     return (PCI_DEVICE*)KernelHeapAllocZero(sizeof(PCI_DEVICE));
@@ -122,83 +113,18 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     Enumerator.Allocate = AllocateDevice;
     Enumerator.SizeBars = TRUE;
 
-    U64 Flags = SpinlockAcquire(&ListLock);
-    Segment->Next = NULL;
-    PCI_SEGMENT** Link = &Segments;
-    while (*Link) Link = &(*Link)->Next;
-    *Link = Segment;
-    SpinlockRelease(&ListLock, Flags);
+    PCIRegistryAddSegment(Segment);
 
     // BAR sizing toggles decoding: keep interrupts off so no handler touches a device mid-sizing.
     U64 InterruptFlags = SaveAndDisableInterrupts();
     U32 Found = PCIEnumerateSegment(&Enumerator, Segment);
     RestoreInterrupts(InterruptFlags);
 
-    // Keep the global list in lspci order: segment, bus, device, function.
-    Flags = SpinlockAcquire(&ListLock);
-    for (PCI_DEVICE* Device = Enumerator.First; Device;) {
-        PCI_DEVICE* Next = Device->Next;
-        PCI_DEVICE** Link = &Devices;
-        while (*Link && DeviceKey(*Link) < DeviceKey(Device)) Link = &(*Link)->Next;
-        Device->Next = *Link;
-        *Link = Device;
-        DeviceCount++;
-        Device = Next;
-    }
-    SpinlockRelease(&ListLock, Flags);
+    PCIRegistryAddDevices(Enumerator.First);
 
     INFO("[PCIAddSegment] segment %04x buses %02x-%02x via %s: %u functions, %u bridges numbered", Segment->Segment,
          Segment->StartBus, Segment->EndBus, Segment->AccessName, Found, Segment->AssignedBridges);
     return Found;
-}
-
-PCI_DEVICE* PCIGetFirstDevice(void) { return Devices; }
-U32 PCIGetDeviceCount(void) { return DeviceCount; }
-PCI_SEGMENT* PCIGetFirstSegment(void) { return Segments; }
-
-PCI_DEVICE* PCIFindDevice(U16 Segment, U8 Bus, U8 Device, U8 Function) {
-    for (PCI_DEVICE* D = Devices; D; D = D->Next) {
-        if (D->Segment == Segment && D->Bus == Bus && D->Device == Device && D->Function == Function) return D;
-    }
-    return NULL;
-}
-
-/************************************************************************/
-// Drivers
-
-static BOOL DriverMatches(const PCI_DRIVER* Driver, const PCI_DEVICE* Device) {
-    for (U32 I = 0; I < Driver->MatchCount; I++) {
-        if (PCIMatchDevice(&Driver->Matches[I], Device)) return TRUE;
-    }
-    return FALSE;
-}
-
-void PCIBindDrivers(void) {
-    for (PCI_DEVICE* Device = Devices; Device; Device = Device->Next) {
-        if (Device->Driver != NULL) continue;
-        for (PCI_DRIVER* Driver = Drivers; Driver; Driver = Driver->Next) {
-            if (!DriverMatches(Driver, Device)) continue;
-            if (Driver->Probe && !Driver->Probe(Device)) continue;
-            Device->Driver = Driver;  // claimed before Attach so re-entry cannot bind twice
-            KSTATUS Status = Driver->Attach ? Driver->Attach(Device) : KSTATUS_SUCCESS;
-            if (Status != KSTATUS_SUCCESS) {
-                WARNING("[PCIBindDrivers] %s failed to attach %02x:%02x.%x (%d)", Driver->Name, Device->Bus,
-                        Device->Device, Device->Function, Status);
-                Device->Driver = NULL;
-                continue;
-            }
-            break;
-        }
-    }
-}
-
-void PCIRegisterDriver(PCI_DRIVER* Driver) {
-    U64 Flags = SpinlockAcquire(&ListLock);
-    Driver->Next = NULL;
-    PCI_DRIVER** Link = &Drivers;
-    while (*Link) Link = &(*Link)->Next;
-    *Link = Driver;
-    SpinlockRelease(&ListLock, Flags);
 }
 
 /************************************************************************/
