@@ -284,11 +284,23 @@ static void AerDone(NVME_TRACKER* Tracker) {
     NVMeRecoveryKick(Controller);  // the watchdog reads the log page and re-arms
 }
 
+/** Claims one of the AerLimit slots; FALSE when all are taken. Atomic: the watchdog and a reset may both re-arm. */
+static BOOL ClaimAerSlot(NVME_CONTROLLER* Controller) {
+    U32 Current = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_ACQUIRE);
+    do {
+        if (Current >= Controller->AerLimit) return FALSE;
+    } while (!__atomic_compare_exchange_n(&Controller->AerOutstanding, &Current, Current + 1, FALSE, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return TRUE;
+}
+
 void NVMeHealthArmEvents(NVME_CONTROLLER* Controller) {
-    while (!Controller->AerStopped &&
-           __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_ACQUIRE) < Controller->AerLimit) {
+    while (!Controller->AerStopped && ClaimAerSlot(Controller)) {
         NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, FALSE);
-        if (Tracker == NULL) break;
+        if (Tracker == NULL) {
+            __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
+            break;
+        }
         NVME_COMMAND Command;
         MemorySet(&Command, 0, sizeof(Command));
         Command.Opcode = NVME_ADMIN_ASYNC_EVENT;
@@ -297,7 +309,6 @@ void NVMeHealthArmEvents(NVME_CONTROLLER* Controller) {
         Tracker->Blocks = 0;
         Tracker->Done = AerDone;
         Tracker->Context = Controller;
-        __atomic_add_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
         if (NVMeQueueSubmit(Tracker, &Command) != KSTATUS_SUCCESS) {
             __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
             NVMeQueuePutTracker(Tracker);
