@@ -15,7 +15,7 @@
  * Any fault, sanitizer report, leak, access outside the disk, lock left
  * held or hang (the -timeout) is a crash; errors from the driver are fine.
  */
-// SOURCES: drivers/filesystems/EXT2-Alloc.c drivers/filesystems/EXT2-Block.c drivers/filesystems/EXT2-Dir.c drivers/filesystems/EXT2-File.c drivers/filesystems/EXT2-Inode.c drivers/filesystems/EXT2-Names.c drivers/filesystems/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c fs/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c block/Disk.c utils/Format.c utils/String.c
 // FUZZ_FLAGS: -max_len=1048576 -timeout=20 -rss_limit_mb=2048
 
 #include <stddef.h>
@@ -25,8 +25,8 @@
 
 #include "core/Log.h"
 #include "core/Sync.h"
-#include "drivers/filesystems/EXT2.h"
-#include "fs/Disk.h"
+#include "fs/ext2/EXT2.h"
+#include "block/Disk.h"
 #include "memory/Heap.h"
 
 #define CHECK(Condition)                    \

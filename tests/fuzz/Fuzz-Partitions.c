@@ -20,7 +20,7 @@
  * unregistration. Any fault, sanitizer report, leak or broken invariant is
  * a crash.
  */
-// SOURCES: fs/PartitionTables.c fs/Partition.c fs/Disk.c utils/Cache.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: block/PartitionTables.c block/Partition.c block/Disk.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
 // FUZZ_FLAGS: -max_len=65536 -timeout=10
 
 #include <stddef.h>
@@ -30,11 +30,11 @@
 
 #include "core/Log.h"
 #include "core/Sync.h"
-#include "fs/Disk.h"
-#include "fs/Partition.h"
+#include "block/Disk.h"
+#include "block/Partition.h"
 #include "memory/Heap.h"
 #include "utils/CRC32.h"
-#include "utils/Cache.h"
+#include "block/Cache.h"
 
 #define CHECK(Condition) \
     do {                 \

@@ -48,7 +48,7 @@ GPT_TYPES = {
     "root-x86-64": "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",  # Linux root (x86-64) (8304)
     "msdata": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",      # Microsoft basic data (0700)
 }
-# What Cairn's `disk` calls them (kernel/source/fs/PartitionTables.c).
+# What Cairn's `disk` calls them (kernel/source/block/PartitionTables.c).
 GPT_TYPE_NAMES = {
     "linux": "Linux filesystem",
     "home": "Linux home",

@@ -30,7 +30,7 @@
 #include "HostKernel.h"
 #include "HostPlatform.h"
 #include "NVMeModel.h"
-#include "drivers/storage/NVMe.h"
+#include "storage/nvme/NVMe.h"
 
 #define BURST 32
 

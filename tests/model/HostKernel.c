@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "HostPlatform.h"
-#include "drivers/bus/PCI-MSI.h"
+#include "bus/pci/PCI-MSI.h"
 #include "utils/Format.h"
 #include "utils/RateLimit.h"
 

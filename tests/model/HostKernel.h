@@ -2,7 +2,7 @@
  * HostKernel.h - host versions of the few kernel services drivers link
  * besides drivers/Platform.h: the kernel log (core/Log.h) and the PCI core's
  * device list and driver registry (the "Kernel services" part of
- * drivers/bus/PCI.h, plus PCIMSIXMap).
+ * bus/pci/PCI.h, plus PCIMSIXMap).
  *
  * The log formats with the kernel's own formatter (utils/Format.c), so a
  * driver using a conversion the kernel does not support shows the same
@@ -16,7 +16,7 @@
 
 #include "Base.h"
 #include "core/Log.h"
-#include "drivers/bus/PCI.h"
+#include "bus/pci/PCI.h"
 
 /** Forgets the PCI device list (frees the devices PCIAddSegment made), the drivers and the log capture. */
 void HostKernelReset(void);

@@ -40,7 +40,7 @@
 #include "DiskBackend.h"
 #include "MemoryBus.h"
 #include "NVMeModelSpec.h"
-#include "drivers/bus/PCI.h"
+#include "bus/pci/PCI.h"
 
 typedef struct tag_NVME_MODEL NVME_MODEL;
 

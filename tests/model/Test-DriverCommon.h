@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "ModelTest.h"
-#include "drivers/storage/NVMe.h"
-#include "fs/Disk.h"
+#include "storage/nvme/NVMe.h"
+#include "block/Disk.h"
 
 typedef struct tag_DRIVER_TEST {
     NVME_MODEL* Model;

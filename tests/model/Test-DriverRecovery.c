@@ -16,7 +16,7 @@
  *   forced resets while threads run I/O; 50 resets leak nothing
  *   a reset that cannot bring the controller back (failed, disks fail)
  */
-// SOURCES: drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c drivers/storage/NVMe-DSM.c drivers/storage/NVMe-Features.c drivers/storage/NVMe-Health.c drivers/storage/NVMe-IO.c drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c drivers/storage/NVMe-Recovery.c drivers/storage/NVMe-Request.c fs/Disk.c
+// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c block/Disk.c
 // CFLAGS: -DNVME_HOST_MODEL
 
 #include <stdarg.h>

@@ -7,7 +7,7 @@
  * step. The thorough model-based driver tests come with the driver's error
  * handling; this one proves the pieces fit.
  */
-// SOURCES: drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c drivers/storage/NVMe-DSM.c drivers/storage/NVMe-Features.c drivers/storage/NVMe-Health.c drivers/storage/NVMe-IO.c drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c drivers/storage/NVMe-Recovery.c drivers/storage/NVMe-Request.c fs/Disk.c
+// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c block/Disk.c
 // CFLAGS: -DNVME_HOST_MODEL
 
 #include <stdarg.h>
@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "ModelTest.h"
-#include "drivers/storage/NVMe.h"
-#include "fs/Disk.h"
+#include "storage/nvme/NVMe.h"
+#include "block/Disk.h"
 
 static void Fill(U8* Buffer, U64 Length, U32 Seed) {
     for (U64 I = 0; I < Length; I++) Buffer[I] = (U8)(Seed + I * 13 + (I >> 8));

@@ -18,7 +18,7 @@
 
 #include "ModelTest.h"
 #include "TinyDriver.h"
-#include "drivers/bus/PCI-MSI.h"
+#include "bus/pci/PCI-MSI.h"
 
 /************************************************************************/
 // Helpers

@@ -22,8 +22,8 @@ MODEL_DIR := tests/model
 MODEL_TEST_SOURCES := $(sort $(wildcard $(MODEL_DIR)/Test-*.c))
 MODEL_TEST_BINARIES := $(patsubst $(MODEL_DIR)/%.c,$(BUILD)/unit/%,$(MODEL_TEST_SOURCES))
 MODEL_LIB_SOURCES := $(sort $(filter-out $(MODEL_TEST_SOURCES) $(MODEL_DIR)/Bench-%.c,$(wildcard $(MODEL_DIR)/*.c)))
-MODEL_KERNEL_SOURCES := drivers/bus/PCI-Config.c drivers/bus/PCI-Enumerate.c drivers/bus/PCI-MSI.c drivers/bus/PCI-Registry.c \
-	drivers/bus/PCI-Names.c utils/String.c utils/Format.c utils/RateLimit.c
+MODEL_KERNEL_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-MSI.c bus/pci/PCI-Registry.c \
+	bus/pci/PCI-Names.c utils/String.c utils/Format.c utils/RateLimit.c
 MODEL_CFLAGS = $(HOST_CFLAGS) -I$(MODEL_DIR) -pthread
 
 $(MODEL_TEST_BINARIES): $(BUILD)/unit/%: $(MODEL_DIR)/%.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) \
@@ -62,10 +62,10 @@ soak-model: $(BUILD)/unit/Test-DriverSoak
 # Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
 MODEL_BENCH := $(BUILD)/bench/Bench-Driver
 MODEL_BENCH_COUNT ?= 10000
-MODEL_BENCH_DRIVER := drivers/storage/NVMe-Admin.c drivers/storage/NVMe-Core.c drivers/storage/NVMe-Disk.c \
-	drivers/storage/NVMe-DSM.c drivers/storage/NVMe-Features.c drivers/storage/NVMe-Health.c drivers/storage/NVMe-IO.c \
-	drivers/storage/NVMe-PRP.c drivers/storage/NVMe-Queue.c drivers/storage/NVMe-Recovery.c \
-	drivers/storage/NVMe-Request.c fs/Disk.c
+MODEL_BENCH_DRIVER := storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c \
+	storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c \
+	storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c \
+	storage/nvme/NVMe-Request.c block/Disk.c
 
 $(MODEL_BENCH): $(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) $(KERNEL_C_SOURCES) \
 		$(MODEL_DIR)/model.mk

@@ -27,7 +27,7 @@
 
 #include "core/Log.h"
 #include "core/Sync.h"
-#include "fs/Disk.h"
+#include "block/Disk.h"
 #include "fs/VFS.h"
 #include "memory/Heap.h"
 

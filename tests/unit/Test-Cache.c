@@ -1,5 +1,5 @@
 /*
- * Test-Cache.c - utils/Cache.c behind fs/Disk.c, with fs/Partition.c on
+ * Test-Cache.c - block/Cache.c behind block/Disk.c, with block/Partition.c on
  * top, against a RAM-backed fake DISK driver that counts every request.
  *
  * Checks hits and misses, LRU order (block level and through DiskRead), the
@@ -13,7 +13,7 @@
  * sectors, a partial last block, heap exhaustion, coherence between a
  * partition and its raw disk, and several threads at once.
  */
-// SOURCES: fs/Disk.c fs/Partition.c fs/PartitionTables.c utils/Cache.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,11 +27,11 @@
 
 #include "core/Log.h"
 #include "core/Sync.h"
-#include "fs/Disk.h"
-#include "fs/Partition.h"
+#include "block/Disk.h"
+#include "block/Partition.h"
 #include "memory/Heap.h"
 #include "system/Shutdown.h"
-#include "utils/Cache.h"
+#include "block/Cache.h"
 
 /************************************************************************/
 // Kernel fakes

@@ -12,7 +12,7 @@
  * (e2fsck -D), shared attribute blocks, a read-only disk, features, and
  * corrupt images (each must give errors, one warning, no crash under ASan).
  */
-// SOURCES: drivers/filesystems/EXT2-Alloc.c drivers/filesystems/EXT2-Block.c drivers/filesystems/EXT2-Dir.c drivers/filesystems/EXT2-File.c drivers/filesystems/EXT2-Inode.c drivers/filesystems/EXT2-Names.c drivers/filesystems/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c fs/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c block/Disk.c utils/Format.c utils/String.c
 
 #define _GNU_SOURCE  // SEEK_DATA, SEEK_HOLE
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "EXT2-TestDisk.h"
-#include "drivers/filesystems/EXT2.h"
+#include "fs/ext2/EXT2.h"
 
 #define MIB (1024ULL * 1024ULL)
 

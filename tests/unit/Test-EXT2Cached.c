@@ -1,11 +1,11 @@
 /*
  * Test-EXT2Cached.c - Test-EXT2Write's sequences again, with the sector
- * cache (utils/Cache.c) in front of every disk, as in the kernel. The budget
+ * cache (block/Cache.c) in front of every disk, as in the kernel. The budget
  * is small (256 KiB) so blocks are evicted and written back in the middle of
  * operations; e2fsck and debugfs read the image file, so they only see what
  * VFSSyncAll and VFSUnmount made durable through DiskFlush.
  */
-// SOURCES: drivers/filesystems/EXT2-Alloc.c drivers/filesystems/EXT2-Block.c drivers/filesystems/EXT2-Dir.c drivers/filesystems/EXT2-File.c drivers/filesystems/EXT2-Inode.c drivers/filesystems/EXT2-Names.c drivers/filesystems/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c fs/Disk.c utils/Cache.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
 #define EXT2_TEST_CACHE_BUDGET (256 * 1024)
 #include "EXT2-WriteSuite.h"

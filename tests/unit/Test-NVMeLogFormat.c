@@ -1,6 +1,6 @@
 /*
- * Test-NVMeLogFormat.c - NVMe log pages, registers and features turned into
- * nvme-cli style text (utils/NVMeLogFormat.c, utils/NVMeRegisterFormat.c).
+ * Test-NVMe-LogFormat.c - NVMe log pages, registers and features turned into
+ * nvme-cli style text (storage/nvme/NVMe-LogFormat.c, storage/nvme/NVMe-RegisterFormat.c).
  *
  * Odd values on purpose: temperatures of 0 K and 65535 K, 128-bit counters
  * with every bit set (printed in exact decimal), every critical warning bit
@@ -9,7 +9,7 @@
  * Expected strings were computed independently (Python's big integers for
  * the 128-bit and unit conversions).
  */
-// SOURCES: utils/NVMeLogFormat.c utils/NVMeRegisterFormat.c utils/Format.c utils/String.c
+// SOURCES: storage/nvme/NVMe-LogFormat.c storage/nvme/NVMe-RegisterFormat.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "utils/NVMeLogFormat.h"
-#include "utils/NVMeRegisterFormat.h"
+#include "storage/nvme/NVMe-LogFormat.h"
+#include "storage/nvme/NVMe-RegisterFormat.h"
 
 /************************************************************************/
 // Collecting output

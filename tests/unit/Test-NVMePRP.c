@@ -1,5 +1,5 @@
 // Test-NVMePRP.c - the NVMe PRP builder and transfer limits, against fake (scrambled) physical pages.
-// SOURCES: drivers/storage/NVMe-PRP.c drivers/storage/NVMe-IO.c utils/String.c utils/Format.c
+// SOURCES: storage/nvme/NVMe-PRP.c storage/nvme/NVMe-IO.c utils/String.c utils/Format.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "drivers/storage/NVMe-Internal.h"
+#include "storage/nvme/NVMe-Internal.h"
 
 #define PAGE 4096U
 #define BUFFER_PAGES 1100U

@@ -1,6 +1,6 @@
 // Test-NVMeQueue.c - the NVMe queue engine's pure parts: the CID free list, ring arithmetic at wrap-around,
 // the phase tag, doorbell offsets. A small simulated device drives the rings through several wraps.
-// SOURCES: drivers/storage/NVMe-Queue.c utils/String.c
+// SOURCES: storage/nvme/NVMe-Queue.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "drivers/storage/NVMe-Internal.h"
+#include "storage/nvme/NVMe-Internal.h"
 
 static void test_cid_allocator_basics(void** State) {
     (void)State;

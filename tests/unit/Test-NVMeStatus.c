@@ -1,7 +1,7 @@
 // Test-NVMeStatus.c - NVMe status decoding (SCT, SC, More, DNR -> names and KSTATUS) and the checks on what a
 // device returns in Identify Namespace.
 // Identify parsing lives in NVMe-Admin.c; NVMe-IO.c's limits use NVMe-PRP.c.
-// SOURCES: drivers/storage/NVMe-IO.c drivers/storage/NVMe-Admin.c drivers/storage/NVMe-PRP.c utils/String.c utils/Format.c
+// SOURCES: storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c utils/String.c utils/Format.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "drivers/storage/NVMe-Internal.h"
+#include "storage/nvme/NVMe-Internal.h"
 
 /** The 16-bit status half of completion dword 3 as a device writes it. */
 static U16 CompletionStatus(U8 Sct, U8 Sc, BOOL More, BOOL Dnr, U8 Phase) {

@@ -3,7 +3,7 @@
  * against a fake PCI topology whose bridges route configuration cycles by
  * their programmed bus numbers, as real bridges do.
  */
-// SOURCES: drivers/bus/PCI-Config.c drivers/bus/PCI-Enumerate.c utils/String.c
+// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "drivers/bus/PCI.h"
+#include "bus/pci/PCI.h"
 
 /************************************************************************/
 // Fake hardware

@@ -2,7 +2,7 @@
  * Test-PCIMSI.c - MSI message composition and MSI / MSI-X programming on a
  * fake configuration space and a plain-memory MSI-X table.
  */
-// SOURCES: drivers/bus/PCI-MSI.c drivers/bus/PCI-Config.c utils/String.c
+// SOURCES: bus/pci/PCI-MSI.c bus/pci/PCI-Config.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "drivers/bus/PCI-MSI.h"
+#include "bus/pci/PCI-MSI.h"
 
 static U8 Config[4096];
 static U32 ControlWritesWhileEnabled;  // message writes seen while MSI was enabled

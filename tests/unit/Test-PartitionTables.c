@@ -1,5 +1,5 @@
 /*
- * Test-PartitionTables.c - fs/PartitionTables.c on RAM disks.
+ * Test-PartitionTables.c - block/PartitionTables.c on RAM disks.
  *
  * Tables built byte by byte here: MBR primaries, an extended partition with
  * logicals, EBR chains that loop, run too long or point outside, entries
@@ -14,7 +14,7 @@
  * test if the scanner ever reads outside it. Type names are checked against
  * the GUIDs sgdisk writes for its type codes.
  */
-// SOURCES: fs/PartitionTables.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: block/PartitionTables.c utils/CRC32.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs/Partition.h"
+#include "block/Partition.h"
 #include "memory/Heap.h"
 #include "utils/CRC32.h"
 

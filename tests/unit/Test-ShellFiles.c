@@ -9,7 +9,7 @@
  * lines, same byte-count line up to the time), and the coreutils shapes of
  * ls -l, stat and df. Errors must name the command, the path and the reason.
  */
-// SOURCES: shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c core/CommandLine.c utils/LineEditor.c utils/SHA256.c drivers/filesystems/EXT2-Alloc.c drivers/filesystems/EXT2-Block.c drivers/filesystems/EXT2-Dir.c drivers/filesystems/EXT2-File.c drivers/filesystems/EXT2-Inode.c drivers/filesystems/EXT2-Names.c drivers/filesystems/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c fs/Disk.c utils/Format.c utils/String.c
+// SOURCES: shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c core/CommandLine.c utils/LineEditor.c utils/SHA256.c fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c block/Disk.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>

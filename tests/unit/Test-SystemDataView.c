@@ -1,13 +1,13 @@
 /*
- * Test-SystemDataView.c - the System Data View's pure half
- * (system/SystemDataView.c): the text buffer (cutting, control bytes,
+ * Test-DataView.c - the System Data View's pure half
+ * (shell/DataView.c): the text buffer (cutting, control bytes,
  * wrapping, the line limit) and frame composition, checked by feeding the
  * composed bytes to the VGA console's own terminal emulation
  * (drivers/console/VGA.c) and reading the screen back: title and key rows,
  * styles, scrolling and its clamp, rows sent only when they change, stale
  * text erased, and nothing ever written past column 79 or below row 24.
  */
-// SOURCES: system/SystemDataView.c drivers/console/VGA.c utils/Format.c utils/String.c
+// SOURCES: shell/DataView.c drivers/console/VGA.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "drivers/console/VGA.h"
-#include "system/SystemDataView.h"
+#include "shell/DataView.h"
 
 #define VGA_COLUMNS 80
 #define VGA_ROWS 25

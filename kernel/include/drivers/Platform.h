@@ -4,7 +4,7 @@
  *
  * A driver (NVMe, VMD, ...) includes this header, the pure libraries
  * (utils/String.h, utils/Format.h), the PCI configuration helpers
- * (drivers/bus/PCI.h, drivers/bus/PCI-MSI.h, which go through a segment's
+ * (bus/pci/PCI.h, bus/pci/PCI-MSI.h, which go through a segment's
  * ops table) and core/Log.h, and nothing else of the kernel. The kernel
  * implements this header in drivers/Platform.c; host tests implement it over
  * device models (tests/model), so the same driver sources run in both.
@@ -29,8 +29,8 @@
 #define DRIVERS_PLATFORM_H_INCLUDED
 
 #include "Base.h"
-#include "drivers/bus/PCI-MSI.h"
-#include "drivers/bus/PCI.h"
+#include "bus/pci/PCI-MSI.h"
+#include "bus/pci/PCI.h"
 
 /************************************************************************/
 // MMIO

@@ -24,7 +24,7 @@
 #define FS_VFS_H_INCLUDED
 
 #include "Base.h"
-#include "fs/Disk.h"
+#include "block/Disk.h"
 
 /************************************************************************/
 // Limits

@@ -8,7 +8,7 @@
 #define SHELL_SHELLDISK_H_INCLUDED
 
 #include "Base.h"
-#include "fs/Disk.h"
+#include "block/Disk.h"
 
 /** The disk named Name, or NULL after printing "<Command>: no disk named '<Name>'". */
 DISK* ShellDiskFind(LPCSTR Command, LPCSTR Name);

@@ -20,7 +20,7 @@
 
 #include "core/Log.h"
 #include "core/Sync.h"
-#include "drivers/filesystems/EXT2.h"
+#include "fs/ext2/EXT2.h"
 #include "memory/Heap.h"
 #include "utils/Format.h"
 #include "utils/String.h"
@@ -464,7 +464,7 @@ VFS_STATUS VFSTruncate(LPCSTR Path, U64 Size) {
 // Mounting
 
 static VFS_STATUS VFSFlushDisk(DISK* Disk) {
-    // TODO(lead): call the sector cache's sync (utils/Cache.h) here once it exists, if DiskFlush does not
+    // TODO(lead): call the sector cache's sync (block/Cache.h) here once it exists, if DiskFlush does not
     // already write the cache back.
     KSTATUS Status = DiskFlush(Disk);
     if (Status == KSTATUS_SUCCESS || Status == KSTATUS_NOT_SUPPORTED) return VFS_OK;

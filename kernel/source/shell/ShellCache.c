@@ -13,9 +13,9 @@
 
 #include "shell/ShellCommands.h"
 
-#include "fs/Disk.h"
+#include "block/Disk.h"
 #include "shell/Shell.h"
-#include "utils/Cache.h"
+#include "block/Cache.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 

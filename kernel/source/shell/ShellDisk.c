@@ -7,7 +7,7 @@
  *   disk fill <disk> <lba> <count> <seed> [offset=N]
  *   disk check <disk> <lba> <count> <seed> [offset=N]
  *
- * Everything goes through fs/Disk.h, so it works on any disk driver. The
+ * Everything goes through block/Disk.h, so it works on any disk driver. The
  * transfer buffer of fill and check starts N bytes past a page boundary
  * (N a multiple of 4 below 4096): a driver then sees every first-page
  * offset a caller can produce, which is what PRP construction gets wrong.
@@ -17,8 +17,8 @@
 
 #include "shell/ShellCommands.h"
 
-#include "fs/Disk.h"
-#include "fs/Partition.h"
+#include "block/Disk.h"
+#include "block/Partition.h"
 #include "fs/VFS.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
@@ -122,7 +122,7 @@ static BOOL ParseRange(LPCSTR DiskName, LPCSTR LbaText, LPCSTR CountText, DISK_R
 /**
  * Sectors per DiskRead/DiskWrite: DISK_CHUNK_BYTES whatever the driver's
  * MaxTransferSectors says. Disk requests may be larger than one device
- * command (the driver splits them, fs/Disk.h), and fill/check exist to make
+ * command (the driver splits them, block/Disk.h), and fill/check exist to make
  * it do so: an MDTS-limited controller then gets many commands in flight
  * for one call.
  */

@@ -3,7 +3,7 @@
  * and dd.
  *
  * An operand without a '/' that names a registered disk (nvme0n1,
- * nvme0n1p1) is that disk, read and written through fs/Disk.h at any byte
+ * nvme0n1p1) is that disk, read and written through block/Disk.h at any byte
  * offset: a range that cuts a sector is read, patched and written back, so
  * dd with any bs, skip or seek changes exactly the bytes it names. Anything
  * else is a path for the VFS. Output follows coreutils: sha256sum prints
@@ -13,7 +13,7 @@
 
 #include "shell/ShellFiles.h"
 
-#include "fs/Disk.h"
+#include "block/Disk.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
 #include "system/Clock.h"

@@ -11,23 +11,23 @@
  *   nvme flush <disk>         write the disk's cache back, then an NVMe Flush
  *   nvme reset <ctrl>         a controller reset through the driver's recovery path
  *
- * <ctrl> is nvme0 or 0. Everything goes through drivers/storage/NVMe.h (and
- * fs/Disk.h for trim and flush, so the sector cache stays coherent: a trim
+ * <ctrl> is nvme0 or 0. Everything goes through storage/nvme/NVMe.h (and
+ * block/Disk.h for trim and flush, so the sector cache stays coherent: a trim
  * goes through DiskCommand, which forgets the cached copies of the range);
- * the decoding and the nvme-cli layouts are in utils/NVMeLogFormat.c and
- * utils/NVMeRegisterFormat.c. The shell is single-threaded, so the page
+ * the decoding and the nvme-cli layouts are in storage/nvme/NVMe-LogFormat.c and
+ * storage/nvme/NVMe-RegisterFormat.c. The shell is single-threaded, so the page
  * buffer below is shared by the subcommands.
  */
 
 #include "shell/ShellNVMe.h"
 
-#include "drivers/storage/NVMe.h"
-#include "fs/Disk.h"
+#include "storage/nvme/NVMe.h"
+#include "block/Disk.h"
 #include "shell/Shell.h"
 #include "system/Clock.h"
 #include "utils/Format.h"
-#include "utils/NVMeLogFormat.h"
-#include "utils/NVMeRegisterFormat.h"
+#include "storage/nvme/NVMe-LogFormat.h"
+#include "storage/nvme/NVMe-RegisterFormat.h"
 #include "utils/String.h"
 
 // Identify Controller ONCS bit 2: Dataset Management (NVMe 2.0 figure 275).

@@ -7,7 +7,7 @@
  *   nvme list
  *   nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5] [reset-after=<ms>]
  *
- * Everything comes from drivers/storage/NVMe.h (the introspection views and
+ * Everything comes from storage/nvme/NVMe.h (the introspection views and
  * NVMeSubmitIO); nothing here touches the controller. The bench keeps qd
  * commands in flight: completion callbacks (the driver's bottom half) only
  * record the latency and mark the slot done; the shell thread resubmits,
@@ -27,8 +27,8 @@
 #include "core/Spinlock.h"
 #include "core/Sync.h"
 #include "drivers/console/Input.h"
-#include "drivers/storage/NVMe.h"
-#include "fs/Disk.h"
+#include "storage/nvme/NVMe.h"
+#include "block/Disk.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
 #include "shell/ShellDisk.h"

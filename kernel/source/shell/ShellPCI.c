@@ -10,8 +10,8 @@
  */
 
 #include "shell/ShellCommands.h"
-#include "drivers/bus/PCI-MSI.h"
-#include "drivers/bus/PCI.h"
+#include "bus/pci/PCI-MSI.h"
+#include "bus/pci/PCI.h"
 #include "shell/Shell.h"
 #include "utils/Format.h"
 #include "utils/String.h"

@@ -1,0 +1,166 @@
+/*
+ * Disk.h - the disk contract between storage drivers and everything above.
+ *
+ * A DISK is a kernel object (OBJECT_FIELDS, TypeID KOID_DISK) that a storage
+ * driver registers for each device it exposes (an NVMe namespace is
+ * `nvme<C>n<NSID>`; a partition found on it later is a DISK too, `nvme0n1p1`,
+ * whose driver forwards to its parent). Callers never touch the driver
+ * directly: they go through DiskCommand (or the DiskRead/DiskWrite helpers),
+ * which checks the access mode and the request's bounds first, so a driver
+ * only ever sees well-formed requests.
+ *
+ * Requests are synchronous: the call returns when the transfer is done (the
+ * driver may have split it into several device commands). Buffers need no
+ * alignment and need not be physically contiguous. DiskCommand splits a
+ * request larger than the driver's MaxTransferSectors into several calls.
+ *
+ * Sector cache: every physical disk (Parent NULL, not DISK_FLAG_NO_CACHE)
+ * gets a write-back block cache at registration (block/Cache.h), and
+ * DiskCommand routes READ, WRITE, FLUSH and TRIM through it; a partition
+ * forwards to its parent, so both share one cache. Writes stay in the cache
+ * until DiskFlush/DiskSync (or `sync`, or the shutdown hook, or eviction);
+ * DiskFlush writes back every dirty block of the disk, then sends
+ * DF_DISK_FLUSH to the driver. The cache reaches the driver directly for its
+ * fills and write-backs. The access mode is checked before the cache (a
+ * refused write changes nothing, not even the cache) and again below it.
+ */
+
+#ifndef BLOCK_DISK_H_INCLUDED
+#define BLOCK_DISK_H_INCLUDED
+
+#include "Base.h"
+
+/************************************************************************/
+// Kernel objects
+
+#define KOID_DISK 0x4B534944  // "DISK"
+
+#define OBJECT_FIELDS \
+    U32 TypeID;       \
+    U32 References;   \
+    U64 ID;
+
+/************************************************************************/
+// Driver functions
+
+#define DF_DISK_READ 0x1001      // DISK_IO
+#define DF_DISK_WRITE 0x1002     // DISK_IO
+#define DF_DISK_GETINFO 0x1003   // DISK_INFO
+#define DF_DISK_SETACCESS 0x1004 // DISK_ACCESS_REQUEST
+#define DF_DISK_FLUSH 0x1005     // NULL: make written data durable
+#define DF_DISK_TRIM 0x1006      // DISK_IO with Buffer NULL: the range no longer holds data
+
+#define DISK_ACCESS_READ_ONLY 0x0001
+#define DISK_ACCESS_DISABLED 0x0002
+
+#define DISK_NAME_LENGTH 32
+#define DISK_MODEL_LENGTH 48
+#define DISK_SERIAL_LENGTH 24
+
+#define DISK_TYPE_NVME 1
+#define DISK_TYPE_PARTITION 2
+#define DISK_TYPE_RAM 3
+
+#define DISK_FLAG_NO_CACHE 0x0001  // set by the driver before DiskRegister: no sector cache
+
+struct tag_CACHE;
+
+struct tag_DISK;
+
+typedef struct tag_DISK_IO {
+    U64 Sector;       // first sector (of the disk's own sector size)
+    U32 SectorCount;
+    LPVOID Buffer;    // SectorCount * SectorSize bytes
+} DISK_IO;
+
+typedef struct tag_DISK_INFO {
+    char Name[DISK_NAME_LENGTH];
+    char Model[DISK_MODEL_LENGTH];
+    char Serial[DISK_SERIAL_LENGTH];
+    U32 Type;
+    U32 SectorSize;
+    U64 SectorCount;
+    U32 Access;
+    U32 MaxTransferSectors;  // largest single device command (0: no limit); larger requests are split
+    BOOL SupportsTrim;
+    BOOL VolatileCache;      // writes need DF_DISK_FLUSH to be durable
+} DISK_INFO;
+
+typedef struct tag_DISK_ACCESS_REQUEST {
+    U32 Access;
+} DISK_ACCESS_REQUEST;
+
+typedef struct tag_DISK_DRIVER {
+    LPCSTR Name;
+    /** Handles one DF_DISK_* function; Parameter is the structure the function names. */
+    KSTATUS (*Command)(struct tag_DISK* Disk, U32 Function, LPVOID Parameter);
+} DISK_DRIVER;
+
+typedef struct tag_DISK {
+    OBJECT_FIELDS
+    char Name[DISK_NAME_LENGTH];
+    const DISK_DRIVER* Driver;
+    LPVOID DriverData;
+    struct tag_DISK* Parent;   // for partitions
+    U32 SectorSize;            // cached at registration
+    U64 SectorCount;
+    U32 Access;                // DISK_ACCESS_* (the layer enforces it before calling the driver)
+    U64 ReadCount, WriteCount, ErrorCount;   // requests served through DiskCommand
+    U64 BytesRead, BytesWritten;
+    struct tag_DISK* Next;
+    U32 Type;                  // DISK_TYPE_*, cached at registration
+    U32 MaxTransferSectors;    // cached at registration (0: no limit)
+    U32 Flags;                 // DISK_FLAG_*, set by the driver before registering
+    struct tag_CACHE* Cache;   // set by DiskRegister for physical disks; NULL otherwise
+} DISK;
+
+typedef void (*DISK_LISTENER)(DISK* Disk, LPVOID Context);
+
+/** Fills the object header, asks the driver for its geometry, attaches a cache, and adds the disk to the list. */
+KSTATUS DiskRegister(DISK* Disk);
+/**
+ * Removes a disk (and, first, the partitions on it). Its cache writes back
+ * what it can while the driver still answers, then every later request on
+ * the disk fails with KSTATUS_NO_PERMISSION; requests in flight are the
+ * driver's to finish. The DISK and its partitions are never freed here.
+ */
+void DiskUnregister(DISK* Disk);
+/** The first registered disk; follow ->Next. */
+DISK* GetDiskList(void);
+U32 DiskGetCount(void);
+DISK* DiskFind(LPCSTR Name);
+/** Called for every disk registered from now on (and, immediately, for those already there). */
+void DiskAddListener(DISK_LISTENER Listener, LPVOID Context);
+
+/** Checked entry point: validates the object, access and bounds, then calls the driver. */
+KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter);
+KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer);
+KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer);
+/** Writes back the disk's dirty cached blocks (the whole parent's for a partition), then DF_DISK_FLUSH. */
+KSTATUS DiskFlush(DISK* Disk);
+KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info);
+/** Making a disk read-only or disabled writes its dirty blocks back first (while it still may). */
+KSTATUS DiskSetAccess(DISK* Disk, U32 Access);
+
+/** DiskFlush that also tells how many blocks were written back (Written may be NULL). */
+KSTATUS DiskSync(DISK* Disk, U32* Written);
+/** DiskSync on every physical disk (a disabled one only if it still has dirty blocks); first error. Shutdown hook. */
+KSTATUS DiskSyncAll(void);
+/**
+ * For code that reaches the device behind DiskCommand (a benchmark writing
+ * through the driver, a firmware tool): writes back the dirty blocks of the
+ * disk (the whole parent's for a partition), then forgets every clean one,
+ * so later reads come from the device. Dirty blocks that cannot be written
+ * stay (and the error is returned).
+ */
+KSTATUS DiskInvalidateCache(DISK* Disk);
+/**
+ * Cache budget in bytes for disks registered from now on (0: no cache).
+ * Without a call the kernel uses the `cache=` option (k/M/G suffixes,
+ * default CACHE_DEFAULT_BUDGET), at most an eighth of the RAM.
+ */
+void DiskSetCacheBudget(U64 Bytes);
+
+LPCSTR DiskStatusName(KSTATUS Status);
+
+#endif  // BLOCK_DISK_H_INCLUDED

@@ -1,0 +1,587 @@
+/*
+ * NVMe-Internal.h - what the NVMe driver's files share: register and command
+ * layouts, the controller / queue / tracker structures, and the functions
+ * each file offers the others.
+ *
+ * Layering (one file each):
+ *   NVMe-PRP.c    pure: builds PRP1/PRP2/PRP lists for a buffer
+ *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion,
+ *                 holding and cancelling for resets, retries, interrupt and
+ *                 polled variants (its ring and CID arithmetic is pure)
+ *   NVMe-Request.c  callers waiting for commands (requests)
+ *   NVMe-Admin.c  admin commands: identify, queue create/delete, namespaces
+ *   NVMe-Core.c   PCI binding and bring-up, the controller list
+ *   NVMe-IO.c     read/write/flush, splitting, bouncing, status decoding
+ *                 and the retry rule (pure)
+ *   NVMe-DSM.c    Dataset Management (trim) and Write Zeroes
+ *   NVMe-Features.c  Get/Set Features, the register snapshot
+ *   NVMe-Health.c log pages (parsers are pure), asynchronous events
+ *   NVMe-Recovery.c  the watchdog: deadlines, the timeout ladder, retries,
+ *                 controller reset and failure, shutdown
+ *   NVMe-Disk.c   namespaces as DISK objects
+ *
+ * The driver reaches the machine only through drivers/Platform.h. Pure parts
+ * build on the host (-DCAIRN_HOST_BUILD) for the unit tests; the parts that
+ * need the platform are inside NVME_WITH_PLATFORM, which a host build against
+ * a device model enables by defining NVME_HOST_MODEL.
+ *
+ * Register offsets and bit positions: NVM Express Base Specification 2.0,
+ * section 3.1 (controller registers), figures 88 (SQE), 90 (CQE), 100
+ * (status field), 275 (Identify Controller), 280 (Identify Namespace).
+ */
+
+#ifndef STORAGE_NVME_INTERNAL_H_INCLUDED
+#define STORAGE_NVME_INTERNAL_H_INCLUDED
+
+#include "Base.h"
+#include "drivers/Platform.h"
+#include "storage/nvme/NVMe.h"
+#include "block/Disk.h"
+
+#if !defined(CAIRN_HOST_BUILD) || defined(NVME_HOST_MODEL)
+#define NVME_WITH_PLATFORM 1
+#endif
+
+/************************************************************************/
+// Controller registers (NVMe 2.0, 3.1.4)
+
+#define NVME_REG_CAP_LOW 0x00
+#define NVME_REG_CAP_HIGH 0x04
+#define NVME_REG_VS 0x08
+#define NVME_REG_INTMS 0x0C
+#define NVME_REG_INTMC 0x10
+#define NVME_REG_CC 0x14
+#define NVME_REG_CSTS 0x1C
+#define NVME_REG_NSSR 0x20
+#define NVME_REG_AQA 0x24
+#define NVME_REG_ASQ_LOW 0x28
+#define NVME_REG_ASQ_HIGH 0x2C
+#define NVME_REG_ACQ_LOW 0x30
+#define NVME_REG_ACQ_HIGH 0x34
+#define NVME_REG_CMBLOC 0x38
+#define NVME_REG_CMBSZ 0x3C
+#define NVME_REG_DOORBELLS 0x1000
+
+#define NVME_CC_ENABLE 0x00000001
+#define NVME_CC_CSS_SHIFT 4
+#define NVME_CC_CSS_NVM 0x0
+#define NVME_CC_CSS_ALL 0x6     // all supported I/O command sets (CAP.CSS bit 6)
+#define NVME_CC_MPS_SHIFT 7
+#define NVME_CC_AMS_SHIFT 11    // 0 = round robin
+#define NVME_CC_SHN_SHIFT 14
+#define NVME_CC_SHN_MASK (3U << 14)
+#define NVME_CC_SHN_NORMAL (1U << 14)
+#define NVME_CC_IOSQES_SHIFT 16
+#define NVME_CC_IOCQES_SHIFT 20
+
+#define NVME_CSTS_RDY 0x00000001
+#define NVME_CSTS_CFS 0x00000002
+#define NVME_CSTS_SHST_MASK 0x0000000C
+#define NVME_CSTS_SHST_COMPLETE 0x00000008
+
+#define NVME_CAP_CSS_NVM 0x01
+#define NVME_CAP_CSS_IO_SETS 0x40
+#define NVME_CAP_CSS_NO_IO 0x80
+
+#define NVME_SQ_ENTRY_SIZE 64
+#define NVME_CQ_ENTRY_SIZE 16
+#define NVME_SQES_LOG2 6
+#define NVME_CQES_LOG2 4
+
+/************************************************************************/
+// Commands
+
+#define NVME_ADMIN_DELETE_SQ 0x00
+#define NVME_ADMIN_CREATE_SQ 0x01
+#define NVME_ADMIN_GET_LOG_PAGE 0x02
+#define NVME_ADMIN_DELETE_CQ 0x04
+#define NVME_ADMIN_CREATE_CQ 0x05
+#define NVME_ADMIN_IDENTIFY 0x06
+#define NVME_ADMIN_ABORT 0x08
+#define NVME_ADMIN_SET_FEATURES 0x09
+#define NVME_ADMIN_GET_FEATURES 0x0A
+#define NVME_ADMIN_ASYNC_EVENT 0x0C
+
+#define NVME_IO_WRITE_ZEROES 0x08
+#define NVME_IO_DSM 0x09
+
+#define NVME_ONCS_DSM 0x0004
+#define NVME_ONCS_WRITE_ZEROES 0x0008
+
+#define NVME_CNS_NAMESPACE 0x00
+#define NVME_CNS_CONTROLLER 0x01
+#define NVME_CNS_ACTIVE_NAMESPACES 0x02
+
+#define NVME_NSID_LIST_ENTRIES 1024  // a CNS 02h page holds 1024 NSIDs
+
+typedef struct tag_NVME_COMMAND {
+    U8 Opcode;
+    U8 Flags;     // FUSE (1:0), PSDT (7:6) = 0: PRPs
+    U16 Cid;
+    U32 Nsid;
+    U32 Cdw2, Cdw3;
+    U64 Mptr;
+    U64 Prp1, Prp2;
+    U32 Cdw10, Cdw11, Cdw12, Cdw13, Cdw14, Cdw15;
+} NVME_COMMAND;
+
+typedef struct tag_NVME_COMPLETION {
+    U32 Dw0, Dw1;
+    U16 SqHead;
+    U16 SqId;
+    U16 Cid;
+    U16 Status;   // bit 0 phase, 8:1 SC, 11:9 SCT, 13:12 CRD, 14 More, 15 DNR
+} NVME_COMPLETION;
+
+STATIC_ASSERT(sizeof(NVME_COMMAND) == NVME_SQ_ENTRY_SIZE, "SQ entries are 64 bytes");
+STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 bytes");
+
+/************************************************************************/
+// Status (the 15-bit field without the phase tag: completion Status >> 1)
+
+#define NVME_STATUS_FIELD(CompletionStatus) ((U16)((CompletionStatus) >> 1))
+#define NVME_STATUS_SC(S) ((U8)((S) & 0xFF))
+#define NVME_STATUS_SCT(S) ((U8)(((S) >> 8) & 0x7))
+#define NVME_STATUS_CRD(S) ((U8)(((S) >> 11) & 0x3))
+#define NVME_STATUS_MORE(S) (((S) >> 13) & 1)
+#define NVME_STATUS_DNR(S) (((S) >> 14) & 1)
+#define NVME_STATUS_MAKE(Sct, Sc) ((U16)((((Sct) & 7) << 8) | ((Sc) & 0xFF)))
+
+#define NVME_SCT_GENERIC 0
+#define NVME_SCT_COMMAND_SPECIFIC 1
+#define NVME_SCT_MEDIA 2
+#define NVME_SCT_PATH 3
+#define NVME_SCT_VENDOR 7
+
+/** Maps a status field to a KSTATUS (SUCCESS for 0). */
+KSTATUS NVMeStatusToKStatus(U16 NvmeStatus);
+
+/************************************************************************/
+// PRP builder (pure, NVMe-PRP.c)
+
+/** Physical address of the byte at Linear, 0 if unmapped (PlatformTranslate in the kernel). */
+typedef PHYSICAL (*NVME_TRANSLATE)(LPCVOID Linear, LPVOID Context);
+
+/** Physically contiguous list pages a builder may fill (a tracker's share of its queue's pool). */
+typedef struct tag_NVME_PRP_POOL {
+    U64* Linear;         // first list page
+    PHYSICAL Physical;   // its bus address
+    U32 Pages;
+} NVME_PRP_POOL;
+
+typedef struct tag_NVME_PRP_RESULT {
+    U64 Prp1, Prp2;
+    U32 DataPages;       // memory pages the transfer touches
+    U32 ListPages;       // list pages used from the pool
+} NVME_PRP_RESULT;
+
+/** Pages of PageSize that [Address, Address + Length) touches. */
+U32 NVMePRPPagesSpanned(LINEAR Address, U64 Length, U32 PageSize);
+/** List pages needed for a transfer touching DataPages pages (0 when PRP1/PRP2 suffice). */
+U32 NVMePRPListPagesNeeded(U32 DataPages, U32 PageSize);
+/** Largest transfer (bytes, a multiple of PageSize) that ListPages list pages take for any dword-aligned buffer. */
+U64 NVMePRPMaxTransfer(U32 ListPages, U32 PageSize);
+/**
+ * Fills Result for Length bytes at Buffer. Buffer must be dword aligned
+ * (else KSTATUS_BAD_PARAMETER); every page is translated on its own and must
+ * come back with the right offset (PRP1) or page aligned (the rest);
+ * KSTATUS_NO_MEMORY when Pool has too few list pages (the caller splits).
+ */
+KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
+                     const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
+
+/************************************************************************/
+// Transfer limits (pure, NVMe-IO.c)
+
+/** MDTS in bytes: 2^Mdts pages of 2^(12 + MpsMin) bytes; 0 when MDTS is 0 (no limit) or absurd (> 20). */
+U64 NVMeMdtsBytes(U8 Mdts, U8 MpsMin);
+/** What one command may carry: MDTS (if any) and what PrpListPages list pages describe for any buffer. */
+U64 NVMeMaxCommandBytes(U64 MdtsBytes, U32 PrpListPages, U32 PageSize);
+/** Blocks per command for LbaSize-byte blocks (NLB's 65536 at most). */
+U32 NVMeMaxBlocksPerCommand(U64 MaxCommandBytes, U32 LbaSize);
+
+/************************************************************************/
+// Ring and command identifier arithmetic (pure, NVMe-Queue.c)
+
+#define NVME_CID_INDEX_BITS 12        // tracker index; the 4 bits above are a generation
+#define NVME_CID_INDEX_MASK 0x0FFF
+#define NVME_MAX_QUEUE_DEPTH 4096     // so an index always fits the CID's low bits
+#define NVME_CID_NONE 0xFFFF
+
+/** A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. */
+typedef struct tag_NVME_CID_ALLOCATOR {
+    U16* Links;     // Capacity entries: next free index
+    U8* Busy;       // Capacity entries
+    U16 Capacity;
+    U16 FreeCount;
+    U16 Head, Tail; // NVME_CID_NONE when empty
+} NVME_CID_ALLOCATOR;
+
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity);
+/** FALSE when every index is busy. */
+BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index);
+/** FALSE (and no change) if Index is out of range or not busy. */
+BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index);
+BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index);
+U16 NVMeCidCompose(U16 Index, U16 Generation);
+U16 NVMeCidIndex(U16 Cid);
+
+U16 NVMeRingNext(U16 Index, U16 Depth);
+/** Entries between Head and Tail. */
+U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth);
+/** An SQ is full when one more entry would make Tail reach Head (depth - 1 usable). */
+BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth);
+/** Moves a CQ head one entry, flipping the expected phase at the wrap. */
+void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
+/** Offset in BAR0 of queue Qid's SQ tail (Completion FALSE) or CQ head doorbell. */
+U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
+
+/************************************************************************/
+// Identify parsing (pure, NVMe-Admin.c)
+
+void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info);
+/** Fills Info (except NSID, Exposed, Reason, DiskName) from an Identify Namespace page. */
+void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info);
+/** TRUE when the driver can serve the namespace; otherwise Reason says why not. */
+BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize);
+
+/************************************************************************/
+// Retry policy (pure, NVMe-IO.c)
+
+#define NVME_MAX_RETRIES 5          // a command failed with a retryable status is sent again at most this often
+#define NVME_MAX_RESUBMITS 3        // ... and after a timeout (abort or reset) at most this often
+/** TRUE when a failed command may be sent again: DNR clear and not an abort the host caused (Linux's rule). */
+BOOL NVMeStatusRetryable(U16 NvmeStatus);
+/** Delay before retry number Attempt (1-based): 10 ms doubling, 160 ms at most. */
+U32 NVMeRetryDelayMs(U32 Attempt);
+
+#ifdef NVME_WITH_PLATFORM
+
+/************************************************************************/
+// Driver structures
+
+#define NVME_ADMIN_QUEUE_DEPTH 64
+#define NVME_IO_QUEUE_DEPTH_MAX 1024
+#define NVME_PRP_PAGES_PER_TRACKER 1    // 512 entries: 2 MiB per command whatever the buffer offset
+#define NVME_BOUNCE_BYTES (128 * 1024)  // per I/O queue, for buffers that are not dword aligned
+#define NVME_WAITER_POOL 16
+#define NVME_ADMIN_TIMEOUT_MS 60000     // nvme.admin_timeout
+#define NVME_IO_TIMEOUT_MS 30000        // nvme.io_timeout
+#define NVME_WAIT_STEP_MS 250           // a waiter polls its queue itself after this long (missed interrupt)
+#define NVME_FIRST_INTERRUPT_MS 200     // how long bring-up waits for the first interrupt
+#define NVME_MAX_NAMESPACES 4096        // active namespaces the driver records
+#define NVME_HEALTH_PERIOD_MS 1000      // the watchdog reads CSTS and checks deadlines this often
+#define NVME_RESET_ATTEMPTS 3           // a controller that fails this many resets in a row is failed
+#define NVME_MAX_AERS 8                 // Asynchronous Event Requests kept outstanding, at most
+#define NVME_AER_RING 16                // events waiting for the watchdog to read their log page
+#define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s for the shutdown wait
+#define NVME_SHUTDOWN_MAX_MS 60000
+
+#define NVME_TRACKER_FREE 0
+#define NVME_TRACKER_IN_FLIGHT 1
+#define NVME_TRACKER_COMPLETING 2
+#define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
+#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
+#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
+
+// Tracker flags
+#define NVME_TRACKER_NO_DEADLINE 0x01  // Asynchronous Event Requests: outstanding until an event
+#define NVME_TRACKER_NO_RETRY 0x02     // admin commands: a status is final
+#define NVME_TRACKER_ABORT_SENT 0x04   // an Abort named this command
+#define NVME_TRACKER_CANCEL 0x08       // never posted again: failed by a reset (AERs, Aborts, abandoned commands)
+#define NVME_TRACKER_RECOVERY 0x10     // issued by the reset (or watchdog) thread: passes a RECOVERING queue
+
+struct tag_NVME_CONTROLLER;
+struct tag_NVME_QUEUE;
+struct tag_NVME_TRACKER;
+
+typedef void (*NVME_TRACKER_DONE)(struct tag_NVME_TRACKER* Tracker);
+
+/** One command's state, indexed by its CID; owns one share of its queue's PRP pool. */
+typedef struct tag_NVME_TRACKER {
+    struct tag_NVME_QUEUE* Queue;
+    U16 Index;
+    U16 Cid;             // Index plus generation
+    U16 Generation;
+    U8 State;            // NVME_TRACKER_*
+    U8 Opcode;
+    U8 Flags;            // NVME_TRACKER_* flags
+    U8 Retries;          // sent again after a retryable status
+    U8 Resubmits;        // sent again after a timeout (abort or reset)
+    U32 Nsid;
+    U64 Lba;
+    U32 Blocks;
+    U32 SubmitTick;      // the controller's watchdog tick when it was (last) posted
+    KSTATUS Failure;     // set when the driver ends the command itself (timeout, failed controller)
+    U64 RetryAtNs;
+    NVME_TRACKER_DONE Done;    // runs in the bottom half, before the tracker is freed
+    LPVOID Context;            // the caller's completion state (a request), used in place
+    NVME_IO_CALLBACK Callback; // asynchronous callers
+    NVME_COMPLETION Completion;
+    NVME_PRP_POOL Prp;
+    struct tag_NVME_TRACKER* NextDone;
+    NVME_COMMAND Command;      // as submitted (CID included), for resubmission
+} NVME_TRACKER;
+
+/** The part of a queue that differs between interrupt-driven and polled completion. */
+typedef struct tag_NVME_QUEUE_OPS {
+    LPCSTR Name;
+    /** After a doorbell: the polled variant wakes the poll thread. */
+    void (*Kick)(struct tag_NVME_QUEUE* Queue);
+    /** After the bottom half drained the CQ: the INTx variant unmasks. */
+    void (*Drained)(struct tag_NVME_QUEUE* Queue);
+} NVME_QUEUE_OPS;
+
+// Queue modes
+#define NVME_QUEUE_LIVE 0       // doorbells allowed
+#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
+#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
+#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
+
+typedef struct tag_NVME_QUEUE {
+    struct tag_NVME_CONTROLLER* Controller;
+    U16 Id;
+    U16 Depth;
+    BOOL Allocated;
+    BOOL Created;               // exists on the device
+    U8 Mode;                    // NVME_QUEUE_LIVE / SUSPENDED / DEAD (under Lock)
+    const NVME_QUEUE_OPS* Ops;
+    PLATFORM_LOCK* Lock;        // SQ tail, CQ head/phase, CID list, tracker states; short sections only
+    PLATFORM_DMA SqMemory, CqMemory, PrpMemory, BounceMemory;
+    volatile NVME_COMMAND* Sq;
+    volatile NVME_COMPLETION* Cq;
+    LINEAR SqDoorbell, CqDoorbell;
+    U16 SqTail, SqHead, CqHead;
+    U8 CqPhase;
+    NVME_CID_ALLOCATOR Cids;
+    NVME_TRACKER* Trackers;     // Depth - 1
+    U16 TrackerCount;
+    U16 Held;                   // trackers NVME_TRACKER_HELD
+    U16 Retrying;               // trackers NVME_TRACKER_RETRY
+    U16 Quiet;                  // in flight without a deadline (AERs): the poll thread need not hurry
+    PLATFORM_EVENT* SlotEvent;  // a tracker was freed and someone waits for one
+    U32 SlotWaiters;
+    PLATFORM_WORK* Work;        // the bottom half
+    PLATFORM_MUTEX* BounceMutex;
+    U32 MessageIndex;           // interrupt vector number given to Create I/O CQ
+    BOOL SharedVector;          // the handler must check its own CQ
+    NVME_QUEUE_INFO Stats;      // counters, copied into the public view
+} NVME_QUEUE;
+
+/** NVME_NAMESPACE (opaque in NVMe.h). */
+struct tag_NVME_NAMESPACE {
+    struct tag_NVME_CONTROLLER* Controller;
+    NVME_NAMESPACE_INFO* Info;
+    U32 Nsid;
+    U32 LbaSize;
+    U64 Blocks;
+    U32 MaxBlocks;              // per command
+    BOOL Exposed;
+    DISK Disk;
+};
+
+typedef struct tag_NVME_CONTROLLER {
+    NVME_CONTROLLER_INFO Info;  // the public view
+    PCI_DEVICE* Device;
+    LINEAR Registers;
+    U64 RegisterSize;
+    PLATFORM_DMA IdentifyPage;  // Identify Controller, kept
+    PLATFORM_DMA ScratchPage;   // admin data transfers, under AdminMutex
+    PLATFORM_DMA EventPage;     // log pages read for asynchronous events (the watchdog's own)
+    PLATFORM_MUTEX* AdminMutex;
+    NVME_QUEUE Admin;
+    NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
+    U32 IoCount;
+    U32 NextIoQueue;
+    U32 WantedIoQueues;         // asked for at bring-up, asked for again after a reset
+    PLATFORM_INTERRUPTS Interrupts;
+    BOOL InterruptsActive;
+    PLATFORM_EVENT* PollEvent;
+    BOOL PollThreadStarted;
+    PLATFORM_LOCK* WaiterLock;
+    PLATFORM_EVENT* Waiters[NVME_WAITER_POOL];
+    U32 WaiterFree;             // bit i: Waiters[i] is free
+    NVME_NAMESPACE_INFO* NamespaceInfos;
+    struct tag_NVME_NAMESPACE* Namespaces;  // parallel to NamespaceInfos
+    U32 NamespaceCount;
+    U32 IoTimeoutMs, AdminTimeoutMs;  // nvme.io_timeout / nvme.admin_timeout (seconds on the command line)
+    // Recovery (NVMe-Recovery.c)
+    PLATFORM_MUTEX* ResetMutex;  // one reset, shutdown or watchdog pass at a time
+    PLATFORM_EVENT* WatchEvent;  // wakes the watchdog (retries due, events, a health check wanted)
+    BOOL WatchdogStarted;        // commands are supervised (deadlines, retries); before: waiters time out alone
+    U32 Tick;                    // seconds of watchdog time (deadlines are counted in ticks)
+    U32 CheckNow;                // a completion looked wrong: check CSTS at once
+    U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
+    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in LastResetReason)
+    BOOL MissedInterruptLogged;
+    // Health (NVMe-Health.c)
+    PLATFORM_LOCK* EventLock;
+    U32 AerLimit;                // AERs to keep outstanding
+    U32 AerOutstanding;
+    BOOL AerStopped;             // the controller answered "limit exceeded": stop re-arming
+    U32 EventRing[NVME_AER_RING];  // completion dword 0 of AERs, for the watchdog
+    U32 EventHead, EventTail;
+} NVME_CONTROLLER;
+
+/** A caller waiting for one or more commands (children of a split request). */
+typedef struct tag_NVME_REQUEST {
+    U32 Pending;               // children in flight, plus one while the submitter still adds children
+    KSTATUS Status;            // first error
+    U16 NvmeStatus;
+    U32 Dw0;                   // completion dword 0 of the last child (admin results)
+    PLATFORM_EVENT* Event;
+    BOOL Quiet;                // a probe: failures are expected, do not log them
+    BOOL SelfTimed;            // the waiter enforces TimeoutMs itself (bring-up, the watchdog's own commands)
+    BOOL Abandoned;
+} NVME_REQUEST;
+
+/************************************************************************/
+// NVMe-Queue.c
+
+extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
+extern const NVME_QUEUE_OPS NVMeIntxQueueOps;
+extern const NVME_QUEUE_OPS NVMePolledQueueOps;
+
+/** Allocates rings and trackers (I/O queues also get the PRP pool and the bounce buffer). */
+KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue);
+void NVMeQueueFree(NVME_QUEUE* Queue);
+/** Clears the rings (zeroed CQ, phase 1, tails and heads 0); all trackers must be free. */
+void NVMeQueueReset(NVME_QUEUE* Queue);
+/** Clears the rings but keeps the trackers (a reset: held commands are posted again later). */
+void NVMeQueueRestartRings(NVME_QUEUE* Queue);
+/** Takes a free tracker, sleeping while none is (Wait) or returning NULL (no Wait, or the queue is dead). */
+NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait);
+/** Gives back a tracker that was never submitted. */
+void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
+/**
+ * Copies Command (CID filled in) into the tracker and the SQ and rings the doorbell; while the queue is
+ * suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and
+ * nothing taken) when the queue is dead.
+ */
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
+BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
+/** Reaps every posted completion of a live queue; returns how many. ByWaiter counts them as found by polling. */
+U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter);
+/**
+ * A suspended queue (a reset): reaps what the controller posted; the CQ head doorbell only with Doorbell (the
+ * CQ still exists on an enabled controller). Commands aborted by an SQ deletion stay in flight: the reset
+ * holds them for resubmission.
+ */
+U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell);
+/** Sets the mode; LIVE posts every held command, RECOVERING the RECOVERY ones; CANCEL ones are failed instead. */
+void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+/**
+ * Ends commands the controller will never complete (a reset or a failure): in-flight ones are held for
+ * resubmission (Hold, within NVME_MAX_RESUBMITS) or failed; Fail is the KSTATUS for those that fail. Held,
+ * retrying (when Fail is an error of a dead queue) and CANCEL trackers are failed too when not Hold.
+ */
+U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail);
+/** Posts trackers whose retry time came; returns the earliest time still waiting (0: none). */
+U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
+/** Runs the Done functions of a chain of trackers and frees them. */
+void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
+/** The interrupt top half (Context is the queue). */
+BOOL NVMeQueueInterrupt(LPVOID Context);
+/** Switches the controller to polled completion (once) and says why. */
+void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/** How long anyone waits for a supervised command before giving up on the machinery itself. */
+U64 NVMeBackstopNs(U32 TimeoutMs);
+
+/************************************************************************/
+// NVMe-Request.c
+
+void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
+void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
+/** Tracker Done function for request children. */
+void NVMeRequestChildDone(NVME_TRACKER* Tracker);
+/** Prepares a tracker as a child of Request (Pending += 1). */
+void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
+/** Adds Tracker to Request and submits Command; on an error the tracker is given back and the child removed. */
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/**
+ * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
+ * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
+ * SelfTimed wait gives up after TimeoutMs and detaches the commands (KSTATUS_TIMEOUT).
+ */
+KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs);
+
+/************************************************************************/
+// NVMe-Admin.c
+
+/** A controller that takes admin commands (ready, admin-only or resetting), or NULL. */
+NVME_CONTROLLER* NVMeAdminController(U32 Index);
+/** Runs one admin command to completion; *Dw0 (if not NULL) gets completion dword 0. Quiet: do not log failure. */
+KSTATUS NVMeAdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32* Dw0, U16* NvmeStatus);
+/** The same, the caller's thread enforcing TimeoutMs (bring-up, the watchdog, a reset, shutdown). */
+KSTATUS NVMeAdminCommandTimed(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, BOOL Quiet, U32 TimeoutMs,
+                              U32* Dw0, U16* NvmeStatus);
+KSTATUS NVMeAdminIdentify(NVME_CONTROLLER* Controller, U8 Cns, U32 Nsid, PHYSICAL Page, BOOL Quiet);
+/** Set Features Number of Queues; *Granted receives min(NSQA, NCQA) + 1. */
+KSTATUS NVMeAdminSetQueueCount(NVME_CONTROLLER* Controller, U32 Wanted, U32* Granted);
+KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled);
+/** Deletes the SQ (DeleteCq FALSE) or the CQ of Queue, waiting at most TimeoutMs. */
+KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL DeleteCq, U32 TimeoutMs);
+/** Reads the active namespace list (or probes 1..NN) and identifies each namespace. */
+KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-Core.c
+
+U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
+void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);
+NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index);
+/** Clears CC.EN (and SHN) and waits for RDY=0, bounded by CAP.TO. */
+KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller);
+/** Programs AQA/ASQ/ACQ and CC from the admin queue, sets EN and waits for RDY=1, bounded by CAP.TO. */
+KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-Recovery.c
+
+/** Starts the controller's watchdog thread (deadlines, retries, health, events); once bring-up is done. */
+void NVMeRecoveryStart(NVME_CONTROLLER* Controller);
+/** Wakes the watchdog (a retry is due, an event arrived, CheckNow was set). */
+void NVMeRecoveryKick(NVME_CONTROLLER* Controller);
+/** Marks the controller failed: every command fails with KSTATUS_IO_ERROR from now on; one log line. */
+void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason);
+/** The poweroff/reboot hook (registered at bring-up). */
+void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context);
+/** Tells the watchdog to reset the controller at its next pass (from a thread that cannot wait). */
+void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/************************************************************************/
+// NVMe-Health.c
+
+/** Enables asynchronous events (Set Features 0Bh) and arms AERs up to the limit; after bring-up and resets. */
+void NVMeHealthStart(NVME_CONTROLLER* Controller);
+/** Tops the outstanding AERs up to the limit. */
+void NVMeHealthArmEvents(NVME_CONTROLLER* Controller);
+/** The watchdog's part: reads the log page of each event that arrived, logs it, re-arms. */
+void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-IO.c
+
+/** The I/O queue a new command goes to. */
+NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */
+KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer);
+/** The error a caller gets when no tracker could be had (failed controller, or a queue that stayed full). */
+KSTATUS NVMeIoNoTracker(NVME_CONTROLLER* Controller);
+/** Logs a failed command (rate limited) and records it on the controller. */
+void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U16 NvmeStatus);
+/** Logs a command the driver itself ended (timeout after resubmissions, failed controller), rate limited. */
+void NVMeReportDriverFailure(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker);
+LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode);
+
+/************************************************************************/
+// NVMe-Disk.c
+
+/** Registers a DISK for every exposed namespace of Controller. */
+void NVMeDiskRegisterNamespaces(NVME_CONTROLLER* Controller);
+
+#endif  // NVME_WITH_PLATFORM
+
+#endif  // STORAGE_NVME_INTERNAL_H_INCLUDED

@@ -1,0 +1,411 @@
+/*
+ * NVMe.h - the NVMe driver's public face: controller introspection for the
+ * shell, synchronous I/O for the DISK layer, asynchronous I/O for
+ * benchmarks.
+ *
+ * The driver binds every PCI function of class 01h/08h/02h (NVM Express),
+ * brings the controller up, and registers one DISK (`nvme<C>n<NSID>`) per
+ * namespace it can serve. Controllers are numbered in discovery order from
+ * 0, including controllers that failed to come up (their State says why), so
+ * `nvme<C>` names stay stable. Controllers and namespaces are never freed:
+ * pointers returned here stay valid for the life of the kernel.
+ *
+ * Views (NVME_CONTROLLER_INFO, NVME_NAMESPACE_INFO) are read-only for
+ * callers. NVMeGetController refreshes the counters in the view it returns;
+ * everything else in it is fixed after bring-up.
+ *
+ * Context of callbacks (NVME_IO_CALLBACK): always a thread, never an
+ * interrupt handler, with no driver lock held and interrupts enabled. It is
+ * the NVMe bottom half: the kernel's deferred-work thread (interrupt mode),
+ * the controller's poll thread (polling mode), a thread that reaped the
+ * completion itself while waiting for one of its own commands (missed
+ * interrupt recovery), or the controller's watchdog thread (a command it
+ * found at its deadline, or one a reset or a failure ended). Callbacks must
+ * be short and must not sleep, and must not call any NVMe function that can
+ * wait (NVMeSubmitIO when the queue is full, the *Sync functions,
+ * NVMeResetController): the thread running them frees queue slots.
+ *
+ * Error handling: every command has a deadline (nvme.io_timeout, default
+ * 30 s; nvme.admin_timeout, 60 s). A controller's watchdog checks CSTS every
+ * second and runs the timeout ladder (poll, Abort, reset); a reset holds the
+ * commands in flight and resubmits them (at most 3 times each, then
+ * KSTATUS_TIMEOUT); a status with DNR clear is retried (at most 5 times). A
+ * controller that cannot be reset is FAILED: every request on it fails with
+ * KSTATUS_IO_ERROR. Callers never wait for ever. See documentation/NVMe.md.
+ */
+
+#ifndef STORAGE_NVME_H_INCLUDED
+#define STORAGE_NVME_H_INCLUDED
+
+#include "Base.h"
+#include "bus/pci/PCI-MSI.h"
+#include "block/Disk.h"
+
+/************************************************************************/
+// Limits and constants
+
+#define NVME_MAX_CONTROLLERS 16
+#define NVME_MAX_IO_QUEUES 16          // I/O queue pairs per controller the driver will create
+#define NVME_MAX_LBA_FORMATS 64        // NVMe 2.0: NLBAF is 0-based, up to 64 formats
+#define NVME_NAME_LENGTH 16            // "nvme0"
+#define NVME_SERIAL_LENGTH 21          // 20 characters + NUL
+#define NVME_MODEL_LENGTH 41           // 40 characters + NUL
+#define NVME_FIRMWARE_LENGTH 9         // 8 characters + NUL
+#define NVME_SUBNQN_LENGTH 257         // 256 characters + NUL
+#define NVME_REASON_LENGTH 64
+#define NVME_EVENT_TEXT_LENGTH 256
+#define NVME_IDENTIFY_SIZE 4096
+
+// Controller states
+#define NVME_STATE_PROBING 0   // being brought up
+#define NVME_STATE_READY 1     // admin and I/O queues running
+#define NVME_STATE_FAILED 2    // left alone (bring-up) or given up on (resets failed); StateReason says why
+#define NVME_STATE_ADMIN_ONLY 3 // up, but no I/O queue could be created
+#define NVME_STATE_RESETTING 4 // being reset (timeout, fatal status, or asked to): new commands wait
+#define NVME_STATE_SHUTDOWN 5  // shut down (CC.SHN) by the poweroff/reboot hook; nothing more is accepted
+
+// Opcodes accepted by NVMeSubmitIO (NVM command set, NVMe 2.0 base/NVM spec)
+#define NVME_IO_FLUSH 0x00
+#define NVME_IO_WRITE 0x01
+#define NVME_IO_READ 0x02
+
+// Feature identifiers (NVMe 2.0 figure 317) for NVMeGetFeature / NVMeSetFeature
+#define NVME_FEATURE_ARBITRATION 0x01
+#define NVME_FEATURE_POWER_MANAGEMENT 0x02
+#define NVME_FEATURE_LBA_RANGE_TYPE 0x03
+#define NVME_FEATURE_TEMPERATURE_THRESHOLD 0x04
+#define NVME_FEATURE_ERROR_RECOVERY 0x05
+#define NVME_FEATURE_VOLATILE_WRITE_CACHE 0x06
+#define NVME_FEATURE_NUMBER_OF_QUEUES 0x07
+#define NVME_FEATURE_INTERRUPT_COALESCING 0x08
+#define NVME_FEATURE_INTERRUPT_VECTOR_CONFIG 0x09
+#define NVME_FEATURE_WRITE_ATOMICITY 0x0A
+#define NVME_FEATURE_ASYNC_EVENT_CONFIG 0x0B
+#define NVME_FEATURE_APST 0x0C
+#define NVME_FEATURE_TIMESTAMP 0x0E
+#define NVME_FEATURE_HOST_BEHAVIOR 0x16
+
+/************************************************************************/
+// Read-only views
+
+typedef struct tag_NVME_LBA_FORMAT_INFO {
+    U32 DataSize;             // bytes per block (2^LBADS; 0 if LBADS is out of range)
+    U16 MetadataSize;         // bytes of metadata per block
+    U8 RelativePerformance;   // 0 best .. 3 degraded
+    U8 Lbads;                 // raw LBADS
+} NVME_LBA_FORMAT_INFO;
+
+typedef struct tag_NVME_NAMESPACE_INFO {
+    U32 NSID;
+    U64 Size;                 // NSZE, in blocks
+    U64 Capacity;             // NCAP, in blocks
+    U64 Utilisation;          // NUSE, in blocks
+    U32 LbaSize;              // bytes per block of the format in use (0 if invalid)
+    U16 MetadataSize;         // metadata bytes per block of the format in use
+    U8 FormatIndex;           // FLBAS-selected format
+    U8 FormatCount;           // NLBAF + 1
+    U8 Flbas, Nsfeat, Mc, Dpc, Dps, Nmic;
+    NVME_LBA_FORMAT_INFO Formats[NVME_MAX_LBA_FORMATS];
+    BOOL Exposed;             // registered as a DISK
+    char Reason[NVME_REASON_LENGTH];  // why not exposed ("" when exposed)
+    char DiskName[DISK_NAME_LENGTH];  // "nvme0n1" ("" when not exposed)
+    U32 MaxBlocksPerCommand;  // largest single device command (MDTS, PRP pool, NLB limits)
+} NVME_NAMESPACE_INFO;
+
+typedef struct tag_NVME_QUEUE_INFO {
+    U16 QueueId;              // 0 = admin
+    U16 Depth;                // entries in the SQ and in the CQ
+    U16 Trackers;             // commands that may be outstanding (Depth - 1)
+    BOOL Polled;              // completions reaped by polling
+    U32 MessageIndex;         // MSI-X table entry / interrupt vector number given to the device
+    U8 CpuVector;             // CPU vector (0 when polled)
+    U32 Outstanding;          // commands in flight now
+    U32 MaxOutstanding;       // high-water mark
+    U64 Submitted, Completed, Errors;
+    U64 Interrupts;           // times its vector fired
+    U64 BadCompletions;       // completions dropped (bad CID/SQID, duplicate)
+    U64 ReapedByWaiter;       // completions found by a waiter's own poll (missed or late interrupts)
+    U64 FullWaits;            // submitters that had to sleep for a free slot
+    U16 FreeTrackers;         // trackers free now (Trackers when idle: nothing leaked)
+    U16 Held;                 // commands held during a reset, waiting to be posted again
+    U16 Retrying;             // commands waiting for a retry
+    BOOL Live;                // doorbells allowed (not suspended by a reset, not dead)
+} NVME_QUEUE_INFO;
+
+typedef struct tag_NVME_CAP_INFO {
+    U64 Raw;
+    U32 Mqes;                 // maximum queue entries, 0-based as reported (entries = Mqes + 1)
+    BOOL Cqr;                 // queues must be physically contiguous
+    U8 Ams;                   // arbitration mechanisms supported
+    U8 Timeout;               // TO, in 500 ms units
+    U8 Dstrd;                 // doorbell stride: 4 << Dstrd bytes
+    BOOL Nssrs;               // NVM subsystem reset supported
+    U8 Css;                   // command sets supported
+    BOOL Bps;                 // boot partitions
+    U8 MpsMin, MpsMax;        // page size 2^(12 + MPS)
+    BOOL Pmrs, Cmbs;
+} NVME_CAP_INFO;
+
+/** Identify Controller fields (NVMe 2.0 figure 275), decoded; the raw page is in IdentifyData. */
+typedef struct tag_NVME_IDENTIFY_INFO {
+    U16 VendorId, SubsystemVendorId;
+    char Serial[NVME_SERIAL_LENGTH];
+    char Model[NVME_MODEL_LENGTH];
+    char Firmware[NVME_FIRMWARE_LENGTH];
+    U8 Rab;                   // recommended arbitration burst
+    U32 Ieee;                 // IEEE OUI (24 bits)
+    U8 Cmic;
+    U8 Mdts;                  // 2^MDTS minimum pages; 0 = no limit
+    U16 ControllerId;         // CNTLID
+    U32 Version;              // VER
+    U32 Rtd3r, Rtd3e;         // microseconds
+    U32 Oaes, Ctratt;
+    U16 Oacs;
+    U8 Acl, Aerl, Frmw, Lpa, Elpe, Npss, Avscc, Apsta;
+    U16 Wctemp, Cctemp;       // kelvin
+    U8 Sqes, Cqes;
+    U32 Nn;                   // number of namespaces
+    U16 Oncs, Fuses;
+    U8 Fna, Vwc;
+    U16 Awun, Awupf;
+    U8 Nvscc;
+    U16 Acwu;
+    U32 Sgls;
+    char SubNqn[NVME_SUBNQN_LENGTH];
+} NVME_IDENTIFY_INFO;
+
+typedef struct tag_NVME_CONTROLLER_INFO {
+    char Name[NVME_NAME_LENGTH];      // "nvme0"
+    U32 Index;
+    U32 State;                        // NVME_STATE_*
+    char StateReason[NVME_REASON_LENGTH];
+    // PCI
+    U16 PciSegment;
+    U8 PciBus, PciDevice, PciFunction;
+    U16 PciVendorId, PciDeviceId;
+    PHYSICAL RegisterBase;            // BAR0
+    U64 RegisterSize;
+    // Registers
+    U32 Version;                      // VS: major << 16 | minor << 8 | tertiary
+    NVME_CAP_INFO Cap;
+    U32 PageSize;                     // CC.MPS in bytes
+    U32 ReadyTimeoutMs;               // (CAP.TO + 1) * 500
+    BOOL WasEnabledByFirmware;        // CC.EN was set when the driver took over
+    // Identify Controller
+    BOOL IdentifyValid;
+    NVME_IDENTIFY_INFO Identify;
+    const U8* IdentifyData;           // the whole 4 KiB page (NULL when not read)
+    U64 MdtsBytes;                    // maximum data transfer from MDTS (0: no limit reported)
+    U64 MaxCommandBytes;              // what one command may carry here (MDTS and the PRP pool)
+    // Namespaces
+    U32 ActiveNamespaceCount;
+    const NVME_NAMESPACE_INFO* Namespaces;  // ActiveNamespaceCount entries, by NSID
+    BOOL NamespaceListFallback;       // CNS 02h failed or VS < 1.1: NSIDs probed 1..NN
+    // Queues
+    U32 IoQueuesRequested;            // asked for with Set Features Number of Queues
+    U32 IoQueuesGranted;              // min(NSQA, NCQA) + 1 from the controller
+    U32 IoQueueCount;                 // I/O queue pairs created
+    U32 QueueCount;                   // entries in Queues (admin + I/O)
+    NVME_QUEUE_INFO Queues[1 + NVME_MAX_IO_QUEUES];  // [0] is the admin queue
+    // Interrupts
+    PCI_INTERRUPT_MODE InterruptMode; // PCI_INTERRUPT_NONE when polling
+    BOOL Polling;
+    char PollingReason[NVME_REASON_LENGTH];  // "nvme.poll=1", "no interrupt arrived", ...
+    U32 VectorCount;
+    // Totals (all queues)
+    U64 CommandsSubmitted, CommandsCompleted, Errors, Timeouts, BadCompletions;
+    U16 LastErrorStatus;              // raw status field of the last failed command
+    char LastError[NVME_REASON_LENGTH];
+    // Error handling and reset
+    U32 IoTimeoutMs, AdminTimeoutMs;  // command deadlines (nvme.io_timeout / nvme.admin_timeout)
+    BOOL Supervised;                  // the watchdog runs (deadlines, retries, health checks)
+    U64 Resets;                       // controller resets begun (timeouts, fatal status, NVMeResetController)
+    U64 ResetFailures;                // reset attempts that failed
+    U64 Aborts, AbortsSucceeded;      // Abort commands sent / that aborted their command
+    U64 Retries;                      // commands sent again after a retryable status
+    U64 Resubmits;                    // commands sent again after a timeout or a reset
+    U64 MissedInterrupts;             // timed-out commands whose completion was found by polling
+    U64 FailedByDriver;               // commands ended by the driver (resubmit limit, failed controller)
+    U64 HealthChecks;                 // periodic CSTS checks
+    char LastResetReason[NVME_REASON_LENGTH];
+    // Asynchronous events and health
+    U32 AerLimit;                     // AERs kept outstanding (min(AERL + 1, 8), fewer on tiny admin queues)
+    U32 AerOutstanding;
+    U32 AsyncEventConfig;             // what Set Features 0Bh enabled (0: not accepted)
+    U64 AsyncEvents;                  // events received
+    char LastAsyncEvent[NVME_EVENT_TEXT_LENGTH];  // "SMART: temperature above threshold (log 02h)"
+    U8 CriticalWarning;               // from the last SMART log the driver read
+    BOOL ShutdownComplete;            // the shutdown hook saw CSTS.SHST complete
+    U32 ShutdownMs;                   // how long it waited
+    U32 WaiterEventsFree;             // of the pooled waiter events (NVME_WAITER_POOL when idle)
+    U32 ExtraWaiterEvents;            // waiter events made beyond the pool and not yet destroyed
+} NVME_CONTROLLER_INFO;
+
+/** SMART / Health Information log (02h, NVMe 2.0 figure 207), decoded. 128-bit counters saturate at 2^64-1. */
+typedef struct tag_NVME_SMART_INFO {
+    U8 CriticalWarning;               // NVME_SMART_WARNING_* bits
+    U16 Temperature;                  // composite, kelvin (0: not reported)
+    U8 AvailableSpare, AvailableSpareThreshold, PercentageUsed;  // percent (PercentageUsed may exceed 100)
+    U8 EnduranceGroupWarning;
+    U64 DataUnitsRead, DataUnitsWritten;  // thousands of 512-byte units
+    U64 HostReadCommands, HostWriteCommands;
+    U64 ControllerBusyMinutes, PowerCycles, PowerOnHours, UnsafeShutdowns, MediaErrors, ErrorLogEntries;
+    U32 WarningTemperatureMinutes, CriticalTemperatureMinutes;
+    U16 Sensors[8];                   // kelvin, 0 = not implemented
+    U32 ThermalTransitions[2], ThermalSeconds[2];
+    BOOL Saturated;                   // a 128-bit counter did not fit 64 bits
+} NVME_SMART_INFO;
+
+#define NVME_SMART_WARNING_SPARE 0x01        // available spare below threshold
+#define NVME_SMART_WARNING_TEMPERATURE 0x02  // temperature above (or below) a threshold
+#define NVME_SMART_WARNING_RELIABILITY 0x04  // NVM subsystem reliability degraded
+#define NVME_SMART_WARNING_READ_ONLY 0x08    // media placed in read-only mode
+#define NVME_SMART_WARNING_BACKUP 0x10       // volatile memory backup device failed
+#define NVME_SMART_WARNING_PMR 0x20          // persistent memory region unreliable
+
+/** One Error Information log entry (01h, figure 205). */
+typedef struct tag_NVME_ERROR_ENTRY {
+    U64 ErrorCount;                   // unique, increasing; 0 = empty entry
+    U16 SqId, Cid;
+    U16 Status;                       // status field without the phase tag (NVMeStatusName decodes it)
+    U16 ParameterLocation;            // byte (7:0) and bit (10:8) of the command field in error
+    U64 Lba;
+    U32 Nsid;
+    U8 VendorInfoPage, TransportType;
+    U64 CommandSpecific;
+    U16 TransportSpecific;
+} NVME_ERROR_ENTRY;
+
+/** Firmware Slot Information log (03h, figure 209). */
+typedef struct tag_NVME_FIRMWARE_INFO {
+    U8 ActiveSlot;                    // 1..7
+    U8 NextResetSlot;                 // 0: none pending
+    U8 SlotCount;                     // from Identify FRMW
+    BOOL Slot1ReadOnly;
+    char Revisions[7][NVME_FIRMWARE_LENGTH];  // "" for empty slots
+} NVME_FIRMWARE_INFO;
+
+/************************************************************************/
+// Handles
+
+/** A namespace the driver serves (opaque). */
+typedef struct tag_NVME_NAMESPACE NVME_NAMESPACE;
+
+/**
+ * Completion of an asynchronous command. Status is KSTATUS_SUCCESS or the
+ * error the NVMe status maps to; NvmeStatus is the raw 15-bit status field
+ * (SCT/SC/More/DNR, phase removed: NVMeStatusName decodes it), 0 on success.
+ */
+typedef void (*NVME_IO_CALLBACK)(KSTATUS Status, U16 NvmeStatus, LPVOID Context);
+
+/************************************************************************/
+// Functions
+
+/** Registers the PCI driver; call before PCIInit(). */
+void NVMeRegisterDriver(void);
+
+U32 NVMeGetControllerCount(void);
+/** The controller's view with fresh counters, or NULL if Index is out of range. */
+const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index);
+
+/** An exposed namespace by disk name ("nvme0n1"), or NULL. */
+NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName);
+/** An exposed namespace by controller index and NSID, or NULL. */
+NVME_NAMESPACE* NVMeGetNamespace(U32 ControllerIndex, U32 Nsid);
+const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace);
+
+/**
+ * Submits one device command and returns at once; Callback(Context) runs
+ * later from the bottom half (see the header comment). Opcode is
+ * NVME_IO_READ, NVME_IO_WRITE or NVME_IO_FLUSH (Lba, Blocks and Buffer
+ * ignored). Blocks must be 1..MaxBlocksPerCommand, the range inside the
+ * namespace, Buffer dword aligned (any page layout) and Blocks * LbaSize
+ * bytes long. When every slot of the queue is busy the caller sleeps until
+ * one frees (so never call this from a callback). On an error return the
+ * callback is not called.
+ */
+KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
+                     NVME_IO_CALLBACK Callback, LPVOID Context);
+
+/**
+ * Synchronous transfers of any size and any buffer alignment: split into as
+ * many commands as MDTS, the PRP pool and NLB require (in flight together),
+ * bounced through the queue's bounce buffer when Buffer is not dword aligned.
+ * Returns when every command completed; the first error wins.
+ */
+KSTATUS NVMeReadSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPVOID Buffer);
+KSTATUS NVMeWriteSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPCVOID Buffer);
+/** NVMe Flush of the namespace (issued even without a volatile cache). */
+KSTATUS NVMeFlushSync(NVME_NAMESPACE* Namespace);
+
+/** Get Log Page (admin 02h) into Buffer (Size bytes, at most 4096, a multiple of 4). */
+KSTATUS NVMeGetLogPage(U32 ControllerIndex, U8 LogId, U32 Nsid, LPVOID Buffer, U32 Size);
+/** Get Features (admin 0Ah, current value); *Result receives completion dword 0. */
+KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result);
+
+/************************************************************************/
+// Management (issue "NVMe management and health"; implemented by the driver)
+
+/** The controller registers as read now (for `nvme regs`). */
+typedef struct tag_NVME_REGISTERS {
+    U64 Cap;
+    U32 Vs, Intms, Intmc, Cc, Csts, Nssr, Aqa;
+    U64 Asq, Acq;
+    U32 Cmbloc, Cmbsz;
+} NVME_REGISTERS;
+
+/**
+ * Set Features (admin 09h, not saved); *Result receives completion dword 0 (may be NULL). A refusal by the
+ * controller (e.g. QEMU's "Feature Not Changeable" for Interrupt Coalescing) returns the mapped KSTATUS
+ * (KSTATUS_NOT_SUPPORTED, KSTATUS_BAD_PARAMETER...) and leaves the named status in the view's LastError /
+ * LastErrorStatus; it is not logged as a driver failure. NVMeGetFeature behaves the same.
+ */
+KSTATUS NVMeSetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result);
+KSTATUS NVMeReadRegisters(U32 ControllerIndex, NVME_REGISTERS* Registers);
+/**
+ * Forces the reset path on a live controller (I/O in flight is resubmitted after it) and returns when the
+ * reset is over: KSTATUS_SUCCESS, or KSTATUS_IO_ERROR when the controller could not be brought back (it is
+ * then failed). Must not be called from an I/O callback.
+ */
+KSTATUS NVMeResetController(U32 ControllerIndex);
+/** Dataset Management deallocate of Blocks from Lba; KSTATUS_NOT_SUPPORTED when ONCS lacks it. */
+KSTATUS NVMeTrim(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks);
+/** Write Zeroes; KSTATUS_NOT_SUPPORTED when ONCS lacks it. */
+KSTATUS NVMeWriteZeroes(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks);
+
+/************************************************************************/
+// Health (issue "NVMe management and health")
+
+/**
+ * Get Log Page from a byte Offset (dword aligned; a non-zero offset needs LPA bit 2, "extended data") of any
+ * Size (a multiple of 4; read 4 KiB at a time, each piece with its own offset when more than 4 KiB). Reads
+ * retain asynchronous events (RAE set): clearing them is the event handler's job.
+ */
+KSTATUS NVMeGetLogPageAt(U32 ControllerIndex, U8 LogId, U32 Nsid, U64 Offset, LPVOID Buffer, U32 Size);
+/** SMART / Health log of the controller (Nsid 0 or FFFFFFFFh) or of one namespace (needs LPA bit 0). */
+KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_INFO* Smart);
+/**
+ * The Error Information log: ELPE + 1 entries of 64 bytes (only the first 4 KiB without LPA bit 2). Copies
+ * the non-empty entries, newest first, up to MaxEntries; *Count receives how many.
+ */
+KSTATUS NVMeReadErrorLog(U32 ControllerIndex, NVME_ERROR_ENTRY* Entries, U32 MaxEntries, U32* Count);
+KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_INFO* Firmware);
+
+/** Pure parsers (512-byte SMART page, 64-byte error entry, 512-byte firmware page with Identify FRMW). */
+void NVMeParseSmartLog(const U8* Data, NVME_SMART_INFO* Smart);
+void NVMeParseErrorEntry(const U8* Data, NVME_ERROR_ENTRY* Entry);
+void NVMeParseFirmwareLog(const U8* Data, U8 Frmw, NVME_FIRMWARE_INFO* Firmware);
+/** "available spare below threshold, temperature above threshold" for critical-warning bits ("none" for 0). */
+SIZE NVMeCriticalWarningText(U8 Bits, LPSTR Buffer, SIZE Size);
+
+/************************************************************************/
+// Status decoding (pure)
+
+/** "Volatile Write Cache", "Interrupt Coalescing", ... ("Unknown Feature" otherwise). */
+LPCSTR NVMeFeatureName(U8 FeatureId);
+/** "LBA Out of Range", "Invalid Field in Command", ... for a raw status field (phase bit excluded). */
+LPCSTR NVMeStatusName(U16 NvmeStatus);
+/** Formats "Name (SCT x SC yy[, More][, DNR])" into Buffer; returns the length it wanted. */
+SIZE NVMeStatusFormat(U16 NvmeStatus, LPSTR Buffer, SIZE Size);
+
+#endif  // STORAGE_NVME_H_INCLUDED

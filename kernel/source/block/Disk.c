@@ -1,0 +1,448 @@
+/*
+ * Disk.c - the disk list, the checked entry point to disk drivers, and the
+ * glue that puts a sector cache in front of every physical disk.
+ *
+ * The list only grows at registration and shrinks at unregistration, both
+ * rare; readers walk it without a lock because a disk is never freed while
+ * registered (drivers keep their DISK for the life of the device).
+ *
+ * DiskCommand checks a request (object, bounds, access) and then sends
+ * READ/WRITE/FLUSH/TRIM of a cached disk to its cache; the cache comes back
+ * through DiskBackendRead/Write, which call the driver directly (split to
+ * MaxTransferSectors) and refuse to write to a read-only or disabled disk, so
+ * nothing below the cache writes what the access mode forbids either.
+ *
+ * Shutdown: dirty blocks must reach the disk before its driver's shutdown
+ * hook stops the controller. Hooks run last registered, first run, so the
+ * cache's hook is registered on the first write after a new physical disk
+ * appeared (its driver registered its own hook before registering the disk),
+ * and again after each further disk; running it twice is harmless.
+ */
+
+#include "block/Disk.h"
+
+#include "core/Log.h"
+#include "system/Shutdown.h"
+#include "block/Cache.h"
+#include "utils/String.h"
+
+#ifndef CAIRN_HOST_BUILD
+#include "core/CommandLine.h"
+#include "core/Spinlock.h"
+#include "memory/Memory.h"
+static SPINLOCK DiskListLock = SPINLOCK_INIT;
+#define DISK_LOCK() SpinlockAcquire(&DiskListLock)
+#define DISK_UNLOCK(Flags) SpinlockRelease(&DiskListLock, Flags)
+#else
+#define DISK_LOCK() 0ULL
+#define DISK_UNLOCK(Flags) UNUSED(Flags)
+// Host tests of drivers may link this file without the cache or the shutdown
+// code: the references are weak there, and a disk then simply has no cache.
+#pragma weak CacheCreate
+#pragma weak CacheDestroy
+#pragma weak CacheRead
+#pragma weak CacheWrite
+#pragma weak CacheFlush
+#pragma weak CacheInvalidate
+#pragma weak CacheShutdown
+#pragma weak CacheGetStats
+#pragma weak CacheCleanup
+#pragma weak ShutdownRegisterHook
+#endif
+
+#ifdef CAIRN_HOST_BUILD
+#define DISK_LINKED(Function) ((Function) != NULL)
+#else
+#define DISK_LINKED(Function) TRUE
+#endif
+
+#define DISK_MAX_LISTENERS 8
+#define DISK_MAX_DEPTH 8  // partition of a partition ... bound when walking to the physical disk
+
+static DISK* Disks;
+static U32 DiskCount;
+static U64 NextDiskId = 1;
+static struct {
+    DISK_LISTENER Listener;
+    LPVOID Context;
+} Listeners[DISK_MAX_LISTENERS];
+static U32 ListenerCount;
+static U64 DiskCacheBudget = MAX_U64;  // MAX_U64: not set, use the default
+static BOOL DiskHookNeeded;
+
+/************************************************************************/
+// The driver, reached directly
+
+static KSTATUS DiskDriverTransfer(DISK* Disk, U32 Function, U64 Sector, U32 Count, U8* Buffer) {
+    U32 Chunk = Disk->MaxTransferSectors ? Disk->MaxTransferSectors : Count;
+    while (Count > 0) {
+        DISK_IO Io = {Sector, MIN(Count, Chunk), Buffer};
+        KSTATUS Status = Disk->Driver->Command(Disk, Function, &Io);
+        if (Status != KSTATUS_SUCCESS) return Status;
+        Sector += Io.SectorCount;
+        Buffer += (SIZE)Io.SectorCount * Disk->SectorSize;
+        Count -= Io.SectorCount;
+    }
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS DiskDriverFlush(DISK* Disk) {
+    KSTATUS Status = Disk->Driver->Command(Disk, DF_DISK_FLUSH, NULL);
+    return Status == KSTATUS_NOT_SUPPORTED ? KSTATUS_SUCCESS : Status;
+}
+
+static KSTATUS DiskBackendRead(LPVOID Context, U64 Sector, U32 Count, LPVOID Buffer) {
+    DISK* Disk = (DISK*)Context;
+    if (Disk->Access & DISK_ACCESS_DISABLED) return KSTATUS_NO_PERMISSION;
+    return DiskDriverTransfer(Disk, DF_DISK_READ, Sector, Count, (U8*)Buffer);
+}
+
+static KSTATUS DiskBackendWrite(LPVOID Context, U64 Sector, U32 Count, LPCVOID Buffer) {
+    DISK* Disk = (DISK*)Context;
+    if (Disk->Access & (DISK_ACCESS_DISABLED | DISK_ACCESS_READ_ONLY)) return KSTATUS_NO_PERMISSION;
+    return DiskDriverTransfer(Disk, DF_DISK_WRITE, Sector, Count, (U8*)Buffer);
+}
+
+/************************************************************************/
+// Cache setup and shutdown
+
+void DiskSetCacheBudget(U64 Bytes) { DiskCacheBudget = Bytes; }
+
+static U64 DiskDefaultCacheBudget(void) {
+    if (DiskCacheBudget != MAX_U64) return DiskCacheBudget;
+#ifndef CAIRN_HOST_BUILD
+    U64 Budget = KernelGetOptionNumber("cache", CACHE_DEFAULT_BUDGET);
+    MEMORY_STATS Memory;
+    MemoryGetStats(&Memory);
+    if (Memory.TotalBytes != 0) Budget = MIN(Budget, Memory.TotalBytes / 8);
+    return Budget;
+#else
+    return CACHE_DEFAULT_BUDGET;
+#endif
+}
+
+static void DiskAttachCache(DISK* Disk) {
+    Disk->Cache = NULL;
+    if (Disk->Parent != NULL || Disk->Type == DISK_TYPE_PARTITION || (Disk->Flags & DISK_FLAG_NO_CACHE)) return;
+    if (!DISK_LINKED(CacheCreate)) return;
+    U64 Budget = DiskDefaultCacheBudget();
+    if (Budget == 0) return;
+    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, Disk};
+    Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, Budget, &Backend);
+    if (Disk->Cache == NULL) {
+        WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
+        return;
+    }
+    __atomic_store_n(&DiskHookNeeded, TRUE, __ATOMIC_RELEASE);
+}
+
+static void DiskShutdownHook(SHUTDOWN_KIND Kind, LPVOID Context) {
+    UNUSED(Kind);
+    UNUSED(Context);
+    DiskSyncAll();
+}
+
+static void DiskRegisterShutdownHook(void) {
+    if (!__atomic_exchange_n(&DiskHookNeeded, FALSE, __ATOMIC_ACQ_REL)) return;
+    if (DISK_LINKED(ShutdownRegisterHook)) ShutdownRegisterHook("disk cache write-back", DiskShutdownHook, NULL);
+}
+
+/************************************************************************/
+// The disk list
+
+KSTATUS DiskRegister(DISK* Disk) {
+    DISK_INFO Info;
+    if (Disk == NULL || Disk->Driver == NULL || Disk->Driver->Command == NULL || Disk->Name[0] == 0) {
+        return KSTATUS_BAD_PARAMETER;
+    }
+    Disk->TypeID = KOID_DISK;
+    Disk->References = 1;
+    Disk->Cache = NULL;
+    MemorySet(&Info, 0, sizeof(Info));
+    KSTATUS Status = Disk->Driver->Command(Disk, DF_DISK_GETINFO, &Info);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    if (Info.SectorSize < 512 || Info.SectorSize > 65536 || !IS_POWER_OF_TWO(Info.SectorSize)) {
+        WARNING("[DiskRegister] %s reports sector size %u: not registered", Disk->Name, Info.SectorSize);
+        return KSTATUS_BAD_PARAMETER;
+    }
+    if (Info.SectorCount == 0) {
+        WARNING("[DiskRegister] %s reports no sectors: not registered", Disk->Name);
+        return KSTATUS_BAD_PARAMETER;
+    }
+    Disk->SectorSize = Info.SectorSize;
+    Disk->SectorCount = Info.SectorCount;
+    Disk->Access = Info.Access;
+    Disk->Type = Info.Type;
+    Disk->MaxTransferSectors = Info.MaxTransferSectors;
+    if (DiskFind(Disk->Name) != NULL) {
+        WARNING("[DiskRegister] a disk named %s already exists", Disk->Name);
+        return KSTATUS_BAD_PARAMETER;
+    }
+    // The cache exists before anyone can reach the disk, so no request ever bypasses it.
+    DiskAttachCache(Disk);
+
+    U64 Flags = DISK_LOCK();
+    if (DiskFind(Disk->Name) != NULL) {
+        DISK_UNLOCK(Flags);
+        WARNING("[DiskRegister] a disk named %s already exists", Disk->Name);
+        if (Disk->Cache) CacheDestroy(Disk->Cache);
+        Disk->Cache = NULL;
+        return KSTATUS_BAD_PARAMETER;
+    }
+    Disk->ID = NextDiskId++;
+    Disk->Next = NULL;
+    DISK** Link = &Disks;
+    while (*Link) Link = &(*Link)->Next;
+    *Link = Disk;
+    DiskCount++;
+    U32 Count = ListenerCount;
+    DISK_UNLOCK(Flags);
+
+    for (U32 I = 0; I < Count; I++) Listeners[I].Listener(Disk, Listeners[I].Context);
+    return KSTATUS_SUCCESS;
+}
+
+static DISK* DiskFindChild(DISK* Parent) {
+    U64 Flags = DISK_LOCK();
+    DISK* Child = NULL;
+    for (DISK* Disk = Disks; Disk; Disk = Disk->Next) {
+        if (Disk->Parent == Parent) {
+            Child = Disk;
+            break;
+        }
+    }
+    DISK_UNLOCK(Flags);
+    return Child;
+}
+
+void DiskUnregister(DISK* Disk) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK) return;
+    // Partitions first: they forward to this disk. Each pass removes one, so the loop ends.
+    for (DISK* Child = DiskFindChild(Disk); Child; Child = DiskFindChild(Disk)) DiskUnregister(Child);
+
+    BOOL Found = FALSE;
+    U64 Flags = DISK_LOCK();
+    for (DISK** Link = &Disks; *Link; Link = &(*Link)->Next) {
+        if (*Link == Disk) {
+            *Link = Disk->Next;
+            DiskCount--;
+            Found = TRUE;
+            break;
+        }
+    }
+    DISK_UNLOCK(Flags);
+    if (Found && Disk->Cache) {
+        U32 Lost = CacheShutdown(Disk->Cache);
+        if (Lost) WARNING("[DiskUnregister] %s: %u dirty blocks could not be written back", Disk->Name, Lost);
+    }
+    Disk->Access |= DISK_ACCESS_DISABLED;
+}
+
+DISK* GetDiskList(void) { return Disks; }
+U32 DiskGetCount(void) { return DiskCount; }
+
+DISK* DiskFind(LPCSTR Name) {
+    for (DISK* Disk = Disks; Disk; Disk = Disk->Next) {
+        if (StringCompare(Disk->Name, Name) == 0) return Disk;
+    }
+    return NULL;
+}
+
+void DiskAddListener(DISK_LISTENER Listener, LPVOID Context) {
+    U64 Flags = DISK_LOCK();
+    if (ListenerCount >= DISK_MAX_LISTENERS) {
+        DISK_UNLOCK(Flags);
+        return;
+    }
+    Listeners[ListenerCount].Listener = Listener;
+    Listeners[ListenerCount].Context = Context;
+    ListenerCount++;
+    DISK_UNLOCK(Flags);
+    for (DISK* Disk = Disks; Disk; Disk = Disk->Next) Listener(Disk, Context);
+}
+
+/************************************************************************/
+// Requests
+
+/** READ/WRITE/TRIM/FLUSH of a disk with a cache. */
+static KSTATUS DiskCachedCommand(DISK* Disk, U32 Function, DISK_IO* Io) {
+    switch (Function) {
+        case DF_DISK_READ:
+            return CacheRead(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
+        case DF_DISK_WRITE:
+            DiskRegisterShutdownHook();
+            return CacheWrite(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
+        case DF_DISK_TRIM:
+            // Forget the range first, so no later write-back puts old data back.
+            CacheInvalidate(Disk->Cache, Io->Sector, Io->SectorCount);
+            return Disk->Driver->Command(Disk, DF_DISK_TRIM, Io);
+        default: {
+            KSTATUS Status = CacheFlush(Disk->Cache, NULL);
+            KSTATUS FlushStatus = DiskDriverFlush(Disk);
+            return Status != KSTATUS_SUCCESS ? Status : FlushStatus;
+        }
+    }
+}
+
+static KSTATUS DiskDirectCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
+    DISK_IO* Io = (DISK_IO*)Parameter;
+    switch (Function) {
+        case DF_DISK_READ:
+        case DF_DISK_WRITE:
+            return DiskDriverTransfer(Disk, Function, Io->Sector, Io->SectorCount, (U8*)Io->Buffer);
+        case DF_DISK_FLUSH:
+            return DiskDriverFlush(Disk);
+        default:
+            return Disk->Driver->Command(Disk, Function, Parameter);
+    }
+}
+
+KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK || Disk->Driver == NULL) return KSTATUS_BAD_PARAMETER;
+    switch (Function) {
+        case DF_DISK_READ:
+        case DF_DISK_WRITE:
+        case DF_DISK_TRIM: {
+            DISK_IO* Io = (DISK_IO*)Parameter;
+            if (Io == NULL || Io->SectorCount == 0) return KSTATUS_BAD_PARAMETER;
+            if (Function != DF_DISK_TRIM && Io->Buffer == NULL) return KSTATUS_BAD_PARAMETER;
+            if (Io->Sector >= Disk->SectorCount || Io->SectorCount > Disk->SectorCount - Io->Sector) {
+                return KSTATUS_BAD_PARAMETER;
+            }
+            if (Disk->Access & DISK_ACCESS_DISABLED) return KSTATUS_NO_PERMISSION;
+            if (Function != DF_DISK_READ && (Disk->Access & DISK_ACCESS_READ_ONLY)) return KSTATUS_NO_PERMISSION;
+            break;
+        }
+        case DF_DISK_FLUSH:
+            if (Disk->Access & DISK_ACCESS_DISABLED) return KSTATUS_NO_PERMISSION;
+            break;
+        case DF_DISK_GETINFO:
+        case DF_DISK_SETACCESS:
+            if (Parameter == NULL) return KSTATUS_BAD_PARAMETER;
+            break;
+        default:
+            return KSTATUS_NOT_SUPPORTED;
+    }
+
+    KSTATUS Status;
+    if (Disk->Cache != NULL && Function != DF_DISK_GETINFO && Function != DF_DISK_SETACCESS) {
+        Status = DiskCachedCommand(Disk, Function, (DISK_IO*)Parameter);
+    } else {
+        if (Function == DF_DISK_SETACCESS && Disk->Cache != NULL) {
+            U32 Closing = DISK_ACCESS_READ_ONLY | DISK_ACCESS_DISABLED;
+            U32 New = ((DISK_ACCESS_REQUEST*)Parameter)->Access;
+            if ((New & Closing) && !(Disk->Access & Closing) && CacheFlush(Disk->Cache, NULL) != KSTATUS_SUCCESS) {
+                WARNING("[DiskCommand] %s: dirty blocks could not be written back before the access change",
+                        Disk->Name);
+            }
+        }
+        Status = DiskDirectCommand(Disk, Function, Parameter);
+    }
+
+    if (Function == DF_DISK_READ || Function == DF_DISK_WRITE) {
+        DISK_IO* Io = (DISK_IO*)Parameter;
+        if (Status != KSTATUS_SUCCESS) {
+            Disk->ErrorCount++;
+        } else if (Function == DF_DISK_READ) {
+            Disk->ReadCount++;
+            Disk->BytesRead += (U64)Io->SectorCount * Disk->SectorSize;
+        } else {
+            Disk->WriteCount++;
+            Disk->BytesWritten += (U64)Io->SectorCount * Disk->SectorSize;
+        }
+    }
+    if (Function == DF_DISK_SETACCESS && Status == KSTATUS_SUCCESS) {
+        Disk->Access = ((DISK_ACCESS_REQUEST*)Parameter)->Access;
+    }
+    return Status;
+}
+
+KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer) {
+    DISK_IO Io = {Sector, SectorCount, Buffer};
+    return DiskCommand(Disk, DF_DISK_READ, &Io);
+}
+
+KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer) {
+    DISK_IO Io = {Sector, SectorCount, (LPVOID)Buffer};
+    return DiskCommand(Disk, DF_DISK_WRITE, &Io);
+}
+
+KSTATUS DiskFlush(DISK* Disk) { return DiskCommand(Disk, DF_DISK_FLUSH, NULL); }
+
+KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info) {
+    MemorySet(Info, 0, sizeof(*Info));
+    return DiskCommand(Disk, DF_DISK_GETINFO, Info);
+}
+
+KSTATUS DiskSetAccess(DISK* Disk, U32 Access) {
+    DISK_ACCESS_REQUEST Request = {Access};
+    return DiskCommand(Disk, DF_DISK_SETACCESS, &Request);
+}
+
+static DISK* DiskPhysical(DISK* Disk) {
+    for (U32 Depth = 0; Disk->Parent != NULL && Depth < DISK_MAX_DEPTH; Depth++) Disk = Disk->Parent;
+    return Disk;
+}
+
+KSTATUS DiskSync(DISK* Disk, U32* Written) {
+    if (Written) *Written = 0;
+    if (Disk == NULL || Disk->TypeID != KOID_DISK) return KSTATUS_BAD_PARAMETER;
+    Disk = DiskPhysical(Disk);
+    if (Disk->Cache == NULL) return DiskFlush(Disk);
+    if (Disk->Access & DISK_ACCESS_DISABLED) return KSTATUS_NO_PERMISSION;
+    KSTATUS Status = CacheFlush(Disk->Cache, Written);
+    KSTATUS FlushStatus = DiskDriverFlush(Disk);
+    return Status != KSTATUS_SUCCESS ? Status : FlushStatus;
+}
+
+KSTATUS DiskInvalidateCache(DISK* Disk) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK) return KSTATUS_BAD_PARAMETER;
+    Disk = DiskPhysical(Disk);
+    if (Disk->Cache == NULL) return KSTATUS_SUCCESS;
+    KSTATUS Status = CacheFlush(Disk->Cache, NULL);
+    CacheCleanup(Disk->Cache);
+    if (Status != KSTATUS_SUCCESS) {
+        WARNING("[DiskInvalidateCache] %s: dirty blocks kept (%s)", Disk->Name, DiskStatusName(Status));
+    }
+    return Status;
+}
+
+KSTATUS DiskSyncAll(void) {
+    KSTATUS Result = KSTATUS_SUCCESS;
+    for (DISK* Disk = Disks; Disk; Disk = Disk->Next) {
+        if (Disk->Parent != NULL) continue;
+        U32 Dirty = 0;
+        if (Disk->Cache) {
+            CACHE_STATS Stats;
+            CacheGetStats(Disk->Cache, &Stats);
+            Dirty = Stats.DirtyBlocks;
+        }
+        // A disabled disk has nothing to flush unless writes are still waiting for it.
+        if ((Disk->Access & DISK_ACCESS_DISABLED) && Dirty == 0) continue;
+        U32 Written = 0;
+        KSTATUS Status = DiskSync(Disk, &Written);
+        if (Status != KSTATUS_SUCCESS) {
+            ERROR("[DiskSyncAll] %s: %s, %u dirty blocks not written", Disk->Name, DiskStatusName(Status),
+                  Dirty - MIN(Dirty, Written));
+            if (Result == KSTATUS_SUCCESS) Result = Status;
+        } else if (Written != 0) {
+            INFO("[DiskSyncAll] %s: %u blocks written back", Disk->Name, Written);
+        }
+    }
+    return Result;
+}
+
+LPCSTR DiskStatusName(KSTATUS Status) {
+    switch (Status) {
+        case KSTATUS_SUCCESS: return "success";
+        case KSTATUS_BAD_PARAMETER: return "invalid argument";
+        case KSTATUS_NO_MEMORY: return "out of memory";
+        case KSTATUS_NOT_FOUND: return "not found";
+        case KSTATUS_TIMEOUT: return "timed out";
+        case KSTATUS_IO_ERROR: return "I/O error";
+        case KSTATUS_NOT_SUPPORTED: return "not supported";
+        case KSTATUS_NO_PERMISSION: return "read-only or disabled";
+        case KSTATUS_BUSY: return "busy";
+        default: return "error";
+    }
+}

@@ -1,0 +1,312 @@
+/*
+ * EXT2-File.c - EXT2 file contents: read, write, truncate, and the
+ * attributes (stat, symbolic link targets).
+ *
+ * Data moves straight between the caller's buffer and the disk, bypassing
+ * the metadata cache: runs of physically consecutive whole blocks go in one
+ * request; a partial block is read, patched and written through the volume's
+ * scratch block; holes read as zeros. A write allocates missing blocks as it
+ * goes (near the previous block of the file); when the disk fills up it stops
+ * at the last whole block it could place and reports VFS_ERROR_NO_SPACE with
+ * the bytes written, the size covering exactly those bytes.
+ *
+ * Access times follow Linux's relatime: a read updates atime only when it
+ * is older than the last change or a day old, and never on a read-only
+ * volume or disk.
+ */
+
+#include "fs/ext2/EXT2-Internal.h"
+
+#include "utils/String.h"
+
+#define EXT2_RELATIME_SECONDS (24 * 60 * 60)
+
+typedef struct tag_EXT2_RUN {
+    U32 Physical;     // first block of the run
+    U32 Count;        // blocks in it
+    U8* Memory;       // where its bytes are in the caller's buffer
+} EXT2_RUN;
+
+static VFS_STATUS EXT2RunFlush(EXT2_VOLUME* Volume, EXT2_RUN* Run, BOOL Write) {
+    if (Run->Count == 0) return VFS_OK;
+    VFS_STATUS Status = Write ? EXT2WriteBlocks(Volume, Run->Physical, Run->Count, Run->Memory)
+                              : EXT2ReadBlocks(Volume, Run->Physical, Run->Count, Run->Memory);
+    Run->Count = 0;
+    return Status;
+}
+
+/** Adds one whole block to a read run, reading the run first when the block does not continue it. */
+static VFS_STATUS EXT2RunAdd(EXT2_VOLUME* Volume, EXT2_RUN* Run, U32 Physical, U8* Memory) {
+    U32 MaxBlocks = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
+    if (Run->Count > 0 && Run->Physical + Run->Count == Physical && Run->Count < MaxBlocks) {
+        Run->Count++;
+        return VFS_OK;
+    }
+    VFS_STATUS Status = EXT2RunFlush(Volume, Run, FALSE);
+    Run->Physical = Physical;
+    Run->Count = 1;
+    Run->Memory = Memory;
+    return Status;
+}
+
+/** The largest size a regular file may reach on this volume. */
+static U64 EXT2MaxFileSize(EXT2_VOLUME* Volume) {
+    U64 Bytes = EXT2MaxLogicalBlocks(Volume) << Volume->BlockShift;
+    if (Volume->Revision == EXT2_GOOD_OLD_REVISION) Bytes = MIN(Bytes, 0x7FFFFFFFULL);
+    return Bytes;
+}
+
+static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* Buffer, U32 Length, U32* Done) {
+    EXT2_INODE Inode;
+    VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
+    if (Status != VFS_OK) return Status;
+    if (VFS_IS_DIRECTORY(Inode.Mode)) return VFS_ERROR_IS_DIRECTORY;
+    if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
+    U64 Size = EXT2GetSize(&Inode);
+    if (Offset >= Size || Length == 0) return VFS_OK;
+    U32 Total = (U32)MIN((U64)Length, Size - Offset);
+
+    EXT2_RUN Run = {0, 0, NULL};
+    U32 BlockSize = Volume->BlockSize;
+    U32 Position = 0;
+    while (Position < Total && Status == VFS_OK) {
+        U64 Byte = Offset + Position;
+        U32 Within = (U32)(Byte & (BlockSize - 1));
+        U32 Chunk = MIN(BlockSize - Within, Total - Position);
+        U32 Physical;
+        Status = EXT2MapBlock(Volume, &Inode, (U32)(Byte >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
+        if (Status != VFS_OK) break;
+        if (Physical != 0 && Chunk == BlockSize) {
+            Status = EXT2RunAdd(Volume, &Run, Physical, Buffer + Position);
+        } else {
+            Status = EXT2RunFlush(Volume, &Run, FALSE);
+            if (Status != VFS_OK) break;
+            if (Physical == 0) {
+                MemorySet(Buffer + Position, 0, Chunk);
+            } else {
+                Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
+                if (Status == VFS_OK) MemoryCopy(Buffer + Position, Volume->Scratch + Within, Chunk);
+            }
+        }
+        Position += Chunk;
+    }
+    if (Status == VFS_OK) Status = EXT2RunFlush(Volume, &Run, FALSE);
+    if (Status != VFS_OK) return Status;
+    *Done = Total;
+
+    if (EXT2CanWrite(Volume)) {
+        U32 Now = EXT2Now();
+        if (Inode.AccessTime <= Inode.ModifyTime || Inode.AccessTime <= Inode.ChangeTime ||
+            Now - Inode.AccessTime >= EXT2_RELATIME_SECONDS) {
+            EXT2Touch(Volume, &Inode, EXT2_TOUCH_ACCESS);
+            EXT2WriteInode(Volume, Number, &Inode);
+        }
+    }
+    return VFS_OK;
+}
+
+VFS_STATUS EXT2Read(LPVOID Handle, U64 Inode, U64 Offset, LPVOID Buffer, U32 Length, U32* Done) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    *Done = 0;
+    if (Inode == 0 || Inode > MAX_U32) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, FALSE);
+    if (Status != VFS_OK) return Status;
+    Status = EXT2ReadFile(Volume, (U32)Inode, Offset, (U8*)Buffer, Length, Done);
+    return EXT2End(Volume, Status);
+}
+
+static VFS_STATUS EXT2WriteFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, const U8* Buffer, U32 Length,
+                                U32* Done) {
+    EXT2_INODE Inode;
+    VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
+    if (Status != VFS_OK) return Status;
+    if (VFS_IS_DIRECTORY(Inode.Mode)) return VFS_ERROR_IS_DIRECTORY;
+    if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
+    if (Length == 0) return VFS_OK;
+    U64 Limit = EXT2MaxFileSize(Volume);
+    if (Offset >= Limit || Length > Limit - Offset) return VFS_ERROR_FILE_TOO_BIG;
+
+    U32 BlockSize = Volume->BlockSize;
+    U32 Goal = EXT2InodeGoal(Volume, Number);
+    if (Offset >= BlockSize) {
+        // Continue after the block before the write, when there is one.
+        U32 Before;
+        Status = EXT2MapBlock(Volume, &Inode, (U32)((Offset >> Volume->BlockShift) - 1), FALSE, &Goal, &Before, NULL);
+        if (Status != VFS_OK) return Status;
+    }
+
+    // Written: bytes known to be on disk. Whole blocks gather in Run and reach the disk when it is flushed.
+    EXT2_RUN Run = {0, 0, NULL};
+    U32 MaxRun = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
+    U32 Position = 0, Written = 0;
+    while (Position < Length) {
+        U64 Byte = Offset + Position;
+        U32 Within = (U32)(Byte & (BlockSize - 1));
+        U32 Chunk = MIN(BlockSize - Within, Length - Position);
+        U32 Physical;
+        BOOL Fresh;
+        Status = EXT2MapBlock(Volume, &Inode, (U32)(Byte >> Volume->BlockShift), TRUE, &Goal, &Physical, &Fresh);
+        if (Status != VFS_OK) break;
+        BOOL Continues = Run.Count > 0 && Run.Physical + Run.Count == Physical && Run.Count < MaxRun;
+        if (Chunk == BlockSize && Continues) {
+            Run.Count++;
+        } else {
+            if (Run.Count > 0) {
+                Status = EXT2RunFlush(Volume, &Run, TRUE);
+                if (Status != VFS_OK) break;
+                Written = Position;
+            }
+            if (Chunk == BlockSize) {
+                Run.Physical = Physical;
+                Run.Count = 1;
+                Run.Memory = (U8*)Buffer + Position;
+            } else {
+                if (Fresh) MemorySet(Volume->Scratch, 0, BlockSize);
+                else Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
+                if (Status == VFS_OK) {
+                    MemoryCopy(Volume->Scratch + Within, Buffer + Position, Chunk);
+                    Status = EXT2WriteBlocks(Volume, Physical, 1, Volume->Scratch);
+                }
+                if (Status != VFS_OK) break;
+                Written = Position + Chunk;
+            }
+        }
+        Position += Chunk;
+    }
+    // The pending run covers up to Position even after a failure: its blocks are allocated and need their data.
+    if (Run.Count > 0) {
+        VFS_STATUS FlushStatus = EXT2RunFlush(Volume, &Run, TRUE);
+        if (FlushStatus == VFS_OK) Written = Position;
+        else if (Status == VFS_OK) Status = FlushStatus;
+    }
+
+    if (Offset + Written > EXT2GetSize(&Inode)) {
+        VFS_STATUS SizeStatus = EXT2SetSize(Volume, &Inode, Offset + Written);
+        if (SizeStatus != VFS_OK && Status == VFS_OK) Status = SizeStatus;
+    }
+    EXT2Touch(Volume, &Inode, EXT2_TOUCH_MODIFY | EXT2_TOUCH_CHANGE);
+    VFS_STATUS InodeStatus = EXT2WriteInode(Volume, Number, &Inode);
+    if (InodeStatus != VFS_OK && Status == VFS_OK) Status = InodeStatus;
+    *Done = Written;
+    return Status;
+}
+
+VFS_STATUS EXT2Write(LPVOID Handle, U64 Inode, U64 Offset, LPCVOID Buffer, U32 Length, U32* Done) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    *Done = 0;
+    if (Inode == 0 || Inode > MAX_U32) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, TRUE);
+    if (Status != VFS_OK) return Status;
+    Status = EXT2WriteFile(Volume, (U32)Inode, Offset, (const U8*)Buffer, Length, Done);
+    return EXT2End(Volume, Status);
+}
+
+static VFS_STATUS EXT2TruncateFile(EXT2_VOLUME* Volume, U32 Number, U64 Size) {
+    EXT2_INODE Inode;
+    VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
+    if (Status != VFS_OK) return Status;
+    if (VFS_IS_DIRECTORY(Inode.Mode)) return VFS_ERROR_IS_DIRECTORY;
+    if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
+    if (Size > EXT2MaxFileSize(Volume)) return VFS_ERROR_FILE_TOO_BIG;
+    U64 OldSize = EXT2GetSize(&Inode);
+    if (Size < OldSize) {
+        U32 Within = (U32)(Size & (Volume->BlockSize - 1));
+        if (Within != 0) {
+            // Zero the rest of the new last block, so growing the file later reads zeros there.
+            U32 Physical;
+            Status = EXT2MapBlock(Volume, &Inode, (U32)(Size >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
+            if (Status == VFS_OK && Physical != 0) {
+                Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
+                if (Status == VFS_OK) {
+                    MemorySet(Volume->Scratch + Within, 0, Volume->BlockSize - Within);
+                    Status = EXT2WriteBlocks(Volume, Physical, 1, Volume->Scratch);
+                }
+            }
+            if (Status != VFS_OK) return Status;
+        }
+        Status = EXT2TruncateBlocks(Volume, &Inode, (Size + Volume->BlockSize - 1) >> Volume->BlockShift);
+        if (Status != VFS_OK) {
+            EXT2WriteInode(Volume, Number, &Inode);
+            return Status;
+        }
+    }
+    Status = EXT2SetSize(Volume, &Inode, Size);
+    if (Status != VFS_OK) return Status;
+    EXT2Touch(Volume, &Inode, EXT2_TOUCH_MODIFY | EXT2_TOUCH_CHANGE);
+    return EXT2WriteInode(Volume, Number, &Inode);
+}
+
+VFS_STATUS EXT2Truncate(LPVOID Handle, U64 Inode, U64 Size) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    if (Inode == 0 || Inode > MAX_U32) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, TRUE);
+    if (Status != VFS_OK) return Status;
+    Status = EXT2TruncateFile(Volume, (U32)Inode, Size);
+    return EXT2End(Volume, Status);
+}
+
+/************************************************************************/
+// Attributes
+
+VFS_STATUS EXT2GetStat(LPVOID Handle, U64 Number, VFS_STAT* Stat) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    if (Number == 0 || Number > MAX_U32) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, FALSE);
+    if (Status != VFS_OK) return Status;
+    EXT2_INODE Inode;
+    Status = EXT2ReadLiveInode(Volume, (U32)Number, &Inode);
+    if (Status == VFS_OK) {
+        MemorySet(Stat, 0, sizeof(*Stat));
+        Stat->Inode = Number;
+        Stat->Mode = Inode.Mode;
+        Stat->Links = Inode.LinksCount;
+        Stat->Uid = Inode.Uid | ((U32)Inode.UidHigh << 16);
+        Stat->Gid = Inode.Gid | ((U32)Inode.GidHigh << 16);
+        Stat->Size = EXT2GetSize(&Inode);
+        Stat->Blocks = Inode.Blocks;
+        Stat->BlockSize = Volume->BlockSize;
+        Stat->AccessTime = Inode.AccessTime;
+        Stat->ModifyTime = Inode.ModifyTime;
+        Stat->ChangeTime = Inode.ChangeTime;
+        StringCopy(Stat->Device, Volume->Disk->Name, sizeof(Stat->Device));
+    }
+    return EXT2End(Volume, Status);
+}
+
+static VFS_STATUS EXT2ReadLinkLocked(EXT2_VOLUME* Volume, U32 Number, LPSTR Buffer, U32 Size) {
+    EXT2_INODE Inode;
+    VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
+    if (Status != VFS_OK) return Status;
+    if (!VFS_IS_SYMLINK(Inode.Mode)) return VFS_ERROR_INVALID;
+    U32 Length = Inode.Size;
+    if (Length == 0) return EXT2Corrupt(Volume, "symbolic link %u is empty", Number);
+    if (!EXT2HasBlockMap(Volume, &Inode)) {
+        if (Length > EXT2_FAST_SYMLINK_MAX) return EXT2Corrupt(Volume, "fast symbolic link %u too long", Number);
+        if (Length >= Size) return VFS_ERROR_NAME_TOO_LONG;
+        MemoryCopy(Buffer, Inode.Block, Length);
+    } else {
+        if (Length >= Volume->BlockSize) return EXT2Corrupt(Volume, "symbolic link %u too long", Number);
+        if (Length >= Size) return VFS_ERROR_NAME_TOO_LONG;
+        U32 Physical;
+        Status = EXT2MapBlock(Volume, &Inode, 0, FALSE, NULL, &Physical, NULL);
+        if (Status != VFS_OK) return Status;
+        if (Physical == 0) return EXT2Corrupt(Volume, "symbolic link %u has no block", Number);
+        EXT2_BUFFER* Block;
+        Status = EXT2BufferGet(Volume, Physical, TRUE, &Block);
+        if (Status != VFS_OK) return Status;
+        MemoryCopy(Buffer, Block->Data, Length);
+        EXT2BufferRelease(Block);
+    }
+    Buffer[Length] = 0;
+    if (StringLength(Buffer) != Length) return EXT2Corrupt(Volume, "symbolic link %u holds a zero byte", Number);
+    return VFS_OK;
+}
+
+VFS_STATUS EXT2ReadLink(LPVOID Handle, U64 Number, LPSTR Buffer, U32 Size) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    if (Number == 0 || Number > MAX_U32 || Buffer == NULL || Size == 0) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, FALSE);
+    if (Status != VFS_OK) return Status;
+    Status = EXT2ReadLinkLocked(Volume, (U32)Number, Buffer, Size);
+    return EXT2End(Volume, Status);
+}

@@ -1,0 +1,128 @@
+/*
+ * NVMe-Disk.c - NVMe namespaces as DISK objects (block/Disk.h).
+ *
+ * Every namespace the driver can serve becomes one DISK named
+ * `nvme<C>n<NSID>`, embedded in its NVME_NAMESPACE (never freed). The DISK
+ * layer checks bounds and access before calling here, so this file only
+ * translates DF_DISK_* functions into NVMe-IO calls:
+ *   READ/WRITE  synchronous transfers (split and bounced as needed)
+ *   GETINFO     name, model, serial, geometry, access, per-command limit,
+ *               volatile write cache (Identify Controller VWC bit 0)
+ *   SETACCESS   accepted and stored (DiskCommand enforces it)
+ *   FLUSH       an NVMe Flush when a volatile write cache exists, else
+ *               nothing to do
+ *   TRIM        Dataset Management deallocate (NVMeTrim) when ONCS has it
+ *               (SupportsTrim says so), else KSTATUS_NOT_SUPPORTED
+ */
+
+#include "storage/nvme/NVMe-Internal.h"
+
+#include "core/Log.h"
+#include "utils/String.h"
+
+static KSTATUS NVMeDiskGetInfo(NVME_NAMESPACE* Namespace, DISK* Disk, DISK_INFO* Info) {
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    MemorySet(Info, 0, sizeof(*Info));
+    StringCopy(Info->Name, Disk->Name, sizeof(Info->Name));
+    StringCopy(Info->Model, Controller->Info.Identify.Model, sizeof(Info->Model));
+    StringCopy(Info->Serial, Controller->Info.Identify.Serial, sizeof(Info->Serial));
+    Info->Type = DISK_TYPE_NVME;
+    Info->SectorSize = Namespace->LbaSize;
+    Info->SectorCount = Namespace->Blocks;
+    Info->Access = Disk->Access;
+    Info->MaxTransferSectors = Namespace->MaxBlocks;  // one device command; larger requests are split
+    Info->SupportsTrim = (Controller->Info.Identify.Oncs & NVME_ONCS_DSM) != 0;
+    Info->VolatileCache = (Controller->Info.Identify.Vwc & 1) != 0;
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
+    NVME_NAMESPACE* Namespace = (NVME_NAMESPACE*)Disk->DriverData;
+    if (Namespace == NULL || !Namespace->Exposed) return KSTATUS_BAD_PARAMETER;
+    switch (Function) {
+        case DF_DISK_READ: {
+            DISK_IO* Io = (DISK_IO*)Parameter;
+            return NVMeReadSync(Namespace, Io->Sector, Io->SectorCount, Io->Buffer);
+        }
+        case DF_DISK_WRITE: {
+            DISK_IO* Io = (DISK_IO*)Parameter;
+            return NVMeWriteSync(Namespace, Io->Sector, Io->SectorCount, Io->Buffer);
+        }
+        case DF_DISK_GETINFO:
+            return NVMeDiskGetInfo(Namespace, Disk, (DISK_INFO*)Parameter);
+        case DF_DISK_SETACCESS: {
+            DISK_ACCESS_REQUEST* Request = (DISK_ACCESS_REQUEST*)Parameter;
+            if (Request->Access & ~(U32)(DISK_ACCESS_READ_ONLY | DISK_ACCESS_DISABLED)) return KSTATUS_BAD_PARAMETER;
+            return KSTATUS_SUCCESS;  // DiskCommand stores it and enforces it on every request
+        }
+        case DF_DISK_TRIM: {
+            DISK_IO* Io = (DISK_IO*)Parameter;
+            return NVMeTrim(Namespace, Io->Sector, Io->SectorCount);
+        }
+        case DF_DISK_FLUSH:
+            if ((Namespace->Controller->Info.Identify.Vwc & 1) == 0) return KSTATUS_SUCCESS;  // nothing volatile
+            return NVMeFlushSync(Namespace);
+        default:
+            return KSTATUS_NOT_SUPPORTED;
+    }
+}
+
+static const DISK_DRIVER NVMeDiskDriver = {"nvme", NVMeDiskCommand};
+
+void NVMeDiskRegisterNamespaces(NVME_CONTROLLER* Controller) {
+    for (U32 I = 0; I < Controller->NamespaceCount; I++) {
+        NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
+        NVME_NAMESPACE_INFO* Info = &Controller->NamespaceInfos[I];
+        if (!Info->Exposed) {
+            INFO("[NVMeDiskRegisterNamespaces] %s: namespace %u not exposed: %s", Controller->Info.Name, Info->NSID,
+                 Info->Reason);
+            continue;
+        }
+        DISK* Disk = &Namespace->Disk;
+        MemorySet(Disk, 0, sizeof(*Disk));
+        StringCopy(Disk->Name, Info->DiskName, sizeof(Disk->Name));
+        Disk->Driver = &NVMeDiskDriver;
+        Disk->DriverData = Namespace;
+        KSTATUS Status = DiskRegister(Disk);
+        if (Status != KSTATUS_SUCCESS) {
+            Info->Exposed = FALSE;
+            Namespace->Exposed = FALSE;
+            StringCopy(Info->Reason, "DiskRegister failed", sizeof(Info->Reason));
+            Info->DiskName[0] = 0;
+            WARNING("[NVMeDiskRegisterNamespaces] %s: %s not registered (%d)", Controller->Info.Name, Disk->Name,
+                    Status);
+            continue;
+        }
+        INFO("[NVMeDiskRegisterNamespaces] %s: %llu blocks of %u bytes, up to %u blocks per command", Disk->Name,
+             Namespace->Blocks, Namespace->LbaSize, Namespace->MaxBlocks);
+    }
+}
+
+/************************************************************************/
+// Namespace handles
+
+NVME_NAMESPACE* NVMeGetNamespace(U32 ControllerIndex, U32 Nsid) {
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(ControllerIndex);
+    if (Controller == NULL) return NULL;
+    for (U32 I = 0; I < Controller->NamespaceCount; I++) {
+        NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
+        if (Namespace->Nsid == Nsid && Namespace->Exposed) return Namespace;
+    }
+    return NULL;
+}
+
+NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName) {
+    if (DiskName == NULL) return NULL;
+    for (U32 C = 0; C < NVMeGetControllerCount(); C++) {
+        NVME_CONTROLLER* Controller = NVMeGetControllerInternal(C);
+        for (U32 I = 0; Controller && I < Controller->NamespaceCount; I++) {
+            NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
+            if (Namespace->Exposed && StringCompare(Namespace->Info->DiskName, DiskName) == 0) return Namespace;
+        }
+    }
+    return NULL;
+}
+
+const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace) {
+    return Namespace ? Namespace->Info : NULL;
+}

@@ -1,0 +1,123 @@
+/*
+ * NVMe-Features.c - Get/Set Features and a register snapshot, for the shell
+ * (`nvme features`, `nvme regs`) and for the driver itself.
+ *
+ * Features (NVMe 2.0 section 5.27.1, figure 317): the driver asks for the
+ * current value (SEL 0) and sets values without saving them (SV 0). A
+ * controller that refuses a feature ("Feature Not Changeable", "Invalid
+ * Field", "Feature Identifier Not Saveable") answers with a status the
+ * caller gets as a KSTATUS and, by name, in the controller view's LastError:
+ * a refusal is the device's answer, not a failure of the driver, so it is
+ * not logged as a warning. QEMU 7.2 refuses Set Interrupt Coalescing that
+ * way. Feature data structures (none of the features named here has one)
+ * land in the scratch page.
+ *
+ * The register snapshot reads each register once as 32-bit accesses (the
+ * 64-bit ones low dword first). INTMS and INTMC are not read while MSI-X is
+ * enabled: the specification forbids touching them then (3.1.3), so they
+ * read back as 0 in the snapshot.
+ *
+ * Feature names are pure (host-testable).
+ */
+
+#include "storage/nvme/NVMe-Internal.h"
+
+#include "utils/Format.h"
+#include "utils/String.h"
+
+LPCSTR NVMeFeatureName(U8 FeatureId) {
+    switch (FeatureId) {
+        case NVME_FEATURE_ARBITRATION: return "Arbitration";
+        case NVME_FEATURE_POWER_MANAGEMENT: return "Power Management";
+        case NVME_FEATURE_LBA_RANGE_TYPE: return "LBA Range Type";
+        case NVME_FEATURE_TEMPERATURE_THRESHOLD: return "Temperature Threshold";
+        case NVME_FEATURE_ERROR_RECOVERY: return "Error Recovery";
+        case NVME_FEATURE_VOLATILE_WRITE_CACHE: return "Volatile Write Cache";
+        case NVME_FEATURE_NUMBER_OF_QUEUES: return "Number of Queues";
+        case NVME_FEATURE_INTERRUPT_COALESCING: return "Interrupt Coalescing";
+        case NVME_FEATURE_INTERRUPT_VECTOR_CONFIG: return "Interrupt Vector Configuration";
+        case NVME_FEATURE_WRITE_ATOMICITY: return "Write Atomicity Normal";
+        case NVME_FEATURE_ASYNC_EVENT_CONFIG: return "Asynchronous Event Configuration";
+        case NVME_FEATURE_APST: return "Autonomous Power State Transition";
+        case NVME_FEATURE_TIMESTAMP: return "Timestamp";
+        case NVME_FEATURE_HOST_BEHAVIOR: return "Host Behavior Support";
+        default: return "Unknown Feature";
+    }
+}
+
+#ifdef NVME_WITH_PLATFORM
+
+#include "core/Log.h"
+
+/** A ready (or admin-only) controller, or NULL. */
+NVME_CONTROLLER* NVMeAdminController(U32 Index) {
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
+    if (Controller == NULL) return NULL;
+    U32 State = Controller->Info.State;
+    if (State != NVME_STATE_READY && State != NVME_STATE_ADMIN_ONLY && State != NVME_STATE_RESETTING) return NULL;
+    return Controller;
+}
+
+/** Get (Set FALSE) or Set Features; a refusal is returned and recorded, and logged only at debug level. */
+static KSTATUS FeatureCommand(U32 ControllerIndex, BOOL Set, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
+    NVME_CONTROLLER* Controller = NVMeAdminController(ControllerIndex);
+    if (Controller == NULL) return KSTATUS_NOT_FOUND;
+    NVME_COMMAND Command;
+    MemorySet(&Command, 0, sizeof(Command));
+    Command.Opcode = Set ? NVME_ADMIN_SET_FEATURES : NVME_ADMIN_GET_FEATURES;
+    Command.Nsid = Nsid;
+    Command.Prp1 = Controller->ScratchPage.Physical;  // features with a data structure use it
+    Command.Cdw10 = FeatureId;                        // Get: SEL 0 (current); Set: SV 0 (not saved)
+    Command.Cdw11 = Dword11;
+    U32 Dw0 = 0;
+    U16 NvmeStatus = 0;
+    PlatformMutexLock(Controller->AdminMutex);
+    KSTATUS Status = NVMeAdminCommand(Controller, &Command, TRUE, &Dw0, &NvmeStatus);
+    PlatformMutexUnlock(Controller->AdminMutex);
+    if (Result) *Result = Dw0;
+    if (Status != KSTATUS_SUCCESS && NvmeStatus != 0) {
+        char Text[NVME_REASON_LENGTH];
+        NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
+        Controller->Info.LastErrorStatus = NvmeStatus;
+        StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+        DEBUG("[NVMeFeature] %s: %s Features %s (%02xh) refused: %s", Controller->Info.Name, Set ? "Set" : "Get",
+              NVMeFeatureName(FeatureId), FeatureId, Text);
+    }
+    return Status;
+}
+
+KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
+    if (Result == NULL) return KSTATUS_BAD_PARAMETER;
+    return FeatureCommand(ControllerIndex, FALSE, FeatureId, Nsid, Dword11, Result);
+}
+
+KSTATUS NVMeSetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
+    return FeatureCommand(ControllerIndex, TRUE, FeatureId, Nsid, Dword11, Result);
+}
+
+KSTATUS NVMeReadRegisters(U32 ControllerIndex, NVME_REGISTERS* Registers) {
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(ControllerIndex);
+    if (Controller == NULL || Registers == NULL) return KSTATUS_BAD_PARAMETER;
+    if (Controller->Registers == 0) return KSTATUS_NOT_FOUND;
+    MemorySet(Registers, 0, sizeof(*Registers));
+    U32 Low = NVMeRead32(Controller, NVME_REG_CAP_LOW);
+    Registers->Cap = ((U64)NVMeRead32(Controller, NVME_REG_CAP_HIGH) << 32) | Low;
+    Registers->Vs = NVMeRead32(Controller, NVME_REG_VS);
+    if (!(Controller->InterruptsActive && Controller->Interrupts.Mode == PCI_INTERRUPT_MSIX)) {
+        Registers->Intms = NVMeRead32(Controller, NVME_REG_INTMS);
+        Registers->Intmc = NVMeRead32(Controller, NVME_REG_INTMC);
+    }
+    Registers->Cc = NVMeRead32(Controller, NVME_REG_CC);
+    Registers->Csts = NVMeRead32(Controller, NVME_REG_CSTS);
+    Registers->Nssr = NVMeRead32(Controller, NVME_REG_NSSR);
+    Registers->Aqa = NVMeRead32(Controller, NVME_REG_AQA);
+    Low = NVMeRead32(Controller, NVME_REG_ASQ_LOW);
+    Registers->Asq = ((U64)NVMeRead32(Controller, NVME_REG_ASQ_HIGH) << 32) | Low;
+    Low = NVMeRead32(Controller, NVME_REG_ACQ_LOW);
+    Registers->Acq = ((U64)NVMeRead32(Controller, NVME_REG_ACQ_HIGH) << 32) | Low;
+    Registers->Cmbloc = NVMeRead32(Controller, NVME_REG_CMBLOC);
+    Registers->Cmbsz = NVMeRead32(Controller, NVME_REG_CMBSZ);
+    return KSTATUS_SUCCESS;
+}
+
+#endif  // NVME_WITH_PLATFORM

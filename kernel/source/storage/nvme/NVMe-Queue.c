@@ -1,0 +1,725 @@
+/*
+ * NVMe-Queue.c - the queue engine: one submission/completion queue pair,
+ * its trackers, and the paths that fill and drain it.
+ *
+ * A queue of Depth entries owns Depth - 1 trackers, allocated with it. A
+ * command's identifier is its tracker's index (low 12 bits) plus a 4-bit
+ * generation, handed out by a FIFO free list: an index returns to the list
+ * only after its completion was consumed and its Done function ran, so an
+ * identifier is never reused while its command is in flight, and a late
+ * duplicate completion finds its tracker free (or a new generation) and is
+ * dropped. Each tracker owns one share of the queue's PRP list pool, so the
+ * I/O path never allocates.
+ *
+ * Invariants (all under the queue lock, a PLATFORM_LOCK held briefly):
+ *  - at most Depth - 1 commands are outstanding, so neither the SQ nor the
+ *    CQ can overflow; a submitter that finds no free tracker sleeps on
+ *    SlotEvent until a completion frees one;
+ *  - SQ entries are written before the tail doorbell (write barrier);
+ *  - a completion is used only after its phase tag matched (read barrier
+ *    between the phase and the rest), and only if its SQID is this queue and
+ *    its CID names a tracker that is in flight with that generation;
+ *  - the CQ head doorbell is written once per drained batch; the SQ head is
+ *    taken from each completion's SQHD.
+ * Done functions run outside the lock, then the trackers are freed.
+ *
+ * Resets and retries (driven by NVMe-Recovery.c): every submission saves
+ * its 64-byte command in the tracker, so it can be posted again. A queue is
+ * LIVE, SUSPENDED (a reset: commands submitted now are HELD, no doorbell is
+ * written, a drain reaps what the controller posted without touching the
+ * CQ doorbell), RECOVERING (the admin queue while a reset rebuilds: only the
+ * reset's own commands go out) or DEAD (failed or shut down: submissions
+ * are refused). Cancel turns in-flight commands into held ones (each at
+ * most NVME_MAX_RESUBMITS times; beyond, or marked CANCEL, they fail when
+ * the queue comes back) or fails everything (a dead queue); SetMode(LIVE)
+ * posts the held ones with one doorbell. A completion with a retryable
+ * status (NVMeStatusRetryable: DNR clear, not an abort the host caused)
+ * parks its tracker in RETRY, with a delay; RetryDue posts it again with a
+ * new CID generation. Trackers stay allocated throughout: a reset allocates
+ * and frees nothing.
+ *
+ * Completion comes in three small variants (NVME_QUEUE_OPS): MSI-X/MSI
+ * (the top half defers to the bottom half), INTx (the top half also masks
+ * with INTMS and the bottom half unmasks with INTMC) and polled (a per
+ * controller thread reaps; submission wakes it). Any waiter also reaps its
+ * own queue when its wait step expires, which recovers from a missed
+ * interrupt.
+ *
+ * The ring and identifier arithmetic at the top is pure (host tests).
+ */
+
+#include "storage/nvme/NVMe-Internal.h"
+
+#include "utils/String.h"
+
+/************************************************************************/
+// Pure: identifiers and rings
+
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity) {
+    Allocator->Links = Links;
+    Allocator->Busy = Busy;
+    Allocator->Capacity = Capacity;
+    Allocator->FreeCount = Capacity;
+    Allocator->Head = Capacity ? 0 : NVME_CID_NONE;
+    Allocator->Tail = Capacity ? (U16)(Capacity - 1) : NVME_CID_NONE;
+    for (U16 I = 0; I < Capacity; I++) {
+        Links[I] = (I + 1 < Capacity) ? (U16)(I + 1) : NVME_CID_NONE;
+        Busy[I] = 0;
+    }
+}
+
+BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
+    if (Allocator->FreeCount == 0 || Allocator->Head == NVME_CID_NONE) return FALSE;
+    U16 Taken = Allocator->Head;
+    Allocator->Head = Allocator->Links[Taken];
+    if (Allocator->Head == NVME_CID_NONE) Allocator->Tail = NVME_CID_NONE;
+    Allocator->Links[Taken] = NVME_CID_NONE;
+    Allocator->Busy[Taken] = 1;
+    Allocator->FreeCount--;
+    *Index = Taken;
+    return TRUE;
+}
+
+BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    if (Index >= Allocator->Capacity || !Allocator->Busy[Index]) return FALSE;
+    Allocator->Busy[Index] = 0;
+    Allocator->Links[Index] = NVME_CID_NONE;
+    if (Allocator->Tail == NVME_CID_NONE) {
+        Allocator->Head = Index;
+    } else {
+        Allocator->Links[Allocator->Tail] = Index;
+    }
+    Allocator->Tail = Index;
+    Allocator->FreeCount++;
+    return TRUE;
+}
+
+BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    return Index < Allocator->Capacity && Allocator->Busy[Index] != 0;
+}
+
+U16 NVMeCidCompose(U16 Index, U16 Generation) {
+    return (U16)(((Generation & 0xF) << NVME_CID_INDEX_BITS) | (Index & NVME_CID_INDEX_MASK));
+}
+
+U16 NVMeCidIndex(U16 Cid) { return (U16)(Cid & NVME_CID_INDEX_MASK); }
+
+U16 NVMeRingNext(U16 Index, U16 Depth) { return (U16)((U32)Index + 1 >= Depth ? 0 : Index + 1); }
+
+U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth) {
+    return (U16)(Tail >= Head ? (U32)Tail - Head : (U32)Depth - Head + Tail);
+}
+
+BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth) { return NVMeRingNext(Tail, Depth) == Head; }
+
+void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth) {
+    *Head = NVMeRingNext(*Head, Depth);
+    if (*Head == 0) *Phase ^= 1;
+}
+
+U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
+    // NVMe 2.0 3.1.4.24/25: SQ y tail at 1000h + (2y * (4 << DSTRD)), CQ y head one stride further.
+    return NVME_REG_DOORBELLS + (2U * Qid + (Completion ? 1U : 0U)) * (4U << Dstrd);
+}
+
+#ifdef NVME_WITH_PLATFORM
+
+#include "core/Log.h"
+
+/************************************************************************/
+// The three completion variants
+
+static void NoKick(NVME_QUEUE* Queue) { UNUSED(Queue); }
+static void NoDrained(NVME_QUEUE* Queue) { UNUSED(Queue); }
+static void IntxDrained(NVME_QUEUE* Queue) { NVMeWrite32(Queue->Controller, NVME_REG_INTMC, 1); }
+static void PollKick(NVME_QUEUE* Queue) {
+    if (Queue->Controller->PollEvent) PlatformEventSignal(Queue->Controller->PollEvent);
+}
+
+const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NoKick, NoDrained};
+const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NoKick, IntxDrained};
+const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
+
+/************************************************************************/
+// Allocation
+
+static void NVMeQueueBottomHalf(LPVOID Context) {
+    NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
+    NVMeQueueProcessCompletions(Queue, FALSE);
+    // A suspended queue's entries wait for the reset's drain: INTx stays masked until then (the reset unmasks).
+    if (Queue->Mode != NVME_QUEUE_SUSPENDED) Queue->Ops->Drained(Queue);
+}
+
+KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue) {
+    U32 PageSize = Controller->Info.PageSize;
+    if (Depth < 2 || Depth > NVME_MAX_QUEUE_DEPTH) return KSTATUS_BAD_PARAMETER;
+    MemorySet(Queue, 0, sizeof(*Queue));
+    Queue->Controller = Controller;
+    Queue->Id = Id;
+    Queue->Depth = Depth;
+    Queue->TrackerCount = (U16)(Depth - 1);
+    Queue->Ops = &NVMeInterruptQueueOps;
+    Queue->Mode = NVME_QUEUE_LIVE;
+
+    KSTATUS Status = PlatformDMAAlloc((U64)Depth * NVME_SQ_ENTRY_SIZE, PageSize, 0, &Queue->SqMemory);
+    if (Status == KSTATUS_SUCCESS) {
+        Status = PlatformDMAAlloc((U64)Depth * NVME_CQ_ENTRY_SIZE, PageSize, 0, &Queue->CqMemory);
+    }
+    if (Status == KSTATUS_SUCCESS && IoQueue) {
+        Status = PlatformDMAAlloc((U64)Queue->TrackerCount * NVME_PRP_PAGES_PER_TRACKER * PageSize, PageSize, 0,
+                                  &Queue->PrpMemory);
+    }
+    if (Status == KSTATUS_SUCCESS && IoQueue) {
+        Status = PlatformDMAAlloc(NVME_BOUNCE_BYTES, PageSize, 0, &Queue->BounceMemory);
+    }
+    if (Status != KSTATUS_SUCCESS) goto Fail;
+
+    Status = KSTATUS_NO_MEMORY;
+    Queue->Trackers = (NVME_TRACKER*)PlatformAllocZero(sizeof(NVME_TRACKER) * Queue->TrackerCount);
+    U16* Links = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
+    U8* Busy = (U8*)PlatformAllocZero(Queue->TrackerCount);
+    Queue->Cids.Links = Links;
+    Queue->Cids.Busy = Busy;
+    Queue->Lock = PlatformLockCreate();
+    Queue->SlotEvent = PlatformEventCreate(FALSE);
+    Queue->Work = PlatformWorkCreate(NVMeQueueBottomHalf, Queue);
+    if (IoQueue) Queue->BounceMutex = PlatformMutexCreate();
+    if (!Queue->Trackers || !Links || !Busy || !Queue->Lock || !Queue->SlotEvent || !Queue->Work ||
+        (IoQueue && !Queue->BounceMutex)) {
+        goto Fail;
+    }
+
+    Queue->Sq = (volatile NVME_COMMAND*)Queue->SqMemory.Linear;
+    Queue->Cq = (volatile NVME_COMPLETION*)Queue->CqMemory.Linear;
+    Queue->SqDoorbell = Controller->Registers + NVMeDoorbellOffset(Id, FALSE, Controller->Info.Cap.Dstrd);
+    Queue->CqDoorbell = Controller->Registers + NVMeDoorbellOffset(Id, TRUE, Controller->Info.Cap.Dstrd);
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        Tracker->Queue = Queue;
+        Tracker->Index = I;
+        if (IoQueue) {
+            SIZE Offset = (SIZE)I * NVME_PRP_PAGES_PER_TRACKER * PageSize;
+            Tracker->Prp.Linear = (U64*)((U8*)Queue->PrpMemory.Linear + Offset);
+            Tracker->Prp.Physical = Queue->PrpMemory.Physical + Offset;
+            Tracker->Prp.Pages = NVME_PRP_PAGES_PER_TRACKER;
+        }
+    }
+    Queue->Stats.QueueId = Id;
+    Queue->Stats.Depth = Depth;
+    Queue->Stats.Trackers = Queue->TrackerCount;
+    Queue->Allocated = TRUE;
+    NVMeQueueReset(Queue);
+    return KSTATUS_SUCCESS;
+
+Fail:
+    NVMeQueueFree(Queue);
+    return Status;
+}
+
+void NVMeQueueFree(NVME_QUEUE* Queue) {
+    PlatformDMAFree(&Queue->SqMemory);
+    PlatformDMAFree(&Queue->CqMemory);
+    PlatformDMAFree(&Queue->PrpMemory);
+    PlatformDMAFree(&Queue->BounceMemory);
+    if (Queue->Trackers) PlatformFree(Queue->Trackers);
+    if (Queue->Cids.Links) PlatformFree(Queue->Cids.Links);
+    if (Queue->Cids.Busy) PlatformFree(Queue->Cids.Busy);
+    if (Queue->Lock) PlatformLockDestroy(Queue->Lock);
+    if (Queue->SlotEvent) PlatformEventDestroy(Queue->SlotEvent);
+    if (Queue->Work) PlatformWorkDestroy(Queue->Work);
+    if (Queue->BounceMutex) PlatformMutexDestroy(Queue->BounceMutex);
+    Queue->Trackers = NULL;
+    Queue->Cids.Links = NULL;
+    Queue->Cids.Busy = NULL;
+    Queue->Lock = NULL;
+    Queue->SlotEvent = NULL;
+    Queue->Work = NULL;
+    Queue->BounceMutex = NULL;
+    Queue->Allocated = FALSE;
+}
+
+void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
+    MemorySet(Queue->CqMemory.Linear, 0, Queue->CqMemory.Size);  // stale entries must not look posted
+    Queue->SqTail = 0;
+    Queue->SqHead = 0;
+    Queue->CqHead = 0;
+    Queue->CqPhase = 1;
+}
+
+void NVMeQueueReset(NVME_QUEUE* Queue) {
+    NVMeQueueRestartRings(Queue);
+    NVMeCidInit(&Queue->Cids, Queue->Cids.Links, Queue->Cids.Busy, Queue->TrackerCount);
+    for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;
+    Queue->Held = Queue->Retrying = Queue->Quiet = 0;
+}
+
+/************************************************************************/
+// Submission
+
+U64 NVMeBackstopNs(U32 TimeoutMs) { return ((U64)(NVME_MAX_RESUBMITS + 2) * TimeoutMs + 600000ULL) * 1000000ULL; }
+
+NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait) {
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    U64 Start = 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (;;) {
+        U16 Index;
+        if (Queue->Mode == NVME_QUEUE_DEAD) break;
+        if (NVMeCidAllocate(&Queue->Cids, &Index)) {
+            NVME_TRACKER* Tracker = &Queue->Trackers[Index];
+            Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
+            Tracker->Cid = NVMeCidCompose(Index, Tracker->Generation);
+            Tracker->State = NVME_TRACKER_RESERVED;
+            Tracker->Flags = 0;
+            Tracker->Retries = 0;
+            Tracker->Resubmits = 0;
+            Tracker->Failure = KSTATUS_SUCCESS;
+            Tracker->Done = NULL;
+            Tracker->Context = NULL;
+            Tracker->Callback = NULL;
+            BOOL PassOn = Queue->Cids.FreeCount > 0 && Queue->SlotWaiters > 0;
+            PlatformLockRelease(Queue->Lock, State);
+            if (PassOn) PlatformEventSignal(Queue->SlotEvent);  // more slots and more sleepers: wake the next
+            return Tracker;
+        }
+        if (!Wait) break;
+        // Every tracker busy. Supervised commands all end in bounded time, so the bound here is only a backstop.
+        U64 Now = PlatformTimeNs();
+        if (Start == 0) Start = Now;
+        U64 Limit = Controller->WatchdogStarted ? NVMeBackstopNs(Controller->IoTimeoutMs)
+                                                : (U64)Controller->IoTimeoutMs * 1000000ULL;
+        if (Now - Start > Limit) break;
+        Queue->SlotWaiters++;
+        Queue->Stats.FullWaits++;
+        PlatformLockRelease(Queue->Lock, State);
+        if (!PlatformEventWait(Queue->SlotEvent, NVME_WAIT_STEP_MS)) NVMeQueueProcessCompletions(Queue, TRUE);
+        State = PlatformLockAcquire(Queue->Lock);
+        Queue->SlotWaiters--;
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    return NULL;
+}
+
+/** Returns trackers to the free list (after their Done ran) and wakes a sleeping submitter. */
+static void ReleaseTrackers(NVME_QUEUE* Queue, NVME_TRACKER* First) {
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
+        Tracker->State = NVME_TRACKER_FREE;
+        NVMeCidFree(&Queue->Cids, Tracker->Index);
+    }
+    BOOL Wake = Queue->SlotWaiters > 0;
+    PlatformLockRelease(Queue->Lock, State);
+    if (Wake) PlatformEventSignal(Queue->SlotEvent);
+}
+
+void NVMeQueuePutTracker(NVME_TRACKER* Tracker) {
+    Tracker->NextDone = NULL;
+    ReleaseTrackers(Tracker->Queue, Tracker);
+}
+
+void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First) {
+    if (First == NULL) return;
+    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
+        if (Tracker->Done) Tracker->Done(Tracker);
+    }
+    ReleaseTrackers(Queue, First);
+}
+
+/** Appends a tracker the driver ends itself to a chain (under the lock). */
+static void ChainLocked(NVME_TRACKER** First, NVME_TRACKER** Last, NVME_TRACKER* Tracker, KSTATUS Failure) {
+    Tracker->Failure = Failure;
+    Tracker->State = NVME_TRACKER_COMPLETING;
+    Tracker->NextDone = NULL;
+    if (*Last) (*Last)->NextDone = Tracker;
+    else *First = Tracker;
+    *Last = Tracker;
+}
+
+/** Copies the tracker's command into the SQ (the doorbell comes after, once per batch). */
+static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
+    MemoryCopy((LPVOID)&Queue->Sq[Queue->SqTail], &Tracker->Command, sizeof(NVME_COMMAND));
+    Tracker->State = NVME_TRACKER_IN_FLIGHT;
+    Tracker->SubmitTick = __atomic_load_n(&Queue->Controller->Tick, __ATOMIC_RELAXED);
+    if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet++;
+    // Cannot be full: each outstanding command holds one of Depth - 1 trackers (see the header comment).
+    Queue->SqTail = NVMeRingNext(Queue->SqTail, Queue->Depth);
+    Queue->Stats.Outstanding++;
+    Queue->Stats.Submitted++;
+    if (Queue->Stats.Outstanding > Queue->Stats.MaxOutstanding) Queue->Stats.MaxOutstanding = Queue->Stats.Outstanding;
+}
+
+static void RingLocked(NVME_QUEUE* Queue) {
+    PlatformWriteBarrier();  // the entries are in memory before the device hears of them
+    PlatformWrite32(Queue->SqDoorbell, Queue->SqTail);
+}
+
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
+    NVME_QUEUE* Queue = Tracker->Queue;
+    Command->Cid = Tracker->Cid;
+    Tracker->Opcode = Command->Opcode;
+    Tracker->Nsid = Command->Nsid;
+    Tracker->NextDone = NULL;
+    MemoryCopy(&Tracker->Command, Command, sizeof(NVME_COMMAND));
+
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    U8 Mode = Queue->Mode;
+    BOOL Post = Mode == NVME_QUEUE_LIVE ||
+                (Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
+    if (Post) {
+        PostLocked(Queue, Tracker);
+        RingLocked(Queue);
+    } else if (Mode != NVME_QUEUE_DEAD) {
+        Tracker->State = NVME_TRACKER_HELD;  // posted when the reset brings the queue back
+        Queue->Held++;
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
+    if (Post) Queue->Ops->Kick(Queue);
+    return KSTATUS_SUCCESS;
+}
+
+void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    U32 Posted = 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    Queue->Mode = Mode;
+    BOOL Open = Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING;
+    for (U16 I = 0; Open && Queue->Held && I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->State != NVME_TRACKER_HELD) continue;
+        if (Tracker->Flags & NVME_TRACKER_CANCEL) {
+            Queue->Held--;
+            KSTATUS Failure = Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT;
+            ChainLocked(&First, &Last, Tracker, Failure);
+        } else if (Mode == NVME_QUEUE_LIVE || (Tracker->Flags & NVME_TRACKER_RECOVERY)) {
+            Queue->Held--;
+            PostLocked(Queue, Tracker);
+            Posted++;
+        }
+    }
+    if (Posted) RingLocked(Queue);
+    PlatformLockRelease(Queue->Lock, State);
+    if (Posted) Queue->Ops->Kick(Queue);
+    NVMeQueueFinish(Queue, First);
+}
+
+U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    U64 Next = 0;
+    U32 Posted = 0;
+    if (!Queue->Allocated || __atomic_load_n(&Queue->Retrying, __ATOMIC_RELAXED) == 0) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (U16 I = 0; Queue->Retrying && I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->State != NVME_TRACKER_RETRY) continue;
+        if (Tracker->Flags & NVME_TRACKER_CANCEL || Queue->Mode == NVME_QUEUE_DEAD) {
+            Queue->Retrying--;
+            ChainLocked(&First, &Last, Tracker, Queue->Mode == NVME_QUEUE_DEAD ? KSTATUS_IO_ERROR : KSTATUS_TIMEOUT);
+            continue;
+        }
+        if (Tracker->RetryAtNs > NowNs) {
+            if (Next == 0 || Tracker->RetryAtNs < Next) Next = Tracker->RetryAtNs;
+            continue;
+        }
+        Queue->Retrying--;
+        // A new generation: a late duplicate of the first attempt's completion cannot complete the retry.
+        Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
+        Tracker->Cid = NVMeCidCompose(Tracker->Index, Tracker->Generation);
+        Tracker->Command.Cid = Tracker->Cid;
+        if (Queue->Mode != NVME_QUEUE_LIVE) {
+            Tracker->State = NVME_TRACKER_HELD;
+            Queue->Held++;
+        } else {
+            PostLocked(Queue, Tracker);
+            Posted++;
+        }
+    }
+    if (Posted) RingLocked(Queue);
+    PlatformLockRelease(Queue->Lock, State);
+    if (Posted) Queue->Ops->Kick(Queue);
+    NVMeQueueFinish(Queue, First);
+    return Next;
+}
+
+U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    U32 HeldNow = 0, Ended = 0;
+    NVME_TRACKER LastEnded;
+    MemorySet(&LastEnded, 0, sizeof(LastEnded));
+    if (!Queue->Allocated) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        BOOL Cancel = (Tracker->Flags & NVME_TRACKER_CANCEL) != 0;
+        if (Tracker->State == NVME_TRACKER_IN_FLIGHT) {
+            if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+            Queue->Stats.Outstanding--;
+            if (!Hold) {
+                ChainLocked(&First, &Last, Tracker, Fail);
+                continue;
+            }
+            // Held either way: those beyond the resubmission bound (and CANCEL ones) fail when the queue comes
+            // back, so their callers wake to a controller that is ready again.
+            Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
+            Tracker->State = NVME_TRACKER_HELD;
+            Queue->Held++;
+            if (Cancel) {
+                Tracker->Failure = KSTATUS_IO_ERROR;
+            } else if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
+                Tracker->Failure = KSTATUS_TIMEOUT;
+                Tracker->Flags |= NVME_TRACKER_CANCEL;
+                LastEnded = *Tracker;
+                Ended++;
+            } else {
+                Tracker->Resubmits++;
+                HeldNow++;
+            }
+        } else if (!Hold && Tracker->State == NVME_TRACKER_HELD) {
+            Queue->Held--;
+            ChainLocked(&First, &Last, Tracker, Fail);
+        } else if (!Hold && Tracker->State == NVME_TRACKER_RETRY) {
+            Queue->Retrying--;
+            ChainLocked(&First, &Last, Tracker, Fail);
+        }
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    if (HeldNow) __atomic_add_fetch(&Controller->Info.Resubmits, HeldNow, __ATOMIC_RELAXED);
+    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
+        if (!(Tracker->Flags & NVME_TRACKER_CANCEL)) NVMeReportDriverFailure(Controller, Tracker);
+    }
+    for (U32 I = 0; I < Ended; I++) NVMeReportDriverFailure(Controller, &LastEnded);  // counted each, logged alike
+    NVMeQueueFinish(Queue, First);
+    return HeldNow;
+}
+
+/************************************************************************/
+// Completion
+
+/** The tracker a completion names, or NULL if the completion is not to be trusted. */
+static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION* Entry) {
+    if (Entry->SqId != Queue->Id) return NULL;
+    U16 Index = NVMeCidIndex(Entry->Cid);
+    if (Index >= Queue->TrackerCount || !NVMeCidIsBusy(&Queue->Cids, Index)) return NULL;
+    NVME_TRACKER* Tracker = &Queue->Trackers[Index];
+    if (Tracker->State != NVME_TRACKER_IN_FLIGHT || Tracker->Cid != Entry->Cid) return NULL;
+    return Tracker;
+}
+
+/** Whether a failed command goes round again (under the queue lock); *DelayMs before it does. */
+static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus, U32* DelayMs) {
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    if (!Controller->WatchdogStarted || (Tracker->Flags & (NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL))) return FALSE;
+    if (NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x07 &&
+        (Tracker->Flags & NVME_TRACKER_ABORT_SENT)) {
+        // Our own Abort ended it after a timeout: sent again, within the resubmission bound.
+        Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
+        if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
+            Tracker->Failure = KSTATUS_TIMEOUT;
+            return FALSE;
+        }
+        Tracker->Resubmits++;
+        __atomic_add_fetch(&Controller->Info.Resubmits, 1, __ATOMIC_RELAXED);
+        *DelayMs = 0;
+        return TRUE;
+    }
+    if (!NVMeStatusRetryable(NvmeStatus) || Tracker->Retries >= NVME_MAX_RETRIES) return FALSE;
+    Tracker->Retries++;
+    __atomic_add_fetch(&Controller->Info.Retries, 1, __ATOMIC_RELAXED);
+    *DelayMs = NVMeRetryDelayMs(Tracker->Retries);
+    return TRUE;
+}
+
+/** Reaps posted completions; Drain: the queue is suspended (a reset), the doorbell only with Doorbell. */
+static U32 Reap(NVME_QUEUE* Queue, BOOL ByWaiter, BOOL Drain, BOOL Doorbell) {
+    NVME_TRACKER *First = NULL, *Last = NULL;
+    NVME_COMPLETION Bad = {0, 0, 0, 0, 0, 0};
+    U32 Count = 0, BadCount = 0, Retried = 0;
+    U16 RetryStatus = 0;
+    U8 RetryOpcode = 0;
+    U64 Now = 0;
+    if (!Queue->Allocated) return 0;
+
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    BOOL Open = Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING;
+    BOOL WriteHead = !Drain || Doorbell;
+    BOOL PerEntry = WriteHead && Queue->Ops == &NVMeIntxQueueOps;
+    if (Drain ? Queue->Mode != NVME_QUEUE_SUSPENDED : !Open) {
+        PlatformLockRelease(Queue->Lock, State);
+        return 0;
+    }
+    for (;;) {
+        volatile NVME_COMPLETION* Slot = &Queue->Cq[Queue->CqHead];
+        if ((Slot->Status & 1) != Queue->CqPhase) break;
+        PlatformReadBarrier();  // nothing of the entry is read before its phase matched
+        NVME_COMPLETION Entry;
+        Entry.Dw0 = Slot->Dw0;
+        Entry.Dw1 = Slot->Dw1;
+        Entry.SqHead = Slot->SqHead;
+        Entry.SqId = Slot->SqId;
+        Entry.Cid = Slot->Cid;
+        Entry.Status = Slot->Status;
+        if (PerEntry) {
+            // INTx: the level holds while the controller sees entries unconsumed. The doorbell goes first and the
+            // head the top half looks at moves after it, so a raised line always shows the top half an entry.
+            U16 Head = Queue->CqHead;
+            U8 Phase = Queue->CqPhase;
+            NVMeCqAdvance(&Head, &Phase, Queue->Depth);
+            PlatformWrite32(Queue->CqDoorbell, Head);
+        }
+        NVMeCqAdvance(&Queue->CqHead, &Queue->CqPhase, Queue->Depth);
+        Count++;
+        if (Entry.SqHead < Queue->Depth) Queue->SqHead = Entry.SqHead;
+
+        NVME_TRACKER* Tracker = ValidateCompletion(Queue, &Entry);
+        if (Tracker == NULL) {
+            if (BadCount++ == 0) Bad = Entry;
+            Queue->Stats.BadCompletions++;
+            continue;
+        }
+        U16 NvmeStatus = NVME_STATUS_FIELD(Entry.Status);
+        if (Drain && NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x08) {
+            continue;  // aborted by the reset's own SQ deletion: still in flight as far as the reset is concerned
+        }
+        Tracker->Completion = Entry;
+        if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+        Queue->Stats.Outstanding--;
+        Queue->Stats.Completed++;
+        if (ByWaiter) Queue->Stats.ReapedByWaiter++;
+        U32 DelayMs = 0;
+        if (NvmeStatus != 0) {
+            Queue->Stats.Errors++;
+            if (WantsRetry(Queue, Tracker, NvmeStatus, &DelayMs)) {
+                if (Now == 0) Now = PlatformTimeNs();
+                Tracker->State = NVME_TRACKER_RETRY;
+                Tracker->RetryAtNs = Now + (U64)DelayMs * 1000000ULL;
+                Queue->Retrying++;
+                RetryStatus = NvmeStatus;
+                RetryOpcode = Tracker->Opcode;
+                Retried++;
+                continue;
+            }
+        }
+        Tracker->State = NVME_TRACKER_COMPLETING;
+        Tracker->NextDone = NULL;
+        if (Last) Last->NextDone = Tracker;
+        else First = Tracker;
+        Last = Tracker;
+    }
+    if (Count && WriteHead && !PerEntry) PlatformWrite32(Queue->CqDoorbell, Queue->CqHead);  // once per batch
+    PlatformLockRelease(Queue->Lock, State);
+
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    if (BadCount) {
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
+                         "[NVMeQueueProcessCompletions] %s: dropped %u bad completion(s) on queue %u "
+                         "(first: CID %x SQID %u status %x)",
+                         Controller->Info.Name, BadCount, Queue->Id, Bad.Cid, Bad.SqId, Bad.Status);
+        __atomic_store_n(&Controller->CheckNow, 1, __ATOMIC_RELEASE);  // a completion that looks wrong: CSTS now
+    }
+    if (Retried) {
+        char Text[NVME_REASON_LENGTH];
+        NVMeStatusFormat(RetryStatus, Text, sizeof(Text));
+        LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueProcessCompletions] %s: %s on queue %u: %s, retrying",
+                         Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, RetryOpcode), Queue->Id, Text);
+        __atomic_store_n(&Controller->RetryPending, 1, __ATOMIC_RELEASE);
+    }
+    if (BadCount || Retried) NVMeRecoveryKick(Controller);
+    NVMeQueueFinish(Queue, First);
+    return Count;
+}
+
+BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
+    BOOL Found = FALSE;
+    if (!Queue->Allocated) return FALSE;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    U16 Head = Queue->CqHead;
+    U8 Phase = Queue->CqPhase;
+    for (U16 I = 0; I < Queue->Depth && !Found; I++) {
+        volatile NVME_COMPLETION* Slot = &Queue->Cq[Head];
+        if ((Slot->Status & 1) != Phase) break;
+        PlatformReadBarrier();
+        Found = Slot->Cid == Cid && Slot->SqId == Queue->Id;
+        NVMeCqAdvance(&Head, &Phase, Queue->Depth);
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    return Found;
+}
+
+U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) { return Reap(Queue, ByWaiter, FALSE, FALSE); }
+
+U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell) { return Reap(Queue, FALSE, TRUE, Doorbell); }
+
+BOOL NVMeQueueInterrupt(LPVOID Context) {
+    NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
+    if (!Queue->Allocated || Queue->Ops == &NVMePolledQueueOps) return FALSE;
+    if (Queue->SharedVector && (Queue->Cq[Queue->CqHead].Status & 1) != Queue->CqPhase) {
+        // Nothing new here. On INTx a controller in fatal status ignores CQ head doorbells, so its level may stay
+        // up with every entry reaped: mask it (the reset unmasks) and let the watchdog look, or it storms.
+        if (Queue->Ops != &NVMeIntxQueueOps || Queue->Id != 0) return FALSE;
+        U32 Csts = NVMeRead32(Queue->Controller, NVME_REG_CSTS);
+        if (Csts != MAX_U32 && !(Csts & NVME_CSTS_CFS)) return FALSE;
+        NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);
+        __atomic_store_n(&Queue->Controller->CheckNow, 1, __ATOMIC_RELEASE);
+        NVMeRecoveryKick(Queue->Controller);
+        return TRUE;
+    }
+    if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
+    Queue->Stats.Interrupts++;
+    PlatformWorkQueue(Queue->Work);
+    return TRUE;
+}
+
+/************************************************************************/
+// Polling
+
+static void NVMePollThread(LPVOID Context) {
+    NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
+    BOOL Idle = FALSE;
+    for (;;) {
+        BOOL Busy = FALSE;
+        NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+        U32 Count = 0;
+        Queues[Count++] = &Controller->Admin;
+        for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
+        for (U32 I = 0; I < Count; I++) {
+            NVME_QUEUE* Queue = Queues[I];
+            if (!Queue->Allocated || Queue->Stats.Outstanding == 0) continue;
+            // Commands with deadlines are reaped every millisecond; AERs alone only when idle.
+            if (Queue->Stats.Outstanding > Queue->Quiet) Busy = TRUE;
+            else if (!Idle) continue;
+            NVMeQueueProcessCompletions(Queue, FALSE);
+        }
+        if (Busy) {
+            PlatformSleepMs(1);
+            Idle = FALSE;
+        } else {
+            PlatformEventWait(Controller->PollEvent, 100);
+            Idle = TRUE;
+        }
+    }
+}
+
+void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
+    if (Controller->Info.Polling) return;
+    if (Controller->PollEvent == NULL) Controller->PollEvent = PlatformEventCreate(FALSE);
+    if (Controller->InterruptsActive) {
+        PlatformInterruptRelease(Controller->Device, &Controller->Interrupts);
+        Controller->InterruptsActive = FALSE;
+    }
+    Controller->Info.InterruptMode = PCI_INTERRUPT_NONE;
+    Controller->Info.VectorCount = 0;
+    Controller->Admin.Ops = &NVMePolledQueueOps;
+    for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) Controller->Io[I].Ops = &NVMePolledQueueOps;
+    StringCopy(Controller->Info.PollingReason, Reason, sizeof(Controller->Info.PollingReason));
+    Controller->Info.Polling = TRUE;
+    if (!Controller->PollThreadStarted) {
+        char Name[24];
+        StringCopy(Name, Controller->Info.Name, sizeof(Name));
+        StringAppend(Name, "-poll", sizeof(Name));
+        Controller->PollThreadStarted = PlatformThreadCreate(Name, NVMePollThread, Controller);
+    }
+    INFO("[NVMeControllerStartPolling] %s: polling completions (%s)", Controller->Info.Name, Reason);
+}
+
+#endif  // NVME_WITH_PLATFORM
