@@ -29,6 +29,7 @@
 #include "core/Sync.h"
 #include "block/Disk.h"
 #include "fs/VFS.h"
+#include "system/RTC.h"
 #include "memory/Heap.h"
 
 /************************************************************************/

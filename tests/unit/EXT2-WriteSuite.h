@@ -210,7 +210,7 @@ static void WriteSequence(const WRITE_CONFIG* Config) {
     U64 Written;
 
     // Create, append, overwrite inside.
-    VFSHostSetTime(1700000100);
+    RTCHostSetTime(1700000100);
     assert_int_equal(WriteAt("/new.txt", 0, 6, 10, 4096, NULL), VFS_OK);
     assert_int_equal(WriteAt("/new.txt", 6, 5000, 11, 999, NULL), VFS_OK);
     assert_int_equal(WriteAt("/new.txt", 100, 3000, 12, 3000, NULL), VFS_OK);
@@ -410,7 +410,7 @@ static void TestFolderSpreadAndTimes(void** State) {
     assert_true(__builtin_popcount(GroupsSeen) >= 3);  // folders spread over the groups (group 0 has fewer free)
 
     // Times: creation sets all three; a write moves mtime and ctime; a read after a change moves atime.
-    VFSHostSetTime(1710000000);
+    RTCHostSetTime(1710000000);
     snprintf(Name, sizeof(Name), "%s/timed", Mount);
     assert_int_equal(TestVfsWriteFile(Name, "t", 1, NULL), VFS_OK);
     VFS_STAT Stat;
@@ -420,17 +420,17 @@ static void TestFolderSpreadAndTimes(void** State) {
     VFS_STAT Parent;
     assert_int_equal(VFSStat(Mount, &Parent), VFS_OK);
     assert_int_equal(Parent.ModifyTime, 1710000000);  // the folder changed too
-    VFSHostSetTime(1710000500);
+    RTCHostSetTime(1710000500);
     U64 Size;
     free(TestVfsReadAll(Name, &Size));
     assert_int_equal(VFSStat(Name, &Stat), VFS_OK);
     assert_int_equal(Stat.AccessTime, 1710000500);
     assert_int_equal(Stat.ModifyTime, 1710000000);
-    VFSHostSetTime(1710000600);
+    RTCHostSetTime(1710000600);
     free(TestVfsReadAll(Name, &Size));  // atime newer than mtime and less than a day old: unchanged (relatime)
     assert_int_equal(VFSStat(Name, &Stat), VFS_OK);
     assert_int_equal(Stat.AccessTime, 1710000500);
-    VFSHostSetTime(1700000000);
+    RTCHostSetTime(1700000000);
 
     assert_int_equal(VFSUnmount(Mount), VFS_OK);
     TestDiskClose(Disk);
@@ -628,7 +628,7 @@ static int Teardown(void** State) {
 static int PerTest(void** State) {
     (void)State;
     VFSHostReset();
-    VFSHostSetTime(1700000000);
+    RTCHostSetTime(1700000000);
     TestResetLog();
     return 0;
 }

@@ -9,7 +9,7 @@
  * lines, same byte-count line up to the time), and the coreutils shapes of
  * ls -l, stat and df. Errors must name the command, the path and the reason.
  */
-// SOURCES: shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c core/CommandLine.c utils/LineEditor.c utils/SHA256.c fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c fs/VFS-Time.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c core/CommandLine.c utils/LineEditor.c utils/SHA256.c fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,7 +114,7 @@ static void TestWriteCatLsStat(void** State) {
     assert_string_equal(Run("ls /mnt/t/sub/a"), "/mnt/t/sub/a\n");
     assert_string_equal(Run("ls /mnt/t/none"), "ls: /mnt/t/none: No such file or directory\n");
     // ls -l: mode, links, uid, gid, size, mtime, name, and the link target.
-    VFSHostSetTime(1700000000);
+    RTCHostSetTime(1700000000);
     assert_string_equal(Run("write /mnt/t/sub/b 123456789"), "");
     const char* Long = Run("ls -l /mnt/t/sub");
     assert_non_null(strstr(Long, "total "));

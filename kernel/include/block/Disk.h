@@ -29,16 +29,7 @@
 #define BLOCK_DISK_H_INCLUDED
 
 #include "Base.h"
-
-/************************************************************************/
-// Kernel objects
-
-#define KOID_DISK 0x4B534944  // "DISK"
-
-#define OBJECT_FIELDS \
-    U32 TypeID;       \
-    U32 References;   \
-    U64 ID;
+#include "core/Object.h"
 
 /************************************************************************/
 // Driver functions

@@ -242,27 +242,7 @@ VFS_STATUS VFSOpenDirectory(LPCSTR Path, VFS_DIRECTORY** Directory);
 VFS_STATUS VFSReadDirectory(VFS_DIRECTORY* Directory, VFS_DIRECTORY_ENTRY* Entry, BOOL* End);
 void VFSCloseDirectory(VFS_DIRECTORY* Directory);
 
-/************************************************************************/
-// Time
-
-/**
- * Wall-clock seconds since 1970-01-01 UTC for file times: the CMOS RTC read
- * once (first use) plus the monotonic clock since then; a fixed epoch
- * (VFS_FALLBACK_EPOCH) plus uptime when the RTC gives nonsense.
- */
-U64 VFSCurrentTime(void);
-#define VFS_FALLBACK_EPOCH 1735689600ULL  // 2025-01-01 00:00:00 UTC
-
-/** Converts Unix seconds to a calendar date (UTC). */
-typedef struct tag_VFS_DATE {
-    U32 Year, Month, Day, Hour, Minute, Second;
-} VFS_DATE;
-void VFSTimeToDate(U64 Seconds, VFS_DATE* Date);
-U64 VFSDateToTime(const VFS_DATE* Date);
-
 #ifdef CAIRN_HOST_BUILD
-/** Host builds: VFSCurrentTime returns this value (tests set it). */
-void VFSHostSetTime(U64 Seconds);
 /** Host builds: drops every mount and driver (between tests). */
 void VFSHostReset(void);
 #endif

@@ -1,7 +1,7 @@
 /*
  * VFS.c - the mount table, path walking, the current folder and the
  * operations on names (see VFS.h for the model; open files and folders are
- * in VFS-File.c, the clock in VFS-Time.c).
+ * in VFS-File.c, wall-clock time in system/RTC.c).
  *
  * A walk keeps a stack of the nodes it went through (a node is a mount and an
  * inode, or a synthetic folder) and the canonical path of the top one, so
@@ -22,6 +22,7 @@
 #include "core/Sync.h"
 #include "fs/ext2/EXT2.h"
 #include "memory/Heap.h"
+#include "system/RTC.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -630,7 +631,7 @@ static void VFSDiskListener(DISK* Disk, LPVOID Context) {
 }
 
 void VFSInit(void) {
-    VFSCurrentTime();  // reads the RTC once, now, rather than in the middle of a disk operation
+    RTCCurrentTime();  // reads the RTC once, now, rather than in the middle of a disk operation
     VFSRegisterFileSystem(&EXT2FileSystem);
     DiskAddListener(VFSDiskListener, NULL);
 }

@@ -15,6 +15,7 @@
 #include "fs/VFS.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
+#include "system/RTC.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -383,8 +384,8 @@ static void ShellFormatMode(U32 Mode, LPSTR Text) {
 }
 
 static void ShellFormatTime(U64 Seconds, LPSTR Text, SIZE Size, BOOL Full) {
-    VFS_DATE Date;
-    VFSTimeToDate(Seconds, &Date);
+    RTC_DATE Date;
+    RTCTimeToDate(Seconds, &Date);
     if (Full) {
         StringPrintFormat(Text, Size, "%04u-%02u-%02u %02u:%02u:%02u.000000000 +0000", Date.Year, Date.Month, Date.Day,
                           Date.Hour, Date.Minute, Date.Second);

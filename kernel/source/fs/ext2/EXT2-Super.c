@@ -25,6 +25,7 @@
 
 #include "core/Log.h"
 #include "memory/Heap.h"
+#include "system/RTC.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -73,7 +74,7 @@ static void EXT2FeatureNames(const EXT2_FEATURE_NAME* Names, U32 Count, U32 Bits
     }
 }
 
-U32 EXT2Now(void) { return (U32)VFSCurrentTime(); }
+U32 EXT2Now(void) { return (U32)RTCCurrentTime(); }
 
 /************************************************************************/
 // Corruption, operations, write-back
