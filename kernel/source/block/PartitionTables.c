@@ -24,6 +24,7 @@
 
 #include "memory/Heap.h"
 #include "utils/CRC32.h"
+#include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -60,10 +61,6 @@ typedef struct tag_GPT_HEADER {
     U8 DiskGuid[16];
     U8* Array;         // EntryCount * EntrySize bytes (heap)
 } GPT_HEADER;
-
-static U16 Read16(const U8* P) { return (U16)(P[0] | (P[1] << 8)); }
-static U32 Read32(const U8* P) { return (U32)P[0] | ((U32)P[1] << 8) | ((U32)P[2] << 16) | ((U32)P[3] << 24); }
-static U64 Read64(const U8* P) { return (U64)Read32(P) | ((U64)Read32(P + 4) << 32); }
 
 static void Warn(PARTITION_TABLE* Table, LPCSTR Format, ...) PRINTF_LIKE(2, 3);
 static void Warn(PARTITION_TABLE* Table, LPCSTR Format, ...) {
@@ -108,7 +105,7 @@ static PARTITION_ENTRY* AddEntry(SCAN* Scan, U32 Scheme, U32 Number, U64 Start, 
 
 static MBR_ENTRY MbrEntry(const U8* Mbr, U32 Index) {
     const U8* P = Mbr + MBR_ENTRIES_OFFSET + Index * 16;
-    MBR_ENTRY Entry = {P[0], P[4], Read32(P + 8), Read32(P + 12)};
+    MBR_ENTRY Entry = {P[0], P[4], ReadLE32(P + 8), ReadLE32(P + 12)};
     return Entry;
 }
 
@@ -238,25 +235,25 @@ static LPCSTR LoadGpt(SCAN* Scan, U64 Lba, GPT_HEADER* Header, LPSTR Reason) {
     if (Lba == 0 || Lba > Scan->LastLba) return "header LBA outside the disk";
     if (ReadSectors(Scan, Lba, 1, S) != KSTATUS_SUCCESS) return "header cannot be read";
     if (MemoryCompare(S, "EFI PART", 8) != 0) return "no GPT signature";
-    U32 HeaderSize = Read32(S + 12);
+    U32 HeaderSize = ReadLE32(S + 12);
     if (HeaderSize < GPT_HEADER_MIN_SIZE || HeaderSize > Source->SectorSize) {
         StringPrintFormat(Reason, GPT_REASON_LENGTH, "header size %u invalid", HeaderSize);
         return Reason;
     }
-    U32 Stored = Read32(S + 16);
+    U32 Stored = ReadLE32(S + 16);
     U32 Zero = 0;
     U32 Crc = CRC32Update(CRC32(S, 16), &Zero, 4);
     Crc = CRC32Update(Crc, S + 20, HeaderSize - 20);
     if (Crc != Stored) return "header CRC mismatch";
-    Header->MyLba = Read64(S + 24);
-    Header->AlternateLba = Read64(S + 32);
-    Header->FirstUsable = Read64(S + 40);
-    Header->LastUsable = Read64(S + 48);
+    Header->MyLba = ReadLE64(S + 24);
+    Header->AlternateLba = ReadLE64(S + 32);
+    Header->FirstUsable = ReadLE64(S + 40);
+    Header->LastUsable = ReadLE64(S + 48);
     MemoryCopy(Header->DiskGuid, S + 56, 16);
-    Header->EntryLba = Read64(S + 72);
-    Header->EntryCount = Read32(S + 80);
-    Header->EntrySize = Read32(S + 84);
-    Header->ArrayCrc = Read32(S + 88);
+    Header->EntryLba = ReadLE64(S + 72);
+    Header->EntryCount = ReadLE32(S + 80);
+    Header->EntrySize = ReadLE32(S + 84);
+    Header->ArrayCrc = ReadLE32(S + 88);
     if (Header->MyLba != Lba) {
         StringPrintFormat(Reason, GPT_REASON_LENGTH, "header at LBA %llu says it is at LBA %llu", Lba,
                           Header->MyLba);
@@ -305,7 +302,7 @@ static LPCSTR LoadGpt(SCAN* Scan, U64 Lba, GPT_HEADER* Header, LPSTR Reason) {
 static void GptName(const U8* Units, LPSTR Name) {
     U32 Length = 0;
     for (U32 I = 0; I < PARTITION_NAME_LENGTH - 1; I++) {
-        U16 Unit = Read16(Units + I * 2);
+        U16 Unit = ReadLE16(Units + I * 2);
         if (Unit == 0) break;
         if (Unit >= 0xDC00 && Unit <= 0xDFFF) continue;  // second half of a surrogate pair: one '?' is enough
         Name[Length++] = (Unit >= 0x20 && Unit < 0x7F) ? (char)Unit : '?';
@@ -325,8 +322,8 @@ static void ParseGptEntries(SCAN* Scan, const GPT_HEADER* Header) {
     for (U32 I = 0; I < Header->EntryCount; I++) {
         const U8* E = Header->Array + (SIZE)I * Header->EntrySize;
         if (IsZero(E, 16)) continue;  // unused entry
-        U64 First = Read64(E + 32);
-        U64 Last = Read64(E + 40);
+        U64 First = ReadLE64(E + 32);
+        U64 Last = ReadLE64(E + 40);
         if (Last < First) {
             Reject(Table, "partition %u: sectors %llu-%llu end before they start (disk %llu sectors)", I + 1, First,
                    Last, Scan->LastLba + 1);
@@ -349,7 +346,7 @@ static void ParseGptEntries(SCAN* Scan, const GPT_HEADER* Header) {
         }
         MemoryCopy(Entry->TypeGuid, E, 16);
         MemoryCopy(Entry->UniqueGuid, E + 16, 16);
-        Entry->Attributes = Read64(E + 48);
+        Entry->Attributes = ReadLE64(E + 48);
         GptName(E + 56, Entry->Name);
     }
 }
@@ -437,8 +434,8 @@ KSTATUS PartitionTableScan(const PARTITION_SOURCE* Source, PARTITION_TABLE* Tabl
 // Names
 
 void PartitionFormatGuid(const U8* Guid, LPSTR Buffer, SIZE Size) {
-    StringPrintFormat(Buffer, Size, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X", Read32(Guid),
-                      Read16(Guid + 4), Read16(Guid + 6), Guid[8], Guid[9], Guid[10], Guid[11], Guid[12], Guid[13],
+    StringPrintFormat(Buffer, Size, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X", ReadLE32(Guid),
+                      ReadLE16(Guid + 4), ReadLE16(Guid + 6), Guid[8], Guid[9], Guid[10], Guid[11], Guid[12], Guid[13],
                       Guid[14], Guid[15]);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/Multiboot.h"
 
+#include "utils/Endian.h"
 #include "utils/String.h"
 
 #define TAG_END 0
@@ -23,9 +24,6 @@
 #define TAG_ACPI_NEW 15
 #define TAG_EFI_BOOT_SERVICES 18
 
-static U32 ReadU32(const U8* P) { return (U32)P[0] | ((U32)P[1] << 8) | ((U32)P[2] << 16) | ((U32)P[3] << 24); }
-static U64 ReadU64(const U8* P) { return (U64)ReadU32(P) | ((U64)ReadU32(P + 4) << 32); }
-
 static void CopyText(LPSTR Destination, SIZE Size, const U8* Source, U32 Length) {
     SIZE Count = 0;
     while (Count < Length && Source[Count] != 0 && Count + 1 < Size) {
@@ -37,14 +35,14 @@ static void CopyText(LPSTR Destination, SIZE Size, const U8* Source, U32 Length)
 
 static void ParseMemoryMap(const U8* Tag, U32 Size, MULTIBOOT_INFO* Result) {
     if (Size < 16) return;
-    U32 EntrySize = ReadU32(Tag + 8);
+    U32 EntrySize = ReadLE32(Tag + 8);
     if (EntrySize < 24) return;
     for (U32 Offset = 16; Offset <= Size && EntrySize <= Size - Offset; Offset += EntrySize) {
         if (Result->RegionCount >= MULTIBOOT_MAX_MEMORY_REGIONS) break;
         MULTIBOOT_REGION* Region = &Result->Regions[Result->RegionCount];
-        Region->Base = ReadU64(Tag + Offset);
-        Region->Length = ReadU64(Tag + Offset + 8);
-        Region->Type = ReadU32(Tag + Offset + 16);
+        Region->Base = ReadLE64(Tag + Offset);
+        Region->Length = ReadLE64(Tag + Offset + 8);
+        Region->Type = ReadLE32(Tag + Offset + 16);
         if (Region->Length == 0 || Region->Base + Region->Length < Region->Base) continue;
         Result->RegionCount++;
     }
@@ -54,7 +52,7 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
     MemorySet(Result, 0, sizeof(*Result));
     if (Info == NULL || Length < 16) return FALSE;
 
-    U32 TotalSize = ReadU32(Info);
+    U32 TotalSize = ReadLE32(Info);
     if (TotalSize < 16 || TotalSize > Length) return FALSE;
     Result->InfoPhysical = InfoPhysical;
     Result->InfoSize = TotalSize;
@@ -62,8 +60,8 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
     BOOL SawEnd = FALSE;
     for (U32 Offset = 8; Offset + 8 <= TotalSize;) {
         const U8* Tag = Info + Offset;
-        U32 Type = ReadU32(Tag);
-        U32 Size = ReadU32(Tag + 4);
+        U32 Type = ReadLE32(Tag);
+        U32 Size = ReadLE32(Tag + 4);
         if (Size < 8 || Size > TotalSize - Offset) break;
         if (Type == TAG_END) {
             SawEnd = TRUE;
@@ -78,8 +76,8 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
                 break;
             case TAG_MODULE:
                 if (Size >= 16 && Result->ModuleCount < MULTIBOOT_MAX_MODULES) {
-                    Result->Modules[Result->ModuleCount].Start = ReadU32(Tag + 8);
-                    Result->Modules[Result->ModuleCount].End = ReadU32(Tag + 12);
+                    Result->Modules[Result->ModuleCount].Start = ReadLE32(Tag + 8);
+                    Result->Modules[Result->ModuleCount].End = ReadLE32(Tag + 12);
                     Result->ModuleCount++;
                 }
                 break;
@@ -89,10 +87,10 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
             case TAG_FRAMEBUFFER:
                 if (Size >= 31) {
                     Result->HasFramebuffer = TRUE;
-                    Result->FramebufferAddress = ReadU64(Tag + 8);
-                    Result->FramebufferPitch = ReadU32(Tag + 16);
-                    Result->FramebufferWidth = ReadU32(Tag + 20);
-                    Result->FramebufferHeight = ReadU32(Tag + 24);
+                    Result->FramebufferAddress = ReadLE64(Tag + 8);
+                    Result->FramebufferPitch = ReadLE32(Tag + 16);
+                    Result->FramebufferWidth = ReadLE32(Tag + 20);
+                    Result->FramebufferHeight = ReadLE32(Tag + 24);
                     Result->FramebufferBpp = Tag[28];
                     Result->FramebufferType = Tag[29];
                 }
@@ -100,13 +98,13 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
             case TAG_EFI32_SYSTEM_TABLE:
                 if (Size >= 12) {
                     Result->BootedFromEFI = TRUE;
-                    Result->EFISystemTable = ReadU32(Tag + 8);
+                    Result->EFISystemTable = ReadLE32(Tag + 8);
                 }
                 break;
             case TAG_EFI64_SYSTEM_TABLE:
                 if (Size >= 16) {
                     Result->BootedFromEFI = TRUE;
-                    Result->EFISystemTable = ReadU64(Tag + 8);
+                    Result->EFISystemTable = ReadLE64(Tag + 8);
                 }
                 break;
             case TAG_ACPI_OLD:

@@ -10,14 +10,10 @@
 
 #include "system/ACPITables.h"
 
+#include "utils/Endian.h"
 #include "utils/String.h"
 
 static U8 Read8(const U8* B, U32 Offset) { return B[Offset]; }
-static U16 Read16(const U8* B, U32 Offset) { return (U16)(B[Offset] | (B[Offset + 1] << 8)); }
-static U32 Read32(const U8* B, U32 Offset) {
-    return (U32)B[Offset] | ((U32)B[Offset + 1] << 8) | ((U32)B[Offset + 2] << 16) | ((U32)B[Offset + 3] << 24);
-}
-static U64 Read64(const U8* B, U32 Offset) { return (U64)Read32(B, Offset) | ((U64)Read32(B, Offset + 4) << 32); }
 
 BOOL ACPIChecksumValid(const U8* Bytes, U32 Length) {
     U8 Sum = 0;
@@ -28,7 +24,7 @@ BOOL ACPIChecksumValid(const U8* Bytes, U32 Length) {
 BOOL ACPIValidateTable(const U8* Bytes, U32 Available, LPCSTR Signature) {
     if (Bytes == NULL || Available < ACPI_HEADER_SIZE) return FALSE;
     if (Signature != NULL && MemoryCompare(Bytes, Signature, 4) != 0) return FALSE;
-    U32 Length = Read32(Bytes, 4);
+    U32 Length = ReadLE32(Bytes + 4);
     if (Length < ACPI_HEADER_SIZE || Length > Available) return FALSE;
     return ACPIChecksumValid(Bytes, Length);
 }
@@ -41,11 +37,11 @@ BOOL ACPIParseRSDP(const U8* Bytes, U32 Length, ACPI_RSDP_INFO* Info) {
     Info->Revision = Read8(Bytes, 15);
     MemoryCopy(Info->OemId, Bytes + 9, 6);
     Info->OemId[6] = 0;
-    Info->Rsdt = Read32(Bytes, 16);
+    Info->Rsdt = ReadLE32(Bytes + 16);
     if (Info->Revision >= 2 && Length >= 36) {
-        U32 FullLength = Read32(Bytes, 20);
+        U32 FullLength = ReadLE32(Bytes + 20);
         if (FullLength >= 36 && FullLength <= Length && ACPIChecksumValid(Bytes, FullLength)) {
-            Info->Xsdt = Read64(Bytes, 24);
+            Info->Xsdt = ReadLE64(Bytes + 24);
         }
     }
     return Info->Rsdt != 0 || Info->Xsdt != 0;
@@ -53,11 +49,11 @@ BOOL ACPIParseRSDP(const U8* Bytes, U32 Length, ACPI_RSDP_INFO* Info) {
 
 U32 ACPIParseRootTable(const U8* Bytes, U32 Length, BOOL IsXsdt, PHYSICAL* Entries, U32 MaxEntries) {
     if (!ACPIValidateTable(Bytes, Length, IsXsdt ? "XSDT" : "RSDT")) return 0;
-    U32 TableLength = Read32(Bytes, 4);
+    U32 TableLength = ReadLE32(Bytes + 4);
     U32 EntrySize = IsXsdt ? 8 : 4;
     U32 Count = 0;
     for (U32 Offset = ACPI_HEADER_SIZE; Offset + EntrySize <= TableLength && Count < MaxEntries; Offset += EntrySize) {
-        PHYSICAL Address = IsXsdt ? Read64(Bytes, Offset) : Read32(Bytes, Offset);
+        PHYSICAL Address = IsXsdt ? ReadLE64(Bytes + Offset) : ReadLE32(Bytes + Offset);
         if (Address != 0) Entries[Count++] = Address;
     }
     return Count;
@@ -66,10 +62,10 @@ U32 ACPIParseRootTable(const U8* Bytes, U32 Length, BOOL IsXsdt, PHYSICAL* Entri
 BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
     MemorySet(Info, 0, sizeof(*Info));
     if (!ACPIValidateTable(Bytes, Length, "APIC")) return FALSE;
-    U32 TableLength = Read32(Bytes, 4);
+    U32 TableLength = ReadLE32(Bytes + 4);
     if (TableLength < 44) return FALSE;
-    Info->LocalApicAddress = Read32(Bytes, 36);
-    Info->HasLegacyPICs = (Read32(Bytes, 40) & 1) != 0;
+    Info->LocalApicAddress = ReadLE32(Bytes + 36);
+    Info->HasLegacyPICs = (ReadLE32(Bytes + 40) & 1) != 0;
 
     for (U32 Offset = 44; Offset + 2 <= TableLength;) {
         U8 Type = Read8(Bytes, Offset);
@@ -80,7 +76,7 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
             case 0:  // Processor Local APIC
                 if (EntryLength >= 8 && Info->LapicCount < ACPI_MAX_LAPICS) {
                     ACPI_LAPIC_ENTRY* L = &Info->Lapics[Info->LapicCount++];
-                    U32 Flags = Read32(E, 4);
+                    U32 Flags = ReadLE32(E + 4);
                     L->ProcessorUid = Read8(E, 2);
                     L->ApicId = Read8(E, 3);
                     L->Enabled = (Flags & 1) != 0;
@@ -93,8 +89,8 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
                 if (EntryLength >= 12 && Info->IoApicCount < ACPI_MAX_IOAPICS) {
                     ACPI_IOAPIC_ENTRY* A = &Info->IoApics[Info->IoApicCount++];
                     A->Id = Read8(E, 2);
-                    A->Address = Read32(E, 4);
-                    A->GsiBase = Read32(E, 8);
+                    A->Address = ReadLE32(E + 4);
+                    A->GsiBase = ReadLE32(E + 8);
                 } else {
                     Info->SkippedEntries++;
                 }
@@ -104,21 +100,21 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
                     ACPI_OVERRIDE_ENTRY* O = &Info->Overrides[Info->OverrideCount++];
                     O->Bus = Read8(E, 2);
                     O->SourceIrq = Read8(E, 3);
-                    O->Gsi = Read32(E, 4);
-                    O->Flags = Read16(E, 8);
+                    O->Gsi = ReadLE32(E + 4);
+                    O->Flags = ReadLE16(E + 8);
                 } else {
                     Info->SkippedEntries++;
                 }
                 break;
             case 5:  // Local APIC Address Override
-                if (EntryLength >= 12) Info->LocalApicAddress = Read64(E, 4);
+                if (EntryLength >= 12) Info->LocalApicAddress = ReadLE64(E + 4);
                 break;
             case 9:  // Processor Local x2APIC
                 if (EntryLength >= 16 && Info->LapicCount < ACPI_MAX_LAPICS) {
                     ACPI_LAPIC_ENTRY* L = &Info->Lapics[Info->LapicCount++];
-                    U32 Flags = Read32(E, 8);
-                    L->ApicId = Read32(E, 4);
-                    L->ProcessorUid = Read32(E, 12);
+                    U32 Flags = ReadLE32(E + 8);
+                    L->ApicId = ReadLE32(E + 4);
+                    L->ProcessorUid = ReadLE32(E + 12);
                     L->Enabled = (Flags & 1) != 0;
                     L->OnlineCapable = (Flags & 2) != 0;
                 } else {
@@ -136,12 +132,12 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
 BOOL ACPIParseMCFG(const U8* Bytes, U32 Length, ACPI_MCFG_INFO* Info) {
     MemorySet(Info, 0, sizeof(*Info));
     if (!ACPIValidateTable(Bytes, Length, "MCFG")) return FALSE;
-    U32 TableLength = Read32(Bytes, 4);
+    U32 TableLength = ReadLE32(Bytes + 4);
     for (U32 Offset = 44; Offset + 16 <= TableLength; Offset += 16) {
         if (Info->SegmentCount >= ACPI_MAX_MCFG_SEGMENTS) break;
         ACPI_MCFG_SEGMENT Segment;
-        Segment.Base = Read64(Bytes, Offset);
-        Segment.Segment = Read16(Bytes, Offset + 8);
+        Segment.Base = ReadLE64(Bytes + Offset);
+        Segment.Segment = ReadLE16(Bytes + Offset + 8);
         Segment.StartBus = Read8(Bytes, Offset + 10);
         Segment.EndBus = Read8(Bytes, Offset + 11);
         // An entry with no base or an inverted bus range cannot be used.
@@ -156,7 +152,7 @@ static void ReadAddress(const U8* Bytes, U32 Offset, ACPI_ADDRESS* Address) {
     Address->BitWidth = Read8(Bytes, Offset + 1);
     Address->BitOffset = Read8(Bytes, Offset + 2);
     Address->AccessSize = Read8(Bytes, Offset + 3);
-    Address->Address = Read64(Bytes, Offset + 4);
+    Address->Address = ReadLE64(Bytes + Offset + 4);
 }
 
 static void LegacyBlock(ACPI_ADDRESS* Address, U32 Port, U8 Length) {
@@ -170,23 +166,23 @@ static void LegacyBlock(ACPI_ADDRESS* Address, U32 Port, U8 Length) {
 BOOL ACPIParseFADT(const U8* Bytes, U32 Length, ACPI_FADT_INFO* Info) {
     MemorySet(Info, 0, sizeof(*Info));
     if (!ACPIValidateTable(Bytes, Length, "FACP")) return FALSE;
-    U32 TableLength = Read32(Bytes, 4);
+    U32 TableLength = ReadLE32(Bytes + 4);
     if (TableLength < 116) return FALSE;  // ACPI 1.0 FADT is 116 bytes
 
     Info->Revision = Read8(Bytes, 8);
-    Info->Dsdt = Read32(Bytes, 40);
-    Info->SciInterrupt = Read16(Bytes, 46);
-    Info->SmiCommandPort = Read32(Bytes, 48);
+    Info->Dsdt = ReadLE32(Bytes + 40);
+    Info->SciInterrupt = ReadLE16(Bytes + 46);
+    Info->SmiCommandPort = ReadLE32(Bytes + 48);
     Info->AcpiEnableValue = Read8(Bytes, 52);
     Info->AcpiDisableValue = Read8(Bytes, 53);
     Info->Pm1EventLength = Read8(Bytes, 88);
     Info->Pm1ControlLength = Read8(Bytes, 89);
-    LegacyBlock(&Info->Pm1aEvent, Read32(Bytes, 56), Info->Pm1EventLength);
-    LegacyBlock(&Info->Pm1bEvent, Read32(Bytes, 60), Info->Pm1EventLength);
-    LegacyBlock(&Info->Pm1aControl, Read32(Bytes, 64), Info->Pm1ControlLength);
-    LegacyBlock(&Info->Pm1bControl, Read32(Bytes, 68), Info->Pm1ControlLength);
-    Info->BootArchitectureFlags = Read16(Bytes, 109);
-    Info->Flags = Read32(Bytes, 112);
+    LegacyBlock(&Info->Pm1aEvent, ReadLE32(Bytes + 56), Info->Pm1EventLength);
+    LegacyBlock(&Info->Pm1bEvent, ReadLE32(Bytes + 60), Info->Pm1EventLength);
+    LegacyBlock(&Info->Pm1aControl, ReadLE32(Bytes + 64), Info->Pm1ControlLength);
+    LegacyBlock(&Info->Pm1bControl, ReadLE32(Bytes + 68), Info->Pm1ControlLength);
+    Info->BootArchitectureFlags = ReadLE16(Bytes + 109);
+    Info->Flags = ReadLE32(Bytes + 112);
     Info->HardwareReduced = (Info->Flags & ACPI_FADT_FLAG_HW_REDUCED) != 0;
 
     if (TableLength >= 129) {
@@ -195,7 +191,7 @@ BOOL ACPIParseFADT(const U8* Bytes, U32 Length, ACPI_FADT_INFO* Info) {
         Info->ResetSupported = (Info->Flags & ACPI_FADT_FLAG_RESET_REG_SUP) != 0 && Info->ResetRegister.Address != 0;
     }
     if (TableLength >= 148) {
-        U64 XDsdt = Read64(Bytes, 140);
+        U64 XDsdt = ReadLE64(Bytes + 140);
         if (XDsdt != 0) Info->Dsdt = XDsdt;
     }
     // Extended PM1 blocks: use them only when they name a real address.

@@ -20,15 +20,12 @@
 
 #include "storage/nvme/NVMe-Internal.h"
 
+#include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
 /************************************************************************/
 // Pure: Identify parsing (NVMe 2.0 figures 275 and 280)
-
-static U16 Get16(const U8* Data, U32 Offset) { return (U16)(Data[Offset] | (Data[Offset + 1] << 8)); }
-static U32 Get32(const U8* Data, U32 Offset) { return (U32)Get16(Data, Offset) | ((U32)Get16(Data, Offset + 2) << 16); }
-static U64 Get64(const U8* Data, U32 Offset) { return (U64)Get32(Data, Offset) | ((U64)Get32(Data, Offset + 4) << 32); }
 
 /** Copies a space-padded ASCII field, trims trailing spaces and replaces unprintable bytes. */
 static void CopyText(LPSTR Destination, const U8* Source, U32 Length) {
@@ -40,8 +37,8 @@ static void CopyText(LPSTR Destination, const U8* Source, U32 Length) {
 
 void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info) {
     MemorySet(Info, 0, sizeof(*Info));
-    Info->VendorId = Get16(Data, 0);
-    Info->SubsystemVendorId = Get16(Data, 2);
+    Info->VendorId = ReadLE16(Data + 0);
+    Info->SubsystemVendorId = ReadLE16(Data + 2);
     CopyText(Info->Serial, Data + 4, 20);
     CopyText(Info->Model, Data + 24, 40);
     CopyText(Info->Firmware, Data + 64, 8);
@@ -49,13 +46,13 @@ void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info) {
     Info->Ieee = (U32)Data[73] | ((U32)Data[74] << 8) | ((U32)Data[75] << 16);
     Info->Cmic = Data[76];
     Info->Mdts = Data[77];
-    Info->ControllerId = Get16(Data, 78);
-    Info->Version = Get32(Data, 80);
-    Info->Rtd3r = Get32(Data, 84);
-    Info->Rtd3e = Get32(Data, 88);
-    Info->Oaes = Get32(Data, 92);
-    Info->Ctratt = Get32(Data, 96);
-    Info->Oacs = Get16(Data, 256);
+    Info->ControllerId = ReadLE16(Data + 78);
+    Info->Version = ReadLE32(Data + 80);
+    Info->Rtd3r = ReadLE32(Data + 84);
+    Info->Rtd3e = ReadLE32(Data + 88);
+    Info->Oaes = ReadLE32(Data + 92);
+    Info->Ctratt = ReadLE32(Data + 96);
+    Info->Oacs = ReadLE16(Data + 256);
     Info->Acl = Data[258];
     Info->Aerl = Data[259];
     Info->Frmw = Data[260];
@@ -64,27 +61,27 @@ void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info) {
     Info->Npss = Data[263];
     Info->Avscc = Data[264];
     Info->Apsta = Data[265];
-    Info->Wctemp = Get16(Data, 266);
-    Info->Cctemp = Get16(Data, 268);
+    Info->Wctemp = ReadLE16(Data + 266);
+    Info->Cctemp = ReadLE16(Data + 268);
     Info->Sqes = Data[512];
     Info->Cqes = Data[513];
-    Info->Nn = Get32(Data, 516);
-    Info->Oncs = Get16(Data, 520);
-    Info->Fuses = Get16(Data, 522);
+    Info->Nn = ReadLE32(Data + 516);
+    Info->Oncs = ReadLE16(Data + 520);
+    Info->Fuses = ReadLE16(Data + 522);
     Info->Fna = Data[524];
     Info->Vwc = Data[525];
-    Info->Awun = Get16(Data, 526);
-    Info->Awupf = Get16(Data, 528);
+    Info->Awun = ReadLE16(Data + 526);
+    Info->Awupf = ReadLE16(Data + 528);
     Info->Nvscc = Data[530];
-    Info->Acwu = Get16(Data, 532);
-    Info->Sgls = Get32(Data, 536);
+    Info->Acwu = ReadLE16(Data + 532);
+    Info->Sgls = ReadLE32(Data + 536);
     CopyText(Info->SubNqn, Data + 768, 256);
 }
 
 void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info) {
-    Info->Size = Get64(Data, 0);
-    Info->Capacity = Get64(Data, 8);
-    Info->Utilisation = Get64(Data, 16);
+    Info->Size = ReadLE64(Data + 0);
+    Info->Capacity = ReadLE64(Data + 8);
+    Info->Utilisation = ReadLE64(Data + 16);
     Info->Nsfeat = Data[24];
     Info->FormatCount = (U8)(MIN((U32)Data[25], NVME_MAX_LBA_FORMATS - 1U) + 1);
     Info->Flbas = Data[26];
@@ -93,7 +90,7 @@ void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info) {
     Info->Dps = Data[29];
     Info->Nmic = Data[30];
     for (U32 I = 0; I < Info->FormatCount; I++) {
-        U32 Format = Get32(Data, 128 + 4 * I);
+        U32 Format = ReadLE32(Data + 128 + 4 * I);
         NVME_LBA_FORMAT_INFO* Entry = &Info->Formats[I];
         Entry->MetadataSize = (U16)(Format & 0xFFFF);
         Entry->Lbads = (U8)((Format >> 16) & 0xFF);
@@ -258,7 +255,7 @@ static BOOL ReadActiveList(NVME_CONTROLLER* Controller, U32* Nsids, U32* Count) 
         const U8* Data = (const U8*)Controller->ScratchPage.Linear;
         U32 Entries = 0;
         for (; Entries < NVME_NSID_LIST_ENTRIES; Entries++) {
-            U32 Nsid = Get32(Data, 4 * Entries);
+            U32 Nsid = ReadLE32(Data + 4 * Entries);
             if (Nsid == 0) break;
             if (Nsid <= Start || Nsid > Nn || Nsid == 0xFFFFFFFF) return FALSE;  // must increase, within NN
             if (*Count >= NVME_MAX_NAMESPACES) {
@@ -284,7 +281,7 @@ static void ProbeNamespaces(NVME_CONTROLLER* Controller, U32* Nsids, U32* Count)
             KSTATUS_SUCCESS) {
             continue;
         }
-        if (Get64((const U8*)Controller->ScratchPage.Linear, 0) != 0) Nsids[(*Count)++] = Nsid;
+        if (ReadLE64((const U8*)Controller->ScratchPage.Linear + 0) != 0) Nsids[(*Count)++] = Nsid;
     }
 }
 

@@ -28,6 +28,7 @@
 
 #include "storage/nvme/NVMe-Internal.h"
 
+#include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -45,23 +46,19 @@
 /************************************************************************/
 // Pure: parsers
 
-static U16 Get16(const U8* Data, U32 Offset) { return (U16)(Data[Offset] | (Data[Offset + 1] << 8)); }
-static U32 Get32(const U8* Data, U32 Offset) { return (U32)Get16(Data, Offset) | ((U32)Get16(Data, Offset + 2) << 16); }
-static U64 Get64(const U8* Data, U32 Offset) { return (U64)Get32(Data, Offset) | ((U64)Get32(Data, Offset + 4) << 32); }
-
 /** A 128-bit little-endian counter, saturated to 64 bits. */
 static U64 Get128(const U8* Data, U32 Offset, BOOL* Saturated) {
-    if (Get64(Data, Offset + 8) != 0) {
+    if (ReadLE64(Data + Offset + 8) != 0) {
         *Saturated = TRUE;
         return MAX_U64;
     }
-    return Get64(Data, Offset);
+    return ReadLE64(Data + Offset);
 }
 
 void NVMeParseSmartLog(const U8* Data, NVME_SMART_INFO* Smart) {
     MemorySet(Smart, 0, sizeof(*Smart));
     Smart->CriticalWarning = Data[0];
-    Smart->Temperature = Get16(Data, 1);
+    Smart->Temperature = ReadLE16(Data + 1);
     Smart->AvailableSpare = Data[3];
     Smart->AvailableSpareThreshold = Data[4];
     Smart->PercentageUsed = Data[5];
@@ -76,28 +73,28 @@ void NVMeParseSmartLog(const U8* Data, NVME_SMART_INFO* Smart) {
     Smart->UnsafeShutdowns = Get128(Data, 144, &Smart->Saturated);
     Smart->MediaErrors = Get128(Data, 160, &Smart->Saturated);
     Smart->ErrorLogEntries = Get128(Data, 176, &Smart->Saturated);
-    Smart->WarningTemperatureMinutes = Get32(Data, 192);
-    Smart->CriticalTemperatureMinutes = Get32(Data, 196);
-    for (U32 I = 0; I < 8; I++) Smart->Sensors[I] = Get16(Data, 200 + 2 * I);
-    Smart->ThermalTransitions[0] = Get32(Data, 216);
-    Smart->ThermalTransitions[1] = Get32(Data, 220);
-    Smart->ThermalSeconds[0] = Get32(Data, 224);
-    Smart->ThermalSeconds[1] = Get32(Data, 228);
+    Smart->WarningTemperatureMinutes = ReadLE32(Data + 192);
+    Smart->CriticalTemperatureMinutes = ReadLE32(Data + 196);
+    for (U32 I = 0; I < 8; I++) Smart->Sensors[I] = ReadLE16(Data + 200 + 2 * I);
+    Smart->ThermalTransitions[0] = ReadLE32(Data + 216);
+    Smart->ThermalTransitions[1] = ReadLE32(Data + 220);
+    Smart->ThermalSeconds[0] = ReadLE32(Data + 224);
+    Smart->ThermalSeconds[1] = ReadLE32(Data + 228);
 }
 
 void NVMeParseErrorEntry(const U8* Data, NVME_ERROR_ENTRY* Entry) {
     MemorySet(Entry, 0, sizeof(*Entry));
-    Entry->ErrorCount = Get64(Data, 0);
-    Entry->SqId = Get16(Data, 8);
-    Entry->Cid = Get16(Data, 10);
-    Entry->Status = (U16)(Get16(Data, 12) >> 1);  // bit 0 is the phase tag of the failed completion
-    Entry->ParameterLocation = Get16(Data, 14);
-    Entry->Lba = Get64(Data, 16);
-    Entry->Nsid = Get32(Data, 24);
+    Entry->ErrorCount = ReadLE64(Data + 0);
+    Entry->SqId = ReadLE16(Data + 8);
+    Entry->Cid = ReadLE16(Data + 10);
+    Entry->Status = (U16)(ReadLE16(Data + 12) >> 1);  // bit 0 is the phase tag of the failed completion
+    Entry->ParameterLocation = ReadLE16(Data + 14);
+    Entry->Lba = ReadLE64(Data + 16);
+    Entry->Nsid = ReadLE32(Data + 24);
     Entry->VendorInfoPage = Data[28];
     Entry->TransportType = Data[29];
-    Entry->CommandSpecific = Get64(Data, 32);
-    Entry->TransportSpecific = Get16(Data, 40);
+    Entry->CommandSpecific = ReadLE64(Data + 32);
+    Entry->TransportSpecific = ReadLE16(Data + 40);
 }
 
 void NVMeParseFirmwareLog(const U8* Data, U8 Frmw, NVME_FIRMWARE_INFO* Firmware) {

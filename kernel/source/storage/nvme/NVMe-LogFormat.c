@@ -12,19 +12,12 @@
 
 #include "storage/nvme/NVMe-LogFormat.h"
 
+#include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
 /************************************************************************/
 // Little-endian field access
-
-static U16 Read16(const U8* Bytes) { return (U16)(Bytes[0] | (Bytes[1] << 8)); }
-
-static U32 Read32(const U8* Bytes) {
-    return (U32)Bytes[0] | ((U32)Bytes[1] << 8) | ((U32)Bytes[2] << 16) | ((U32)Bytes[3] << 24);
-}
-
-static U64 Read64(const U8* Bytes) { return (U64)Read32(Bytes) | ((U64)Read32(Bytes + 4) << 32); }
 
 /************************************************************************/
 // Lines
@@ -123,8 +116,8 @@ static SIZE WideToDecimal(WIDE Wide, LPSTR Buffer, SIZE Size) {
 
 NVME_U128 NVMeU128FromBytes(const U8* Bytes) {
     NVME_U128 Value;
-    Value.Low = Read64(Bytes);
-    Value.High = Read64(Bytes + 8);
+    Value.Low = ReadLE64(Bytes);
+    Value.High = ReadLE64(Bytes + 8);
     return Value;
 }
 
@@ -178,7 +171,7 @@ void NVMeFormatDataUnits(NVME_U128 Units, LPSTR Buffer, SIZE Size) {
 void NVMeSmartDecode(const U8* Page, NVME_SMART_LOG* Log) {
     MemorySet(Log, 0, sizeof(*Log));
     Log->CriticalWarning = Page[0];
-    Log->Temperature = Read16(Page + 1);
+    Log->Temperature = ReadLE16(Page + 1);
     Log->AvailableSpare = Page[3];
     Log->AvailableSpareThreshold = Page[4];
     Log->PercentageUsed = Page[5];
@@ -193,13 +186,13 @@ void NVMeSmartDecode(const U8* Page, NVME_SMART_LOG* Log) {
     Log->UnsafeShutdowns = NVMeU128FromBytes(Page + 144);
     Log->MediaErrors = NVMeU128FromBytes(Page + 160);
     Log->ErrorLogEntries = NVMeU128FromBytes(Page + 176);
-    Log->WarningTemperatureTime = Read32(Page + 192);
-    Log->CriticalTemperatureTime = Read32(Page + 196);
-    for (U32 I = 0; I < 8; I++) Log->TemperatureSensors[I] = Read16(Page + 200 + 2 * I);
-    Log->ThermalTransitions[0] = Read32(Page + 216);
-    Log->ThermalTransitions[1] = Read32(Page + 220);
-    Log->ThermalTime[0] = Read32(Page + 224);
-    Log->ThermalTime[1] = Read32(Page + 228);
+    Log->WarningTemperatureTime = ReadLE32(Page + 192);
+    Log->CriticalTemperatureTime = ReadLE32(Page + 196);
+    for (U32 I = 0; I < 8; I++) Log->TemperatureSensors[I] = ReadLE16(Page + 200 + 2 * I);
+    Log->ThermalTransitions[0] = ReadLE32(Page + 216);
+    Log->ThermalTransitions[1] = ReadLE32(Page + 220);
+    Log->ThermalTime[0] = ReadLE32(Page + 224);
+    Log->ThermalTime[1] = ReadLE32(Page + 228);
 }
 
 LPCSTR NVMeSmartWarningName(U32 Bit) {
@@ -303,19 +296,19 @@ void NVMeSmartPrint(const NVME_SMART_LOG* Log, LPCSTR DeviceName, U32 Nsid, NVME
 
 void NVMeErrorEntryDecode(const U8* Entry, NVME_ERROR_LOG_ENTRY* Decoded) {
     MemorySet(Decoded, 0, sizeof(*Decoded));
-    Decoded->ErrorCount = Read64(Entry);
-    Decoded->SubmissionQueueId = Read16(Entry + 8);
-    Decoded->CommandId = Read16(Entry + 10);
-    Decoded->StatusField = Read16(Entry + 12);
-    Decoded->ParameterErrorLocation = Read16(Entry + 14);
-    Decoded->Lba = Read64(Entry + 16);
-    Decoded->Nsid = Read32(Entry + 24);
+    Decoded->ErrorCount = ReadLE64(Entry);
+    Decoded->SubmissionQueueId = ReadLE16(Entry + 8);
+    Decoded->CommandId = ReadLE16(Entry + 10);
+    Decoded->StatusField = ReadLE16(Entry + 12);
+    Decoded->ParameterErrorLocation = ReadLE16(Entry + 14);
+    Decoded->Lba = ReadLE64(Entry + 16);
+    Decoded->Nsid = ReadLE32(Entry + 24);
     Decoded->VendorSpecific = Entry[28];
     Decoded->TransportType = Entry[29];
     Decoded->CommandSetIndicator = Entry[30];
     Decoded->Opcode = Entry[31];
-    Decoded->CommandSpecific = Read64(Entry + 32);
-    Decoded->TransportSpecific = Read16(Entry + 40);
+    Decoded->CommandSpecific = ReadLE64(Entry + 32);
+    Decoded->TransportSpecific = ReadLE16(Entry + 40);
     Decoded->LogPageVersion = Entry[63];
 }
 
@@ -401,6 +394,6 @@ void NVMeFirmwareLogPrint(const U8* Page, LPCSTR DeviceName, NVME_LINE_OUTPUT Ou
         Ascii[Length] = '\0';
         char Name[8];
         StringPrintFormat(Name, sizeof(Name), "frs%u", Slot + 1);
-        NVMeFormatLine(Output, Context, "%-4s: 0x%016llx (%s)", Name, Read64(Revision), Ascii);
+        NVMeFormatLine(Output, Context, "%-4s: 0x%016llx (%s)", Name, ReadLE64(Revision), Ascii);
     }
 }
