@@ -206,14 +206,51 @@ static void TestByteSize(void** State) {
         {6ULL << 30, "6.0 GiB"},
         {(1ULL << 40) + (1ULL << 39), "1.5 TiB"},
         {1ULL << 50, "1.0 PiB"},
-        {UINT64_MAX, "16383.9 PiB"},
+        {UINT64_MAX, "15.9 EiB"},
     };
     for (size_t I = 0; I < sizeof(Cases) / sizeof(Cases[0]); I++) {
-        FormatByteSize(Buffer, sizeof(Buffer), Cases[I].Bytes);
+        FormatByteSize(Buffer, sizeof(Buffer), Cases[I].Bytes, FORMAT_SIZE_TENTHS);
         assert_string_equal(Buffer, Cases[I].Text);
     }
-    FormatByteSize(Buffer, 4, 1536);  // truncated but terminated
+    FormatByteSize(Buffer, 4, 1536, FORMAT_SIZE_TENTHS);  // truncated but terminated
     assert_string_equal(Buffer, "1.5");
+}
+
+/* The other forms of the one byte-size formatter (disk and nvme list, dd, lspci and nvme-cli block sizes). */
+static void TestByteSizeStyles(void** State) {
+    (void)State;
+    char Buffer[32];
+    static const struct {
+        U64 Bytes;
+        U32 Style;
+        LPCSTR Text;
+    } Cases[] = {
+        {67108864, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL, "67.11 MB"},
+        {512, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL, "512.00 B"},
+        {67108864, FORMAT_SIZE_FIXED2, "64.00 MiB"},
+        {1610612736, FORMAT_SIZE_FIXED2, "1.50 GiB"},
+        {(1ULL << 30) - 1, FORMAT_SIZE_FIXED2, "1024.00 MiB"},
+        {999999, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL, "1000.00 kB"},
+        {512, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL, "512 B"},
+        {1048576, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL, "1.0 MB"},
+        {1048576, FORMAT_SIZE_HUMAN, "1.0 MiB"},
+        {110100480, FORMAT_SIZE_HUMAN, "105 MiB"},
+        {999999, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL, "1.0 MB"},
+        {9960000, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL, "10 MB"},
+        {4096, FORMAT_SIZE_EXACT, "4 KiB"},
+        {512, FORMAT_SIZE_EXACT, "512 B"},
+        {1536, FORMAT_SIZE_EXACT, "1536 B"},
+        {2097152, FORMAT_SIZE_EXACT, "2 MiB"},
+        {4096, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT, "4K"},
+        {16384 * 1024, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT, "16M"},
+        {1ULL << 32, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT, "4G"},
+        {256, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT, "256"},
+        {0, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT, "0"},
+    };
+    for (size_t I = 0; I < sizeof(Cases) / sizeof(Cases[0]); I++) {
+        FormatByteSize(Buffer, sizeof(Buffer), Cases[I].Bytes, Cases[I].Style);
+        assert_string_equal(Buffer, Cases[I].Text);
+    }
 }
 
 int main(void) {
@@ -222,7 +259,7 @@ int main(void) {
         cmocka_unit_test(TestUnsignedAndHex), cmocka_unit_test(TestStringsAndCharacters),
         cmocka_unit_test(TestStarArguments),  cmocka_unit_test(TestCairnChoices),
         cmocka_unit_test(TestTruncation),     cmocka_unit_test(TestVariadicForm),
-        cmocka_unit_test(TestByteSize),
+        cmocka_unit_test(TestByteSize),     cmocka_unit_test(TestByteSizeStyles),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -12,10 +12,6 @@
 
 /** The disk named Name, or NULL after printing "<Command>: no disk named '<Name>'". */
 DISK* ShellDiskFind(LPCSTR Command, LPCSTR Name);
-/** Bytes in decimal units with two decimals, as nvme-cli prints them: "67.11 MB", "512.00 B". */
-void ShellDiskFormatDecimal(LPSTR Buffer, SIZE Size, U64 Bytes);
-/** Bytes in binary units with two decimals: "64.00 MiB". */
-void ShellDiskFormatBinary(LPSTR Buffer, SIZE Size, U64 Bytes);
 /** The file system type and mount point of a disk, left unchanged when it is not mounted. */
 void ShellDiskDescribeFileSystem(DISK* Disk, LPSTR FileSystem, SIZE FileSystemSize, LPSTR MountPoint,
                                  SIZE MountPointSize);

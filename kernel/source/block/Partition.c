@@ -114,7 +114,7 @@ static BOOL PartitionRegister(DISK* Parent, const PARTITION_ENTRY* Entry) {
     Disk->Parent = Parent;
     Disk->Flags = DISK_FLAG_NO_CACHE;
     char Size[16];
-    FormatByteSize(Size, sizeof(Size), Info->SectorCount * Parent->SectorSize);
+    FormatByteSize(Size, sizeof(Size), Info->SectorCount * Parent->SectorSize, FORMAT_SIZE_TENTHS);
     KSTATUS Status = DiskRegister(Disk);
     if (Status != KSTATUS_SUCCESS) {
         WARNING("[PartitionRegister] %s: %s", Disk->Name, DiskStatusName(Status));

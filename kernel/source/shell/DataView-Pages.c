@@ -102,10 +102,10 @@ static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
     MEMORY_STATS Memory;
     MemoryGetStats(&Memory);
     char Total[24], Free[24], Used[24], Reserved[24];
-    FormatByteSize(Total, sizeof(Total), Memory.TotalBytes);
-    FormatByteSize(Free, sizeof(Free), Memory.FreeBytes);
-    FormatByteSize(Used, sizeof(Used), Memory.UsedBytes);
-    FormatByteSize(Reserved, sizeof(Reserved), Memory.ReservedBytes);
+    FormatByteSize(Total, sizeof(Total), Memory.TotalBytes, FORMAT_SIZE_TENTHS);
+    FormatByteSize(Free, sizeof(Free), Memory.FreeBytes, FORMAT_SIZE_TENTHS);
+    FormatByteSize(Used, sizeof(Used), Memory.UsedBytes, FORMAT_SIZE_TENTHS);
+    FormatByteSize(Reserved, sizeof(Reserved), Memory.ReservedBytes, FORMAT_SIZE_TENTHS);
     U64 FreePercent = Memory.TotalBytes ? Memory.FreeBytes * 100 / Memory.TotalBytes : 0;
     DataViewTextAdd(Text, FreePercent < 5 ? DATA_VIEW_STYLE_WARNING : DATA_VIEW_STYLE_NORMAL,
                     "Memory   : total %s, free %s (%llu%%), used %s", Total, Free, FreePercent, Used);
@@ -181,7 +181,7 @@ static void RenderPci(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
             Bars++;
             BarBytes += D->Bars[B].Size;
         }
-        FormatByteSize(Bytes, sizeof(Bytes), BarBytes);
+        FormatByteSize(Bytes, sizeof(Bytes), BarBytes, FORMAT_SIZE_TENTHS);
         DataViewTextAdd(Text, D->CapabilityListBroken ? DATA_VIEW_STYLE_WARNING : DATA_VIEW_STYLE_NORMAL,
                         "             class %02x%02x%02x rev %02x, %s, %u BARs (%s),%s%s", D->Class, D->SubClass,
                         D->ProgIf, D->Revision, D->InterruptPin ? "INTx" : "no INTx", Bars, Bytes,
@@ -285,7 +285,7 @@ static void RenderNamespaces(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
             char Name[24], Size[24], Format[24];
             if (Ns->Exposed) StringCopy(Name, Ns->DiskName, sizeof(Name));
             else StringPrintFormat(Name, sizeof(Name), "%sn%u", Info->Name, Ns->NSID);
-            FormatByteSize(Size, sizeof(Size), Ns->Size * Ns->LbaSize);
+            FormatByteSize(Size, sizeof(Size), Ns->Size * Ns->LbaSize, FORMAT_SIZE_TENTHS);
             StringPrintFormat(Format, sizeof(Format), "lbaf %u ms:%u", Ns->FormatIndex, Ns->MetadataSize);
             DataViewTextAdd(Text, Ns->Exposed ? DATA_VIEW_STYLE_NORMAL : DATA_VIEW_STYLE_WARNING,
                             "%-9s %4u %12llu %6u %11s %-12s %7u %s%s", Name, Ns->NSID, Ns->Size, Ns->LbaSize, Size,
@@ -296,8 +296,8 @@ static void RenderNamespaces(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
             DISK* Disk = Ns->Exposed ? DiskFind(Ns->DiskName) : NULL;
             if (Disk != NULL) {
                 char Read[24], Written[24];
-                FormatByteSize(Read, sizeof(Read), Disk->BytesRead);
-                FormatByteSize(Written, sizeof(Written), Disk->BytesWritten);
+                FormatByteSize(Read, sizeof(Read), Disk->BytesRead, FORMAT_SIZE_TENTHS);
+                FormatByteSize(Written, sizeof(Written), Disk->BytesWritten, FORMAT_SIZE_TENTHS);
                 DataViewTextAdd(Text, Disk->ErrorCount ? DATA_VIEW_STYLE_WARNING : DATA_VIEW_STYLE_NORMAL,
                                 "          I/O: %llu reads (%s), %llu writes (%s), %llu errors", Disk->ReadCount, Read,
                                 Disk->WriteCount, Written, Disk->ErrorCount);
@@ -405,7 +405,7 @@ static void DescribeMount(const DISK* Disk, LPSTR Buffer, SIZE Size) {
         VFS_STATFS Stat;
         if (VFSGetMountInfo(I, &Mount, &Stat) != VFS_OK || StringCompare(Mount.Device, Disk->Name) != 0) continue;
         char FreeText[24];
-        FormatByteSize(FreeText, sizeof(FreeText), Stat.FreeBlocks * Stat.BlockSize);
+        FormatByteSize(FreeText, sizeof(FreeText), Stat.FreeBlocks * Stat.BlockSize, FORMAT_SIZE_TENTHS);
         StringPrintFormat(Buffer, Size, "%s on %s (%s), %s free", Mount.Type, Mount.Path,
                           Mount.ReadOnly ? "ro" : "rw", FreeText);
         return;
@@ -418,7 +418,7 @@ static void RenderDisks(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
     for (DISK* Disk = GetDiskList(); Disk != NULL; Disk = Disk->Next) {
         if (Disk->Type == DISK_TYPE_PARTITION) continue;  // listed under their parent
         char Size[24], Mount[96];
-        FormatByteSize(Size, sizeof(Size), Disk->SectorCount * Disk->SectorSize);
+        FormatByteSize(Size, sizeof(Size), Disk->SectorCount * Disk->SectorSize, FORMAT_SIZE_TENTHS);
         LPCSTR Access = (Disk->Access & DISK_ACCESS_DISABLED)    ? "disabled"
                         : (Disk->Access & DISK_ACCESS_READ_ONLY) ? "read-only"
                                                                  : "read-write";
@@ -445,7 +445,7 @@ static void RenderDisks(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
             if (Part->Type != DISK_TYPE_PARTITION || Part->Parent != Disk) continue;
             PARTITION_INFO Partition;
             char PartSize[24];
-            FormatByteSize(PartSize, sizeof(PartSize), Part->SectorCount * Part->SectorSize);
+            FormatByteSize(PartSize, sizeof(PartSize), Part->SectorCount * Part->SectorSize, FORMAT_SIZE_TENTHS);
             BOOL Known = PartitionGetInfo(Part, &Partition) == KSTATUS_SUCCESS;
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "  %-12s %s %s at %llu, %s", Part->Name,
                             Known ? PartitionSchemeName(Partition.Scheme) : "?", Known ? Partition.TypeName : "",

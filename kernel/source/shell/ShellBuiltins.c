@@ -50,7 +50,7 @@ static I32 CommandHelp(I32 ArgumentCount, LPSTR* Arguments) {
 
 static void PrintMemoryLine(LPCSTR Label, U64 Bytes) {
     char Human[32];
-    FormatByteSize(Human, sizeof(Human), Bytes);
+    FormatByteSize(Human, sizeof(Human), Bytes, FORMAT_SIZE_TENTHS);
     ShellPrint("%s: %llu KiB (%s)\n", Label, Bytes / 1024, Human);
 }
 

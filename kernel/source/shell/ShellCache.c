@@ -51,13 +51,13 @@ static I32 CommandCache(I32 ArgumentCount, LPSTR* Arguments) {
         }
         char Blocks[24], Cached[16], Budget[16];
         StringPrintFormat(Blocks, sizeof(Blocks), "%u/%u", Stats.Blocks, Stats.Capacity);
-        FormatByteSize(Cached, sizeof(Cached), (U64)Stats.Blocks * Stats.BlockSize);
-        FormatByteSize(Budget, sizeof(Budget), Stats.BudgetBytes);
+        FormatByteSize(Cached, sizeof(Cached), (U64)Stats.Blocks * Stats.BlockSize, FORMAT_SIZE_TENTHS);
+        FormatByteSize(Budget, sizeof(Budget), Stats.BudgetBytes, FORMAT_SIZE_TENTHS);
         ShellPrint("%-12s %13s %10s %10s %8llu %8llu %9llu %6u %10llu\n", Disk->Name, Blocks, Cached, Budget,
                    Stats.Hits, Stats.Misses, Stats.ReadAheadBlocks, Stats.DirtyBlocks, Stats.Writebacks);
         if (Verbose) {
             char Bypass[16];
-            FormatByteSize(Bypass, sizeof(Bypass), Stats.BypassBytes);
+            FormatByteSize(Bypass, sizeof(Bypass), Stats.BypassBytes, FORMAT_SIZE_TENTHS);
             ShellPrint("  block %u bytes, bypass from %s, read-ahead %u blocks; bypassed %llu reads, %llu writes; "
                        "evictions %llu; write-back errors %llu\n",
                        Stats.BlockSize, Bypass, Stats.ReadAheadWindow, Stats.BypassReads, Stats.BypassWrites,

@@ -44,44 +44,6 @@ DISK* ShellDiskFind(LPCSTR Command, LPCSTR Name) {
     return Disk;
 }
 
-/** Bytes / Unit with two rounded decimals; Unit is a power of 1000 or of 1024 (at least 16 when not 1). */
-static void FormatScaled(LPSTR Buffer, SIZE Size, U64 Bytes, U64 Unit, LPCSTR Suffix) {
-    U64 Whole = Bytes / Unit, Remainder = Bytes % Unit, Hundredths = 0;
-    if (Unit >= 1000 && Unit % 100 == 0) {
-        Hundredths = (Remainder + Unit / 200) / (Unit / 100);
-    } else if (Unit > 1) {
-        // Binary units: drop 4 low bits first so Remainder * 100 cannot overflow (Remainder < 2^60).
-        Hundredths = ((Remainder >> 4) * 100 + (Unit >> 5)) / (Unit >> 4);
-    }
-    if (Hundredths >= 100) {
-        Whole++;
-        Hundredths -= 100;
-    }
-    StringPrintFormat(Buffer, Size, "%llu.%02llu %s", Whole, Hundredths, Suffix);
-}
-
-void ShellDiskFormatDecimal(LPSTR Buffer, SIZE Size, U64 Bytes) {
-    static const char* const Suffixes[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-    U64 Unit = 1;
-    U32 Index = 0;
-    while (Index + 1 < ARRAY_COUNT(Suffixes) && Bytes / Unit >= 1000) {
-        Unit *= 1000;
-        Index++;
-    }
-    FormatScaled(Buffer, Size, Bytes, Unit, Suffixes[Index]);
-}
-
-void ShellDiskFormatBinary(LPSTR Buffer, SIZE Size, U64 Bytes) {
-    static const char* const Suffixes[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    U64 Unit = 1;
-    U32 Index = 0;
-    while (Index + 1 < ARRAY_COUNT(Suffixes) && Bytes / Unit >= 1024) {
-        Unit *= 1024;
-        Index++;
-    }
-    FormatScaled(Buffer, Size, Bytes, Unit, Suffixes[Index]);
-}
-
 /************************************************************************/
 // Arguments
 
@@ -168,8 +130,8 @@ static I32 ListDisks(void) {
             Info.SectorCount = Disk->SectorCount;
         }
         U64 Bytes = Info.SectorCount * Info.SectorSize;
-        ShellDiskFormatDecimal(Decimal, sizeof(Decimal), Bytes);
-        ShellDiskFormatBinary(Binary, sizeof(Binary), Bytes);
+        FormatByteSize(Decimal, sizeof(Decimal), Bytes, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL);
+        FormatByteSize(Binary, sizeof(Binary), Bytes, FORMAT_SIZE_FIXED2);
         ShellPrint("%-12s %-24s %6u %14llu  %-10s  %-12s %-3s\n", Disk->Name, Info.Model[0] ? Info.Model : "-",
                    Info.SectorSize, Info.SectorCount, Decimal, Binary, AccessName(Disk->Access));
         PARTITION_INFO Partition;

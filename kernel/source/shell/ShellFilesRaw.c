@@ -155,36 +155,6 @@ static BOOL ShellDdNumber(LPCSTR Text, U64* Value) {
     return FALSE;
 }
 
-/** A value scaled like coreutils' human_readable (autoscale, round to nearest): "512 B", "1.0 MB", "105 MiB". */
-static void ShellDdHuman(U64 Value, BOOL Binary, LPSTR Text, SIZE Size) {
-    static const char* const Decimal[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-    static const char* const Power2[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    U64 Base = Binary ? 1024 : 1000;
-    U64 Unit = 1;
-    U32 Index = 0;
-    while (Index + 1 < ARRAY_COUNT(Decimal) && Value / Unit >= Base) {
-        Unit *= Base;
-        Index++;
-    }
-    const char* const* Names = Binary ? Power2 : Decimal;
-    if (Index == 0) {
-        StringPrintFormat(Text, Size, "%llu %s", Value, Names[0]);
-        return;
-    }
-    // Tenths of the unit, rounded; below 10 units one decimal is shown.
-    U64 Tenths = Value <= MAX_U64 / 10 ? (Value * 10 + Unit / 2) / Unit : Value / (Unit / 10);
-    if (Tenths < 100) {
-        StringPrintFormat(Text, Size, "%llu.%llu %s", Tenths / 10, Tenths % 10, Names[Index]);
-        return;
-    }
-    U64 Whole = (Tenths + 5) / 10;
-    if (Whole >= Base && Index + 1 < ARRAY_COUNT(Decimal)) {
-        StringPrintFormat(Text, Size, "1.0 %s", Names[Index + 1]);
-        return;
-    }
-    StringPrintFormat(Text, Size, "%llu %s", Whole, Names[Index]);
-}
-
 /** Nanoseconds as seconds the way printf's %g shows them (6 significant digits). */
 static void ShellDdSeconds(U64 Nanoseconds, LPSTR Text, SIZE Size) {
     if (Nanoseconds == 0) {
@@ -349,13 +319,13 @@ static void ShellDdReport(const SHELL_DD* Dd, U64 Nanoseconds) {
     char Decimal[24], Binary[24], Seconds[32], Rate[24];
     ShellPrint("%llu+%llu records in\n%llu+%llu records out\n", Dd->FullIn, Dd->PartialIn, Dd->FullOut,
                Dd->PartialOut);
-    ShellDdHuman(Dd->Bytes, FALSE, Decimal, sizeof(Decimal));
-    ShellDdHuman(Dd->Bytes, TRUE, Binary, sizeof(Binary));
+    FormatByteSize(Decimal, sizeof(Decimal), Dd->Bytes, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL);
+    FormatByteSize(Binary, sizeof(Binary), Dd->Bytes, FORMAT_SIZE_HUMAN);
     ShellDdSeconds(Nanoseconds, Seconds, sizeof(Seconds));
     if (Nanoseconds == 0) Nanoseconds = 1;
     U64 PerSecond = Dd->Bytes < (1ULL << 34) ? Dd->Bytes * 1000000000ULL / Nanoseconds
                                              : Dd->Bytes / MAX(Nanoseconds / 1000000ULL, 1ULL) * 1000ULL;
-    ShellDdHuman(PerSecond, FALSE, Rate, sizeof(Rate));
+    FormatByteSize(Rate, sizeof(Rate), PerSecond, FORMAT_SIZE_HUMAN | FORMAT_SIZE_DECIMAL);
     if (Dd->Bytes < 1000) {
         ShellPrint("%llu byte%s copied, %s s, %s/s\n", Dd->Bytes, Dd->Bytes == 1 ? "" : "s", Seconds, Rate);
     } else if (Dd->Bytes < 1024) {

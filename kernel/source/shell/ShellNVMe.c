@@ -50,13 +50,6 @@
 /************************************************************************/
 // nvme list
 
-/** "512 B", "4 KiB": the block size the way nvme-cli's Format column shows it. */
-static void FormatBlockSize(LPSTR Buffer, SIZE Size, U32 Bytes) {
-    if (Bytes >= N_1MB && Bytes % N_1MB == 0) StringPrintFormat(Buffer, Size, "%u MiB", (U32)(Bytes / N_1MB));
-    else if (Bytes >= N_1KB && Bytes % N_1KB == 0) StringPrintFormat(Buffer, Size, "%u KiB", (U32)(Bytes / N_1KB));
-    else StringPrintFormat(Buffer, Size, "%u B", Bytes);
-}
-
 static LPCSTR StateName(U32 State) {
     switch (State) {
         case NVME_STATE_PROBING: return "probing";
@@ -89,10 +82,10 @@ static I32 CommandList(I32 ArgumentCount) {
             const NVME_NAMESPACE_INFO* Namespace = &Controller->Namespaces[N];
             if (!Namespace->Exposed) continue;
             char Used[24], Total[24], Usage[56], Block[16], Format[32];
-            ShellDiskFormatDecimal(Used, sizeof(Used), Namespace->Utilisation * Namespace->LbaSize);
-            ShellDiskFormatDecimal(Total, sizeof(Total), Namespace->Size * Namespace->LbaSize);
+            FormatByteSize(Used, sizeof(Used), Namespace->Utilisation * Namespace->LbaSize, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL);
+            FormatByteSize(Total, sizeof(Total), Namespace->Size * Namespace->LbaSize, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL);
             StringPrintFormat(Usage, sizeof(Usage), "%s / %s", Used, Total);
-            FormatBlockSize(Block, sizeof(Block), Namespace->LbaSize);
+            FormatByteSize(Block, sizeof(Block), Namespace->LbaSize, FORMAT_SIZE_EXACT);
             StringPrintFormat(Format, sizeof(Format), "%s + %u B", Block, Namespace->MetadataSize);
             ShellPrint("%-16s %-20s %-40s %-9u %-26s %-16s %-8s\n", Namespace->DiskName, Controller->Identify.Serial,
                        Controller->Identify.Model, Namespace->NSID, Usage, Format, Controller->Identify.Firmware);

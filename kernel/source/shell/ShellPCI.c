@@ -35,13 +35,6 @@ static void PrintSummary(const PCI_DEVICE* D) {
                D->DeviceId, Revision);
 }
 
-static void FormatSize(LPSTR Buffer, SIZE Size, U64 Bytes) {
-    if (Bytes >= N_1GB && (Bytes % N_1GB) == 0) StringPrintFormat(Buffer, Size, "%lluG", Bytes / N_1GB);
-    else if (Bytes >= N_1MB && (Bytes % N_1MB) == 0) StringPrintFormat(Buffer, Size, "%lluM", Bytes / N_1MB);
-    else if (Bytes >= N_1KB && (Bytes % N_1KB) == 0) StringPrintFormat(Buffer, Size, "%lluK", Bytes / N_1KB);
-    else StringPrintFormat(Buffer, Size, "%llu", Bytes);
-}
-
 static LPCSTR LinkSpeedName(U32 Speed) {
     static const char* const Names[] = {"unknown", "2.5GT/s", "5GT/s", "8GT/s", "16GT/s", "32GT/s", "64GT/s"};
     return Speed < ARRAY_COUNT(Names) ? Names[Speed] : "unknown";
@@ -138,7 +131,7 @@ static void PrintDetails(const PCI_DEVICE* D) {
         const PCI_BAR* Bar = &D->Bars[I];
         char Size[16];
         if (Bar->Type == PCI_BAR_NONE) continue;
-        FormatSize(Size, sizeof(Size), Bar->Size);
+        FormatByteSize(Size, sizeof(Size), Bar->Size, FORMAT_SIZE_EXACT | FORMAT_SIZE_COMPACT);
         if (Bar->Type == PCI_BAR_IO) {
             ShellPrint("\tRegion %u: I/O ports at %04llx [size=%s]\n", I, Bar->Base, Size);
         } else {

@@ -206,19 +206,91 @@ SIZE StringPrintFormat(LPSTR Buffer, SIZE Size, LPCSTR Format, ...) {
     return Length;
 }
 
-void FormatByteSize(LPSTR Buffer, SIZE Size, U64 Bytes) {
-    static const char* const Units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    U32 Unit = 0;
-    U64 Scaled;
-    if (Bytes < 1024) {
+/** Bytes / Unit with two rounded decimals; Unit is a power of 1000 or of 1024 (at least 16 when not 1). */
+static void FormatFixed2(LPSTR Buffer, SIZE Size, U64 Bytes, U64 Unit, LPCSTR Suffix) {
+    U64 Whole = Bytes / Unit, Remainder = Bytes % Unit, Hundredths = 0;
+    if (Unit >= 1000 && Unit % 100 == 0) {
+        Hundredths = (Remainder + Unit / 200) / (Unit / 100);
+    } else if (Unit > 1) {
+        // Binary units: drop 4 low bits first so Remainder * 100 cannot overflow (Remainder < 2^60).
+        Hundredths = ((Remainder >> 4) * 100 + (Unit >> 5)) / (Unit >> 4);
+    }
+    if (Hundredths >= 100) {
+        Whole++;
+        Hundredths -= 100;
+    }
+    StringPrintFormat(Buffer, Size, "%llu.%02llu %s", Whole, Hundredths, Suffix);
+}
+
+/** coreutils' human_readable with autoscale and rounding: one decimal below 10 units, else whole units. */
+static void FormatHuman(LPSTR Buffer, SIZE Size, U64 Bytes, U64 Base, const char* const* Names, U32 Count) {
+    U64 Unit = 1;
+    U32 Index = 0;
+    while (Index + 1 < Count && Bytes / Unit >= Base) {
+        Unit *= Base;
+        Index++;
+    }
+    if (Index == 0) {
+        StringPrintFormat(Buffer, Size, "%llu %s", Bytes, Names[0]);
+        return;
+    }
+    U64 Tenths = Bytes <= MAX_U64 / 10 ? (Bytes * 10 + Unit / 2) / Unit : Bytes / (Unit / 10);
+    if (Tenths < 100) {
+        StringPrintFormat(Buffer, Size, "%llu.%llu %s", Tenths / 10, Tenths % 10, Names[Index]);
+        return;
+    }
+    U64 Whole = (Tenths + 5) / 10;
+    if (Whole >= Base && Index + 1 < Count) {
+        StringPrintFormat(Buffer, Size, "1.0 %s", Names[Index + 1]);
+        return;
+    }
+    StringPrintFormat(Buffer, Size, "%llu %s", Whole, Names[Index]);
+}
+
+void FormatByteSize(LPSTR Buffer, SIZE Size, U64 Bytes, U32 Style) {
+    static const char* const Binary[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    static const char* const Decimal[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    static const char Letters[] = {0, 'K', 'M', 'G', 'T', 'P', 'E'};
+    BOOL IsDecimal = (Style & FORMAT_SIZE_DECIMAL) != 0;
+    const char* const* Names = IsDecimal ? Decimal : Binary;
+    U64 Base = IsDecimal ? 1000 : 1024;
+    U32 Count = ARRAY_COUNT(Binary);
+    U64 Unit = 1;
+    U32 Index = 0;
+
+    switch (Style & FORMAT_SIZE_FORM_MASK) {
+        case FORMAT_SIZE_EXACT:
+            while (Index + 1 < Count && Bytes != 0 && Bytes % (Unit * Base) == 0) {
+                Unit *= Base;
+                Index++;
+            }
+            if (!(Style & FORMAT_SIZE_COMPACT)) StringPrintFormat(Buffer, Size, "%llu %s", Bytes / Unit, Names[Index]);
+            else if (Index == 0) StringPrintFormat(Buffer, Size, "%llu", Bytes);
+            else StringPrintFormat(Buffer, Size, "%llu%c", Bytes / Unit, Letters[Index]);
+            return;
+        case FORMAT_SIZE_FIXED2:
+            while (Index + 1 < Count && Bytes / Unit >= Base) {
+                Unit *= Base;
+                Index++;
+            }
+            FormatFixed2(Buffer, Size, Bytes, Unit, Names[Index]);
+            return;
+        case FORMAT_SIZE_HUMAN:
+            FormatHuman(Buffer, Size, Bytes, Base, Names, Count);
+            return;
+        default:
+            break;
+    }
+
+    // FORMAT_SIZE_TENTHS
+    if (Bytes < Base) {
         StringPrintFormat(Buffer, Size, "%llu B", Bytes);
         return;
     }
-    U64 Divisor = 1;
-    while (Unit + 1 < ARRAY_COUNT(Units) && Bytes / Divisor >= 1024) {
-        Divisor *= 1024;
-        Unit++;
+    while (Index + 1 < Count && Bytes / Unit >= Base) {
+        Unit *= Base;
+        Index++;
     }
-    Scaled = (Bytes / (Divisor / 1024) * 10 / 1024);  // tenths of a unit, without overflow for sane sizes
-    StringPrintFormat(Buffer, Size, "%llu.%llu %s", Scaled / 10, Scaled % 10, Units[Unit]);
+    U64 Tenths = Bytes / (Unit / Base) * 10 / Base;  // without overflow for sane sizes
+    StringPrintFormat(Buffer, Size, "%llu.%llu %s", Tenths / 10, Tenths % 10, Names[Index]);
 }

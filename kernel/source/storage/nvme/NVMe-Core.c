@@ -267,7 +267,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
     Info->MaxCommandBytes = NVMeMaxCommandBytes(Info->MdtsBytes, NVME_PRP_PAGES_PER_TRACKER, Info->PageSize);
 
     char Mdts[24];
-    if (Info->MdtsBytes) FormatByteSize(Mdts, sizeof(Mdts), Info->MdtsBytes);
+    if (Info->MdtsBytes) FormatByteSize(Mdts, sizeof(Mdts), Info->MdtsBytes, FORMAT_SIZE_TENTHS);
     else StringCopy(Mdts, "none", sizeof(Mdts));
     INFO("[NVMeBringUp] %s: NVMe %u.%u.%u \"%s\" serial %s fw %s, MQES %u, CQR %u, DSTRD %u, timeout %u ms, "
          "MDTS %s, NN %u, VWC %u%s",
