@@ -13,8 +13,9 @@
  *
  * Two passes, bottom-up then top-down: each bridge's windows are sized to
  * hold what sits below it (1 MiB granularity, aligned to the largest thing
- * inside; a hot-plug capable port with nothing below still gets 1 MiB so a
- * device added later fits), then each level is placed in its parent's
+ * inside; a bridge with nothing below still gets 1 MiB, so a device added
+ * later fits, and a device that vanishes, say across a reset, does not move
+ * its neighbours' BARs), then each level is placed in its parent's
  * windows (the segment's windows for a root bus) largest alignment first,
  * which packs power-of-two BARs and 1 MiB windows without gaps. Every BAR
  * gets at least 4 KiB so no two functions share a page.
@@ -110,14 +111,6 @@ static BOOL PrefetchWindowIs64(const PCI_DEVICE* Bridge) {
     return (PCIDeviceRead16(Bridge, PCI_PREFETCH_BASE) & 0xF) == 0x1;
 }
 
-/** A hot-plug capable port keeps room for a device that is not there yet. */
-static BOOL HotplugPort(const PCI_DEVICE* Bridge) {
-    if (Bridge->PcieCapability == 0) return FALSE;
-    if (!(PCIDeviceRead16(Bridge, Bridge->PcieCapability + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_SLOT)) return FALSE;
-    return (PCIDeviceRead32(Bridge, Bridge->PcieCapability + PCI_EXP_SLOT_CAPABILITIES) &
-            PCI_EXP_SLOT_CAP_HOTPLUG_CAPABLE) != 0;
-}
-
 static U32 BarKind(const ASSIGNMENT* A, const PCI_BAR* Bar) {
     if (Bar->Size == 0) return KIND_NONE;
     if (Bar->Type == PCI_BAR_MEMORY32) return KIND_MEMORY;
@@ -181,9 +174,7 @@ static void SizeBridge(ASSIGNMENT* A, PCI_DEVICE* Bridge, U32 Depth) {
         Total[Items[I].Kind] = ALIGN_UP(Total[Items[I].Kind], Items[I].Align) + Items[I].Size;
         Align[Items[I].Kind] = MAX(Align[Items[I].Kind], Items[I].Align);
     }
-    if (Total[KIND_MEMORY] == 0 && Total[KIND_PREFETCH] == 0 && HotplugPort(Bridge)) {
-        Total[KIND_MEMORY] = PCI_BRIDGE_WINDOW_ALIGN;
-    }
+    if (Total[KIND_MEMORY] == 0 && Total[KIND_PREFETCH] == 0) Total[KIND_MEMORY] = PCI_BRIDGE_WINDOW_ALIGN;
     BOOL Prefetch64 = PrefetchWindowIs64(Bridge);
     for (U32 K = 0; K < 2; K++) {
         PCI_BAR* Window = &Bridge->Windows[K];
