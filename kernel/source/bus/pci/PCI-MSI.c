@@ -35,7 +35,7 @@ BOOL PCIMSIRead(const PCI_DEVICE* Device, PCI_MSI_INFO* Info) {
 BOOL PCIMSIEnable(PCI_DEVICE* Device, const PCI_MSI_INFO* Info, U32 ApicId, U8 Vector, U32 Log2Count) {
     U64 Address;
     U32 Data;
-    if ((Vector & ((1U << Log2Count) - 1)) != 0) return FALSE;  // multiple messages need an aligned block
+    if (Log2Count > 5 || (Vector & ((1U << Log2Count) - 1)) != 0) return FALSE;  // an aligned block of at most 32
     PCIMSIComposeMessage(ApicId, Vector, &Address, &Data);
     return PCIMSIEnableMessage(Device, Info, Address, Data, Log2Count);
 }

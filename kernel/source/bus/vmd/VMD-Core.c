@@ -78,8 +78,8 @@ static BOOL MembarsTranslated(VMD_CONTROLLER* Vmd, BOOL* Unusable) {
             Have = TRUE;
         }
     } else if (Features & VMD_FEATURE_MEMBAR_SHADOW_VSCAP) {
-        for (U8 Cap = PCIFindCapability(Device, PCI_CAP_ID_VENDOR); Cap; Cap = 0) {
-            if (PCIDeviceRead32(Device, Cap + 4) != VMD_SHDW_SIGNATURE) break;
+        U8 Cap = PCIFindCapability(Device, PCI_CAP_ID_VENDOR);
+        if (Cap != 0 && PCIDeviceRead32(Device, Cap + 4) == VMD_SHDW_SIGNATURE) {
             Shadow1 = PCIDeviceRead32(Device, Cap + 8) | ((U64)PCIDeviceRead32(Device, Cap + 12) << 32);
             Shadow2 = PCIDeviceRead32(Device, Cap + 16) | ((U64)PCIDeviceRead32(Device, Cap + 20) << 32);
             Have = TRUE;
