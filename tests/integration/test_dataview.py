@@ -26,8 +26,8 @@ from cairn_qemu import BOOT_TIMEOUT
 from conftest import REPOSITORY
 
 IMAGES = os.path.join(REPOSITORY, "documentation", "images")
-PAGES = ["Overview", "PCI devices", "NVMe controllers", "NVMe namespaces", "NVMe health", "Disks", "Interrupts"]
-SLUGS = ["overview", "pci", "nvme-controllers", "nvme-namespaces", "nvme-health", "disks", "interrupts"]
+PAGES = ["Overview", "PCI devices", "NVMe controllers", "NVMe namespaces", "NVMe health", "Disks", "Interrupts", "VMD"]
+SLUGS = ["overview", "pci", "nvme-controllers", "nvme-namespaces", "nvme-health", "disks", "interrupts", "vmd"]
 
 
 # -- PNG (what QEMU's screendump writes: 8-bit RGB or RGBA, not interlaced) ------------------------------------
@@ -118,7 +118,7 @@ def vm(make_vm, tmp_path, cairn_disk):
 
 def wait_page(vm, number, start=None):
     """Waits for a full drawing of page `number` (1-based): its title, then the key line that ends the frame."""
-    match = vm.wait_for(r"Page %d/7: %s " % (number, re.escape(PAGES[number - 1])), start=start)
+    match = vm.wait_for(r"Page %d/%d: %s " % (number, len(PAGES), re.escape(PAGES[number - 1])), start=start)
     vm.wait_for(r"Esc: quit\s+(lines \d+-\d+ of \d+\+?|empty)")
     return match.start()
 
@@ -212,10 +212,16 @@ def test_pages_over_serial_and_vga(vm, tmp_path, cairn_version):
     assert re.search(r"total \d+ interrupts", text)
     # One refresh later the timer runs at about 100 per second (QEMU's virtual clock under TCG).
     time.sleep(1.3)
-    rate = re.findall(r"240\s+\d+\s+(\d+)\s+LAPIC timer", vm.clean[vm.clean.rindex("Page 7/7"):])
+    rate = re.findall(r"240\s+\d+\s+(\d+)\s+LAPIC timer", vm.clean[vm.clean.rindex("Page 7/8"):])
     assert rate and 20 <= int(rate[-1]) <= 500, rate
     dumps.append(screendump(vm, tmp_path, 7))
-    assert len({open(path, "rb").read() for path in dumps}) == 7, "two pages look the same on VGA"
+
+    # No VMD in this machine: the page says so.
+    vm.send_key("right")
+    text = page_text(vm, wait_page(vm, 8))
+    assert "No Intel VMD" in text, text
+    dumps.append(screendump(vm, tmp_path, 8))
+    assert len({open(path, "rb").read() for path in dumps}) == 8, "two pages look the same on VGA"
 
     # Right on the last page wraps to the first; a digit jumps; Esc leaves to the prompt.
     vm.send_key("right")
@@ -243,7 +249,7 @@ def test_start_page_and_errors(vm):
     wait_page(vm, 7, start)
     vm.send_key("escape")
     vm.wait_prompt()
-    assert vm.command("data 8").strip() == ("data: no page '8' (1-7 or overview, pci, controllers, namespaces, health, "
-                                            "disks, interrupts)")
+    assert vm.command("data 9").strip() == ("data: no page '9' (1-8 or overview, pci, controllers, namespaces, health, "
+                                            "disks, interrupts, vmd)")
     assert vm.command("data 1 2").strip().startswith("data: usage: data [page]")
     assert "data" in vm.command("help data")

@@ -22,7 +22,7 @@ MODEL_DIR := tests/model
 MODEL_TEST_SOURCES := $(sort $(wildcard $(MODEL_DIR)/Test-*.c))
 MODEL_TEST_BINARIES := $(patsubst $(MODEL_DIR)/%.c,$(BUILD)/unit/%,$(MODEL_TEST_SOURCES))
 MODEL_LIB_SOURCES := $(sort $(filter-out $(MODEL_TEST_SOURCES) $(MODEL_DIR)/Bench-%.c,$(wildcard $(MODEL_DIR)/*.c)))
-MODEL_KERNEL_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-MSI.c bus/pci/PCI-Registry.c \
+MODEL_KERNEL_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-MSI.c bus/pci/PCI-Registry.c \
 	bus/pci/PCI-Names.c utils/String.c utils/Format.c utils/RateLimit.c
 MODEL_CFLAGS = $(HOST_CFLAGS) -I$(MODEL_DIR) -pthread
 

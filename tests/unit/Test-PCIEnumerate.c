@@ -1,9 +1,11 @@
 /*
  * Test-PCIEnumerate.c - the enumerator, BAR sizing and capability walks
  * against a fake PCI topology whose bridges route configuration cycles by
- * their programmed bus numbers, as real bridges do.
+ * their programmed bus numbers, as real bridges do; the generic resource
+ * assignment (PCI_SEGMENT_ASSIGN), rescans below a bridge, the registry's
+ * reconciliation and removal, and state saved and restored across a reset.
  */
-// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c utils/String.c
+// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-Registry.c bus/pci/PCI-State.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/pci/PCI-MSI.h"
 #include "bus/pci/PCI.h"
+#include "core/Log.h"
+
+void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
+    (void)Level;
+    (void)Format;
+}
 
 /************************************************************************/
 // Fake hardware
@@ -93,7 +102,9 @@ static void FakeWrite32(LPVOID Context, U8 Bus, U8 Slot, U8 Function, U16 Offset
     if (Offset >= PCI_BAR0 && Offset < PCI_BAR0 + 24) {
         int Index = (Offset - PCI_BAR0) / 4;
         if ((F->Config[PCI_HEADER_TYPE] & 0x7F) == 1 && Index >= 2) {
-            Put32(F, Offset, Value);  // bridge: bus numbers and windows
+            // Bridge: bus numbers and windows; the prefetchable window's 64-bit capability nibble is read-only.
+            if (Offset == PCI_PREFETCH_BASE) Value = (Value & 0xFFF0FFF0) | (Get32(F, Offset) & 0x000F000F);
+            Put32(F, Offset, Value);
             return;
         }
         U32 Old = Get32(F, Offset);
@@ -106,7 +117,10 @@ static void FakeWrite32(LPVOID Context, U8 Bus, U8 Slot, U8 Function, U16 Offset
         Put16(F, PCI_COMMAND, (U16)Value);  // status is read-only here
         return;
     }
-    if (Offset < 0x40 && Offset != PCI_PRIMARY_BUS && Offset != PCI_INTERRUPT_LINE) return;  // read-only header
+    BOOL Bridge = (F->Config[PCI_HEADER_TYPE] & 0x7F) == 1;
+    if (Offset < 0x40 && Offset != PCI_PRIMARY_BUS && Offset != PCI_INTERRUPT_LINE && !(Bridge && Offset >= 0x28)) {
+        return;  // read-only header (a bridge's upper window halves and bridge control are writable)
+    }
     Put32(F, Offset, Value);
 }
 
@@ -394,11 +408,278 @@ static void TestAllocationFailure(void** State) {
     assert_null(E.First);
 }
 
+
+/************************************************************************/
+// Resource assignment (PCI_SEGMENT_ASSIGN)
+
+/** Gives a fake a PCIe capability at 0x40 with a port type; hot-plug capable slot when asked. */
+static void MakePcie(int Index, U8 PortType, int Hotplug) {
+    FAKE_FUNCTION* F = &Fakes[Index];
+    Put16(F, PCI_STATUS, PCI_STATUS_CAPABILITIES);
+    Put8(F, PCI_CAPABILITIES, 0x40);
+    Put16(F, 0x40, PCI_CAP_ID_PCIE);
+    Put16(F, 0x40 + PCI_EXP_FLAGS, (U16)((PortType << 4) | (Hotplug ? PCI_EXP_FLAGS_SLOT : 0) | 2));
+    if (Hotplug) Put32(F, 0x40 + PCI_EXP_SLOT_CAPABILITIES, PCI_EXP_SLOT_CAP_HOTPLUG_CAPABLE);
+}
+
+static int AddMemoryBar(int Index, U32 Bar, U32 Size, int Is64, int Prefetchable) {
+    FAKE_FUNCTION* F = &Fakes[Index];
+    Put32(F, (U16)(PCI_BAR0 + Bar * 4), (U32)((Is64 ? 4 : 0) | (Prefetchable ? 8 : 0)));
+    F->BarMask[Bar] = ~(Size - 1);
+    if (Is64) F->BarMask[Bar + 1] = 0xFFFFFFFF;
+    return Index;
+}
+
+static U64 BarOf(int Index, U32 Bar) {
+    U64 Value = Get32(&Fakes[Index], (U16)(PCI_BAR0 + Bar * 4)) & ~0xFULL;
+    if ((Get32(&Fakes[Index], (U16)(PCI_BAR0 + Bar * 4)) & 6) == 4) {
+        Value |= (U64)Get32(&Fakes[Index], (U16)(PCI_BAR0 + Bar * 4 + 4)) << 32;
+    }
+    return Value;
+}
+
+static void InitAssignSegment(PCI_SEGMENT* S, PHYSICAL LowBase, U64 LowSize, PHYSICAL HighBase, U64 HighSize) {
+    InitSegment(S);
+    S->Flags = PCI_SEGMENT_ASSIGN | PCI_SEGMENT_NO_IO | PCI_SEGMENT_NO_INTX;
+    S->Windows[S->WindowCount++] = (PCI_WINDOW){LowBase, LowSize, 0, 0};
+    if (HighSize) S->Windows[S->WindowCount++] = (PCI_WINDOW){HighBase, HighSize, 0, 0};
+}
+
+static int PortA, PortB, PortEmpty, NvmeA, PrefA, DevB, RootDev, Phantom;
+
+static void BuildAssignTopology(void) {
+    memset(Fakes, 0, sizeof(Fakes));
+    FakeCount = 0;
+    // Root port A (stale numbers): an NVMe (64-bit, 16 KiB) and, as function 1, a 64-bit prefetchable 8 MiB BAR.
+    PortA = AddFake(-1, 1, 0, 0x8086, 0x9A09, 0x06, 0x04, 0x01);
+    MakePcie(PortA, PCI_EXP_PORT_ROOT, 0);
+    Put8(&Fakes[PortA], PCI_SECONDARY_BUS, 7);
+    Put32(&Fakes[PortA], PCI_PREFETCH_BASE, 0x00010001);  // a 64-bit prefetchable window
+    NvmeA = AddMemoryBar(AddFake(PortA, 0, 0, 0x1B36, 0x0010, 0x01, 0x08, 0x80), 0, 0x4000, 1, 0);
+    PrefA = AddMemoryBar(AddFake(PortA, 0, 1, 0x1234, 0x0001, 0x03, 0x00, 0x00), 0, 0x800000, 1, 1);
+    // A phantom below the port at device 1: a root port's link has one device, it must not be scanned.
+    Phantom = AddFake(PortA, 1, 0, 0x1234, 0x0002, 0x02, 0x00, 0x00);
+    // Root port B with a 32-bit 1 MiB BAR behind it; an empty hot-plug port.
+    PortB = AddFake(-1, 2, 0, 0x8086, 0x9A09, 0x06, 0x04, 0x01);
+    MakePcie(PortB, PCI_EXP_PORT_ROOT, 0);
+    DevB = AddMemoryBar(AddFake(PortB, 0, 0, 0x1234, 0x0003, 0x02, 0x00, 0x00), 0, 0x100000, 0, 0);
+    PortEmpty = AddFake(-1, 3, 0, 0x8086, 0x9A09, 0x06, 0x04, 0x01);
+    MakePcie(PortEmpty, PCI_EXP_PORT_ROOT, 1);
+    // On the root bus: a 2 KiB BAR and an I/O BAR.
+    RootDev = AddMemoryBar(AddFake(-1, 4, 0, 0x8086, 0xA0D3, 0x01, 0x06, 0x00), 5, 0x800, 0, 0);
+    Put32(&Fakes[RootDev], PCI_BAR0, 0x00000001);
+    Fakes[RootDev].BarMask[0] = 0xFFFFFFF8;
+}
+
+static void TestAssignResources(void** State) {
+    (void)State;
+    PCI_SEGMENT S;
+    PCI_ENUMERATOR E;
+    BuildAssignTopology();
+    InitAssignSegment(&S, 0xC0000000, 16 * N_1MB, 0x800000000ULL, 64 * N_1MB);
+    InitEnumerator(&E);
+    assert_int_equal(PCIEnumerateSegment(&E, &S), 7);
+    assert_null(Find(&E, 1, 1, 0));  // the phantom at device 1 below a root port
+    assert_int_equal(S.UnassignedBars, 0);
+    // Bridges renumbered, firmware's 7 ignored.
+    assert_int_equal(Fakes[PortA].Config[PCI_SECONDARY_BUS], 1);
+    assert_int_equal(Fakes[PortB].Config[PCI_SECONDARY_BUS], 2);
+    assert_int_equal(Fakes[PortEmpty].Config[PCI_SECONDARY_BUS], 3);
+
+    // Non-prefetchable BARs below 4 GiB in the low window, 4 KiB at least apart; the 64-bit prefetchable BAR
+    // in the high window through port A's 64-bit prefetchable window.
+    U64 Nvme = BarOf(NvmeA, 0), Pref = BarOf(PrefA, 0), Dev = BarOf(DevB, 0), Root = BarOf(RootDev, 5);
+    assert_true(Nvme >= 0xC0000000 && Nvme < 0xC1000000 && (Nvme & 0x3FFF) == 0);
+    assert_true(Dev >= 0xC0000000 && Dev < 0xC1000000 && (Dev & 0xFFFFF) == 0);
+    assert_true(Root >= 0xC0000000 && Root < 0xC1000000 && (Root & 0xFFF) == 0);
+    assert_true(Pref >= 0x800000000ULL && (Pref & 0x7FFFFF) == 0);
+    PCI_DEVICE* A = Find(&E, 0, 1, 0);
+    assert_true(A->Windows[0].Size == N_1MB && (A->Windows[0].Base & 0xFFFFF) == 0);
+    assert_true(A->Windows[0].Base <= Nvme && Nvme + 0x4000 <= A->Windows[0].Base + A->Windows[0].Size);
+    assert_true(A->Windows[1].Size == 8 * N_1MB && A->Windows[1].Base == Pref);
+    assert_int_equal(A->Windows[1].Type, PCI_BAR_MEMORY64);
+    // The registers say the same: memory base/limit bits 31:20, prefetchable with its upper halves.
+    U32 Memory = Get32(&Fakes[PortA], PCI_MEMORY_BASE);
+    assert_true(((U64)(Memory & 0xFFF0) << 16) == A->Windows[0].Base);
+    assert_int_equal(Get32(&Fakes[PortA], PCI_PREFETCH_BASE_UPPER), (U32)(Pref >> 32));
+    assert_int_equal(Get32(&Fakes[PortA], PCI_PREFETCH_LIMIT_UPPER), (U32)((Pref + 8 * N_1MB - 1) >> 32));
+    // Windows never overlap: B's and the empty port's 1 MiB reserve each have their own.
+    PCI_DEVICE* B = Find(&E, 0, 2, 0), *Empty = Find(&E, 0, 3, 0);
+    assert_true(B->Windows[0].Size == N_1MB && Empty->Windows[0].Size == N_1MB);
+    assert_true(B->Windows[0].Base != A->Windows[0].Base && Empty->Windows[0].Base != B->Windows[0].Base &&
+                Empty->Windows[0].Base != A->Windows[0].Base);
+    assert_int_equal(Find(&E, 2, 0, 0)->Bars[0].Base, Dev);
+    // Decoding: memory on everything, bus mastering on bridges only, never I/O, INTx disabled.
+    assert_int_equal(Fakes[NvmeA].Config[PCI_COMMAND] & 7, PCI_COMMAND_MEMORY);
+    assert_int_equal(Fakes[PortA].Config[PCI_COMMAND] & 7, PCI_COMMAND_MEMORY | PCI_COMMAND_BUS_MASTER);
+    assert_int_equal(Fakes[RootDev].Config[PCI_COMMAND] & PCI_COMMAND_IO, 0);
+    assert_true(Get32(&Fakes[RootDev], PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE);
+    assert_int_equal(Get32(&Fakes[RootDev], PCI_BAR0), 1);  // the I/O BAR is left alone
+    FreeDevices(&E);
+}
+
+static void TestAssignWithoutRoom(void** State) {
+    (void)State;
+    PCI_SEGMENT S;
+    PCI_ENUMERATOR E;
+    BuildAssignTopology();
+    // 2 MiB below 4 GiB and no high window: the prefetchable 8 MiB BAR finds no room and its function stays off;
+    // 64-bit BARs with no window below 4 GiB would go through prefetchable windows, here there is one.
+    InitAssignSegment(&S, 0xC0000000, 2 * N_1MB, 0, 0);
+    InitEnumerator(&E);
+    PCIEnumerateSegment(&E, &S);
+    assert_true(S.UnassignedBars > 0);
+    PCI_DEVICE* Pref = Find(&E, 1, 0, 1);
+    assert_true(Pref->ResourcesMissing);
+    assert_int_equal(Fakes[PrefA].Config[PCI_COMMAND] & PCI_COMMAND_MEMORY, 0);
+    // Whatever was placed lies inside the window.
+    for (PCI_DEVICE* D = E.First; D; D = D->Next) {
+        for (U32 I = 0; I < PCI_BAR_COUNT; I++) {
+            const PCI_BAR* Bar = &D->Bars[I];
+            if (Bar->Type == PCI_BAR_IO || Bar->Size == 0 || Bar->Base == 0) continue;
+            assert_true(Bar->Base >= 0xC0000000 && Bar->Base + Bar->Size <= 0xC0200000);
+        }
+    }
+    FreeDevices(&E);
+}
+
+static void TestRescanBelowBridge(void** State) {
+    (void)State;
+    PCI_SEGMENT S;
+    PCI_ENUMERATOR E, Below;
+    BuildAssignTopology();
+    InitAssignSegment(&S, 0xC0000000, 16 * N_1MB, 0x800000000ULL, 64 * N_1MB);
+    InitEnumerator(&E);
+    PCIEnumerateSegment(&E, &S);
+    PCI_DEVICE* Empty = Find(&E, 0, 3, 0);
+    // A device arrives in the empty hot-plug slot: scanned within the port's bus and its 1 MiB reserve.
+    int Added = AddMemoryBar(AddFake(PortEmpty, 0, 0, 0x1B36, 0x0010, 0x01, 0x08, 0x00), 0, 0x4000, 1, 0);
+    InitEnumerator(&Below);
+    assert_int_equal(PCIEnumerateBelow(&Below, Empty), 1);
+    assert_int_equal(Below.First->Bus, 3);
+    U64 Bar = BarOf(Added, 0);
+    assert_true(Bar >= Empty->Windows[0].Base && Bar + 0x4000 <= Empty->Windows[0].Base + Empty->Windows[0].Size);
+    assert_int_equal(Fakes[Added].Config[PCI_COMMAND] & PCI_COMMAND_MEMORY, PCI_COMMAND_MEMORY);
+    FreeDevices(&Below);
+    FreeDevices(&E);
+}
+
+/************************************************************************/
+// Registry: reconciliation, removal, drivers
+
+static int Detached;
+static void DetachDevice(PCI_DEVICE* Device) {
+    (void)Device;
+    Detached++;
+}
+static const PCI_MATCH AnyMatch = {PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_CLASS, PCI_ANY_CLASS, PCI_ANY_CLASS};
+static PCI_DRIVER TestDriver = {"test", &AnyMatch, 1, NULL, NULL, DetachDevice, NULL};
+
+static void FreeList(PCI_DEVICE* D) {
+    while (D) {
+        PCI_DEVICE* Next = D->Next;
+        free(D);
+        D = Next;
+    }
+}
+
+static void TestReconcile(void** State) {
+    (void)State;
+    PCI_SEGMENT S;
+    PCI_ENUMERATOR E, Again;
+    BuildAssignTopology();
+    InitAssignSegment(&S, 0xC0000000, 16 * N_1MB, 0x800000000ULL, 64 * N_1MB);
+    InitEnumerator(&E);
+    PCIEnumerateSegment(&E, &S);
+    PCIRegistryReset();
+    PCIRegistryAddSegment(&S);
+    PCIRegistryAddDevices(E.First);
+    PCI_DEVICE* Nvme = PCIFindDevice(0, 1, 0, 0);
+    PCI_DEVICE* Gone = PCIFindDevice(0, 2, 0, 0);
+    Nvme->Driver = &TestDriver;
+    Gone->Driver = &TestDriver;
+    U32 Before = PCIGetDeviceCount();
+
+    // The device behind port B vanishes, one arrives behind the empty port; enumerate again and reconcile.
+    Fakes[DevB].AllOnes = 1;
+    AddMemoryBar(AddFake(PortEmpty, 0, 0, 0x1B36, 0x0010, 0x01, 0x08, 0x00), 0, 0x4000, 1, 0);
+    memset(S.ScannedBuses, 0, sizeof(S.ScannedBuses));
+    for (U32 I = 0; I < S.WindowCount; I++) S.Windows[I].Used = 0;
+    InitEnumerator(&Again);
+    PCIEnumerateSegment(&Again, &S);
+    PCI_RESCAN Result;
+    PCIRegistryReconcile(&S, Again.First, (void (*)(PCI_DEVICE*))free, &Result);
+    assert_int_equal(Result.Removed, 1);
+    assert_int_equal(Result.Added, 1);
+    assert_int_equal(Result.Kept, Before - 1);
+    assert_int_equal(PCIGetDeviceCount(), Before);
+    // The NVMe kept its object and driver (its BAR did not move); its parent is the kept port.
+    assert_ptr_equal(PCIFindDevice(0, 1, 0, 0), Nvme);
+    assert_ptr_equal(Nvme->Driver, &TestDriver);
+    assert_ptr_equal(Nvme->Parent, PCIFindDevice(0, 0, 1, 0));
+    // The vanished one answers all ones through its stale object and waits on the removed list for its driver.
+    assert_true(Gone->Removed);
+    assert_int_equal(PCIDeviceRead32(Gone, PCI_VENDOR_ID), 0xFFFFFFFF);
+    assert_ptr_equal(PCIGetFirstRemovedDevice(), Gone);
+    assert_null(PCIFindDevice(0, 2, 0, 0));
+    assert_non_null(PCIFindDevice(0, 3, 0, 0));
+    Detached = 0;
+    PCIDetachRemoved();
+    assert_int_equal(Detached, 1);
+    assert_null(Gone->Driver);
+    assert_null(PCIGetFirstRemovedDevice());
+    // A device with DMA limits lowers the platform's allocation bound; none: no bound.
+    assert_true(PCIGetDMALimit() == 0);
+    Nvme->DmaAddressBits = 48;
+    assert_true(PCIGetDMALimit() == (1ULL << 48));
+    FreeList(PCIRegistryReset());
+    free(Gone);
+}
+
+/************************************************************************/
+// State across a reset
+
+static void TestSaveRestore(void** State) {
+    (void)State;
+    PCI_SEGMENT S;
+    PCI_ENUMERATOR E;
+    BuildTopology();
+    InitSegment(&S);
+    InitEnumerator(&E);
+    PCIEnumerateSegment(&E, &S);
+    PCI_DEVICE* Nvme = Find(&E, 1, 0, 0);
+    FAKE_FUNCTION* F = &Fakes[NvmeIndex];
+    Put16(F, 0x40 + PCI_MSIX_CONTROL, 3);  // 4 entries
+    U32 Table[4][4] = {{0xFEE02000, 0, 0, 0}, {0xFEE03000, 0, 0, 0}, {0xFEE00000, 0, 0x41, 1}, {0, 0, 0, 1}};
+    PCIEnableBusMaster(Nvme);
+    Put16(F, 0x40 + PCI_MSIX_CONTROL, 0x8003);
+    PCI_SAVED_STATE Saved;
+    PCISaveState(Nvme, (LINEAR)Table, &Saved);
+    assert_int_equal(Saved.MsixEntryCount, 4);
+    // The reset: command, MSI-X control and table lost.
+    Put16(F, PCI_COMMAND, 0);
+    Put16(F, 0x40 + PCI_MSIX_CONTROL, 3);
+    memset(Table, 0, sizeof(Table));
+    for (U32 I = 0; I < 4; I++) Table[I][3] = 1;
+    PCIRestoreState(Nvme, (LINEAR)Table, &Saved);
+    assert_int_equal(Table[0][0], 0xFEE02000);
+    assert_int_equal(Table[1][0], 0xFEE03000);
+    assert_int_equal(Table[0][3], 0);  // unmasked again
+    assert_int_equal(Table[2][2], 0x41);
+    assert_int_equal(Table[3][3], 1);
+    assert_int_equal(PCIDeviceRead16(Nvme, 0x40 + PCI_MSIX_CONTROL), 0x8003);
+    assert_true(PCIReadCommand(Nvme) & PCI_COMMAND_BUS_MASTER);
+    FreeDevices(&E);
+}
+
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestTopology),       cmocka_unit_test(TestBars),
         cmocka_unit_test(TestCapabilities),   cmocka_unit_test(TestCommandHelpers),
         cmocka_unit_test(TestLoopingBridges), cmocka_unit_test(TestAllocationFailure),
+        cmocka_unit_test(TestAssignResources), cmocka_unit_test(TestAssignWithoutRoom),
+        cmocka_unit_test(TestRescanBelowBridge), cmocka_unit_test(TestReconcile),
+        cmocka_unit_test(TestSaveRestore),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

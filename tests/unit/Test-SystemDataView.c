@@ -149,7 +149,7 @@ static void TestFirstFrame(void** State) {
     Draw(2, "NVMe controllers", 0, "up 12 s");
     // Title bar: page number and title on the left, status at the right end, reverse video over 79 columns.
     const char* Title = RowText(0);
-    assert_memory_equal(Title, "Page 3/7: NVMe controllers", 26);
+    assert_memory_equal(Title, "Page 3/8: NVMe controllers", 26);
     assert_int_equal(strlen(Title), DATA_VIEW_WIDTH);
     assert_string_equal(Title + DATA_VIEW_WIDTH - 7, "up 12 s");
     U8 Bar = AttributeAt(0, 0);
@@ -218,7 +218,7 @@ static void TestScrollAndClamp(void** State) {
     Draw(6, "Interrupts", 0, NULL);
     assert_string_equal(RowText(2), "body line 2");
     for (U32 Row = 3; Row <= DATA_VIEW_BODY_ROWS; Row++) assert_string_equal(RowText(Row), "");
-    assert_memory_equal(RowText(0), "Page 7/7: Interrupts", 20);
+    assert_memory_equal(RowText(0), "Page 7/8: Interrupts", 20);
     // An empty page says so.
     DataViewTextClear(&Text);
     Draw(6, "Interrupts", 0, NULL);
@@ -241,7 +241,7 @@ static void TestFullWidthLinesStayOnTheirRow(void** State) {
         assert_true(Line[0] == 'A' + (char)(Row - 1) && Line[DATA_VIEW_WIDTH - 1] == 'A' + (char)(Row - 1));
         assert_int_equal(VGATerminalCell(Row, 79) & 0xFF, ' ');
     }
-    assert_string_equal(RowText(0), "Page 2/7: PCI devices");  // the status did not fit
+    assert_string_equal(RowText(0), "Page 2/8: PCI devices");  // the status did not fit
     assert_string_equal(RowText(24), "");                      // no wrap ever scrolled the screen
     U32 CursorRow, CursorColumn;
     BOOL Visible;

@@ -23,6 +23,8 @@ typedef struct tag_DMA_BUFFER {
 
 /** Returns KSTATUS_SUCCESS and fills Buffer, or an error (bad size/alignment, no memory). */
 KSTATUS DMAAlloc(U64 Size, U64 Alignment, U32 Flags, DMA_BUFFER* Buffer);
+/** The same, with the buffer entirely below Limit (an exclusive physical bound; 0: anywhere). */
+KSTATUS DMAAllocBelow(U64 Size, U64 Alignment, PHYSICAL Limit, DMA_BUFFER* Buffer);
 void DMAFree(DMA_BUFFER* Buffer);
 
 #endif  // MEMORY_DMA_H_INCLUDED

@@ -4,7 +4,8 @@
  *
  * Pages: Overview (CPU, memory, uptime), PCI devices, NVMe controllers, NVMe
  * namespaces, NVMe health (SMART), Disks (partitions, file systems, mount
- * points, sector cache), Interrupts. Left/Right change page (1-7 jump),
+ * points, sector cache), Interrupts, VMD (DataView-VMD.c). Left/Right change
+ * page (1-8 jump),
  * Up/Down/PgUp/PgDn/Home/End scroll, Esc or q leaves; the page refreshes
  * once a second.
  *
@@ -90,7 +91,7 @@ SIZE DataViewCompose(const DATA_VIEW_TEXT* Text, const DATA_VIEW_FRAME* Frame, D
 /************************************************************************/
 // Kernel: pages and the view
 
-#define DATA_VIEW_PAGE_COUNT 7
+#define DATA_VIEW_PAGE_COUNT 8
 
 typedef struct tag_DATA_VIEW_STATE DATA_VIEW_STATE;
 
@@ -99,6 +100,8 @@ LPCSTR DataViewPageTitle(U32 Page);
 /** Renders one page (DataView-Pages.c). State keeps what the pages need between refreshes. */
 void DataViewRenderPage(U32 Page, DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text);
 DATA_VIEW_STATE* DataViewStateCreate(void);
+/** Page 8, the Intel VMDs (DataView-VMD.c). */
+void DataViewRenderVMD(DATA_VIEW_TEXT* Text);
 void DataViewStateDestroy(DATA_VIEW_STATE* State);
 
 /** Runs the view on the console until Esc; StartPage 0-based. Returns FALSE when out of memory. */

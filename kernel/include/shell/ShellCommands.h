@@ -8,6 +8,7 @@
 #define SHELL_SHELLCOMMANDS_H_INCLUDED
 
 void ShellRegisterPCICommands(void);
+void ShellRegisterVMDCommands(void);
 void ShellRegisterSystemCommands(void);
 void ShellRegisterThreadCommands(void);
 void ShellRegisterSelfTestCommands(void);

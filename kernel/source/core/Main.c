@@ -8,7 +8,9 @@
  *   line and log -> VGA -> GDT/IDT (so faults are reported) -> CPU info ->
  *   per-CPU data -> clock (TSC) -> memory (frames, page tables, heap) ->
  *   ACPI tables -> APICs (IOAPIC routing from the MADT) and timer -> input ->
- *   interrupts on -> scheduler threads -> PCI enumeration and drivers -> shell.
+ *   interrupts on -> scheduler threads -> PCI enumeration and drivers (a VMD
+ *   adds its domain as it attaches, and its functions are bound in the same
+ *   pass) -> shell.
  */
 
 #include "core/Kernel.h"
@@ -22,6 +24,7 @@
 #include "core/Multiboot.h"
 #include "core/Thread.h"
 #include "bus/pci/PCI.h"
+#include "bus/vmd/VMD.h"
 #include "storage/nvme/NVMe.h"
 #include "block/Partition.h"
 #include "fs/VFS.h"
@@ -135,6 +138,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     PartitionInit();
     VFSInit();
     NVMeRegisterDriver();
+    VMDRegisterDriver();
     PCIInit();
 
     ShellRegisterBuiltins();
@@ -142,6 +146,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterThreadCommands();
     ShellRegisterSelfTestCommands();
     ShellRegisterPCICommands();
+    ShellRegisterVMDCommands();
     ShellRegisterDiskCommands();
     ShellRegisterNVMeCommands();
     ShellRegisterCacheCommands();

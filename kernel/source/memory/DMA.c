@@ -21,17 +21,25 @@
 
 KSTATUS DMAAlloc(U64 Size, U64 Alignment, U32 Flags, DMA_BUFFER* Buffer) {
     if (Buffer == NULL) return KSTATUS_BAD_PARAMETER;
+    if ((Flags & ~DMA_KNOWN_FLAGS) != 0) {
+        MemorySet(Buffer, 0, sizeof(*Buffer));
+        return KSTATUS_BAD_PARAMETER;
+    }
+    return DMAAllocBelow(Size, Alignment, (Flags & DMA_FLAG_BELOW_4GB) ? N_4GB : 0, Buffer);
+}
+
+KSTATUS DMAAllocBelow(U64 Size, U64 Alignment, PHYSICAL Limit, DMA_BUFFER* Buffer) {
+    if (Buffer == NULL) return KSTATUS_BAD_PARAMETER;
     MemorySet(Buffer, 0, sizeof(*Buffer));
-    if (Size == 0 || Size > DMA_MAX_SIZE || (Flags & ~DMA_KNOWN_FLAGS) != 0) return KSTATUS_BAD_PARAMETER;
+    if (Size == 0 || Size > DMA_MAX_SIZE) return KSTATUS_BAD_PARAMETER;
     if (Alignment < PAGE_SIZE) Alignment = PAGE_SIZE;  // every buffer is at least page aligned
     if (!IS_POWER_OF_TWO(Alignment) || Alignment > DMA_MAX_ALIGNMENT) return KSTATUS_BAD_PARAMETER;
 
     U64 Bytes = ALIGN_UP(Size, PAGE_SIZE);
-    PHYSICAL Limit = (Flags & DMA_FLAG_BELOW_4GB) ? N_4GB : 0;
     PHYSICAL Physical = FrameAllocContiguous(Bytes >> PAGE_SHIFT, Alignment, Limit);
     if (Physical == 0) {
-        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 5000, 3, "[DMAAlloc] no %llu contiguous bytes (alignment %llx%s)",
-                         Bytes, Alignment, Limit ? ", below 4 GiB" : "");
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 5000, 3, "[DMAAlloc] no %llu contiguous bytes (alignment %llx, limit %llx)",
+                         Bytes, Alignment, Limit);
         return KSTATUS_NO_MEMORY;
     }
 

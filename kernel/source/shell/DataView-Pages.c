@@ -1,7 +1,8 @@
 /*
- * DataView-Pages.c - the seven pages of the System Data View: each
- * gathers its figures from the subsystem's own introspection interface and
- * renders them into a DATA_VIEW_TEXT (DataView.h).
+ * DataView-Pages.c - the pages of the System Data View (page 8, the VMD,
+ * is in DataView-VMD.c): each gathers its figures from the subsystem's own
+ * introspection interface and renders them into a DATA_VIEW_TEXT
+ * (DataView.h).
  *
  *   1 Overview           CPU, clock, memory, heap, threads, a summary of the rest
  *   2 PCI devices        every function, its class, vendor and the driver bound to it
@@ -10,6 +11,7 @@
  *   5 NVMe health        the SMART / Health log of each controller, warnings highlighted
  *   6 Disks              disks and partitions, file systems and mount points, cache figures
  *   7 Interrupts         per-vector counts and rates
+ *   8 VMD                the Intel VMDs, their domains, vectors and ports (DataView-VMD.c)
  *
  * Rates (commands and interrupts per second) are differences against the
  * previous render, kept in DATA_VIEW_STATE. The pages only read: the only
@@ -45,7 +47,7 @@ struct tag_DATA_VIEW_STATE {
 };
 
 static const char* const PageTitles[DATA_VIEW_PAGE_COUNT] = {
-    "Overview", "PCI devices", "NVMe controllers", "NVMe namespaces", "NVMe health", "Disks", "Interrupts",
+    "Overview", "PCI devices", "NVMe controllers", "NVMe namespaces", "NVMe health", "Disks", "Interrupts", "VMD",
 };
 
 LPCSTR DataViewPageTitle(U32 Page) { return Page < DATA_VIEW_PAGE_COUNT ? PageTitles[Page] : "?"; }
@@ -501,6 +503,7 @@ void DataViewRenderPage(U32 Page, DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) 
         case 4: RenderHealth(State, Text); break;
         case 5: RenderDisks(State, Text); break;
         case 6: RenderInterrupts(State, Text); break;
+        case 7: DataViewRenderVMD(Text); break;
         default: DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "No page %u.", Page + 1); break;
     }
 }

@@ -129,7 +129,7 @@ SIZE DataViewCompose(const DATA_VIEW_TEXT* Text, const DATA_VIEW_FRAME* Frame, D
             if (Text->LineCount == 0) StringCopy(Position, "empty", sizeof(Position));
             else StringPrintFormat(Position, sizeof(Position), "lines %u-%u of %u%s", Scroll + 1, Last,
                                    Text->LineCount, Text->Truncated ? "+" : "");
-            BarRow(Content, " Left/Right/1-7: page  Up/Down/PgUp/PgDn: scroll  Esc: quit", Position);
+            BarRow(Content, " Left/Right/1-8: page  Up/Down/PgUp/PgDn: scroll  Esc: quit", Position);
             Style = DATA_VIEW_STYLE_BAR;
         } else {
             U32 Line = Scroll + Row - 1;
@@ -266,13 +266,13 @@ BOOL DataViewRun(U32 StartPage) {
 // The `data` command
 
 static const char* const PageKeywords[DATA_VIEW_PAGE_COUNT] = {"overview", "pci", "controllers", "namespaces",
-                                                                "health", "disks", "interrupts"};
+                                                                "health", "disks", "interrupts", "vmd"};
 
 static I32 CommandData(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Page = 0;
     if (ArgumentCount > 2) {
         ShellError("data", "usage: data [page] (1-%u or overview, pci, controllers, namespaces, health, disks, "
-                           "interrupts)", DATA_VIEW_PAGE_COUNT);
+                           "interrupts, vmd)", DATA_VIEW_PAGE_COUNT);
         return 1;
     }
     if (ArgumentCount == 2) {
@@ -290,7 +290,7 @@ static I32 CommandData(I32 ArgumentCount, LPSTR* Arguments) {
         }
         if (!Found) {
             ShellError("data", "no page '%s' (1-%u or overview, pci, controllers, namespaces, health, disks, "
-                               "interrupts)", Arguments[1], DATA_VIEW_PAGE_COUNT);
+                               "interrupts, vmd)", Arguments[1], DATA_VIEW_PAGE_COUNT);
             return 1;
         }
     }
@@ -302,7 +302,7 @@ static I32 CommandData(I32 ArgumentCount, LPSTR* Arguments) {
 }
 
 static const SHELL_COMMAND DataViewCommand = {
-    "data", "[page]", "System Data View: full-screen pages (CPU, PCI, NVMe, health, disks, interrupts); Esc leaves",
+    "data", "[page]", "System Data View: full-screen pages (CPU, PCI, NVMe, health, disks, interrupts, VMD); Esc leaves",
     CommandData};
 
 void ShellRegisterDataViewCommands(void) { ShellRegisterCommand(&DataViewCommand); }

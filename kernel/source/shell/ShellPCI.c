@@ -3,10 +3,15 @@
  *
  * `pci` lists every function in the numeric form of `lspci -nn`:
  *   BB:DD.F <class> [CCSS]: <vendor> <device> [VVVV:DDDD] (rev RR)
- * with an SSSS: prefix outside segment 0 and "(rev RR)" only when the
+ * with an SSSS: prefix outside segment 0 (five digits for the domains a VMD
+ * provides: 10000:e1:00.0, as Linux names them) and "(rev RR)" only when the
  * revision is not zero, as lspci does. `pci BB:DD.F` (or SSSS:BB:DD.F) and
- * `pci -v` add the BARs with sizes, the capabilities (MSI vectors, MSI-X
- * table size and BIR, PCIe link speed and width) and the bound driver.
+ * `pci -v` add the BARs with sizes, bridge windows, the capabilities (MSI
+ * vectors, MSI-X table size and BIR, PCIe link speed and width), the DMA
+ * limit and the bound driver.
+ *
+ * `drivers` lists each registered PCI driver and the functions it owns,
+ * removed ones it still holds included.
  */
 
 #include "shell/ShellCommands.h"
@@ -17,7 +22,7 @@
 #include "utils/String.h"
 
 static void PrintSummary(const PCI_DEVICE* D) {
-    char Prefix[8] = "";
+    char Prefix[12] = "";
     char Revision[12] = "";
     if (D->Segment != 0) StringPrintFormat(Prefix, sizeof(Prefix), "%04x:", D->Segment);
     if (D->Revision != 0) StringPrintFormat(Revision, sizeof(Revision), " (rev %02x)", D->Revision);
@@ -126,7 +131,15 @@ static void PrintDetails(const PCI_DEVICE* D) {
     if (D->HeaderType == PCI_HEADER_BRIDGE) {
         ShellPrint("\tBus: primary=%02x, secondary=%02x, subordinate=%02x%s\n", D->Bus, D->SecondaryBus,
                    D->SubordinateBus, D->BusNumbersAssigned ? " (numbered by Cairn)" : "");
+        for (U32 I = 0; I < 2; I++) {
+            const PCI_BAR* W = &D->Windows[I];
+            LPCSTR Kind = I ? "Prefetchable memory" : "Memory";
+            if (W->Size) ShellPrint("\t%s behind bridge: %08llx-%08llx (assigned by Cairn)\n", Kind, W->Base,
+                                    W->Base + W->Size - 1);
+        }
     }
+    if (D->DmaAddressBits) ShellPrint("\tDMA: addresses below 2^%u\n", D->DmaAddressBits);
+    if (D->ResourcesMissing) ShellPrint("\tResources: a BAR found no room in the segment's windows (memory off)\n");
     for (U32 I = 0; I < PCI_BAR_COUNT; I++) {
         const PCI_BAR* Bar = &D->Bars[I];
         char Size[16];
@@ -146,9 +159,9 @@ static void PrintDetails(const PCI_DEVICE* D) {
     ShellPrint("\tKernel driver in use: %s\n", D->Driver ? D->Driver->Name : "(none)");
 }
 
-/** Parses [SSSS:]BB:DD.F. */
-static BOOL ParseAddress(LPCSTR Text, U16* Segment, U8* Bus, U8* Device, U8* Function) {
-    char Parts[4][8];
+/** Parses [SSSS:]BB:DD.F (segments of a VMD's domain have five digits). */
+static BOOL ParseAddress(LPCSTR Text, U32* Segment, U8* Bus, U8* Device, U8* Function) {
+    char Parts[4][12];
     U32 Count = 0, Length = 0;
     for (LPCSTR P = Text;; P++) {
         if (*P == ':' || *P == '.' || *P == 0) {
@@ -159,7 +172,7 @@ static BOOL ParseAddress(LPCSTR Text, U16* Segment, U8* Bus, U8* Device, U8* Fun
             if (*P == 0) break;
             continue;
         }
-        if (Length >= 7) return FALSE;
+        if (Length >= 11) return FALSE;
         Parts[Count][Length++] = *P;
     }
     if (Count != 3 && Count != 4) return FALSE;
@@ -168,11 +181,11 @@ static BOOL ParseAddress(LPCSTR Text, U16* Segment, U8* Bus, U8* Device, U8* Fun
     for (U32 I = 0; I < Count; I++) {
         if (!StringToU64Base(Parts[I], 16, &Values[I])) return FALSE;
     }
-    if ((Count == 4 && Values[0] > 0xFFFF) || Values[First] > 0xFF || Values[First + 1] > 0x1F ||
+    if ((Count == 4 && Values[0] > 0xFFFFFFFFULL) || Values[First] > 0xFF || Values[First + 1] > 0x1F ||
         Values[First + 2] > 7) {
         return FALSE;
     }
-    *Segment = Count == 4 ? (U16)Values[0] : 0;
+    *Segment = Count == 4 ? (U32)Values[0] : 0;
     *Bus = (U8)Values[First];
     *Device = (U8)Values[First + 1];
     *Function = (U8)Values[First + 2];
@@ -193,7 +206,7 @@ static I32 CommandPCI(I32 ArgumentCount, LPSTR* Arguments) {
         return 0;
     }
     if (ArgumentCount == 2) {
-        U16 Segment;
+        U32 Segment;
         U8 Bus, Device, Function;
         if (!ParseAddress(Arguments[1], &Segment, &Bus, &Device, &Function)) {
             ShellError("pci", "bad address '%s' (use BB:DD.F or SSSS:BB:DD.F)", Arguments[1]);
@@ -214,4 +227,40 @@ static I32 CommandPCI(I32 ArgumentCount, LPSTR* Arguments) {
 static const SHELL_COMMAND PCICommand = {"pci", "[-v | [SSSS:]BB:DD.F]", "List PCI functions, or show one in detail",
                                          CommandPCI};
 
-void ShellRegisterPCICommands(void) { ShellRegisterCommand(&PCICommand); }
+/************************************************************************/
+// drivers
+
+static void PrintOwned(const PCI_DEVICE* D, BOOL First, LPCSTR Driver, LPCSTR Note) {
+    ShellPrint("%-8s %04x:%02x:%02x.%x [%04x:%04x] %s%s\n", First ? Driver : "", D->Segment, D->Bus, D->Device,
+               D->Function, D->VendorId, D->DeviceId, PCIGetClassName(D->Class, D->SubClass, D->ProgIf), Note);
+}
+
+static I32 CommandDrivers(I32 ArgumentCount, LPSTR* Arguments) {
+    UNUSED(Arguments);
+    if (ArgumentCount != 1) {
+        ShellError("drivers", "usage: drivers");
+        return 1;
+    }
+    for (const PCI_DRIVER* Driver = PCIGetFirstDriver(); Driver; Driver = Driver->Next) {
+        U32 Owned = 0;
+        for (const PCI_DEVICE* D = PCIGetFirstDevice(); D; D = D->Next) {
+            if (D->Driver == Driver) PrintOwned(D, Owned++ == 0, Driver->Name, "");
+        }
+        for (const PCI_DEVICE* D = PCIGetFirstRemovedDevice(); D; D = D->Next) {
+            if (D->Driver == Driver) PrintOwned(D, Owned++ == 0, Driver->Name, " (removed, still held)");
+        }
+        if (Owned == 0) ShellPrint("%-8s (no device)\n", Driver->Name);
+    }
+    U32 Unbound = 0;
+    for (const PCI_DEVICE* D = PCIGetFirstDevice(); D; D = D->Next) Unbound += D->Driver == NULL;
+    ShellPrint("%u function(s) without a driver\n", Unbound);
+    return 0;
+}
+
+static const SHELL_COMMAND DriversCommand = {"drivers", "", "List the PCI drivers and the functions each owns",
+                                             CommandDrivers};
+
+void ShellRegisterPCICommands(void) {
+    ShellRegisterCommand(&PCICommand);
+    ShellRegisterCommand(&DriversCommand);
+}

@@ -72,12 +72,16 @@ void PCIMSIComposeMessage(U32 ApicId, U8 Vector, U64* Address, U32* Data);
 BOOL PCIMSIRead(const PCI_DEVICE* Device, PCI_MSI_INFO* Info);
 /** Programs and enables MSI with 2^Log2Count consecutive vectors starting at Vector (aligned). */
 BOOL PCIMSIEnable(PCI_DEVICE* Device, const PCI_MSI_INFO* Info, U32 ApicId, U8 Vector, U32 Log2Count);
+/** Programs and enables MSI with a message composed elsewhere (a segment owner's remapped message). */
+BOOL PCIMSIEnableMessage(PCI_DEVICE* Device, const PCI_MSI_INFO* Info, U64 Address, U32 Data, U32 Log2Count);
 void PCIMSIDisable(PCI_DEVICE* Device, const PCI_MSI_INFO* Info);
 
 /** Reads the MSI-X capability (does not map anything). FALSE if absent or malformed (BIR 6/7). */
 BOOL PCIMSIXRead(const PCI_DEVICE* Device, PCI_MSIX_INFO* Info);
 /** Writes entry Index (masked state preserved unless Unmask). Table must be mapped. */
 BOOL PCIMSIXSetEntry(PCI_MSIX_INFO* Info, U32 Index, U32 ApicId, U8 Vector, BOOL Unmask);
+/** Writes entry Index with a message composed elsewhere (masked while it changes). */
+BOOL PCIMSIXSetMessage(PCI_MSIX_INFO* Info, U32 Index, U64 Address, U32 Data, BOOL Unmask);
 BOOL PCIMSIXMaskEntry(PCI_MSIX_INFO* Info, U32 Index, BOOL Masked);
 BOOL PCIMSIXIsPending(const PCI_MSIX_INFO* Info, U32 Index);
 /** Sets MSI-X enable and function mask in the control register. */

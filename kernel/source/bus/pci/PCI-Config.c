@@ -51,22 +51,27 @@ void PCIConfigWrite8(const PCI_SEGMENT* Segment, U8 Bus, U8 Device, U8 Function,
     PCIConfigWrite32(Segment, Bus, Device, Function, Offset, New);
 }
 
+// A removed device answers like an empty slot, so a driver still holding it sees it gone, not another function.
 U32 PCIDeviceRead32(const PCI_DEVICE* D, U16 Offset) {
+    if (D->Removed) return MAX_U32;
     return PCIConfigRead32(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset);
 }
 U16 PCIDeviceRead16(const PCI_DEVICE* D, U16 Offset) {
-    return PCIConfigRead16(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset);
+    return (U16)(PCIDeviceRead32(D, Offset) >> ((Offset & 2) * 8));
 }
 U8 PCIDeviceRead8(const PCI_DEVICE* D, U16 Offset) {
-    return PCIConfigRead8(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset);
+    return (U8)(PCIDeviceRead32(D, Offset) >> ((Offset & 3) * 8));
 }
 void PCIDeviceWrite32(const PCI_DEVICE* D, U16 Offset, U32 Value) {
+    if (D->Removed) return;
     PCIConfigWrite32(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset, Value);
 }
 void PCIDeviceWrite16(const PCI_DEVICE* D, U16 Offset, U16 Value) {
+    if (D->Removed) return;
     PCIConfigWrite16(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset, Value);
 }
 void PCIDeviceWrite8(const PCI_DEVICE* D, U16 Offset, U8 Value) {
+    if (D->Removed) return;
     PCIConfigWrite8(D->SegmentInfo, D->Bus, D->Device, D->Function, Offset, Value);
 }
 

@@ -35,14 +35,19 @@ BOOL PCIMSIRead(const PCI_DEVICE* Device, PCI_MSI_INFO* Info) {
 BOOL PCIMSIEnable(PCI_DEVICE* Device, const PCI_MSI_INFO* Info, U32 ApicId, U8 Vector, U32 Log2Count) {
     U64 Address;
     U32 Data;
-    if (Info->Capability == 0 || (1U << Log2Count) > Info->MaxVectors) return FALSE;
-    if ((Vector & ((1U << Log2Count) - 1)) != 0) return FALSE;  // multiple messages need an aligned block
+    if (Log2Count > 5 || (Vector & ((1U << Log2Count) - 1)) != 0) return FALSE;  // an aligned block of at most 32
+    PCIMSIComposeMessage(ApicId, Vector, &Address, &Data);
+    return PCIMSIEnableMessage(Device, Info, Address, Data, Log2Count);
+}
+
+BOOL PCIMSIEnableMessage(PCI_DEVICE* Device, const PCI_MSI_INFO* Info, U64 Address, U32 Data, U32 Log2Count) {
+    if (Info->Capability == 0 || Log2Count > 5 || (1U << Log2Count) > Info->MaxVectors) return FALSE;
+    if (!Info->Is64Bit && (Address >> 32) != 0) return FALSE;
 
     U8 C = Info->Capability;
     U16 Control = PCIDeviceRead16(Device, C + PCI_MSI_CONTROL);
     PCIDeviceWrite16(Device, C + PCI_MSI_CONTROL, (U16)(Control & ~PCI_MSI_CONTROL_ENABLE));
 
-    PCIMSIComposeMessage(ApicId, Vector, &Address, &Data);
     PCIDeviceWrite32(Device, C + 0x04, (U32)Address);
     if (Info->Is64Bit) {
         PCIDeviceWrite32(Device, C + 0x08, (U32)(Address >> 32));
@@ -101,9 +106,13 @@ BOOL PCIMSIXMaskEntry(PCI_MSIX_INFO* Info, U32 Index, BOOL Masked) {
 BOOL PCIMSIXSetEntry(PCI_MSIX_INFO* Info, U32 Index, U32 ApicId, U8 Vector, BOOL Unmask) {
     U64 Address;
     U32 Data;
+    PCIMSIComposeMessage(ApicId, Vector, &Address, &Data);
+    return PCIMSIXSetMessage(Info, Index, Address, Data, Unmask);
+}
+
+BOOL PCIMSIXSetMessage(PCI_MSIX_INFO* Info, U32 Index, U64 Address, U32 Data, BOOL Unmask) {
     if (Info->Table == 0 || Index >= Info->TableSize) return FALSE;
     LINEAR Entry = Info->Table + Index * PCI_MSIX_ENTRY_SIZE;
-    PCIMSIComposeMessage(ApicId, Vector, &Address, &Data);
     PCIMSIXMaskEntry(Info, Index, TRUE);
     TableWrite32(Entry + 0, (U32)Address);
     TableWrite32(Entry + 4, (U32)(Address >> 32));

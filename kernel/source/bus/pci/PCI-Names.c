@@ -10,6 +10,9 @@
 
 #include "bus/pci/PCI.h"
 
+#include "utils/Format.h"
+#include "utils/String.h"
+
 typedef struct tag_CLASS_NAME {
     U8 Class;
     U8 SubClass;  // 0xFF: the class's generic name
@@ -152,4 +155,39 @@ LPCSTR PCIGetDeviceName(U16 VendorId, U16 DeviceId) {
         if (DeviceNames[I].VendorId == VendorId && DeviceNames[I].DeviceId == DeviceId) return DeviceNames[I].Name;
     }
     return "Device";
+}
+
+/************************************************************************/
+// AER status bits (PCIe Base 6.0, 7.8.4.2 and 7.8.4.5; names as lspci -vv prints them)
+
+static const char* const UncorrectableNames[32] = {
+    [4] = "DLP", [5] = "SDES", [12] = "TLP", [13] = "FCP", [14] = "CmpltTO", [15] = "CmpltAbrt",
+    [16] = "UnxCmplt", [17] = "RxOF", [18] = "MalfTLP", [19] = "ECRC", [20] = "UnsupReq", [21] = "ACSViol",
+    [22] = "UncorrIntErr", [23] = "BlockedTLP", [24] = "AtomicOpBlocked", [25] = "TLPBlockedErr",
+    [26] = "PoisonTLPBlocked",
+};
+
+static const char* const CorrectableNames[32] = {
+    [0] = "RxErr", [6] = "BadTLP", [7] = "BadDLLP", [8] = "Rollover", [12] = "Timeout",
+    [13] = "AdvNonFatalErr", [14] = "CorrIntErr", [15] = "HeaderOF",
+};
+
+SIZE PCIAERStatusText(BOOL Correctable, U32 Status, LPSTR Buffer, SIZE Size) {
+    const char* const* Names = Correctable ? CorrectableNames : UncorrectableNames;
+    SIZE Length = 0;
+    if (Size == 0) return 0;
+    Buffer[0] = 0;
+    for (U32 Bit = 0; Bit < 32; Bit++) {
+        if (!(Status & (1U << Bit))) continue;
+        char Unknown[8];
+        LPCSTR Name = Names[Bit];
+        if (Name == NULL) {
+            StringPrintFormat(Unknown, sizeof(Unknown), "bit%u", Bit);
+            Name = Unknown;
+        }
+        if (Length) StringAppend(Buffer, " ", Size);
+        StringAppend(Buffer, Name, Size);
+        Length = StringLength(Buffer);
+    }
+    return Length;
 }

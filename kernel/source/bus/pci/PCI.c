@@ -9,9 +9,11 @@
  * no MCFG. The port pair is a two-step access, so it is serialised by a
  * spinlock; ECAM accesses are single moves and need none.
  *
- * Devices are allocated from the heap and never freed (hot removal is not
- * supported yet); the lists and driver binding live in PCI-Registry.c.
- * Drivers register before PCIInit or call PCIBindDrivers.
+ * Devices are allocated from the heap; a listed device is never freed (a
+ * removed one stays allocated for the driver that may still hold it); the
+ * lists, driver binding and reconciliation live in PCI-Registry.c. Fresh
+ * copies from a rescan that match a listed function are freed. Drivers
+ * register before PCIInit or call PCIBindDrivers.
  */
 
 #include "bus/pci/PCI.h"
@@ -107,11 +109,17 @@ static PCI_DEVICE* AllocateDevice(LPVOID Context) {
     return (PCI_DEVICE*)KernelHeapAllocZero(sizeof(PCI_DEVICE));
 }
 
+static void FreeDevice(PCI_DEVICE* Device) { KernelHeapFree(Device); }
+
+static void StartEnumerator(PCI_ENUMERATOR* Enumerator) {
+    MemorySet(Enumerator, 0, sizeof(*Enumerator));
+    Enumerator->Allocate = AllocateDevice;
+    Enumerator->SizeBars = TRUE;
+}
+
 U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     PCI_ENUMERATOR Enumerator;
-    MemorySet(&Enumerator, 0, sizeof(Enumerator));
-    Enumerator.Allocate = AllocateDevice;
-    Enumerator.SizeBars = TRUE;
+    StartEnumerator(&Enumerator);
 
     PCIRegistryAddSegment(Segment);
 
@@ -124,6 +132,36 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
 
     INFO("[PCIAddSegment] segment %04x buses %02x-%02x via %s: %u functions, %u bridges numbered", Segment->Segment,
          Segment->StartBus, Segment->EndBus, Segment->AccessName, Found, Segment->AssignedBridges);
+    if (Segment->UnassignedBars) {
+        WARNING("[PCIAddSegment] segment %04x: %u BAR(s) found no room in the segment's windows", Segment->Segment,
+                Segment->UnassignedBars);
+    }
+    return Found;
+}
+
+void PCIRescanSegment(PCI_SEGMENT* Segment, PCI_RESCAN* Result) {
+    PCI_ENUMERATOR Enumerator;
+    StartEnumerator(&Enumerator);
+    MemorySet(Segment->ScannedBuses, 0, sizeof(Segment->ScannedBuses));
+    Segment->AssignedBridges = 0;
+    Segment->UnassignedBars = 0;
+    for (U32 I = 0; I < Segment->WindowCount; I++) Segment->Windows[I].Used = 0;
+
+    U64 InterruptFlags = SaveAndDisableInterrupts();
+    PCIEnumerateSegment(&Enumerator, Segment);
+    RestoreInterrupts(InterruptFlags);
+    PCIRegistryReconcile(Segment, Enumerator.First, FreeDevice, Result);
+    INFO("[PCIRescanSegment] segment %04x: %u kept, %u added, %u removed", Segment->Segment, Result->Kept,
+         Result->Added, Result->Removed);
+}
+
+U32 PCIRescanBridge(PCI_DEVICE* Bridge) {
+    PCI_ENUMERATOR Enumerator;
+    StartEnumerator(&Enumerator);
+    U64 InterruptFlags = SaveAndDisableInterrupts();
+    U32 Found = PCIEnumerateBelow(&Enumerator, Bridge);
+    RestoreInterrupts(InterruptFlags);
+    PCIRegistryAddDevices(Enumerator.First);
     return Found;
 }
 
