@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.abspath(os.path.join(HERE, "..", ".."))
 CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
                      "cairn", "qemu-vmd", "linux-guest")
-KERNEL_ABI = "6.1.0-57-amd64"   # Debian 12's linux-image-amd64 at the time of writing
+KERNEL_ABI = "6.1.0-57-amd64"   # Debian 12's linux-image-amd64 when this was verified; --kernel-abi changes it
 # nvme needs nvme-core, which needs t10-pi and its CRC helpers; vmd needs nothing.
 MODULES = [
     "kernel/crypto/crct10dif_common.ko", "kernel/crypto/crct10dif_generic.ko", "kernel/lib/crc-t10dif.ko",
@@ -82,6 +82,13 @@ poweroff -f
 
 def log(text):
     print("linux-guest-check: " + text, flush=True)
+
+
+def current_kernel_abi():
+    """The ABI that Debian's linux-image-amd64 depends on now (e.g. 6.1.0-57-amd64)."""
+    result = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True)
+    match = re.search(r"Depends: linux-image-(\S+-amd64)", result.stdout)
+    return match.group(1) if match else KERNEL_ABI
 
 
 def fetch_packages():
@@ -145,6 +152,7 @@ def make_initramfs(root, path):
 
 
 def main():
+    global KERNEL_ABI
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--qemu", default=os.path.join(REPOSITORY, "build", "qemu-vmd", "qemu-system-x86_64"))
     parser.add_argument("--device-id", default="0x9a0b")
@@ -152,7 +160,10 @@ def main():
     parser.add_argument("--extra", default="", help="more -device vmd properties, e.g. msix-vectors=8")
     parser.add_argument("--timeout", type=float, default=180)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (disk image, trace, console)")
+    parser.add_argument("--kernel-abi", default=KERNEL_ABI,
+                        help="Debian kernel ABI (default %s; 'current': what linux-image-amd64 depends on)" % KERNEL_ABI)
     args = parser.parse_args()
+    KERNEL_ABI = current_kernel_abi() if args.kernel_abi == "current" else args.kernel_abi
 
     root = fetch_packages()
     work = tempfile.mkdtemp(prefix="vmd-linux-")
