@@ -3,7 +3,7 @@
  * against a fake PCI topology whose bridges route configuration cycles by
  * their programmed bus numbers, as real bridges do.
  */
-// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c utils/String.c
+// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c
 
 #include <stdarg.h>
 #include <stddef.h>
