@@ -10,6 +10,7 @@
 # BUILD=<dir> puts every output in another folder (parallel work trees).
 
 BUILD ?= build
+.DEFAULT_GOAL := all
 # How long `make test` runs each libFuzzer target (CI's bounded fuzz run).
 TEST_FUZZ_SECONDS ?= 30
 VERSION := 0.1.0
@@ -37,12 +38,26 @@ KERNEL_ELF := $(BUILD)/kernel.elf
 ISO := $(BUILD)/cairn.iso
 DISK_IMAGE := $(BUILD)/nvme-disk.img
 
-# Host unit tests: each tests/unit/Test-*.c names the kernel sources it needs
-# on a line "// SOURCES: a.c b.c" (paths relative to kernel/source).
+# Host tests link the host kernel (tests/host) and the kernel sources their "// SOURCES:" line names, which may
+# be groups from tests/sources.mk. Each file is compiled once per flavour into $(BUILD)/host/<flavour>/ and
+# the objects are linked into each test.
+include tests/sources.mk
+
+# Host unit tests: tests/unit/Test-*.c (cmocka), ASan and UBSan.
 UNIT_TEST_SOURCES := $(sort $(wildcard tests/unit/Test-*.c))
 UNIT_TEST_BINARIES := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_TEST_SOURCES))
-HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/unit \
-	-fsanitize=address,undefined -fno-omit-frame-pointer
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/host -Itests/unit \
+	-fsanitize=address,undefined -fno-omit-frame-pointer -pthread
+
+$(eval $(call HOST_OBJECT_RULE,unit,$(HOSTCC) $(HOST_CFLAGS)))
+
+# $(call UNIT_TEST_RULE,test.c)
+define UNIT_TEST_RULE
+$(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(1)): $(call HOST_TEST_OBJECTS,unit,$(1))
+	@mkdir -p $$(dir $$@)
+	$(HOSTCC) $(HOST_CFLAGS) -o $$@ $$^ -lcmocka
+endef
+$(foreach Test,$(UNIT_TEST_SOURCES),$(eval $(call UNIT_TEST_RULE,$(Test))))
 
 # Host tests against the NVMe controller model (defines test-model and MODEL_TEST_BINARIES).
 -include tests/model/model.mk
@@ -84,12 +99,6 @@ $(DISK_IMAGE): tools/make-disk-image.sh $(shell find tools/disk-content -type f 
 run: deps image disk
 	@tools/run-qemu.sh $(ISO) $(DISK_IMAGE)
 
-$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(KERNEL_C_SOURCES)
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	$(HOSTCC) $(HOST_CFLAGS) -o $@ $< \
-		$(addprefix kernel/source/,$(shell sed -n 's|^// SOURCES:||p' $<)) -lcmocka
-
 unit: $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --unit-only
 
@@ -97,16 +106,18 @@ integration: image disk
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --integration-only
 
 # A unit test that does not compile is counted as failed by run_all.py, so the
-# closing "N passed, N failed" line is always printed.
+# closing "N passed, N failed" line is always printed (the binaries are removed
+# first, so none is left from an earlier build; relinking them is quick).
 test: deps
 	@$(MAKE) --no-print-directory image disk
+	@rm -f $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	-@$(MAKE) --no-print-directory -k $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --fuzz-seconds $(TEST_FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/host -name '*.d' 2>/dev/null)
 
 # Fuzz targets (libFuzzer, clang): tests/fuzz/fuzz.mk defines `fuzz` and `fuzz-smoke`.
 -include tests/fuzz/fuzz.mk

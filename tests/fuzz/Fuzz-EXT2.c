@@ -15,7 +15,7 @@
  * Any fault, sanitizer report, leak, access outside the disk, lock left
  * held or hang (the -timeout) is a crash; errors from the driver are fine.
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: $(EXT2_SOURCES)
 // FUZZ_FLAGS: -max_len=1048576 -timeout=20 -rss_limit_mb=2048
 
 #include <stddef.h>
@@ -23,11 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/Log.h"
-#include "core/Sync.h"
+#include "HostDisk.h"
+#include "HostKernel.h"
 #include "fs/ext2/EXT2.h"
 #include "block/Disk.h"
-#include "memory/Heap.h"
 
 #define CHECK(Condition)                    \
     do {                                    \
@@ -38,70 +37,13 @@
 #define FUZZ_MAX_ENTRIES 3000
 #define FUZZ_READ_BYTES (128 * 1024)
 
-static int LockDepth;
-
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
+/** The host kernel's log stays quiet: malformed images make the driver warn on every input. */
+int LLVMFuzzerInitialize(int* ArgumentCount, char*** Arguments) {
+    (void)ArgumentCount;
+    (void)Arguments;
+    HostLogSetEchoLevel(HOST_LOG_QUIET);
+    return 0;
 }
-BOOL KernelLogLimited(RATE_LIMITER* Limiter, LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Limiter;
-    (void)Level;
-    (void)Format;
-    return TRUE;
-}
-LPVOID KernelHeapAlloc(SIZE Size) { return malloc(Size ? Size : 1); }
-LPVOID KernelHeapAllocZero(SIZE Size) { return calloc(1, Size ? Size : 1); }
-void KernelHeapFree(LPVOID Pointer) { free(Pointer); }
-void MutexInit(MUTEX* Mutex) { memset(Mutex, 0, sizeof(*Mutex)); }
-void MutexLock(MUTEX* Mutex) {
-    (void)Mutex;
-    LockDepth++;
-}
-void MutexUnlock(MUTEX* Mutex) {
-    (void)Mutex;
-    CHECK(LockDepth > 0);
-    LockDepth--;
-}
-struct tag_CACHE;
-__attribute__((weak)) void CacheDestroy(struct tag_CACHE* Cache) { (void)Cache; }
-
-typedef struct {
-    DISK Disk;
-    U8* Bytes;
-    U64 Length;
-} FUZZ_DISK;
-
-static KSTATUS FuzzDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
-    FUZZ_DISK* Fuzz = (FUZZ_DISK*)Disk->DriverData;
-    switch (Function) {
-        case DF_DISK_READ:
-        case DF_DISK_WRITE: {
-            DISK_IO* Io = (DISK_IO*)Parameter;
-            U64 Offset = Io->Sector * Disk->SectorSize;
-            U64 Bytes = (U64)Io->SectorCount * Disk->SectorSize;
-            CHECK(Io->Sector < Disk->SectorCount && Io->SectorCount <= Disk->SectorCount - Io->Sector);
-            CHECK(Offset + Bytes <= Fuzz->Length);
-            if (Function == DF_DISK_READ) memcpy(Io->Buffer, Fuzz->Bytes + Offset, Bytes);
-            else memcpy(Fuzz->Bytes + Offset, Io->Buffer, Bytes);
-            return KSTATUS_SUCCESS;
-        }
-        case DF_DISK_GETINFO: {
-            DISK_INFO* Info = (DISK_INFO*)Parameter;
-            Info->SectorSize = Disk->SectorSize;
-            Info->SectorCount = Disk->SectorCount;
-            Info->Type = DISK_TYPE_RAM;
-            Info->MaxTransferSectors = 16;
-            return KSTATUS_SUCCESS;
-        }
-        case DF_DISK_FLUSH:
-            return KSTATUS_SUCCESS;
-        default:
-            return KSTATUS_NOT_SUPPORTED;
-    }
-}
-
-static const DISK_DRIVER FuzzDriver = {"fuzz", FuzzDiskCommand};
 
 typedef struct {
     LPVOID Volume;
@@ -122,7 +64,7 @@ static void FuzzReadFile(FUZZ_WALK* Walk, U64 Inode, U64 Size) {
         Offset += Done;
     }
     if (Size > 100) Fs->Read(Walk->Volume, Inode, Size - 100, Walk->Buffer, 200, &Done);
-    CHECK(LockDepth == 0);
+    CHECK(HostMutexDepth() == 0);
 }
 
 static void FuzzWalk(FUZZ_WALK* Walk, U64 Folder, U32 Depth) {
@@ -135,7 +77,7 @@ static void FuzzWalk(FUZZ_WALK* Walk, U64 Folder, U32 Depth) {
         U64 Before = Cursor;
         if (Fs->ReadDirectory(Walk->Volume, Folder, &Cursor, &Entry, &End) != VFS_OK || End) break;
         CHECK(Cursor > Before);  // the cursor always moves on
-        CHECK(LockDepth == 0);
+        CHECK(HostMutexDepth() == 0);
         if (strcmp(Entry.Name, ".") == 0 || strcmp(Entry.Name, "..") == 0) continue;
         U64 Found = 0;
         if (Fs->Lookup(Walk->Volume, Folder, Entry.Name, &Found) != VFS_OK) continue;
@@ -179,7 +121,7 @@ static void FuzzWrites(FUZZ_WALK* Walk, U64 Root) {
         Fs->Rename(Walk->Volume, Walk->FirstFileFolder, Walk->FirstFileName, Root, "renamed-first");
         Fs->Unlink(Walk->Volume, Root, "renamed-first");
     }
-    CHECK(LockDepth == 0);
+    CHECK(HostMutexDepth() == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
@@ -188,24 +130,20 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
     BOOL ReadOnly = (Data[0] & 2) != 0;
     if (Size / SectorSize == 0) return 0;
 
-    FUZZ_DISK* Fuzz = calloc(1, sizeof(FUZZ_DISK));
-    Fuzz->Length = Size;
-    Fuzz->Bytes = malloc(Size);
-    memcpy(Fuzz->Bytes, Data, Size);
+    // The memory disk, not registered: the walk goes to the file system's table directly.
+    HOST_DISK* Fuzz = HostDiskCreate("fuzz0", SectorSize, Size / SectorSize);
+    memcpy(Fuzz->Data, Data, (Size / SectorSize) * SectorSize);
     Fuzz->Disk.TypeID = KOID_DISK;
     Fuzz->Disk.References = 1;
-    strcpy(Fuzz->Disk.Name, "fuzz0");
-    Fuzz->Disk.Driver = &FuzzDriver;
-    Fuzz->Disk.DriverData = Fuzz;
     Fuzz->Disk.SectorSize = SectorSize;
-    Fuzz->Disk.SectorCount = Size / SectorSize;
+    Fuzz->Disk.SectorCount = Fuzz->Sectors;
 
     FUZZ_WALK Walk;
     memset(&Walk, 0, sizeof(Walk));
     U64 Root = 0;
     const VFS_FILE_SYSTEM* Fs = &EXT2FileSystem;
     if (Fs->Probe(&Fuzz->Disk) == VFS_OK && Fs->Mount(&Fuzz->Disk, ReadOnly, &Walk.Volume, &Root) == VFS_OK) {
-        CHECK(LockDepth == 0);
+        CHECK(HostMutexDepth() == 0);
         Walk.Buffer = malloc(65536 + 200);
         VFS_STATFS StatFs;
         if (Fs->StatFs(Walk.Volume, &StatFs) == VFS_OK) CHECK(StatFs.FreeBlocks <= StatFs.TotalBlocks);
@@ -216,8 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
         Fs->Unmount(Walk.Volume);
         free(Walk.Buffer);
     }
-    CHECK(LockDepth == 0);
-    free(Fuzz->Bytes);
-    free(Fuzz);
+    CHECK(HostMutexDepth() == 0);
+    HostDiskDestroy(Fuzz);
     return 0;
 }

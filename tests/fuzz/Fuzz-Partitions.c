@@ -20,7 +20,7 @@
  * unregistration. Any fault, sanitizer report, leak or broken invariant is
  * a crash.
  */
-// SOURCES: block/PartitionTables.c block/Partition.c block/Disk.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: $(BLOCK_SOURCES)
 // FUZZ_FLAGS: -max_len=65536 -timeout=10
 
 #include <stddef.h>
@@ -28,12 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/Log.h"
-#include "core/Sync.h"
+#include "HostDisk.h"
+#include "HostKernel.h"
 #include "block/Disk.h"
 #include "block/Partition.h"
 #include "memory/Heap.h"
 #include "utils/CRC32.h"
+#include "utils/Endian.h"
 #include "block/Cache.h"
 
 #define CHECK(Condition) \
@@ -41,19 +42,15 @@
         if (!(Condition)) __builtin_trap(); \
     } while (0)
 
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
+/** The host kernel's log stays quiet: hostile tables make the scanner warn on every input. */
+int LLVMFuzzerInitialize(int* ArgumentCount, char*** Arguments) {
+    (void)ArgumentCount;
+    (void)Arguments;
+    HostLogSetEchoLevel(HOST_LOG_QUIET);
+    return 0;
 }
-LPVOID KernelHeapAlloc(SIZE Size) { return malloc(Size ? Size : 1); }
-LPVOID KernelHeapAllocZero(SIZE Size) { return calloc(1, Size ? Size : 1); }
-void KernelHeapFree(LPVOID Pointer) { free(Pointer); }
-void MutexInit(MUTEX* Mutex) { memset(Mutex, 0, sizeof(*Mutex)); }
-void MutexLock(MUTEX* Mutex) { (void)Mutex; }
-void MutexUnlock(MUTEX* Mutex) { (void)Mutex; }
 
 typedef struct {
-    DISK Disk;
     U32 SectorSize;
     U64 Sectors;
     U8* Head;
@@ -85,35 +82,18 @@ static KSTATUS SourceRead(LPVOID Context, U64 Sector, U32 Count, LPVOID Buffer) 
     return KSTATUS_SUCCESS;
 }
 
-static KSTATUS SparseCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
-    SPARSE* Sparse = (SPARSE*)Disk->DriverData;
-    switch (Function) {
-        case DF_DISK_READ: {
-            DISK_IO* Io = Parameter;
-            return SourceRead(Sparse, Io->Sector, Io->SectorCount, Io->Buffer);
-        }
-        case DF_DISK_GETINFO: {
-            DISK_INFO* Info = Parameter;
-            Info->Type = DISK_TYPE_RAM;
-            Info->SectorSize = Sparse->SectorSize;
-            Info->SectorCount = Sparse->Sectors;
-            Info->MaxTransferSectors = 64;
-            return KSTATUS_SUCCESS;
-        }
-        case DF_DISK_FLUSH:
-        case DF_DISK_SETACCESS:
-            return KSTATUS_SUCCESS;
-        default:
-            return KSTATUS_NOT_SUPPORTED;  // writes: the fuzzer only reads
+/** The host kernel's disk, extended: reads come from the sparse store; writes are refused (it only reads). */
+static BOOL SparseHook(HOST_DISK* Host, U32 Function, LPVOID Parameter, KSTATUS* Status) {
+    DISK_IO* Io = (DISK_IO*)Parameter;
+    if (Function == DF_DISK_READ) {
+        *Status = SourceRead(Host->HookContext, Io->Sector, Io->SectorCount, Io->Buffer);
+        return TRUE;
     }
-}
-
-static const DISK_DRIVER SparseDriver = {"sparse", SparseCommand};
-
-static U32 Read32(const U8* P) { return (U32)P[0] | ((U32)P[1] << 8) | ((U32)P[2] << 16) | ((U32)P[3] << 24); }
-static U64 Read64(const U8* P) { return (U64)Read32(P) | ((U64)Read32(P + 4) << 32); }
-static void Write32(U8* P, U32 V) {
-    for (int I = 0; I < 4; I++) P[I] = (U8)(V >> (8 * I));
+    if (Function == DF_DISK_WRITE || Function == DF_DISK_TRIM) {
+        *Status = KSTATUS_NOT_SUPPORTED;
+        return TRUE;
+    }
+    return FALSE;
 }
 
 /** The bytes of a whole sector when it lies in the head or the tail (writable), else NULL. */
@@ -129,19 +109,19 @@ static U8* SectorBytes(SPARSE* Disk, U64 Sector) {
 static void FixGptHeader(SPARSE* Disk, U64 Lba) {
     U8* Header = SectorBytes(Disk, Lba);
     if (Header == NULL || memcmp(Header, "EFI PART", 8) != 0) return;
-    U64 EntryLba = Read64(Header + 72);
-    U64 Bytes = (U64)Read32(Header + 80) * Read32(Header + 84);
+    U64 EntryLba = ReadLE64(Header + 72);
+    U64 Bytes = (U64)ReadLE32(Header + 80) * ReadLE32(Header + 84);
     U64 Sectors = (Bytes + Disk->SectorSize - 1) / Disk->SectorSize;
     if (Bytes != 0 && Bytes <= N_1MB && EntryLba < Disk->Sectors && Sectors <= Disk->Sectors - EntryLba) {
         U8* Array = malloc((size_t)(Sectors * Disk->SectorSize));
         SparseRead(Disk, EntryLba, (U32)Sectors, Array);
-        Write32(Header + 88, CRC32(Array, (SIZE)Bytes));
+        WriteLE32(Header + 88, CRC32(Array, (SIZE)Bytes));
         free(Array);
     }
-    U32 Size = Read32(Header + 12);
+    U32 Size = ReadLE32(Header + 12);
     if (Size < 92 || Size > Disk->SectorSize) Size = 92;
-    Write32(Header + 16, 0);
-    Write32(Header + 16, CRC32(Header, Size));
+    WriteLE32(Header + 16, 0);
+    WriteLE32(Header + 16, CRC32(Header, Size));
 }
 
 static void CheckTable(const PARTITION_TABLE* Table, const SPARSE* Disk) {
@@ -164,18 +144,16 @@ static void CheckTable(const PARTITION_TABLE* Table, const SPARSE* Disk) {
 }
 
 static void KernelPath(SPARSE* Sparse) {
-    memset(&Sparse->Disk, 0, sizeof(Sparse->Disk));
-    strcpy(Sparse->Disk.Name, "fuzz0");
-    Sparse->Disk.Driver = &SparseDriver;
-    Sparse->Disk.DriverData = Sparse;
+    HOST_DISK* Host = HostDiskCreateHooked("fuzz0", Sparse->SectorSize, Sparse->Sectors, SparseHook, Sparse);
+    Host->MaxTransfer = 64;
     DiskSetCacheBudget(64 * 1024);
-    CHECK(DiskRegister(&Sparse->Disk) == KSTATUS_SUCCESS);
-    U32 Count = PartitionScanDisk(&Sparse->Disk);
+    CHECK(DiskRegister(&Host->Disk) == KSTATUS_SUCCESS);
+    U32 Count = PartitionScanDisk(&Host->Disk);
     DISK* Children[PARTITION_MAX_ENTRIES];
     U32 Found = 0;
     static U8 Sector[4096];
     for (DISK* Disk = GetDiskList(); Disk; Disk = Disk->Next) {
-        if (Disk->Parent != &Sparse->Disk) continue;
+        if (Disk->Parent != &Host->Disk) continue;
         CHECK(Found < PARTITION_MAX_ENTRIES);
         Children[Found++] = Disk;
         PARTITION_INFO Info;
@@ -186,10 +164,11 @@ static void KernelPath(SPARSE* Sparse) {
         CHECK(DiskRead(Disk, Disk->SectorCount, 1, Sector) == KSTATUS_BAD_PARAMETER);
     }
     CHECK(Found == Count);
-    DiskUnregister(&Sparse->Disk);
+    DiskUnregister(&Host->Disk);
     CHECK(GetDiskList() == NULL);
     for (U32 I = 0; I < Found; I++) KernelHeapFree(Children[I]);  // a PARTITION starts with its DISK
-    CacheDestroy(Sparse->Disk.Cache);
+    CacheDestroy(Host->Disk.Cache);
+    HostDiskDestroy(Host);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
@@ -199,13 +178,13 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
     Sparse.SectorSize = (Data[0] & 1) ? 4096 : 512;
     U64 Payload = Size - 9;
     U64 DataSectors = (Payload + Sparse.SectorSize - 1) / Sparse.SectorSize;
-    Sparse.Sectors = Read32(Data + 1);
+    Sparse.Sectors = ReadLE32(Data + 1);
     if (Sparse.Sectors == 0) Sparse.Sectors = DataSectors ? DataSectors : 1;
     U64 DiskBytes = Sparse.Sectors * Sparse.SectorSize;
     U8* Copy = malloc(Payload ? Payload : 1);  // writable, for the CRC fixes
     memcpy(Copy, Data + 9, Payload);
     Sparse.Head = Copy;
-    Sparse.HeadLength = MIN((U64)Read32(Data + 5), Payload);
+    Sparse.HeadLength = MIN((U64)ReadLE32(Data + 5), Payload);
     Sparse.HeadLength = MIN(Sparse.HeadLength, DiskBytes);
     Sparse.Tail = Copy + Sparse.HeadLength;
     Sparse.TailLength = MIN(Payload - Sparse.HeadLength, DiskBytes - Sparse.HeadLength);

@@ -5,9 +5,10 @@
 #   make fuzz-build   only build them
 #
 # Each Fuzz-<Name>.c is built with clang -fsanitize=fuzzer,address,undefined
-# -DCAIRN_HOST_BUILD against the kernel sources listed on its line
-# "// SOURCES: a.c b.c" (relative to kernel/source), like the unit tests; an
-# optional line "// FUZZ_FLAGS: -max_len=N ..." adds libFuzzer options, and
+# -DCAIRN_HOST_BUILD against the host kernel and the kernel sources listed on
+# its line "// SOURCES: a.c $(GROUP)" (relative to kernel/source; groups from
+# tests/sources.mk), like the unit tests, each file compiled once into
+# $(BUILD)/host/fuzz/; an optional line "// FUZZ_FLAGS: -max_len=N ..." adds libFuzzer options, and
 # "// FUZZ_CORPUS: folder ..." extra seed folders (in the tree, read only).
 # Seeds come from tools/make-fuzz-corpus.sh ($(BUILD)/fuzz/seeds/<Name>, may
 # be empty); what the fuzzer finds accumulates in $(BUILD)/fuzz/corpus/<Name>.
@@ -23,15 +24,20 @@ FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SOURCES := $(sort $(wildcard tests/fuzz/Fuzz-*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SOURCES))
 FUZZ_BINARIES := $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/fuzz \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_HEADERS := $(shell find kernel/include -name '*.h') $(wildcard tests/fuzz/*.h)
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikernel/include -Itests/host \
+	-Itests/fuzz -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -pthread
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
-$(FUZZ_DIR)/Fuzz-%: tests/fuzz/Fuzz-%.c $(KERNEL_C_SOURCES) $(FUZZ_HEADERS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(addprefix kernel/source/,$(shell sed -n 's|^// SOURCES:||p' $<))
+$(eval $(call HOST_OBJECT_RULE,fuzz,$(FUZZ_CC) $(FUZZ_CFLAGS)))
+
+# $(call FUZZ_RULE,Fuzz-Name.c)
+define FUZZ_RULE
+$(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(1)): $(call HOST_TEST_OBJECTS,fuzz,$(1))
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $$^
+endef
+$(foreach Target,$(FUZZ_SOURCES),$(eval $(call FUZZ_RULE,$(Target))))
 
 $(FUZZ_DIR)/seeds.stamp: tools/make-fuzz-corpus.sh
 	@mkdir -p $(FUZZ_DIR)

@@ -2,7 +2,7 @@
  * Bench-Driver.c - how many instructions the NVMe driver spends on one 4 KiB
  * read, submission and completion, counted by callgrind (`make bench-model`).
  *
- * The real driver (kernel/source/drivers/storage/NVMe-*.c, -O2 like the
+ * The real driver (kernel/source/storage/nvme/NVMe-*.c, -O2 like the
  * kernel, no sanitizers) runs on the controller model (inline processing,
  * MSI-X, one I/O queue of 1024 entries). The run reads Count 4 KiB blocks
  * with NVMeSubmitIO and a callback, in bursts of 32 in flight. Callgrind
@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "HostKernel.h"
+#include "HostPCI.h"
 #include "HostPlatform.h"
 #include "NVMeModel.h"
 #include "storage/nvme/NVMe.h"
@@ -51,6 +52,7 @@ static int Workload(U32 Count) {
     HostPlatformInit();
     HostPlatformReset();
     HostKernelReset();
+    HostPCIReset();
     NVMeRegisterDriver();
     NVME_MODEL_CONFIG Config;
     NVMeModelDefaultConfig(&Config);

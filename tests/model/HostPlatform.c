@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "HostPlatform-Internal.h"
 
+#include "HostKernel.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -718,6 +720,7 @@ LPCSTR PlatformGetOption(LPCSTR Name) {
 static void InitOnceBody(void) {
     Bus = MemoryBusCreate(0xC0FFEE);
     HostClockInit();
+    HostTimeSetSource(HostClockNowNs);  // the kernel's clock (the log's time stamps, rate limits) is the platform's
     HostInterruptsInit();
     pthread_create(&WorkThread, NULL, WorkThreadMain, NULL);
     pthread_detach(WorkThread);

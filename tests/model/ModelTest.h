@@ -2,8 +2,8 @@
  * ModelTest.h - cmocka glue for tests that run against the device models.
  *
  * Include after cmocka.h. Each test calls ModelTestBegin (resets
- * HostPlatform and the host kernel state), creates its model with
- * ModelTestCreate (violations are recorded quietly instead of printed),
+ * HostPlatform, the host kernel's log and the PCI lists), creates its model
+ * with ModelTestCreate (violations are recorded quietly instead of printed),
  * takes the violations it provokes with EXPECT_VIOLATION, and ends with
  * ModelTestEnd, which fails the test - naming the rule and quoting the
  * message - for every violation nobody expected, from the model or from the
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "HostKernel.h"
+#include "HostPCI.h"
 #include "HostPlatform.h"
 #include "NVMeModel.h"
 
@@ -37,6 +38,7 @@ static inline void ModelTestBegin(void) {
     HostPlatformInit();
     HostPlatformReset();
     HostKernelReset();
+    HostPCIReset();
     HostPlatformSetViolationHandler(ModelTestQuietPlatformHandler, NULL);
 }
 

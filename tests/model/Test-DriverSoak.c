@@ -24,8 +24,7 @@
  * seeds (at most 14 per process: the driver keeps its controllers), and
  * CAIRN_SOAK_OPS the operations per thread.
  */
-// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c block/Disk.c
-// CFLAGS: -DNVME_HOST_MODEL
+// SOURCES: $(NVME_DRIVER_SOURCES)
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -408,8 +407,8 @@ static void RunSeed(U64 Seed, U32 Operations) {
 
 static void test_soak(void** State) {
     (void)State;
-    // Faults make the driver warn by design: echo errors only (CAIRN_MODEL_LOG still chooses).
-    if (getenv("CAIRN_MODEL_LOG") == NULL) HostLogSetEchoLevel(LOG_LEVEL_ERROR);
+    // Faults make the driver warn by design: echo errors only (CAIRN_TEST_LOG still chooses).
+    if (getenv("CAIRN_TEST_LOG") == NULL) HostLogSetEchoLevel(LOG_LEVEL_ERROR);
     U32 Operations = EnvU32("CAIRN_SOAK_OPS", 400);
     U32 First = EnvU32("CAIRN_SOAK_FIRST", 0);
     U32 Count = EnvU32("CAIRN_SOAK_COUNT", 0);

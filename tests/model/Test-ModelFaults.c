@@ -244,7 +244,8 @@ static void test_ready_late_and_never(void** State) {
     NVMeModelSetControllerFaults(Model, &Faults);
     assert_false(TinyEnable(&Driver, 16));
     assert_false(TinyWaitReady(&Driver, TRUE, 60000));
-    assert_true(RealMs() - Real < 5000);
+    // About 78 s of platform time went by; real time proves the clock was virtual, with room for a busy machine.
+    assert_true(RealMs() - Real < 30000);
     Finish();
 }
 

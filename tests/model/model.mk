@@ -1,37 +1,40 @@
 # tests/model/model.mk - host tests against the device models (NVMe controller model, HostPlatform).
 #
-# The top-level Makefile includes this file (-include tests/model/model.mk) after it has defined BUILD, HOSTCC,
-# HOST_CFLAGS and KERNEL_C_SOURCES. Each tests/model/Test-<Name>.c is linked with:
-#   - every other .c file of tests/model (the model library: MemoryBus, DiskBackend, HostPlatform, HostKernel,
+# The top-level Makefile includes this file after tests/sources.mk and after it has defined BUILD, HOSTCC and
+# HOST_CFLAGS. Each tests/model/Test-<Name>.c is linked with:
+#   - the model library: every other .c file of tests/model (MemoryBus, DiskBackend, HostPlatform, HostPCI,
 #     NVMeModel*, TinyDriver),
-#   - the pure kernel sources the library always needs (MODEL_KERNEL_SOURCES),
-#   - the kernel sources named on the test's own "// SOURCES: a.c b.c" line (relative to kernel/source), as unit
-#     tests do; a driver test lists the driver's files there,
-#   - with the extra compiler flags of an optional "// CFLAGS: -DX" line (the NVMe driver needs -DNVME_HOST_MODEL
-#     to build its platform-dependent half on the host).
-# Binaries land in $(BUILD)/unit/ next to the unit tests, so tests/run_all.py runs and counts them too.
+#   - the host kernel (tests/host, as every host test) and the PCI core's pure parts ($(PCI_SOURCES)),
+#   - the kernel sources named on the test's own "// SOURCES:" line, as unit tests do; a driver test names
+#     $(NVME_DRIVER_SOURCES) there.
+# Everything is compiled once into $(BUILD)/host/model/ with the unit tests' flags plus -DNVME_HOST_MODEL (the
+# NVMe driver builds its platform-dependent half on the host). Binaries land in $(BUILD)/unit/ next to the
+# unit tests, so tests/run_all.py runs and counts them too.
 #
 #   make test-model          build and run every model test (ASan/UBSan, like the unit tests)
 #   MODEL_TEST_BINARIES      the binaries, for the lead's `make test`
 #   make soak-model          the NVMe driver soak (Test-DriverSoak) over many more seeds and operations than CI
 #                            runs: SOAK_PROCESSES processes of 14 seeds each, SOAK_OPS operations per thread
 #   make bench-model         instructions per 4 KiB read in the NVMe driver, counted with callgrind
-#                            (tests/model/Bench-Driver.c, built -O2 without sanitizers; needs valgrind)
+#                            (tests/model/Bench-Driver.c, built -O2 without sanitizers into
+#                            $(BUILD)/host/bench/; needs valgrind)
 
 MODEL_DIR := tests/model
 MODEL_TEST_SOURCES := $(sort $(wildcard $(MODEL_DIR)/Test-*.c))
 MODEL_TEST_BINARIES := $(patsubst $(MODEL_DIR)/%.c,$(BUILD)/unit/%,$(MODEL_TEST_SOURCES))
 MODEL_LIB_SOURCES := $(sort $(filter-out $(MODEL_TEST_SOURCES) $(MODEL_DIR)/Bench-%.c,$(wildcard $(MODEL_DIR)/*.c)))
-MODEL_KERNEL_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-MSI.c bus/pci/PCI-Registry.c \
-	bus/pci/PCI-Names.c utils/String.c utils/Format.c utils/RateLimit.c
-MODEL_CFLAGS = $(HOST_CFLAGS) -I$(MODEL_DIR) -pthread
+MODEL_CFLAGS = $(HOST_CFLAGS) -I$(MODEL_DIR) -DNVME_HOST_MODEL
 
-$(MODEL_TEST_BINARIES): $(BUILD)/unit/%: $(MODEL_DIR)/%.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) \
-		$(KERNEL_C_SOURCES) $(MODEL_DIR)/model.mk
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	$(HOSTCC) $(MODEL_CFLAGS) $(shell sed -n 's|^// CFLAGS:||p' $<) -o $@ $< $(MODEL_LIB_SOURCES) \
-		$(addprefix kernel/source/,$(sort $(MODEL_KERNEL_SOURCES) $(shell sed -n 's|^// SOURCES:||p' $<))) -lcmocka
+$(eval $(call HOST_OBJECT_RULE,model,$(HOSTCC) $(MODEL_CFLAGS)))
+
+# $(call MODEL_TEST_RULE,test.c)
+define MODEL_TEST_RULE
+$(patsubst $(MODEL_DIR)/%.c,$(BUILD)/unit/%,$(1)): $(call HOST_TEST_OBJECTS,model,$(1)) \
+		$(call HOST_OBJECTS,model,$(MODEL_LIB_SOURCES) $(addprefix kernel/source/,$(PCI_SOURCES)))
+	@mkdir -p $$(dir $$@)
+	$(HOSTCC) $(MODEL_CFLAGS) -o $$@ $$^ -lcmocka
+endef
+$(foreach Test,$(MODEL_TEST_SOURCES),$(eval $(call MODEL_TEST_RULE,$(Test))))
 
 .PHONY: test-model
 test-model: $(MODEL_TEST_BINARIES)
@@ -62,17 +65,15 @@ soak-model: $(BUILD)/unit/Test-DriverSoak
 # Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
 MODEL_BENCH := $(BUILD)/bench/Bench-Driver
 MODEL_BENCH_COUNT ?= 10000
-MODEL_BENCH_DRIVER := storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c \
-	storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c \
-	storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c \
-	storage/nvme/NVMe-Request.c block/Disk.c
+BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -DNVME_HOST_MODEL -Ikernel/include \
+	-Itests/host -I$(MODEL_DIR) -pthread
 
-$(MODEL_BENCH): $(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) $(KERNEL_C_SOURCES) \
-		$(MODEL_DIR)/model.mk
+$(eval $(call HOST_OBJECT_RULE,bench,$(HOSTCC) $(BENCH_CFLAGS)))
+
+$(MODEL_BENCH): $(call HOST_OBJECTS,bench,$(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(HOST_KERNEL_GLUE) \
+		$(addprefix kernel/source/,$(sort $(HOST_KERNEL_SOURCES) $(PCI_SOURCES) $(NVME_DRIVER_SOURCES))))
 	@mkdir -p $(dir $@)
-	$(HOSTCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -DNVME_HOST_MODEL -Ikernel/include \
-		-I$(MODEL_DIR) -pthread -o $@ $< $(MODEL_LIB_SOURCES) \
-		$(addprefix kernel/source/,$(sort $(MODEL_KERNEL_SOURCES) $(MODEL_BENCH_DRIVER)))
+	$(HOSTCC) $(BENCH_CFLAGS) -o $@ $^
 
 .PHONY: bench-model
 bench-model: $(MODEL_BENCH)

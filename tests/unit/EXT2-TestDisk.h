@@ -1,12 +1,13 @@
 /*
- * EXT2-TestDisk.h - what the EXT2/VFS host tests share: fakes for the kernel
- * services the sources call (log, heap, mutexes), a DISK whose sectors are
- * a host file (512- or 4096-byte sectors), and helpers around e2fsprogs
- * (mke2fs -d to build images, e2fsck -fn to judge them, debugfs to read them
- * independently). Included by exactly one test file per binary.
+ * EXT2-TestDisk.h - what the EXT2/VFS host tests share: a DISK whose sectors
+ * are a host image file (the host kernel's HostDisk, mapped; 512- or
+ * 4096-byte sectors), the host kernel's log and lock checks under the names
+ * these tests use, and helpers around e2fsprogs (mke2fs -d to build images,
+ * e2fsck -fn to judge them, debugfs to read them independently). Included by
+ * exactly one test file per binary.
  *
- * The mutex fakes count how deep the locks are held: every public VFS/EXT2
- * call must return with nothing held (TestAssertUnlocked).
+ * Every public VFS/EXT2 call must return with no mutex held
+ * (TestAssertUnlocked). CAIRN_TEST_LOG=debug shows the kernel log.
  */
 
 #ifndef EXT2_TEST_DISK_H
@@ -25,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "HostDisk.h"
+#include "HostKernel.h"
 #include "core/Log.h"
 #include "core/Sync.h"
 #include "block/Disk.h"
@@ -33,130 +36,30 @@
 #include "memory/Heap.h"
 
 /************************************************************************/
-// Kernel fakes
+// The host kernel's log and locks
 
-static int TestLockDepth;
-static int TestWarnings;
-static char TestLastWarning[512];
-static char TestAllWarnings[8192];
+#define TestWarnings HostLogCountAtLeast(LOG_LEVEL_WARNING)
+#define TestLastWarning HostLogLastLine(LOG_LEVEL_WARNING)
+#define TestAllWarnings HostLogText(LOG_LEVEL_WARNING)
 
-void MutexInit(MUTEX* Mutex) { memset(Mutex, 0, sizeof(*Mutex)); }
-void MutexLock(MUTEX* Mutex) {
-    Mutex->Recursion++;
-    TestLockDepth++;
-}
-void MutexUnlock(MUTEX* Mutex) {
-    assert_true(Mutex->Recursion > 0);
-    Mutex->Recursion--;
-    TestLockDepth--;
-}
+static void TestResetLog(void) { HostKernelReset(); }
 
-static void TestLogV(LOG_LEVEL Level, const char* Format, va_list Arguments) {
-    char Line[512];
-    vsnprintf(Line, sizeof(Line), Format, Arguments);
-    if (Level >= LOG_LEVEL_WARNING) {
-        TestWarnings++;
-        snprintf(TestLastWarning, sizeof(TestLastWarning), "%s", Line);
-        size_t Used = strlen(TestAllWarnings);
-        snprintf(TestAllWarnings + Used, sizeof(TestAllWarnings) - Used, "%s\n", Line);
-    }
-    if (getenv("EXT2_TEST_VERBOSE")) fprintf(stderr, "[log %d] %s\n", Level, Line);
-}
-
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    va_list Arguments;
-    va_start(Arguments, Format);
-    TestLogV(Level, Format, Arguments);
-    va_end(Arguments);
-}
-
-BOOL KernelLogLimited(RATE_LIMITER* Limiter, LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Limiter;
-    va_list Arguments;
-    va_start(Arguments, Format);
-    TestLogV(Level, Format, Arguments);
-    va_end(Arguments);
-    return TRUE;
-}
-
-LPVOID KernelHeapAlloc(SIZE Size) { return malloc(Size ? Size : 1); }
-LPVOID KernelHeapAllocZero(SIZE Size) { return calloc(1, Size ? Size : 1); }
-void KernelHeapFree(LPVOID Pointer) { free(Pointer); }
-
-// Disk.c names the sector cache; these tests run without one (a weak stand-in, in case Disk.c does not make
-// every cache reference weak in host builds).
-struct tag_CACHE;
-__attribute__((weak)) void CacheDestroy(struct tag_CACHE* Cache) { (void)Cache; }
-
-static void TestResetLog(void) {
-    TestWarnings = 0;
-    TestLastWarning[0] = 0;
-    TestAllWarnings[0] = 0;
-}
-
-#define TestAssertUnlocked() assert_int_equal(TestLockDepth, 0)
+#define TestAssertUnlocked() assert_int_equal(HostMutexDepth(), 0)
 
 /************************************************************************/
-// A DISK over a host file
+// A DISK over a host image file
 
-typedef struct {
-    DISK Disk;
-    int Descriptor;
-    U32 Type;
-    U64 Writes;
-    U64 FailFirst, FailEnd;  // requests touching sectors [FailFirst, FailEnd) fail with KSTATUS_IO_ERROR
-} TEST_DISK;
+typedef HOST_DISK TEST_DISK;
 
-static KSTATUS TestDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
-    TEST_DISK* Test = (TEST_DISK*)Disk->DriverData;
-    switch (Function) {
-        case DF_DISK_READ:
-        case DF_DISK_WRITE: {
-            DISK_IO* Io = (DISK_IO*)Parameter;
-            size_t Bytes = (size_t)Io->SectorCount * Disk->SectorSize;
-            off_t Offset = (off_t)(Io->Sector * Disk->SectorSize);
-            assert_true(Io->Sector + Io->SectorCount <= Disk->SectorCount);  // never outside the disk
-            if (Io->Sector < Test->FailEnd && Io->Sector + Io->SectorCount > Test->FailFirst) return KSTATUS_IO_ERROR;
-            ssize_t Done = Function == DF_DISK_READ ? pread(Test->Descriptor, Io->Buffer, Bytes, Offset)
-                                                    : pwrite(Test->Descriptor, Io->Buffer, Bytes, Offset);
-            if (Function == DF_DISK_WRITE) Test->Writes++;
-            return Done == (ssize_t)Bytes ? KSTATUS_SUCCESS : KSTATUS_IO_ERROR;
-        }
-        case DF_DISK_GETINFO: {
-            DISK_INFO* Info = (DISK_INFO*)Parameter;
-            snprintf(Info->Name, sizeof(Info->Name), "%s", Disk->Name);
-            Info->Type = Test->Type;
-            Info->SectorSize = Disk->SectorSize ? Disk->SectorSize : 512;
-            Info->SectorCount = Disk->SectorCount;
-            Info->Access = Disk->Access;
-            Info->MaxTransferSectors = 64;
-            return KSTATUS_SUCCESS;
-        }
-        case DF_DISK_FLUSH:
-        case DF_DISK_SETACCESS:
-            return KSTATUS_SUCCESS;
-        default:
-            return KSTATUS_NOT_SUPPORTED;
-    }
-}
-
-static const DISK_DRIVER TestDiskDriver = {"test-file", TestDiskCommand};
 static U32 TestDiskSerial;
 
-/** Registers a DISK over Image (named "tdN", returned in Name) with the given sector size. */
+/** Registers a DISK over Image (named "tdN") with the given sector size and type. */
 static TEST_DISK* TestDiskOpen(const char* Image, U32 SectorSize, U32 Type) {
-    TEST_DISK* Test = calloc(1, sizeof(TEST_DISK));
-    assert_non_null(Test);
-    Test->Descriptor = open(Image, O_RDWR);
-    assert_true(Test->Descriptor >= 0);
-    struct stat Stat;
-    assert_int_equal(fstat(Test->Descriptor, &Stat), 0);
-    snprintf(Test->Disk.Name, sizeof(Test->Disk.Name), "td%u", TestDiskSerial++);
-    Test->Disk.Driver = &TestDiskDriver;
-    Test->Disk.DriverData = Test;
-    Test->Disk.SectorSize = SectorSize;
-    Test->Disk.SectorCount = (U64)Stat.st_size / SectorSize;
+    char Name[16];
+    snprintf(Name, sizeof(Name), "td%u", TestDiskSerial++);
+    TEST_DISK* Test = HostDiskOpenFile(Name, Image, SectorSize);
     Test->Type = Type;
+    Test->MaxTransfer = 64;
     assert_int_equal(DiskRegister(&Test->Disk), KSTATUS_SUCCESS);
     return Test;
 }
@@ -164,8 +67,7 @@ static TEST_DISK* TestDiskOpen(const char* Image, U32 SectorSize, U32 Type) {
 static void TestDiskClose(TEST_DISK* Test) {
     if (Test == NULL) return;
     DiskUnregister(&Test->Disk);
-    close(Test->Descriptor);
-    // The DISK stays allocated (Disk.c keeps no pointer after unregistering, but be safe): leak it.
+    HostDiskDestroy(Test);
 }
 
 /************************************************************************/

@@ -559,8 +559,9 @@ static void TestDiskErrors(void** State) {
     while (Last > Output && Last[-1] != '\n') Last--;
     unsigned long Block = strtoul(Last, NULL, 10);
     assert_true(Block > 0);
+    Disk->FailReads = Disk->FailWrites = TRUE;
     Disk->FailFirst = Block * 8;
-    Disk->FailEnd = Block * 8 + 8;
+    Disk->FailLast = Block * 8 + 7;
     VFS_FILE* File;
     U8 Buffer[8192];
     U32 Done;
@@ -572,7 +573,7 @@ static void TestDiskErrors(void** State) {
     assert_int_equal(VFSRead(File, Buffer, sizeof(Buffer), &Done), VFS_OK);  // elsewhere it reads
     VFSClose(File);
     assert_int_equal(WriteAt("/data", 100 * 4096 + 10, 10, 81, 10, NULL), VFS_ERROR_IO);  // read-modify-write
-    Disk->FailFirst = Disk->FailEnd = 0;
+    Disk->FailReads = Disk->FailWrites = FALSE;
     ModelReset();
     assert_int_equal(WriteAt("/after", 0, 5000, 82, 5000, NULL), VFS_OK);  // still writable
     assert_int_equal(VFSUnmount(Mount), VFS_OK);

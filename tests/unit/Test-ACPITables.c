@@ -1,7 +1,7 @@
 /*
  * Test-ACPITables.c - the ACPI table parsers on hand-built good and corrupt tables.
  */
-// SOURCES: system/ACPITables.c utils/String.c
+// SOURCES: system/ACPITables.c
 
 #include <stdarg.h>
 #include <stddef.h>

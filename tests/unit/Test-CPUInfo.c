@@ -1,7 +1,7 @@
 /*
  * Test-CPUInfo.c - CPUID signature decoding and the feature string of CPUInfo.c.
  */
-// SOURCES: system/CPUInfo.c utils/String.c
+// SOURCES: system/CPUInfo.c
 
 #include <stdarg.h>
 #include <stddef.h>

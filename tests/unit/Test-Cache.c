@@ -1,6 +1,7 @@
 /*
  * Test-Cache.c - block/Cache.c behind block/Disk.c, with block/Partition.c on
- * top, against a RAM-backed fake DISK driver that counts every request.
+ * top, against the host kernel's memory disk (tests/host/HostDisk.h), which
+ * counts every request.
  *
  * Checks hits and misses, LRU order (block level and through DiskRead), the
  * memory budget, read-ahead for sequential readers only, write-back only on
@@ -13,7 +14,7 @@
  * sectors, a partial last block, heap exhaustion, coherence between a
  * partition and its raw disk, and several threads at once.
  */
-// SOURCES: block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: $(BLOCK_SOURCES)
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "HostDisk.h"
+#include "HostKernel.h"
 #include "core/Log.h"
 #include "core/Sync.h"
 #include "block/Disk.h"
@@ -34,66 +37,11 @@
 #include "block/Cache.h"
 
 /************************************************************************/
-// Kernel fakes
+// The host kernel (tests/host), under the names these tests use
 
-static char LastLog[512];
-static U32 Warnings;
-
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    va_list Arguments;
-    va_start(Arguments, Format);
-    vsnprintf(LastLog, sizeof(LastLog), Format, Arguments);
-    va_end(Arguments);
-    if (Level >= LOG_LEVEL_WARNING) Warnings++;
-}
-
-// The heap: counts live bytes, can be told to fail.
-static long HeapLive;
-static int HeapFailAfter = -1;  // allocations left before failing; -1: never fail
-
-typedef struct {
-    size_t Size;
-    size_t Pad;
-} HEAP_TAG;
-
-LPVOID KernelHeapAlloc(SIZE Size) {
-    if (HeapFailAfter == 0) return NULL;
-    if (HeapFailAfter > 0) HeapFailAfter--;
-    HEAP_TAG* Tag = malloc(sizeof(HEAP_TAG) + Size);
-    Tag->Size = Size;
-    __atomic_add_fetch(&HeapLive, (long)Size, __ATOMIC_RELAXED);
-    return Tag + 1;
-}
-
-LPVOID KernelHeapAllocZero(SIZE Size) {
-    LPVOID Pointer = KernelHeapAlloc(Size);
-    if (Pointer) memset(Pointer, 0, Size);
-    return Pointer;
-}
-
-void KernelHeapFree(LPVOID Pointer) {
-    if (Pointer == NULL) return;
-    HEAP_TAG* Tag = (HEAP_TAG*)Pointer - 1;
-    __atomic_sub_fetch(&HeapLive, (long)Tag->Size, __ATOMIC_RELAXED);
-    free(Tag);
-}
-
-// Mutexes: one recursive pthread mutex stands for all of them; Depth checks the pairing.
-static pthread_mutex_t BigLock;
-static __thread int Depth;
-
-void MutexInit(MUTEX* Mutex) { memset(Mutex, 0, sizeof(*Mutex)); }
-void MutexLock(MUTEX* Mutex) {
-    (void)Mutex;
-    pthread_mutex_lock(&BigLock);
-    Depth++;
-}
-void MutexUnlock(MUTEX* Mutex) {
-    (void)Mutex;
-    assert_true(Depth > 0);
-    Depth--;
-    pthread_mutex_unlock(&BigLock);
-}
+#define HeapLive ((long)HostHeapLiveBytes())
+#define HeapFailAfter HostHeapFailAfter
+#define Depth HostMutexDepth()
 
 static SHUTDOWN_HOOK Hook;
 static U32 HookRegistrations;
@@ -106,95 +54,22 @@ BOOL ShutdownRegisterHook(LPCSTR Name, SHUTDOWN_HOOK Function, LPVOID Context) {
 }
 
 /************************************************************************/
-// The fake driver
+// The disk: the host kernel's memory disk, which counts every request and checks that each read or write
+// comes with the cache lock held (ExpectLocked)
 
-typedef struct {
-    DISK Disk;
-    U8* Data;
-    U32 SectorSize;
-    U64 Sectors;
-    U32 MaxTransfer;
-    U32 Reads, Writes, Flushes, Trims;
-    U64 SectorsRead, SectorsWritten;
-    U64 LastSector;
-    U32 LastCount;
-    BOOL FailReads, FailWrites;
-    U64 FailFirst, FailLast;
-    BOOL ExpectLocked;  // every data request must come with the cache lock held
-} FAKE;
-
-static BOOL Hits(const FAKE* Fake, U64 Sector, U32 Count) {
-    return Sector <= Fake->FailLast && Sector + Count - 1 >= Fake->FailFirst;
-}
-
-static KSTATUS FakeCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
-    FAKE* Fake = (FAKE*)Disk->DriverData;
-    DISK_IO* Io = Parameter;
-    switch (Function) {
-        case DF_DISK_READ:
-        case DF_DISK_WRITE:
-            assert_true(Io->SectorCount > 0 && Io->Sector + Io->SectorCount <= Fake->Sectors);
-            if (Fake->MaxTransfer) assert_true(Io->SectorCount <= Fake->MaxTransfer);
-            if (Fake->ExpectLocked && Depth == 0) fail_msg("%s: request without the cache lock", Disk->Name);
-            Fake->LastSector = Io->Sector;
-            Fake->LastCount = Io->SectorCount;
-            if (Function == DF_DISK_READ) {
-                Fake->Reads++;
-                if (Fake->FailReads && Hits(Fake, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
-                Fake->SectorsRead += Io->SectorCount;
-                memcpy(Io->Buffer, Fake->Data + Io->Sector * Fake->SectorSize,
-                       (size_t)Io->SectorCount * Fake->SectorSize);
-            } else {
-                Fake->Writes++;
-                if (Fake->FailWrites && Hits(Fake, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
-                Fake->SectorsWritten += Io->SectorCount;
-                memcpy(Fake->Data + Io->Sector * Fake->SectorSize, Io->Buffer,
-                       (size_t)Io->SectorCount * Fake->SectorSize);
-            }
-            return KSTATUS_SUCCESS;
-        case DF_DISK_TRIM:
-            Fake->Trims++;
-            memset(Fake->Data + Io->Sector * Fake->SectorSize, 0, (size_t)Io->SectorCount * Fake->SectorSize);
-            return KSTATUS_SUCCESS;
-        case DF_DISK_FLUSH:
-            Fake->Flushes++;
-            return KSTATUS_SUCCESS;
-        case DF_DISK_GETINFO: {
-            DISK_INFO* Info = Parameter;
-            strcpy(Info->Name, Disk->Name);
-            strcpy(Info->Model, "RAM fake");
-            Info->Type = DISK_TYPE_RAM;
-            Info->SectorSize = Fake->SectorSize;
-            Info->SectorCount = Fake->Sectors;
-            Info->MaxTransferSectors = Fake->MaxTransfer;
-            Info->SupportsTrim = TRUE;
-            Info->VolatileCache = TRUE;
-            return KSTATUS_SUCCESS;
-        }
-        case DF_DISK_SETACCESS:
-            return KSTATUS_SUCCESS;
-        default:
-            return KSTATUS_NOT_SUPPORTED;
-    }
-}
-
-static const DISK_DRIVER FakeDriver = {"fake", FakeCommand};
+typedef HOST_DISK FAKE;
 
 /** Sector S holds bytes (S * 7 + I) & 0xFF, so any mix-up shows. */
 static U8 Pattern(U64 Sector, U32 Byte) { return (U8)(Sector * 7 + Byte); }
 
 static FAKE* FakeNew(const char* Name, U32 SectorSize, U64 Sectors, U64 Budget) {
-    FAKE* Fake = calloc(1, sizeof(FAKE));
-    Fake->SectorSize = SectorSize;
-    Fake->Sectors = Sectors;
-    Fake->Data = malloc(SectorSize * Sectors);
+    FAKE* Fake = HostDiskCreate(Name, SectorSize, Sectors);
     for (U64 S = 0; S < Sectors; S++) {
         for (U32 I = 0; I < SectorSize; I++) Fake->Data[S * SectorSize + I] = Pattern(S, I);
     }
+    Fake->SupportsTrim = TRUE;
+    Fake->VolatileCache = TRUE;
     Fake->ExpectLocked = TRUE;
-    snprintf(Fake->Disk.Name, sizeof(Fake->Disk.Name), "%s", Name);
-    Fake->Disk.Driver = &FakeDriver;
-    Fake->Disk.DriverData = Fake;
     DiskSetCacheBudget(Budget);
     return Fake;
 }
@@ -220,8 +95,7 @@ static void FakeFree(FAKE* Fake) {
     for (U32 I = 0; I < Count; I++) KernelHeapFree(Children[I]);  // the DISK is the start of its PARTITION
     if (Fake->Disk.Cache) CacheDestroy(Fake->Disk.Cache);
     assert_int_equal(Depth, 0);
-    free(Fake->Data);
-    free(Fake);
+    HostDiskDestroy(Fake);
 }
 
 static CACHE_STATS Stats(FAKE* Fake) {
@@ -951,15 +825,6 @@ static void TestListener(void** State) {
     assert_int_equal(DiskGetCount(), 0);
 }
 
-static int Setup(void** State) {
-    (void)State;
-    pthread_mutexattr_t Attributes;
-    pthread_mutexattr_init(&Attributes);
-    pthread_mutexattr_settype(&Attributes, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&BigLock, &Attributes);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestHitsAndMisses),
@@ -982,5 +847,5 @@ int main(void) {
         cmocka_unit_test(TestThreads),
         cmocka_unit_test(TestListener),
     };
-    return cmocka_run_group_tests(Tests, Setup, NULL);
+    return cmocka_run_group_tests(Tests, NULL, NULL);
 }

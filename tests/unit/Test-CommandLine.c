@@ -4,7 +4,7 @@
  * quotes), the kernel's own line with KernelGetOption/KernelGetOptionNumber,
  * and shell word splitting in place.
  */
-// SOURCES: core/CommandLine.c utils/String.c
+// SOURCES: core/CommandLine.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
  * (e2fsck -D), shared attribute blocks, a read-only disk, features, and
  * corrupt images (each must give errors, one warning, no crash under ASan).
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: $(EXT2_SOURCES)
 
 #define _GNU_SOURCE  // SEEK_DATA, SEEK_HOLE
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * chooses differently (%p, %#x of zero, unknown conversions), truncation
  * and the return value, and FormatByteSize.
  */
-// SOURCES: utils/Format.c utils/String.c
+// SOURCES: utils/Format.c
 
 #include <stdarg.h>
 #include <stddef.h>

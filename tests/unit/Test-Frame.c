@@ -3,7 +3,7 @@
  * reserve bookkeeping, refusal of reserved frames, frame 0, aligned runs,
  * the physical limit with memory above 4 GiB, exhaustion and bad frees.
  */
-// SOURCES: memory/Frame.c utils/String.c
+// SOURCES: memory/Frame.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * test. Covers alignment, growth, growth failure, coalescing, bad frees,
  * HeapCheck, and a long seeded random run against a shadow model.
  */
-// SOURCES: memory/Heap.c utils/String.c
+// SOURCES: memory/Heap.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
  * checks that only CR, BS, printable characters, ESC [ K and the final LF
  * are ever emitted, and that the cursor never goes left of the line start.
  */
-// SOURCES: utils/LineEditor.c utils/String.c
+// SOURCES: utils/LineEditor.c
 
 #include <stdarg.h>
 #include <stddef.h>

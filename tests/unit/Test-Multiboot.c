@@ -6,7 +6,7 @@
  * Every list is built in a heap buffer of exactly its length, so any read
  * past it trips AddressSanitizer.
  */
-// SOURCES: core/Multiboot.c utils/String.c
+// SOURCES: core/Multiboot.c
 
 #include <stdarg.h>
 #include <stddef.h>

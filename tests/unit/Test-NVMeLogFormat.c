@@ -9,7 +9,7 @@
  * Expected strings were computed independently (Python's big integers for
  * the 128-bit and unit conversions).
  */
-// SOURCES: storage/nvme/NVMe-LogFormat.c storage/nvme/NVMe-RegisterFormat.c utils/Format.c utils/String.c
+// SOURCES: storage/nvme/NVMe-LogFormat.c storage/nvme/NVMe-RegisterFormat.c
 
 #include <stdarg.h>
 #include <stddef.h>

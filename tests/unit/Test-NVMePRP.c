@@ -1,5 +1,5 @@
 // Test-NVMePRP.c - the NVMe PRP builder and transfer limits, against fake (scrambled) physical pages.
-// SOURCES: storage/nvme/NVMe-PRP.c storage/nvme/NVMe-IO.c utils/String.c utils/Format.c
+// SOURCES: storage/nvme/NVMe-PRP.c storage/nvme/NVMe-IO.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // Test-NVMeQueue.c - the NVMe queue engine's pure parts: the CID free list, ring arithmetic at wrap-around,
 // the phase tag, doorbell offsets. A small simulated device drives the rings through several wraps.
-// SOURCES: storage/nvme/NVMe-Queue.c utils/String.c
+// SOURCES: storage/nvme/NVMe-Queue.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 // Test-NVMeStatus.c - NVMe status decoding (SCT, SC, More, DNR -> names and KSTATUS) and the checks on what a
 // device returns in Identify Namespace.
 // Identify parsing lives in NVMe-Admin.c; NVMe-IO.c's limits use NVMe-PRP.c.
-// SOURCES: storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c utils/String.c utils/Format.c
+// SOURCES: storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c
 
 #include <stdarg.h>
 #include <stddef.h>

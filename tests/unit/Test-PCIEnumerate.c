@@ -5,7 +5,7 @@
  * assignment (PCI_SEGMENT_ASSIGN), rescans below a bridge, the registry's
  * reconciliation and removal, and state saved and restored across a reset.
  */
-// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-Registry.c bus/pci/PCI-State.c utils/String.c
+// SOURCES: bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-Registry.c bus/pci/PCI-State.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,11 +18,6 @@
 #include "bus/pci/PCI-MSI.h"
 #include "bus/pci/PCI.h"
 #include "core/Log.h"
-
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
-}
 
 /************************************************************************/
 // Fake hardware

@@ -2,7 +2,7 @@
  * Test-PCIMSI.c - MSI message composition and MSI / MSI-X programming on a
  * fake configuration space and a plain-memory MSI-X table.
  */
-// SOURCES: bus/pci/PCI-MSI.c bus/pci/PCI-Config.c utils/String.c
+// SOURCES: bus/pci/PCI-MSI.c bus/pci/PCI-Config.c
 
 #include <stdarg.h>
 #include <stddef.h>

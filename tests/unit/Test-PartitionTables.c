@@ -14,7 +14,7 @@
  * test if the scanner ever reads outside it. Type names are checked against
  * the GUIDs sgdisk writes for its type codes.
  */
-// SOURCES: block/PartitionTables.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: block/PartitionTables.c utils/CRC32.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,10 +31,6 @@
 #include "utils/CRC32.h"
 
 #define TOOL_PATH "PATH=\"$PATH:/usr/sbin:/sbin\" "
-
-LPVOID KernelHeapAlloc(SIZE Size) { return malloc(Size ? Size : 1); }
-LPVOID KernelHeapAllocZero(SIZE Size) { return calloc(1, Size ? Size : 1); }
-void KernelHeapFree(LPVOID Pointer) { free(Pointer); }
 
 /************************************************************************/
 // RAM disk

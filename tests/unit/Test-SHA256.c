@@ -4,7 +4,7 @@
  * against the host's sha256sum), and incremental updates split at every
  * point of a message (the split must not change the digest).
  */
-// SOURCES: utils/SHA256.c utils/String.c
+// SOURCES: utils/SHA256.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,13 +1,13 @@
 /*
- * Test-Shell.c - shell/Shell.c and shell/ShellBuiltins.c on the host, with
- * the kernel services they call replaced by fakes (console output is
- * captured; memory, CPU, clock and log give fixed answers). Checks the
+ * Test-Shell.c - shell/Shell.c and shell/ShellBuiltins.c on the host kernel
+ * (tests/host: the real log, its console captured here), with the services
+ * it lacks faked (memory, CPU, clock and ticks give fixed answers). Checks the
  * command table (sorting, duplicates, bad names, full table), execution
  * (splitting, unknown commands, quoting errors) and the exact output of the
  * built-ins that the integration tests parse. `fault` is only checked for
  * its argument errors: raising an exception would end the test.
  */
-// SOURCES: shell/Shell.c shell/ShellBuiltins.c core/CommandLine.c utils/LineEditor.c utils/Format.c utils/String.c
+// SOURCES: shell/Shell.c shell/ShellBuiltins.c utils/LineEditor.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "HostKernel.h"
 #include "core/Log.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
@@ -26,17 +27,19 @@
 #include "system/Clock.h"
 
 /************************************************************************/
-// Fakes
+// Fakes of what the host kernel (tests/host) does not provide, and its console and clock set up for the shell
 
 static char Output[16384];
 static size_t OutputLength;
 
-void ConsoleWrite(LPCSTR Text, SIZE Length) {
+static void CaptureWrite(LPCSTR Text, SIZE Length) {
     assert_true(OutputLength + Length < sizeof(Output));
     memcpy(Output + OutputLength, Text, Length);
     OutputLength += Length;
     Output[OutputLength] = 0;
 }
+
+static CONSOLE_DEVICE Capture = {"capture", CaptureWrite, NULL};
 
 KEY InputReadKey(void) { return KEY_ENTER; }
 
@@ -49,35 +52,21 @@ void CPUInfoFeatureString(LPSTR Buffer, SIZE Size) { snprintf(Buffer, Size, "fpu
 
 static U64 FakeTSCHz, FakeNs, FakeTicks;
 U64 ClockGetTSCFrequency(void) { return FakeTSCHz; }
-U64 GetSystemTimeNs(void) { return FakeNs; }
+static U64 FakeNow(void) { return FakeNs; }
 U64 TimerGetTicks(void) { return FakeTicks; }
 LPCSTR VFSGetCurrentDirectory(void) { return "/"; }
 
-static LOG_LEVEL FakeLevel = LOG_LEVEL_INFO;
-static U32 LogLinesLogged;
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
-    LogLinesLogged++;
-}
-LPCSTR LogLevelName(LOG_LEVEL Level) {
-    static const char* Names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
-    return Level <= LOG_LEVEL_ERROR ? Names[Level] : "?";
-}
-BOOL LogParseLevel(LPCSTR Text, LOG_LEVEL* Level) {
-    for (U32 I = 0; I <= LOG_LEVEL_ERROR; I++) {
-        if (strcasecmp(Text, LogLevelName((LOG_LEVEL)I)) == 0) {
-            *Level = (LOG_LEVEL)I;
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-void LogSetConsoleLevel(LOG_LEVEL Level) { FakeLevel = Level; }
-LOG_LEVEL LogGetConsoleLevel(void) { return FakeLevel; }
-void LogReplay(void (*Visitor)(LPCSTR Line, LPVOID Context), LPVOID Context) {
-    Visitor("[    0.000001] INFO [A] first", Context);
-    Visitor("[    0.000002] WARNING [B] second", Context);
+#define FakeLevel LogGetConsoleLevel()
+
+/** The console goes to Output, the clock is FakeNs, and the log holds two lines for `log` to replay. */
+__attribute__((constructor)) static void SetUpHostKernel(void) {
+    ConsoleRegister(&Capture);
+    HostTimeSetSource(FakeNow);
+    FakeNs = 1000;
+    INFO("[A] first");
+    FakeNs = 2000;
+    WARNING("[B] second");
+    FakeNs = 0;
 }
 
 /************************************************************************/

@@ -7,7 +7,7 @@
  * styles, scrolling and its clamp, rows sent only when they change, stale
  * text erased, and nothing ever written past column 79 or below row 24.
  */
-// SOURCES: shell/DataView.c drivers/console/VGA.c utils/Format.c utils/String.c
+// SOURCES: shell/DataView.c drivers/console/VGA.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -5,7 +5,7 @@
  * and cursors that read a line at a time while lines are being dropped.
  * The ring's storage is a heap block of exactly its size (ASan checks).
  */
-// SOURCES: utils/TextRing.c utils/String.c
+// SOURCES: utils/TextRing.c
 
 #include <stdarg.h>
 #include <stddef.h>

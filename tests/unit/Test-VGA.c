@@ -5,7 +5,7 @@
  * CSI sequence (cursor moves with clamping, erase in line and display, SGR
  * colours, cursor visibility), and malformed sequences.
  */
-// SOURCES: drivers/console/VGA.c utils/String.c
+// SOURCES: drivers/console/VGA.c
 
 #include <stdarg.h>
 #include <stddef.h>

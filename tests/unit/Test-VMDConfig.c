@@ -147,11 +147,6 @@ void PlatformLockRelease(PLATFORM_LOCK* Lock, U64 State) {
     Lock->Held = 0;
 }
 
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
-}
-
 /************************************************************************/
 // The fake domain
 

@@ -96,11 +96,6 @@ void PlatformInterruptRelease(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupt
     Interrupts->Mode = PCI_INTERRUPT_NONE;
 }
 
-void KernelLog(LOG_LEVEL Level, LPCSTR Format, ...) {
-    (void)Level;
-    (void)Format;
-}
-
 /************************************************************************/
 // Set-up
 

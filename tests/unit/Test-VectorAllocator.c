@@ -2,7 +2,7 @@
  * Test-VectorAllocator.c - the device vector allocator, the shared handler
  * chains and the per-vector counters of Interrupts.c (its pure part).
  */
-// SOURCES: arch/x86-64/Interrupts.c utils/String.c
+// SOURCES: arch/x86-64/Interrupts.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -37,6 +37,11 @@ BOOL LogParseLevel(LPCSTR Text, LOG_LEVEL* Level);
 /** Calls Visitor for each line still in the ring, oldest first. */
 void LogReplay(void (*Visitor)(LPCSTR Line, LPVOID Context), LPVOID Context);
 
+#ifdef CAIRN_HOST_BUILD
+/** Host builds: called (under the log lock) with every line the ring receives; tests/host/HostLog.c defines it. */
+void LogHostTap(LOG_LEVEL Level, LPCSTR Line);
+#endif
+
 #define DEBUG(...) KernelLog(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define INFO(...) KernelLog(LOG_LEVEL_INFO, __VA_ARGS__)
 #define WARNING(...) KernelLog(LOG_LEVEL_WARNING, __VA_ARGS__)

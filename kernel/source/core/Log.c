@@ -15,6 +15,10 @@
  * is reported with the next line that gets through. The log can be used
  * before LogInit (the ring is statically set up; the console level is the
  * default until LogInit reads the `log=` option).
+ *
+ * Host builds (the tests' host kernel, tests/host) link this file as is;
+ * there every line the ring receives is also handed to LogHostTap, so tests
+ * can count and search all lines however far the ring has wrapped.
  */
 
 #include "core/Log.h"
@@ -26,29 +30,12 @@
 #include "utils/String.h"
 #include "utils/TextRing.h"
 
-#ifndef CAIRN_HOST_BUILD
 #include "core/Spinlock.h"
+
+#ifdef CAIRN_HOST_BUILD
+#define LOG_HOST_TAP(Level, Line) LogHostTap((Level), (Line))
 #else
-// Host unit tests run on one thread without interrupts: the lock is a plain flag.
-typedef struct tag_SPINLOCK {
-    U32 Locked;
-} SPINLOCK;
-#define SPINLOCK_INIT {0}
-static BOOL SpinlockTryAcquire(SPINLOCK* Lock, U64* Flags) {
-    *Flags = 0;
-    if (Lock->Locked) return FALSE;
-    Lock->Locked = 1;
-    return TRUE;
-}
-static U64 SpinlockAcquire(SPINLOCK* Lock) {
-    Lock->Locked = 1;
-    return 0;
-}
-static void SpinlockRelease(SPINLOCK* Lock, U64 Flags) {
-    UNUSED(Flags);
-    Lock->Locked = 0;
-}
-static void CPUPause(void) {}
+#define LOG_HOST_TAP(Level, Line)
 #endif
 
 #define LOG_RING_SIZE (64 * 1024)
@@ -133,7 +120,7 @@ static void LogEmit(LOG_LEVEL Level, LPCSTR Format, VA_LIST Arguments, U64 Suppr
 
     for (U32 Try = 0; Try < LOG_LOCK_TRIES && !Locked; Try++) {
         Locked = SpinlockTryAcquire(&LogLock, &Flags);
-        if (!Locked) CPUPause();
+        if (!Locked) SpinlockPause();
     }
     if (!Locked) {
         __atomic_add_fetch(&LogLostLines, 1, __ATOMIC_RELAXED);
@@ -147,8 +134,10 @@ static void LogEmit(LOG_LEVEL Level, LPCSTR Format, VA_LIST Arguments, U64 Suppr
         StringPrintFormat(Note, sizeof(Note), "[%5llu.%06llu] WARNING [LogEmit] %llu log lines lost (log busy or called "
                           "recursively)", Ns / 1000000000ULL, (Ns / 1000ULL) % 1000000ULL, Lost);
         TextRingAppend(&LogRing, Note);
+        LOG_HOST_TAP(LOG_LEVEL_WARNING, Note);
     }
     TextRingAppend(&LogRing, Line);
+    LOG_HOST_TAP(Level, Line);
     if (Level >= LogConsoleLevel) {
         Line[Length] = '\n';
         ConsoleWrite(Line, Length + 1);

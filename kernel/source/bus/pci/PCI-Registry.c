@@ -3,7 +3,7 @@
  * the driver registry with its binding rules, removal and rescans.
  *
  * Shared by the kernel (PCI.c adds segments after enumerating them) and the
- * host device-model tests (tests/model/HostKernel.c), so both bind drivers
+ * host device-model tests (tests/model/HostPCI.c), so both bind drivers
  * by the same code. Devices are never freed while listed; in the kernel
  * the lists are guarded by a spinlock, host tests register from one thread.
  *

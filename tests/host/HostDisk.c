@@ -1,0 +1,158 @@
+/*
+ * HostDisk.c - the host kernel's memory DISK driver (see HostDisk.h).
+ */
+
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "HostDisk.h"
+#include "HostKernel.h"
+
+/** TRUE if [Sector, Sector + Count) touches the fault range. */
+static BOOL HostDiskHitsFault(const HOST_DISK* Host, U64 Sector, U32 Count) {
+    return Sector <= Host->FailLast && Sector + Count - 1 >= Host->FailFirst;
+}
+
+static U8* HostDiskBytes(HOST_DISK* Host, const DISK_IO* Io) {
+    if (Host->Data == NULL) HostKernelFail("%s: a transfer with no data and no hook to serve it", Host->Disk.Name);
+    return Host->Data + Io->Sector * Host->SectorSize;
+}
+
+/** The checks every read, write and trim passes, whoever serves it. */
+static void HostDiskCheck(HOST_DISK* Host, U32 Function, const DISK_IO* Io) {
+    if (Io == NULL || Io->SectorCount == 0 || Io->Sector >= Host->Sectors ||
+        Io->SectorCount > Host->Sectors - Io->Sector) {
+        HostKernelFail("%s: request outside the disk (sector %llu, %u sectors of %llu)", Host->Disk.Name,
+                       Io ? Io->Sector : 0ULL, Io ? Io->SectorCount : 0U, Host->Sectors);
+    }
+    if (Function == DF_DISK_TRIM) return;
+    if (Host->MaxTransfer != 0 && Io->SectorCount > Host->MaxTransfer) {
+        HostKernelFail("%s: %u sectors in one request, more than the %u reported", Host->Disk.Name, Io->SectorCount,
+                       Host->MaxTransfer);
+    }
+    if (Host->ExpectLocked && HostMutexDepth() == 0) {
+        HostKernelFail("%s: a request without the caller's lock held", Host->Disk.Name);
+    }
+}
+
+static KSTATUS HostDiskTransfer(HOST_DISK* Host, U32 Function, DISK_IO* Io) {
+    SIZE Bytes = (SIZE)Io->SectorCount * Host->SectorSize;
+    switch (Function) {
+        case DF_DISK_READ:
+            Host->Reads++;
+            Host->LastSector = Io->Sector;
+            Host->LastCount = Io->SectorCount;
+            if (Host->FailReads && HostDiskHitsFault(Host, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
+            memcpy(Io->Buffer, HostDiskBytes(Host, Io), Bytes);
+            Host->SectorsRead += Io->SectorCount;
+            return KSTATUS_SUCCESS;
+        case DF_DISK_WRITE:
+            Host->Writes++;
+            Host->LastSector = Io->Sector;
+            Host->LastCount = Io->SectorCount;
+            if (Host->FailWrites && HostDiskHitsFault(Host, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
+            memcpy(HostDiskBytes(Host, Io), Io->Buffer, Bytes);
+            Host->SectorsWritten += Io->SectorCount;
+            return KSTATUS_SUCCESS;
+        default:  // DF_DISK_TRIM
+            Host->Trims++;
+            memset(HostDiskBytes(Host, Io), 0, Bytes);
+            return KSTATUS_SUCCESS;
+    }
+}
+
+static KSTATUS HostDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    KSTATUS Status;
+    BOOL Transfer = Function == DF_DISK_READ || Function == DF_DISK_WRITE || Function == DF_DISK_TRIM;
+    if (Transfer) HostDiskCheck(Host, Function, (const DISK_IO*)Parameter);
+    if (Host->Hook && Host->Hook(Host, Function, Parameter, &Status)) return Status;
+    switch (Function) {
+        case DF_DISK_READ:
+        case DF_DISK_WRITE:
+            return HostDiskTransfer(Host, Function, (DISK_IO*)Parameter);
+        case DF_DISK_TRIM:
+            return Host->SupportsTrim ? HostDiskTransfer(Host, Function, (DISK_IO*)Parameter) : KSTATUS_NOT_SUPPORTED;
+        case DF_DISK_FLUSH:
+            Host->Flushes++;
+            return KSTATUS_SUCCESS;
+        case DF_DISK_GETINFO: {
+            DISK_INFO* Info = (DISK_INFO*)Parameter;
+            snprintf(Info->Name, sizeof(Info->Name), "%s", Disk->Name);
+            snprintf(Info->Model, sizeof(Info->Model), "%s", Host->Descriptor >= 0 ? "host image" : "host memory");
+            Info->Type = Host->Type;
+            Info->SectorSize = Host->SectorSize;
+            Info->SectorCount = Host->Sectors;
+            Info->Access = Disk->Access;
+            Info->MaxTransferSectors = Host->MaxTransfer;
+            Info->SupportsTrim = Host->SupportsTrim;
+            Info->VolatileCache = Host->VolatileCache;
+            return KSTATUS_SUCCESS;
+        }
+        case DF_DISK_SETACCESS:
+            return KSTATUS_SUCCESS;
+        default:
+            return KSTATUS_NOT_SUPPORTED;
+    }
+}
+
+static const DISK_DRIVER HostDiskDriver = {"host", HostDiskCommand};
+
+static HOST_DISK* HostDiskNew(LPCSTR Name, U32 SectorSize, U64 Sectors) {
+    HOST_DISK* Host = (HOST_DISK*)calloc(1, sizeof(HOST_DISK));
+    if (Host == NULL) HostKernelFail("no memory for disk %s", Name);
+    snprintf(Host->Disk.Name, sizeof(Host->Disk.Name), "%s", Name);
+    Host->Disk.Driver = &HostDiskDriver;
+    Host->Disk.DriverData = Host;
+    Host->SectorSize = SectorSize;
+    Host->Sectors = Sectors;
+    Host->Type = DISK_TYPE_RAM;
+    Host->Descriptor = -1;
+    return Host;
+}
+
+HOST_DISK* HostDiskCreate(LPCSTR Name, U32 SectorSize, U64 Sectors) {
+    HOST_DISK* Host = HostDiskNew(Name, SectorSize, Sectors);
+    Host->Data = (U8*)calloc(Sectors ? Sectors : 1, SectorSize);
+    if (Host->Data == NULL) HostKernelFail("no memory for the %llu sectors of disk %s", Sectors, Name);
+    return Host;
+}
+
+HOST_DISK* HostDiskCreateHooked(LPCSTR Name, U32 SectorSize, U64 Sectors, HOST_DISK_HOOK Hook, LPVOID Context) {
+    HOST_DISK* Host = HostDiskNew(Name, SectorSize, Sectors);
+    Host->Hook = Hook;
+    Host->HookContext = Context;
+    return Host;
+}
+
+HOST_DISK* HostDiskOpenFile(LPCSTR Name, LPCSTR Path, U32 SectorSize) {
+    int Descriptor = open(Path, O_RDWR);
+    struct stat Stat;
+    if (Descriptor < 0 || fstat(Descriptor, &Stat) != 0) HostKernelFail("cannot open the image %s", Path);
+    HOST_DISK* Host = HostDiskNew(Name, SectorSize, (U64)Stat.st_size / SectorSize);
+    Host->Descriptor = Descriptor;
+    Host->MappedBytes = (SIZE)(Host->Sectors * SectorSize);
+    if (Host->MappedBytes != 0) {
+        LPVOID Mapped = mmap(NULL, Host->MappedBytes, PROT_READ | PROT_WRITE, MAP_SHARED, Descriptor, 0);
+        if (Mapped == MAP_FAILED) HostKernelFail("cannot map the image %s", Path);
+        Host->Data = (U8*)Mapped;
+    }
+    return Host;
+}
+
+void HostDiskDestroy(HOST_DISK* Host) {
+    if (Host == NULL) return;
+    if (Host->Descriptor >= 0) {
+        if (Host->Data) munmap(Host->Data, Host->MappedBytes);
+        close(Host->Descriptor);
+    } else {
+        free(Host->Data);
+    }
+    free(Host);
+}
