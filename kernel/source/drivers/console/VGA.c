@@ -112,8 +112,7 @@ static void FlushToHardware(void) {
 
 static void VGAConsoleWrite(LPCSTR Text, SIZE Length) {
     U64 Flags = 0;
-    BOOL Locked = FALSE;
-    for (U32 Try = 0; Try < VGA_LOCK_TRIES && !Locked; Try++) Locked = SpinlockTryAcquire(&VgaLock, &Flags);
+    BOOL Locked = SpinlockTryAcquireBounded(&VgaLock, &Flags, VGA_LOCK_TRIES);
 
     TerminalWrite(&Vga.Terminal, Text, Length);
     FlushToHardware();
@@ -121,7 +120,7 @@ static void VGAConsoleWrite(LPCSTR Text, SIZE Length) {
     if (Locked) SpinlockRelease(&VgaLock, Flags);
 }
 
-static CONSOLE_DEVICE VGAConsole = {"vga", VGAConsoleWrite, NULL};
+static CONSOLE_DEVICE VGAConsole = {"vga", VGAConsoleWrite, NULL, TRUE, 0, 0};
 
 /************************************************************************/
 // Detection and mapping
@@ -146,6 +145,7 @@ static void EnableHardwareCursor(void) {
 BOOL VGAInit(void) {
     const MULTIBOOT_INFO* Info = &KernelBootInfo;
     if (Vga.Present) return TRUE;
+    if (!ConsoleScreensWanted()) return FALSE;
 
     Vga.Physical = VGA_TEXT_PHYSICAL;
     Vga.Columns = VGA_DEFAULT_COLUMNS;
@@ -172,6 +172,8 @@ BOOL VGAInit(void) {
     EnableHardwareCursor();
 
     Vga.Present = TRUE;
+    VGAConsole.Columns = Vga.Columns;
+    VGAConsole.Rows = Vga.Rows;
     ConsoleRegister(&VGAConsole);
     INFO("[VGAInit] text console %ux%u at %llx", Vga.Columns, Vga.Rows, Vga.Physical);
     return TRUE;
