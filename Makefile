@@ -33,6 +33,13 @@ KERNEL_ASM_SOURCES := $(shell find kernel/source -name '*.asm' | sort) boot/Boot
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C_SOURCES)) \
 	$(patsubst %.asm,$(BUILD)/obj/%.asm.o,$(KERNEL_ASM_SOURCES))
 
+# The framebuffer console's fonts: PSF files from Debian's console-setup-linux, turned into C at build time
+# (tools/psf2c.py; drivers/console/Font.h). No font data is kept in the repository.
+FONT_DIR ?= /usr/share/consolefonts
+FONT_FILES := FontVGA16=$(FONT_DIR)/Uni2-VGA16.psf.gz FontTerminus16x32=$(FONT_DIR)/Uni2-Terminus32x16.psf.gz
+GENERATED_FONTS := $(BUILD)/generated/Fonts.c
+KERNEL_OBJECTS += $(BUILD)/obj/generated/Fonts.o
+
 KERNEL_ELF := $(BUILD)/kernel.elf
 ISO := $(BUILD)/cairn.iso
 DISK_IMAGE := $(BUILD)/nvme-disk.img
@@ -65,6 +72,14 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.asm.o: %.asm
 	@mkdir -p $(dir $@)
 	$(NASM) $(NASM_FLAGS) $< -o $@
+
+$(GENERATED_FONTS): tools/psf2c.py tools/psf.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/psf2c.py $@ $(FONT_FILES)
+
+$(BUILD)/obj/generated/Fonts.o: $(GENERATED_FONTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
 $(KERNEL_ELF): $(KERNEL_OBJECTS) linker.ld
 	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJECTS)
