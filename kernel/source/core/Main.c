@@ -5,10 +5,11 @@
  * tables (first 4 GiB identity mapped and direct mapped). Each step below
  * only uses what the steps before it set up:
  *   serial (so everything after can be seen) -> boot information -> command
- *   line and log -> VGA -> GDT/IDT (so faults are reported) -> CPU info ->
+ *   line and log -> VGA text or framebuffer console (text kept in RAM) -> GDT/IDT (so faults are reported) -> CPU info ->
  *   per-CPU data -> clock (TSC) -> memory (frames, page tables, heap) ->
- *   ACPI tables -> APICs (IOAPIC routing from the MADT) and timer -> input ->
- *   interrupts on -> scheduler threads -> PCI enumeration and drivers -> shell.
+ *   screen mappings (the framebuffer write-combining) -> ACPI tables -> APICs (IOAPIC routing from the MADT) and timer -> input ->
+ *   interrupts on -> scheduler threads -> PCI enumeration and drivers ->
+ *   autorun= commands -> shell.
  */
 
 #include "core/Kernel.h"
@@ -26,6 +27,7 @@
 #include "block/Partition.h"
 #include "fs/VFS.h"
 #include "drivers/console/Console.h"
+#include "drivers/console/Framebuffer.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
 #include "drivers/console/Serial.h"
@@ -105,6 +107,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     KernelCommandLineInit(KernelBootInfo.CommandLine);
     LogInit();
     VGAInit();
+    FramebufferInit();
 
     GDTInit();
     InterruptsInit();
@@ -117,6 +120,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
 
     MemoryInit();
     VGARemap();
+    FramebufferMap();
 
     ACPIInit();
     PICDisable();
@@ -147,8 +151,10 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterCacheCommands();
     ShellRegisterDataViewCommands();
     ShellRegisterFileCommands();
+    ShellRegisterReportCommand();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);
+    ShellRunAutorun(KernelGetOption("autorun"));
     ShellRun();
 }
