@@ -5,6 +5,7 @@
 #   make image   build/kernel.elf and build/cairn.iso
 #   make unit    host unit tests only
 #   make disk    build/nvme-disk.img
+#   make usb DEVICE=/dev/sdX   write build/cairn.iso to a removable USB stick (checks, asks, verifies)
 #   make clean
 #
 # BUILD=<dir> puts every output in another folder (parallel work trees).
@@ -54,7 +55,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -Ikern
 # Host tests against the NVMe controller model (defines test-model and MODEL_TEST_BINARIES).
 -include tests/model/model.mk
 
-.PHONY: all image kernel run test unit integration disk deps clean
+.PHONY: all image kernel run test unit integration disk deps clean usb
 
 all: image
 
@@ -95,6 +96,10 @@ disk: $(DISK_IMAGE)
 
 $(DISK_IMAGE): tools/make-disk-image.sh $(shell find tools/disk-content -type f 2>/dev/null)
 	tools/make-disk-image.sh $@ tools/disk-content
+
+# Refuses anything but a removable, unmounted whole disk; see tools/write-usb.py and documentation/Bare-Metal.md.
+usb: image
+	@$(PYTHON) tools/write-usb.py --image $(ISO) $(DEVICE)
 
 run: deps image disk
 	@tools/run-qemu.sh $(ISO) $(DISK_IMAGE)
