@@ -86,6 +86,21 @@ static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U3
     ListTag(List, 8, Payload, 24);
 }
 
+/** A GRUB RGB framebuffer tag (38 bytes): common part, then red/green/blue position and size. */
+static void AddRgbFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp,
+                              const U8 Fields[6]) {
+    U8 Payload[30];
+    memset(Payload, 0, sizeof(Payload));
+    PutU64(Payload, Address);
+    PutU32(Payload + 8, Pitch);
+    PutU32(Payload + 12, Width);
+    PutU32(Payload + 16, Height);
+    Payload[20] = Bpp;
+    Payload[21] = MULTIBOOT_FRAMEBUFFER_RGB;
+    memcpy(Payload + 24, Fields, 6);
+    ListTag(List, 8, Payload, sizeof(Payload));
+}
+
 static const U64 QemuMap[][3] = {
     {0x0, 0x9FC00, MULTIBOOT_MEMORY_AVAILABLE},
     {0x9FC00, 0x400, MULTIBOOT_MEMORY_RESERVED},
@@ -173,6 +188,43 @@ static void TestEfiList(void** State) {
     assert_true(Info.BootedFromEFI);
     assert_int_equal(Info.EFISystemTable, 0x7F000000);
     assert_int_equal(Info.RegionCount, 0);
+}
+
+static void TestRgbFramebufferFields(void** State) {
+    (void)State;
+    // OVMF's GOP (BGRX, red at 16) at 1920x1080x32.
+    const U8 Bgrx[6] = {16, 8, 8, 8, 0, 8};
+    ListBegin(&List);
+    AddRgbFramebuffer(&List, 0xC0000000ULL, 7680, 1920, 1080, 32, Bgrx);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_int_equal(Info.FramebufferPitch, 7680);
+    assert_int_equal(Info.FramebufferBpp, 32);
+    assert_int_equal(Info.FramebufferRedPosition, 16);
+    assert_int_equal(Info.FramebufferRedSize, 8);
+    assert_int_equal(Info.FramebufferGreenPosition, 8);
+    assert_int_equal(Info.FramebufferBluePosition, 0);
+    assert_int_equal(Info.FramebufferBlueSize, 8);
+
+    // GRUB's bochs driver at 800x600x24, RGB order; the framebuffer above 4 GiB (resizable BARs).
+    const U8 Rgb[6] = {0, 8, 8, 8, 16, 8};
+    ListBegin(&List);
+    AddRgbFramebuffer(&List, 0x7000000000ULL, 2400, 800, 600, 24, Rgb);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_int_equal(Info.FramebufferAddress, 0x7000000000ULL);
+    assert_int_equal(Info.FramebufferBpp, 24);
+    assert_int_equal(Info.FramebufferRedPosition, 0);
+    assert_int_equal(Info.FramebufferBluePosition, 16);
+
+    // A tag cut before its colour fields: the mode is kept, the fields stay 0 (the console refuses them).
+    ListBegin(&List);
+    AddFramebuffer(&List, 0xC0000000ULL, 5120, 1280, 800, 32, MULTIBOOT_FRAMEBUFFER_RGB);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_true(Info.HasFramebuffer);
+    assert_int_equal(Info.FramebufferRedSize, 0);
+    assert_int_equal(Info.FramebufferGreenSize, 0);
 }
 
 static void TestLargerMapEntries(void** State) {
@@ -389,6 +441,7 @@ static void TestShortTagsIgnored(void** State) {
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestBiosList),          cmocka_unit_test(TestEfiList),
+        cmocka_unit_test(TestRgbFramebufferFields),
         cmocka_unit_test(TestLargerMapEntries),  cmocka_unit_test(TestEmptyAndWrappingRegionsSkipped),
         cmocka_unit_test(TestLimits),            cmocka_unit_test(TestUnterminatedString),
         cmocka_unit_test(TestTooShortOrNull),    cmocka_unit_test(TestTotalSizeBeyondBuffer),
