@@ -74,21 +74,9 @@ static void AddMemoryMap(TAG_LIST* List, U32 EntrySize, U32 Count, const U64 (*E
     ListTag(List, 6, Payload, 8 + Count * EntrySize);
 }
 
-static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type) {
-    U8 Payload[24];
-    memset(Payload, 0, sizeof(Payload));
-    PutU64(Payload, Address);
-    PutU32(Payload + 8, Pitch);
-    PutU32(Payload + 12, Width);
-    PutU32(Payload + 16, Height);
-    Payload[20] = Bpp;
-    Payload[21] = Type;
-    ListTag(List, 8, Payload, 24);
-}
-
-/** A GRUB RGB framebuffer tag (38 bytes): common part, then red/green/blue position and size. */
-static void AddRgbFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp,
-                              const U8 Fields[6]) {
+/** A framebuffer tag: the common part (24 bytes of payload), then the six RGB field bytes when Fields is given. */
+static void AddFramebufferWith(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type,
+                               const U8* Fields) {
     U8 Payload[30];
     memset(Payload, 0, sizeof(Payload));
     PutU64(Payload, Address);
@@ -96,9 +84,18 @@ static void AddRgbFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width,
     PutU32(Payload + 12, Width);
     PutU32(Payload + 16, Height);
     Payload[20] = Bpp;
-    Payload[21] = MULTIBOOT_FRAMEBUFFER_RGB;
-    memcpy(Payload + 24, Fields, 6);
-    ListTag(List, 8, Payload, sizeof(Payload));
+    Payload[21] = Type;
+    if (Fields) memcpy(Payload + 24, Fields, 6);
+    ListTag(List, 8, Payload, Fields ? 30 : 24);
+}
+
+static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type) {
+    AddFramebufferWith(List, Address, Pitch, Width, Height, Bpp, Type, NULL);
+}
+
+static void AddRgbFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp,
+                              const U8 Fields[6]) {
+    AddFramebufferWith(List, Address, Pitch, Width, Height, Bpp, MULTIBOOT_FRAMEBUFFER_RGB, Fields);
 }
 
 static const U64 QemuMap[][3] = {
