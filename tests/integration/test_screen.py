@@ -6,7 +6,7 @@ keyboard (QMP send-key), and the boot menu.
   * the framebuffer at 800x600 and 1920x1080 (the VGA's EDID makes OVMF pick them; 1280x800 is OVMF's
     default, above), each read with the font the kernel chose, and 24 bits per pixel (GRUB's bochs driver
     picks 800x600x24 when grub.cfg loads all_video);
-  * BIOS (SeaBIOS): VGA text mode, read with the VGA BIOS's own font;
+  * BIOS (SeaBIOS): VGA text mode, read with the VGA BIOS's own font, and a 16-bit VBE mode;
   * the GRUB menu's safe and serial-only entries, chosen with the arrow keys on serial; autorun= and report.
 
 The screen is read by screen_reader.py (glyph matching with the fonts the kernel draws with). The full-screen
@@ -189,6 +189,22 @@ def test_uefi_24_bits_per_pixel(screen_vm, tmp_path, build_dir):
     match = framebuffer_line(vm)
     assert match.group(1, 2, 3) == ("800", "600", "24"), match.group(0)
     vm.wait_boot(BOOT_TIMEOUT)
+    vm.wait_screen(r"Cairn \S+ ready in \d+ ms\n/>", 30)
+    check_commands(vm)
+
+
+def test_bios_vbe_16_bits_per_pixel(screen_vm, tmp_path, build_dir):
+    # A VBE graphics mode under BIOS instead of text (RGB 5:6:5): the framebuffer console draws it too.
+    # (An 8-bit indexed mode, which the kernel refuses, cannot be tested here: GRUB 2.06 itself triple-faults
+    # setting it on QEMU's VGA; FramebufferFormatProblem's refusals are unit-tested.)
+    image = make_iso(tmp_path, build_dir, lambda text: text.replace(
+        'then set gfxpayload=text; fi\n    boot', 'then set gfxpayload=1024x768x16; fi\n    boot', 1))
+    vm = screen_vm(image, firmware="seabios")
+    vm.wait_for(r"\[FramebufferInit\] 1024x768x16 at \w+, pitch 2048, RGB 5:6:5 at 11:5:0", BOOT_TIMEOUT)
+    match = framebuffer_line(vm)
+    assert match.group(1, 2, 3) == ("1024", "768", "16")
+    vm.wait_boot(BOOT_TIMEOUT)
+    assert "[VGAInit]" not in vm.clean
     vm.wait_screen(r"Cairn \S+ ready in \d+ ms\n/>", 30)
     check_commands(vm)
 
