@@ -251,8 +251,8 @@ def test_boot_menu_entries(screen_vm, downs, options):
 
 def test_autorun_and_report(screen_vm, tmp_path, build_dir):
     # A quoted value with spaces: GRUB passes the whole argument quoted, the kernel splits it at '='.
-    image = make_iso(tmp_path, build_dir, lambda text: text.replace(
-        "multiboot2 /boot/kernel.elf log=info\n", 'multiboot2 /boot/kernel.elf log=info "autorun=echo one two;;nvme list"\n', 1))
+    entry = 'multiboot2 /boot/kernel.elf log=info "autorun=echo one two;;nvme list"\n'
+    image = make_iso(tmp_path, build_dir, lambda text: text.replace("multiboot2 /boot/kernel.elf log=info\n", entry, 1))
     vm = screen_vm(image, firmware="seabios")
     vm.wait_for(READY_RE, BOOT_TIMEOUT)
     vm.wait_for(r"^/> echo one two\n+one two\n")

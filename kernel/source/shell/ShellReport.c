@@ -103,7 +103,7 @@ static I32 CommandReport(I32 ArgumentCount, LPSTR* Arguments) {
     LPSTR Buffer = KernelHeapAlloc(REPORT_BUFFER_SIZE);
     if (Buffer == NULL || !ConsoleCaptureBegin(Buffer, REPORT_BUFFER_SIZE)) {
         KernelHeapFree(Buffer);
-        ShellPrint("report: cannot collect the output (out of memory or a capture is running): printing it as it comes\n");
+        ShellPrint("report: cannot collect the output (out of memory or a capture runs): printing it as it comes\n");
         PrintReport();
         return 0;
     }
@@ -113,7 +113,9 @@ static I32 CommandReport(I32 ArgumentCount, LPSTR* Arguments) {
     ConsoleWriteTo(CONSOLE_TO_LINES, Buffer, Length);
     PageOnScreens(Buffer, Length);
     KernelHeapFree(Buffer);
-    if (Produced > Length) ShellPrint("report: %llu bytes past the first %u were cut\n", (U64)(Produced - Length), REPORT_BUFFER_SIZE);
+    if (Produced > Length) {
+        ShellPrint("report: %llu bytes past the first %u were cut\n", (U64)(Produced - Length), REPORT_BUFFER_SIZE);
+    }
     return 0;
 }
 

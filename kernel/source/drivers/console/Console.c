@@ -32,7 +32,9 @@ void ConsoleRegister(CONSOLE_DEVICE* Device) {
 void ConsoleWriteTo(U32 Targets, LPCSTR Text, SIZE Length) {
     U64 Flags = SpinlockAcquire(&ConsoleLock);
     if (CaptureBuffer != NULL && Targets == CONSOLE_TO_ALL) {
-        if (CaptureLength < CaptureSize) MemoryCopy(CaptureBuffer + CaptureLength, Text, MIN(Length, CaptureSize - CaptureLength));
+        if (CaptureLength < CaptureSize) {
+            MemoryCopy(CaptureBuffer + CaptureLength, Text, MIN(Length, CaptureSize - CaptureLength));
+        }
         CaptureLength += Length;
         SpinlockRelease(&ConsoleLock, Flags);
         return;

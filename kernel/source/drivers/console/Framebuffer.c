@@ -80,8 +80,9 @@ static void Flush(void) {
     if (Dirty) {
         for (U32 Row = First; Row <= Last; Row++) DrawRow(Row, CursorRow, CursorColumn, Visible);
     }
-    // The row the cursor left (its underline must go) and the one it is on now.
-    if (Fb.CursorRow != MAX_U32 && Fb.CursorRow != CursorRow && !(Dirty && Fb.CursorRow >= First && Fb.CursorRow <= Last)) {
+    // The row the cursor left (its underline must go) and the one it is on now, unless drawn above.
+    BOOL LeftDrawn = Dirty && Fb.CursorRow >= First && Fb.CursorRow <= Last;
+    if (Fb.CursorRow != MAX_U32 && Fb.CursorRow != CursorRow && !LeftDrawn) {
         DrawRow(Fb.CursorRow, CursorRow, CursorColumn, Visible);
     }
     if (!(Dirty && CursorRow >= First && CursorRow <= Last)) DrawRow(CursorRow, CursorRow, CursorColumn, Visible);
@@ -199,5 +200,6 @@ void FramebufferDescribe(LPSTR Buffer, SIZE Size) {
     StringPrintFormat(Buffer, Size, "framebuffer: %ux%ux%u, %s, font %s x%u, %ux%u cells, scroll %llu.%llu ms",
                       Fb.Width, Fb.Height, Fb.Renderer.Format.BitsPerPixel,
                       Fb.Pixels == NULL ? "not mapped" : (PagingHasWriteCombining() ? "write-combining" : "uncached"),
-                      Fb.Renderer.Font->Name, Fb.Renderer.Scale, Fb.Columns, Fb.Rows, Micro / 1000, (Micro % 1000) / 100);
+                      Fb.Renderer.Font->Name, Fb.Renderer.Scale, Fb.Columns, Fb.Rows, Micro / 1000,
+                      (Micro % 1000) / 100);
 }

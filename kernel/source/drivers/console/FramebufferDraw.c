@@ -29,7 +29,9 @@ LPCSTR FramebufferFormatProblem(const PIXEL_FORMAT* Format) {
     const U8 Sizes[3] = {Format->RedSize, Format->GreenSize, Format->BlueSize};
     for (U32 Index = 0; Index < 3; Index++) {
         if (Sizes[Index] == 0 || Sizes[Index] > 8) return "a colour field is empty or wider than 8 bits";
-        if ((U32)Positions[Index] + Sizes[Index] > BytesPerPixel(Bits) * 8) return "a colour field lies outside the pixel";
+        if ((U32)Positions[Index] + Sizes[Index] > BytesPerPixel(Bits) * 8) {
+            return "a colour field lies outside the pixel";
+        }
     }
     return NULL;
 }
@@ -122,5 +124,7 @@ void FramebufferDrawRow(const GLYPH_RENDERER* Renderer, const U16* Cells, U32 Co
 }
 
 void FramebufferFill(const GLYPH_RENDERER* Renderer, U8* Target, U32 Pitch, U32 Pixels, U32 Lines, U32 Pixel) {
-    for (U32 Line = 0; Line < Lines; Line++) PutPixels(Target + (SIZE)Line * Pitch, Renderer->BytesPerPixel, Pixel, Pixels);
+    for (U32 Line = 0; Line < Lines; Line++) {
+        PutPixels(Target + (SIZE)Line * Pitch, Renderer->BytesPerPixel, Pixel, Pixels);
+    }
 }
