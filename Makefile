@@ -5,6 +5,7 @@
 #   make image   build/kernel.elf and build/cairn.iso
 #   make unit    host unit tests only
 #   make disk    build/nvme-disk.img
+#   make usb DEVICE=/dev/sdX   write build/cairn.iso to a removable USB stick (checks, asks, verifies)
 #   make clean
 #
 # BUILD=<dir> puts every output in another folder (parallel work trees).
@@ -34,6 +35,13 @@ KERNEL_ASM_SOURCES := $(shell find kernel/source -name '*.asm' | sort) boot/Boot
 KERNEL_OBJECTS := $(patsubst %.c,$(BUILD)/obj/%.o,$(KERNEL_C_SOURCES)) \
 	$(patsubst %.asm,$(BUILD)/obj/%.asm.o,$(KERNEL_ASM_SOURCES))
 
+# The framebuffer console's fonts: PSF files from Debian's console-setup-linux, turned into C at build time
+# (tools/psf2c.py; drivers/console/Font.h). No font data is kept in the repository.
+FONT_DIR ?= /usr/share/consolefonts
+FONT_FILES := FontVGA16=$(FONT_DIR)/Uni2-VGA16.psf.gz FontTerminus16x32=$(FONT_DIR)/Uni2-Terminus32x16.psf.gz
+GENERATED_FONTS := $(BUILD)/generated/Fonts.c
+KERNEL_OBJECTS += $(BUILD)/obj/generated/Fonts.o
+
 KERNEL_ELF := $(BUILD)/kernel.elf
 ISO := $(BUILD)/cairn.iso
 DISK_IMAGE := $(BUILD)/nvme-disk.img
@@ -62,7 +70,7 @@ $(foreach Test,$(UNIT_TEST_SOURCES),$(eval $(call UNIT_TEST_RULE,$(Test))))
 # Host tests against the NVMe controller model (defines test-model and MODEL_TEST_BINARIES).
 -include tests/model/model.mk
 
-.PHONY: all image kernel run test unit integration disk deps clean
+.PHONY: all image kernel run test unit integration disk deps clean usb
 
 all: image
 
@@ -81,6 +89,14 @@ $(BUILD)/obj/%.asm.o: %.asm
 	@mkdir -p $(dir $@)
 	$(NASM) $(NASM_FLAGS) $< -o $@
 
+$(GENERATED_FONTS): tools/psf2c.py tools/psf.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/psf2c.py $@ $(FONT_FILES)
+
+$(BUILD)/obj/generated/Fonts.o: $(GENERATED_FONTS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
 $(KERNEL_ELF): $(KERNEL_OBJECTS) linker.ld
 	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJECTS)
 	@grub-file --is-x86-multiboot2 $@ || (echo "error: $@ is not multiboot2" && rm -f $@ && false)
@@ -95,6 +111,10 @@ disk: $(DISK_IMAGE)
 
 $(DISK_IMAGE): tools/make-disk-image.sh $(shell find tools/disk-content -type f 2>/dev/null)
 	tools/make-disk-image.sh $@ tools/disk-content
+
+# Refuses anything but a removable, unmounted whole disk; see tools/write-usb.py and documentation/Bare-Metal.md.
+usb: image
+	@$(PYTHON) tools/write-usb.py --image $(ISO) $(DEVICE)
 
 run: deps image disk
 	@tools/run-qemu.sh $(ISO) $(DISK_IMAGE)

@@ -34,6 +34,14 @@ align 8
 align 8
     dw 6, 0
     dd 8
+    ; Framebuffer (optional): a linear framebuffer is welcome, in whatever mode the firmware
+    ; has (0x0x0: GRUB's "auto"; under UEFI that keeps the GOP mode). Without this tag GRUB
+    ; on UEFI has no console to offer ("no suitable video mode found"). EGA text stays
+    ; acceptable: grub.cfg keeps text mode under BIOS.
+align 8
+    dw 5, 1
+    dd 20
+    dd 0, 0, 0
     ; End tag.
 align 8
     dw 0, 0

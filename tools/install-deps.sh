@@ -26,6 +26,7 @@ PACKAGES=(
     clang             # libFuzzer targets (make fuzz, and the bounded fuzz run in make test)
     libclang-rt-14-dev  # the fuzzer and sanitizer runtimes clang links
     valgrind          # make bench-model (instructions per I/O, callgrind)
+    console-setup-linux  # PSF fonts for the framebuffer console (converted at build time) and the screen tests
 )
 # On a desktop, `make run` opens a QEMU window: that needs QEMU's GTK/SDL
 # front ends, which are only a Recommends of qemu-system-x86.

@@ -9,7 +9,9 @@ One CairnVM is one QEMU process:
     a trace file; nvme_events() returns what was seen, and unexpected_nvme_events() what the test did not
     declare with expect_nvme_events();
   * -no-reboot, so a triple fault ends QEMU instead of looping, and isa-debug-exit on port 0xF4;
-  * the firmware's debug port 0x402 goes to a file (firmware_log()).
+  * the firmware's debug port 0x402 goes to a file (firmware_log());
+  * GRUB's boot menu counts down 3 s (boot/grub.cfg): the reader presses Enter as soon as the countdown shows
+    on serial, so tests do not wait for it (skip_boot_menu=False leaves the menu alone).
 
 Every wait is bounded; a timeout raises CairnTimeout (an AssertionError) with the end of the transcript.
 Callers own the VM's lifetime: use it as a context manager or call stop().
@@ -60,6 +62,8 @@ KEYS = {
 }
 
 NVME_EVENT_RE = re.compile(r"\b(pci_nvme_(?:ub|err)_\w+)")
+# GRUB's menu countdown line on serial (boot/grub.cfg sets a timeout).
+GRUB_COUNTDOWN_RE = re.compile(r"executed automatically in \d+s")
 
 
 class CairnTimeout(AssertionError):
@@ -188,13 +192,15 @@ class CairnVM:
     extra_args: more QEMU arguments
     accel:      'tcg', 'kvm' or None (automatic: KVM only when usable and not PVM)
     no_reboot:  True (default) makes a guest reset end QEMU; False lets the machine reboot
+    skip_boot_menu: True (default) presses Enter on serial when GRUB's menu countdown appears
     work_dir:   where per-VM files go (OVMF vars copy, USB stick copy, QMP socket, trace file)
     log_path:   the serial transcript is written there as it arrives (with the command line first and
                 QEMU's stderr and the NVMe trace appended at stop)
     """
 
     def __init__(self, image, work_dir, *, firmware="seabios", media="cd", machine="q35", memory_mib=256,
-                 nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True):
+                 nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True,
+                 skip_boot_menu=True):
         if firmware not in ("seabios", "ovmf"):
             raise ValueError("firmware must be seabios or ovmf")
         if media not in ("cd", "usb"):
@@ -215,6 +221,8 @@ class CairnVM:
         self.log_path = log_path
         self.name = name
         self.no_reboot = no_reboot
+        self.skip_boot_menu = skip_boot_menu
+        self._menu_scan = 0       # where to look for GRUB's countdown; None: pressed, waiting for the kernel
 
         os.makedirs(work_dir, exist_ok=True)
         self.trace_path = os.path.join(work_dir, "nvme-trace.log")
@@ -333,10 +341,28 @@ class CairnVM:
             with self._lock:
                 self.raw += text
                 self.clean += self._cleaner.feed(text)
+                if self.skip_boot_menu:
+                    self._skip_menu()
                 if self._log:
                     self._log.write(text.replace("\r", ""))
                     self._log.flush()
                 self._lock.notify_all()
+
+    def _skip_menu(self):
+        """Presses Enter once per boot menu (self._lock held); re-armed when the kernel is up (a reboot)."""
+        if self._menu_scan is None:
+            ready = READY_RE.search(self.clean, max(0, len(self.clean) - 4096))
+            if ready:
+                self._menu_scan = ready.end()
+            return
+        countdown = GRUB_COUNTDOWN_RE.search(self.clean, max(self._menu_scan, len(self.clean) - 300))
+        if countdown:
+            self._menu_scan = None
+            try:
+                self.process.stdin.write(b"\r")
+                self.process.stdin.flush()
+            except OSError:
+                pass
 
     def _read_stderr(self):
         for line in iter(self.process.stderr.readline, b""):

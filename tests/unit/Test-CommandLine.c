@@ -54,6 +54,11 @@ static void TestQuotes(void** State) {
     // A quoted '=' is part of the name, not the separator.
     assert_true(CommandLineParse(&Line, "\"a=b\"=c"));
     assert_string_equal(CommandLineGet(&Line, "a=b"), "c");
+    // GRUB quotes a whole argument holding a space: the first '=' inside still splits it.
+    assert_true(CommandLineParse(&Line, "log=info \"autorun=nvme list;disk\" \"bare flag\""));
+    assert_int_equal(Line.Count, 3);
+    assert_string_equal(CommandLineGet(&Line, "autorun"), "nvme list;disk");
+    assert_string_equal(CommandLineGet(&Line, "bare flag"), "");
 }
 
 static void TestOpenQuote(void** State) {

@@ -42,7 +42,7 @@ static void ConsoleCapture(LPCSTR Text, SIZE Length) {
     }
 }
 
-static CONSOLE_DEVICE CaptureDevice = {"capture", ConsoleCapture, NULL};
+static CONSOLE_DEVICE CaptureDevice = {.Name = "capture", .Write = ConsoleCapture};
 
 /** The host kernel's console goes to Console, its clock is NowNs. */
 __attribute__((constructor)) static void SetUpHostKernel(void) {

@@ -74,8 +74,10 @@ static void AddMemoryMap(TAG_LIST* List, U32 EntrySize, U32 Count, const U64 (*E
     ListTag(List, 6, Payload, 8 + Count * EntrySize);
 }
 
-static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type) {
-    U8 Payload[24];
+/** A framebuffer tag: the common part (24 bytes of payload), then the six RGB field bytes when Fields is given. */
+static void AddFramebufferWith(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type,
+                               const U8* Fields) {
+    U8 Payload[30];
     memset(Payload, 0, sizeof(Payload));
     PutU64(Payload, Address);
     PutU32(Payload + 8, Pitch);
@@ -83,7 +85,17 @@ static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U3
     PutU32(Payload + 16, Height);
     Payload[20] = Bpp;
     Payload[21] = Type;
-    ListTag(List, 8, Payload, 24);
+    if (Fields) memcpy(Payload + 24, Fields, 6);
+    ListTag(List, 8, Payload, Fields ? 30 : 24);
+}
+
+static void AddFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp, U8 Type) {
+    AddFramebufferWith(List, Address, Pitch, Width, Height, Bpp, Type, NULL);
+}
+
+static void AddRgbFramebuffer(TAG_LIST* List, U64 Address, U32 Pitch, U32 Width, U32 Height, U8 Bpp,
+                              const U8 Fields[6]) {
+    AddFramebufferWith(List, Address, Pitch, Width, Height, Bpp, MULTIBOOT_FRAMEBUFFER_RGB, Fields);
 }
 
 static const U64 QemuMap[][3] = {
@@ -173,6 +185,43 @@ static void TestEfiList(void** State) {
     assert_true(Info.BootedFromEFI);
     assert_int_equal(Info.EFISystemTable, 0x7F000000);
     assert_int_equal(Info.RegionCount, 0);
+}
+
+static void TestRgbFramebufferFields(void** State) {
+    (void)State;
+    // OVMF's GOP (BGRX, red at 16) at 1920x1080x32.
+    const U8 Bgrx[6] = {16, 8, 8, 8, 0, 8};
+    ListBegin(&List);
+    AddRgbFramebuffer(&List, 0xC0000000ULL, 7680, 1920, 1080, 32, Bgrx);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_int_equal(Info.FramebufferPitch, 7680);
+    assert_int_equal(Info.FramebufferBpp, 32);
+    assert_int_equal(Info.FramebufferRedPosition, 16);
+    assert_int_equal(Info.FramebufferRedSize, 8);
+    assert_int_equal(Info.FramebufferGreenPosition, 8);
+    assert_int_equal(Info.FramebufferBluePosition, 0);
+    assert_int_equal(Info.FramebufferBlueSize, 8);
+
+    // GRUB's bochs driver at 800x600x24, RGB order; the framebuffer above 4 GiB (resizable BARs).
+    const U8 Rgb[6] = {0, 8, 8, 8, 16, 8};
+    ListBegin(&List);
+    AddRgbFramebuffer(&List, 0x7000000000ULL, 2400, 800, 600, 24, Rgb);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_int_equal(Info.FramebufferAddress, 0x7000000000ULL);
+    assert_int_equal(Info.FramebufferBpp, 24);
+    assert_int_equal(Info.FramebufferRedPosition, 0);
+    assert_int_equal(Info.FramebufferBluePosition, 16);
+
+    // A tag cut before its colour fields: the mode is kept, the fields stay 0 (the console refuses them).
+    ListBegin(&List);
+    AddFramebuffer(&List, 0xC0000000ULL, 5120, 1280, 800, 32, MULTIBOOT_FRAMEBUFFER_RGB);
+    ListEnd(&List, TRUE);
+    assert_true(ParseExact(List.Bytes, List.Length, &Info));
+    assert_true(Info.HasFramebuffer);
+    assert_int_equal(Info.FramebufferRedSize, 0);
+    assert_int_equal(Info.FramebufferGreenSize, 0);
 }
 
 static void TestLargerMapEntries(void** State) {
@@ -389,6 +438,7 @@ static void TestShortTagsIgnored(void** State) {
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestBiosList),          cmocka_unit_test(TestEfiList),
+        cmocka_unit_test(TestRgbFramebufferFields),
         cmocka_unit_test(TestLargerMapEntries),  cmocka_unit_test(TestEmptyAndWrappingRegionsSkipped),
         cmocka_unit_test(TestLimits),            cmocka_unit_test(TestUnterminatedString),
         cmocka_unit_test(TestTooShortOrNull),    cmocka_unit_test(TestTotalSizeBeyondBuffer),

@@ -37,7 +37,7 @@ static void CaptureWrite(LPCSTR Text, SIZE Length) {
     Output[OutputLength] = 0;
 }
 
-static CONSOLE_DEVICE Capture = {"capture", CaptureWrite, NULL};
+static CONSOLE_DEVICE Capture = {.Name = "capture", .Write = CaptureWrite};
 
 KEY InputReadKey(void) { return KEY_ENTER; }
 

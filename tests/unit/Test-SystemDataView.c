@@ -3,11 +3,11 @@
  * (shell/DataView.c): the text buffer (cutting, control bytes,
  * wrapping, the line limit) and frame composition, checked by feeding the
  * composed bytes to the VGA console's own terminal emulation
- * (drivers/console/VGA.c) and reading the screen back: title and key rows,
+ * (drivers/console/VGA.c drivers/console/Terminal.c) and reading the screen back: title and key rows,
  * styles, scrolling and its clamp, rows sent only when they change, stale
  * text erased, and nothing ever written past column 79 or below row 24.
  */
-// SOURCES: shell/DataView.c drivers/console/VGA.c
+// SOURCES: shell/DataView.c drivers/console/VGA.c drivers/console/Terminal.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /*
- * Test-VGA.c - the terminal emulation of drivers/console/VGA.c without
+ * Test-VGA.c - the terminal emulation of drivers/console/VGA.c drivers/console/Terminal.c without
  * hardware: text and attributes in the cell array, CR/LF/BS/TAB, wrapping
  * (with the pending wrap at the last column), scrolling, every supported
  * CSI sequence (cursor moves with clamping, erase in line and display, SGR
  * colours, cursor visibility), and malformed sequences.
  */
-// SOURCES: drivers/console/VGA.c
+// SOURCES: drivers/console/VGA.c drivers/console/Terminal.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -3,7 +3,8 @@
  *
  * Options are space separated `name=value` or bare `name` (a flag, value
  * ""). Values may be quoted with double quotes (`name="a b"`; the quotes
- * are removed). When an option appears twice the last one wins. A token
+ * are removed); a word quoted whole, as GRUB passes an argument holding a
+ * space (`"name=a b"`), is split at its first '='. When an option appears twice the last one wins. A token
  * with an empty name (`=x`) is ignored. KernelGetOption returns the value
  * or NULL when the option is absent. The parser (CommandLineParse) is pure;
  * CommandLineSplit, also pure, splits shell command lines into arguments.

@@ -53,6 +53,10 @@ typedef struct tag_MULTIBOOT_INFO {
     PHYSICAL FramebufferAddress;
     U32 FramebufferPitch, FramebufferWidth, FramebufferHeight;
     U8 FramebufferBpp, FramebufferType;
+    // RGB type only (multiboot2 3.6.12 color_info): bit position and width of each field.
+    U8 FramebufferRedPosition, FramebufferRedSize;
+    U8 FramebufferGreenPosition, FramebufferGreenSize;
+    U8 FramebufferBluePosition, FramebufferBlueSize;
     BOOL BootedFromEFI;       // EFI system table tag present
     PHYSICAL EFISystemTable;
     BOOL HasRSDPv1, HasRSDPv2;

@@ -68,6 +68,18 @@ static inline BOOL SpinlockTryAcquire(SPINLOCK* Lock, U64* Flags) {
     return FALSE;
 }
 
+/**
+ * Tries up to Tries times; TRUE with the saved flags when it got the lock.
+ * For output paths that must go on even when the holder can never release
+ * it (an exception taken while printing): they proceed unlocked.
+ */
+static inline BOOL SpinlockTryAcquireBounded(SPINLOCK* Lock, U64* Flags, U32 Tries) {
+    for (U32 Try = 0; Try < Tries; Try++) {
+        if (SpinlockTryAcquire(Lock, Flags)) return TRUE;
+    }
+    return FALSE;
+}
+
 static inline void SpinlockRelease(SPINLOCK* Lock, U64 Flags) {
     __atomic_store_n(&Lock->Locked, 0, __ATOMIC_RELEASE);
     SPINLOCK_RESTORE_INTERRUPTS(Flags);

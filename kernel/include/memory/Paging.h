@@ -40,6 +40,14 @@ PHYSICAL LinearToPhysical(LINEAR Linear);
  * (first 4 GiB only), which stays valid, uncached, for good.
  */
 LINEAR MapIOMemory(PHYSICAL Physical, U64 Size);
+/**
+ * Like MapIOMemory, but write-combining through the PAT (for framebuffers:
+ * writes are merged into bursts; reads stay slow). Uncached when the CPU
+ * has no PAT. Only after MemoryInit; any physical address (above 4 GiB too).
+ */
+LINEAR MapIOMemoryWriteCombining(PHYSICAL Physical, U64 Size);
+/** TRUE when MapIOMemoryWriteCombining really gives write-combining (the PAT is set up). */
+BOOL PagingHasWriteCombining(void);
 /** Undoes MapIOMemory (same Linear and Size as given and returned); early mappings are kept. */
 void UnmapIOMemory(LINEAR Linear, U64 Size);
 

@@ -45,6 +45,14 @@ void ShellPrint(LPCSTR Format, ...) PRINTF_LIKE(1, 2);
 LPCSTR ShellGetCurrentDirectory(void);
 /** Runs one command line; returns the command's result (or -1). */
 I32 ShellExecute(LPCSTR Line);
+/** Separates the commands of the autorun= kernel option: autorun="nvme list;disk;report". */
+#define SHELL_AUTORUN_SEPARATOR ';'
+/**
+ * Runs each command of List (the autorun= option; NULL or "" runs nothing)
+ * in order, each shown after a prompt as if typed, before the shell reads
+ * the keyboard. Empty commands are skipped; a failing one does not stop the rest.
+ */
+void ShellRunAutorun(LPCSTR List);
 /** The shell loop; never returns. */
 NORETURN void ShellRun(void);
 

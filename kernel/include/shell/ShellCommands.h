@@ -17,5 +17,6 @@ void ShellRegisterNVMeCommands(void);
 void ShellRegisterCacheCommands(void);
 void ShellRegisterFileCommands(void);
 void ShellRegisterDataViewCommands(void);
+void ShellRegisterReportCommand(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

@@ -39,6 +39,22 @@ static BOOL StoreChar(PARSE_STATE* State, char C) {
     return TRUE;
 }
 
+/**
+ * GRUB passes an argument that holds a space as one quoted word
+ * ("autorun=nvme list;disk", grub_create_loader_cmdline): a word without an
+ * unquoted '=' but with one inside is split at its first '='.
+ */
+static BOOL SplitQuotedWord(COMMAND_LINE* Line, U32 NameStart, U32* ValueStart) {
+    for (U32 Index = NameStart; Line->Storage[Index] != 0; Index++) {
+        if (Line->Storage[Index] == '=') {
+            Line->Storage[Index] = 0;
+            *ValueStart = Index + 1;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 BOOL CommandLineParse(COMMAND_LINE* Line, LPCSTR Text) {
     PARSE_STATE State = {Line, 0, FALSE};
     BOOL OpenQuote = FALSE;
@@ -81,6 +97,7 @@ BOOL CommandLineParse(COMMAND_LINE* Line, LPCSTR Text) {
             State.Used = NameStart;
             break;
         }
+        if (!HasValue) HasValue = SplitQuotedWord(Line, NameStart, &ValueStart);
         if (Line->Storage[NameStart] == 0) {
             State.Used = NameStart;  // empty word or empty name ("", =x): ignored
             continue;

@@ -5,12 +5,13 @@
  * tables (first 4 GiB identity mapped and direct mapped). Each step below
  * only uses what the steps before it set up:
  *   serial (so everything after can be seen) -> boot information -> command
- *   line and log -> VGA -> GDT/IDT (so faults are reported) -> CPU info ->
+ *   line and log -> VGA text or framebuffer console (text kept in RAM) -> GDT/IDT (so faults are reported) -> CPU info ->
  *   per-CPU data -> clock (TSC) -> memory (frames, page tables, heap) ->
- *   ACPI tables -> APICs (IOAPIC routing from the MADT) and timer -> input ->
- *   interrupts on -> scheduler threads -> PCI enumeration and drivers (a VMD
- *   adds its domain as it attaches, and its functions are bound in the same
- *   pass) -> shell.
+ *   screen mappings (the framebuffer write-combining) -> ACPI tables -> APICs
+ *   (IOAPIC routing from the MADT) and timer -> input -> interrupts on ->
+ *   scheduler threads -> PCI enumeration and drivers (a VMD adds its domain
+ *   as it attaches, and its functions are bound in the same pass) ->
+ *   autorun= commands -> shell.
  */
 
 #include "core/Kernel.h"
@@ -29,6 +30,7 @@
 #include "block/Partition.h"
 #include "fs/VFS.h"
 #include "drivers/console/Console.h"
+#include "drivers/console/Framebuffer.h"
 #include "drivers/console/Input.h"
 #include "drivers/console/Keyboard.h"
 #include "drivers/console/Serial.h"
@@ -108,6 +110,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     KernelCommandLineInit(KernelBootInfo.CommandLine);
     LogInit();
     VGAInit();
+    FramebufferInit();
 
     GDTInit();
     InterruptsInit();
@@ -120,6 +123,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
 
     MemoryInit();
     VGARemap();
+    FramebufferMap();
 
     ACPIInit();
     PICDisable();
@@ -152,8 +156,10 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterCacheCommands();
     ShellRegisterDataViewCommands();
     ShellRegisterFileCommands();
+    ShellRegisterReportCommand();
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);
+    ShellRunAutorun(KernelGetOption("autorun"));
     ShellRun();
 }

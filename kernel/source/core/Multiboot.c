@@ -93,6 +93,15 @@ BOOL MultibootParse(const U8* Info, U32 Length, PHYSICAL InfoPhysical, MULTIBOOT
                     Result->FramebufferHeight = ReadLE32(Tag + 24);
                     Result->FramebufferBpp = Tag[28];
                     Result->FramebufferType = Tag[29];
+                    // The address is 64 bits and may lie above 4 GiB (GOP with resizable BARs).
+                    if (Result->FramebufferType == MULTIBOOT_FRAMEBUFFER_RGB && Size >= 38) {
+                        Result->FramebufferRedPosition = Tag[32];
+                        Result->FramebufferRedSize = Tag[33];
+                        Result->FramebufferGreenPosition = Tag[34];
+                        Result->FramebufferGreenSize = Tag[35];
+                        Result->FramebufferBluePosition = Tag[36];
+                        Result->FramebufferBlueSize = Tag[37];
+                    }
                 }
                 break;
             case TAG_EFI32_SYSTEM_TABLE:

@@ -14,6 +14,14 @@
  *
  * One CPU for now: a change flushes the local TLB entry only (invlpg).
  *
+ * Memory types: PagingActivate loads the PAT (when CPUID has it) with
+ * Linux's layout, WB WC UC- UC WB WP UC- WT, so slot 1 (PWT alone) is
+ * write-combining and the same bits select it in 4 KiB and 2 MiB entries
+ * (the PAT bit itself, 7 or 12, is never set). Slots 0, 2 and 3 keep their
+ * reset types, so WB (no bits) and uncached MMIO (PCD|PWT) are unchanged.
+ * A framebuffer gets WC through MapIOMemoryWriteCombining (Intel SDM vol.
+ * 3A, "PAT"; a WC PAT type wins over an UC MTRR).
+ *
  * MMIO window: a bump allocator with one unmapped guard page after each
  * mapping. Mapping the same device twice gives two mappings. Unmapping the
  * most recent mapping gives its space back; other unmapped space is not
@@ -46,6 +54,10 @@
 #define CR0_WRITE_PROTECT (1ULL << 16)
 #define EFER_NO_EXECUTE_ENABLE (1ULL << 11)
 #define CPUID_EXT_NX_BIT (1U << 20)  // CPUID 0x80000001 EDX
+#define CPUID_PAT_BIT (1U << 16)     // CPUID 1 EDX
+// IA32_PAT entries PA0..PA7: WB, WC, UC-, UC, WB, WP, UC-, WT.
+#define PAT_LAYOUT 0x0407050600070106ULL
+#define WC_FLAGS (PAGE_WRITABLE | PAGE_WRITE_THROUGH | PAGE_NO_EXECUTE)  // PAT slot 1
 
 #define PML4_INDEX(L) (((L) >> 39) & 511)
 #define PDPT_INDEX(L) (((L) >> 30) & 511)
@@ -64,6 +76,7 @@ static SPINLOCK PagingLock = SPINLOCK_INIT;
 static PHYSICAL TableFrameLimit = N_4GB;  // boot tables reach only the first 4 GiB
 static BOOL PagingActive;
 static U64 NoExecuteBit;  // PAGE_NO_EXECUTE when EFER.NXE is (to be) set, else 0
+static BOOL WriteCombining;  // the PAT holds WC in slot 1
 static LINEAR MMIONext = MMIO_WINDOW_BASE;
 
 #define PAGING_MAX_EARLY_MAPPINGS 8
@@ -289,8 +302,8 @@ static LINEAR MapIOMemoryEarly(PHYSICAL Physical, U64 Size) {
     return (LINEAR)PhysicalToLinear(Physical);
 }
 
-LINEAR MapIOMemory(PHYSICAL Physical, U64 Size) {
-    if (!PagingActive) return MapIOMemoryEarly(Physical, Size);
+/** Maps a device region in the MMIO window with leaf Flags (after PagingActivate). */
+static LINEAR MapWindow(PHYSICAL Physical, U64 Size, U64 Flags) {
     if (Size == 0 || Size > MMIO_WINDOW_SIZE || Physical >= PHYSICAL_ADDRESS_LIMIT ||
         Size > PHYSICAL_ADDRESS_LIMIT - Physical) {
         ERROR("[MapIOMemory] bad region %llx size %llx", Physical, Size);
@@ -306,7 +319,7 @@ LINEAR MapIOMemory(PHYSICAL Physical, U64 Size) {
     LINEAR Linear = Large ? ALIGN_UP(MMIONext, N_2MB) : MMIONext;
     LINEAR Result = 0;
     if (Linear + Bytes + PAGE_SIZE <= MMIO_WINDOW_BASE + MMIO_WINDOW_SIZE &&
-        MapRange(Linear, First, Bytes, MMIO_FLAGS, Large)) {
+        MapRange(Linear, First, Bytes, Flags, Large)) {
         MMIONext = Linear + Bytes + PAGE_SIZE;  // one guard page
         Result = Linear + Offset;
     }
@@ -315,6 +328,21 @@ LINEAR MapIOMemory(PHYSICAL Physical, U64 Size) {
     if (Result == 0) ERROR("[MapIOMemory] cannot map %llx size %llx", Physical, Size);
     return Result;
 }
+
+LINEAR MapIOMemory(PHYSICAL Physical, U64 Size) {
+    if (!PagingActive) return MapIOMemoryEarly(Physical, Size);
+    return MapWindow(Physical, Size, MMIO_FLAGS);
+}
+
+LINEAR MapIOMemoryWriteCombining(PHYSICAL Physical, U64 Size) {
+    if (!PagingActive) {
+        ERROR("[MapIOMemoryWriteCombining] %llx: not before MemoryInit", Physical);
+        return 0;
+    }
+    return MapWindow(Physical, Size, WriteCombining ? WC_FLAGS : MMIO_FLAGS);
+}
+
+BOOL PagingHasWriteCombining(void) { return WriteCombining; }
 
 void UnmapIOMemory(LINEAR Linear, U64 Size) {
     if (Size == 0) return;
@@ -386,8 +414,20 @@ BOOL PagingMapDirect(PHYSICAL Physical, U64 Size) {
     return Result;
 }
 
+static BOOL DetectPAT(void) {
+    U32 A, B, C, D;
+    CPUID(0, 0, &A, &B, &C, &D);
+    if (A < 1) return FALSE;
+    CPUID(1, 0, &A, &B, &C, &D);
+    return (D & CPUID_PAT_BIT) != 0;
+}
+
 void PagingActivate(void) {
     if (NoExecuteBit) WriteMSR(MSR_EFER, ReadMSR(MSR_EFER) | EFER_NO_EXECUTE_ENABLE);
+    // Nothing maps with PWT alone yet, so slot 1 changes from WT to WC under no live mapping;
+    // the CR3 load below flushes the TLB.
+    WriteCombining = DetectPAT();
+    if (WriteCombining) WriteMSR(MSR_PAT, PAT_LAYOUT);
     WriteCR0(ReadCR0() | CR0_WRITE_PROTECT);
     U64 LockFlags = SpinlockAcquire(&PagingLock);
     // Early MMIO mappings keep their boot direct map address, now uncached.

@@ -139,6 +139,23 @@ I32 ShellExecute(LPCSTR Line) {
     return Command->Function(Count, Arguments);
 }
 
+void ShellRunAutorun(LPCSTR List) {
+    char Command[LINE_EDITOR_MAX_LENGTH];
+    while (List != NULL && *List != 0) {
+        SIZE Length = 0;
+        while (List[Length] != 0 && List[Length] != SHELL_AUTORUN_SEPARATOR) Length++;
+        SIZE Kept = MIN(Length, sizeof(Command) - 1);
+        MemoryCopy(Command, List, Kept);
+        Command[Kept] = 0;
+        List += Length + (List[Length] != 0);
+        LPCSTR Start = Command;
+        while (*Start == ' ') Start++;
+        if (*Start == 0) continue;
+        ShellPrint("%s> %s\n", ShellGetCurrentDirectory(), Start);
+        ShellExecute(Start);
+    }
+}
+
 NORETURN void ShellRun(void) {
     LineEditorInit(&ShellEditor, ShellEditorOutput, NULL);
     for (;;) {

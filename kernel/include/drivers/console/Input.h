@@ -1,7 +1,9 @@
 /*
  * Input.h - the one input stream of keys the shell reads.
  *
- * The PS/2 keyboard and the serial port both feed it. Serial bytes go
+ * The PS/2 keyboard and the serial port both feed it; another key source
+ * (a USB keyboard) only has to call InputPushKey with the same KEY codes,
+ * from its interrupt handler or its poll. Serial bytes go
  * through an ANSI escape decoder (KeyDecoder.h) so that arrow keys typed in
  * a terminal arrive as the same KEY_* codes as the keyboard's arrows.
  * Producers run in interrupt context; the ring is protected by a spinlock.

@@ -9,12 +9,16 @@
 
 #include "drivers/console/Console.h"
 
+#include "core/CommandLine.h"
 #include "core/Spinlock.h"
 #include "utils/Format.h"
 #include "utils/String.h"
 
 static CONSOLE_DEVICE* ConsoleDevices;
 static SPINLOCK ConsoleLock = SPINLOCK_INIT;
+static LPSTR CaptureBuffer;  // non-NULL while a capture runs
+static SIZE CaptureSize;
+static SIZE CaptureLength;
 
 void ConsoleRegister(CONSOLE_DEVICE* Device) {
     U64 Flags = SpinlockAcquire(&ConsoleLock);
@@ -25,10 +29,60 @@ void ConsoleRegister(CONSOLE_DEVICE* Device) {
     SpinlockRelease(&ConsoleLock, Flags);
 }
 
-void ConsoleWrite(LPCSTR Text, SIZE Length) {
+void ConsoleWriteTo(U32 Targets, LPCSTR Text, SIZE Length) {
     U64 Flags = SpinlockAcquire(&ConsoleLock);
-    for (CONSOLE_DEVICE* Device = ConsoleDevices; Device; Device = Device->Next) Device->Write(Text, Length);
+    if (CaptureBuffer != NULL && Targets == CONSOLE_TO_ALL) {
+        if (CaptureLength < CaptureSize) {
+            MemoryCopy(CaptureBuffer + CaptureLength, Text, MIN(Length, CaptureSize - CaptureLength));
+        }
+        CaptureLength += Length;
+        SpinlockRelease(&ConsoleLock, Flags);
+        return;
+    }
+    for (CONSOLE_DEVICE* Device = ConsoleDevices; Device; Device = Device->Next) {
+        if (Targets & (Device->Screen ? CONSOLE_TO_SCREENS : CONSOLE_TO_LINES)) Device->Write(Text, Length);
+    }
     SpinlockRelease(&ConsoleLock, Flags);
+}
+
+void ConsoleWrite(LPCSTR Text, SIZE Length) { ConsoleWriteTo(CONSOLE_TO_ALL, Text, Length); }
+
+BOOL ConsoleScreenSize(U32* Columns, U32* Rows) {
+    *Columns = 0;
+    *Rows = 0;
+    U64 Flags = SpinlockAcquire(&ConsoleLock);
+    for (CONSOLE_DEVICE* Device = ConsoleDevices; Device; Device = Device->Next) {
+        if (!Device->Screen || Device->Rows == 0 || Device->Columns == 0) continue;
+        if (*Rows == 0 || Device->Rows < *Rows) *Rows = Device->Rows;
+        if (*Columns == 0 || Device->Columns < *Columns) *Columns = Device->Columns;
+    }
+    SpinlockRelease(&ConsoleLock, Flags);
+    return *Rows != 0;
+}
+
+BOOL ConsoleCaptureBegin(LPSTR Buffer, SIZE Size) {
+    U64 Flags = SpinlockAcquire(&ConsoleLock);
+    BOOL Free = CaptureBuffer == NULL && Buffer != NULL;
+    if (Free) {
+        CaptureBuffer = Buffer;
+        CaptureSize = Size;
+        CaptureLength = 0;
+    }
+    SpinlockRelease(&ConsoleLock, Flags);
+    return Free;
+}
+
+SIZE ConsoleCaptureEnd(void) {
+    U64 Flags = SpinlockAcquire(&ConsoleLock);
+    SIZE Length = CaptureLength;
+    CaptureBuffer = NULL;
+    SpinlockRelease(&ConsoleLock, Flags);
+    return Length;
+}
+
+BOOL ConsoleScreensWanted(void) {
+    LPCSTR Console = KernelGetOption("console");
+    return Console == NULL || StringCompare(Console, "serial") != 0;
 }
 
 void ConsoleWriteString(LPCSTR Text) { ConsoleWrite(Text, StringLength(Text)); }
@@ -45,8 +99,7 @@ void ConsolePrint(LPCSTR Format, ...) {
 
 void ConsoleWriteEmergency(LPCSTR Text) {
     U64 Flags = 0;
-    BOOL Locked = FALSE;
-    for (U32 Try = 0; Try < 1000000 && !Locked; Try++) Locked = SpinlockTryAcquire(&ConsoleLock, &Flags);
+    BOOL Locked = SpinlockTryAcquireBounded(&ConsoleLock, &Flags, 1000000);
     SIZE Length = StringLength(Text);
     for (CONSOLE_DEVICE* Device = ConsoleDevices; Device; Device = Device->Next) Device->Write(Text, Length);
     if (Locked) SpinlockRelease(&ConsoleLock, Flags);

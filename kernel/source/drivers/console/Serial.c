@@ -32,7 +32,7 @@ static BOOL SerialPresent;
 
 static void SerialConsoleWrite(LPCSTR Text, SIZE Length) { SerialWrite(Text, Length); }
 
-static CONSOLE_DEVICE SerialConsole = {"serial", SerialConsoleWrite, NULL};
+static CONSOLE_DEVICE SerialConsole = {"serial", SerialConsoleWrite, NULL, FALSE, 0, 0};
 
 BOOL SerialInit(void) {
     const U16 Base = SERIAL_COM1;
