@@ -70,6 +70,10 @@ $(foreach Test,$(UNIT_TEST_SOURCES),$(eval $(call UNIT_TEST_RULE,$(Test))))
 # Host tests against the NVMe controller model (defines test-model and MODEL_TEST_BINARIES).
 -include tests/model/model.mk
 
+# QEMU with an Intel VMD device (tools/qemu-vmd): `make qemu-vmd` builds it once per patch version into a cache
+# outside the work tree and links it as $(QEMU_VMD); the VMD integration tests use it.
+include tools/qemu-vmd/qemu-vmd.mk
+
 .PHONY: all image kernel run test unit integration disk deps clean usb
 
 all: image
@@ -130,9 +134,10 @@ integration: image disk
 # first, so none is left from an earlier build; relinking them is quick).
 test: deps
 	@$(MAKE) --no-print-directory image disk
+	-@$(MAKE) --no-print-directory qemu-vmd
 	@rm -f $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 	-@$(MAKE) --no-print-directory -k $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
-	@$(PYTHON) tests/run_all.py --build $(BUILD) --fuzz-seconds $(TEST_FUZZ_SECONDS)
+	@CAIRN_REQUIRE_QEMU_VMD=1 $(PYTHON) tests/run_all.py --build $(BUILD) --fuzz-seconds $(TEST_FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

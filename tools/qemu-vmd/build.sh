@@ -153,8 +153,17 @@ if [ ! -f "$SOURCE_CACHE/$DSC_NAME" ]; then
             as_root apt-get update >> "$LOG" 2>&1 || fail "apt-get update (see $LOG)"
             APT_UPDATED=1
         fi
-        (cd "$SOURCE_CACHE" && apt-get source --download-only "qemu=$QEMU_SOURCE_VERSION") >> "$LOG" 2>&1 \
-            || fail "apt-get source qemu=$QEMU_SOURCE_VERSION (not in the deb-src index any more? see $LOG)"
+        if ! (cd "$SOURCE_CACHE" && apt-get source --download-only "qemu=$QEMU_SOURCE_VERSION") >> "$LOG" 2>&1; then
+            # Debian keeps only the newest stable update in its index; the patch adds a file and a few lines,
+            # so it applies to any 7.2 update: take the one the index has now.
+            echo "qemu-vmd: qemu $QEMU_SOURCE_VERSION is no longer in the deb-src index; taking the current 7.2 update"
+            (cd "$SOURCE_CACHE" && apt-get source --download-only qemu) >> "$LOG" 2>&1 \
+                || fail "apt-get source qemu (see $LOG)"
+            DSC_NAME=$(cd "$SOURCE_CACHE" && ls -t qemu_7.2*.dsc 2>/dev/null | head -1)
+            [ -n "$DSC_NAME" ] || fail "apt-get source qemu gave no qemu_7.2*.dsc (see $LOG)"
+            QEMU_SOURCE_VERSION=${DSC_NAME#qemu_}
+            QEMU_SOURCE_VERSION=${QEMU_SOURCE_VERSION%.dsc}
+        fi
     fi
 fi
 WORK=$CACHE/work
