@@ -8,7 +8,7 @@
  * MSI-X through a reset, polling with AERs outstanding, and the timeout
  * options.
  */
-// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c block/Disk.c
+// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c block/Disk.c
 // CFLAGS: -DNVME_HOST_MODEL
 
 #include <stdarg.h>
@@ -206,7 +206,7 @@ static void test_identify_zeros(void** State) {
     DriverSettle(&T);
     assert_int_equal(DriverInfo(&T)->AerOutstanding, 1);
     // Logs within what LPA 0 and ELPE 0 allow.
-    NVME_SMART_INFO Smart;
+    NVME_SMART_LOG Smart;
     assert_int_equal(NVMeReadSmartLog(T.Index, 0, &Smart), KSTATUS_SUCCESS);
     assert_int_equal(NVMeReadSmartLog(T.Index, 1, &Smart), KSTATUS_NOT_SUPPORTED);  // no per-namespace SMART
     U8 Page[8192];

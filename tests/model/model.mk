@@ -65,7 +65,7 @@ MODEL_BENCH_COUNT ?= 10000
 MODEL_BENCH_DRIVER := storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c \
 	storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c \
 	storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c \
-	storage/nvme/NVMe-Request.c block/Disk.c
+	storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c block/Disk.c
 
 $(MODEL_BENCH): $(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) $(KERNEL_C_SOURCES) \
 		$(MODEL_DIR)/model.mk

@@ -32,8 +32,8 @@
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 #include "block/Cache.h"
-#include "utils/Format.h"
 #include "storage/nvme/NVMe-LogFormat.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
 struct tag_DATA_VIEW_STATE {
@@ -41,7 +41,6 @@ struct tag_DATA_VIEW_STATE {
     U64 InterruptNs;                       // when InterruptCounts was taken (0: never)
     U64 Completed[NVME_MAX_CONTROLLERS];   // commands completed per controller at CompletedNs
     U64 CompletedNs;
-    U8 LogPage[NVME_LOG_SMART_SIZE];
 };
 
 static const char* const PageTitles[DATA_VIEW_PAGE_COUNT] = {
@@ -216,11 +215,12 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
                         (1ULL << (12 + Cap->MpsMin)) / 1024, (1ULL << (12 + Cap->MpsMax)) / 1024);
         NVME_REGISTERS Registers;
         if (NVMeReadRegisters(C, &Registers) == KSTATUS_SUCCESS) {
-            BOOL Fatal = (Registers.Csts & 0x2) != 0;
+            BOOL Fatal = (Registers.Csts & NVME_CSTS_CFS) != 0;
             DataViewTextAdd(Text, Fatal ? DATA_VIEW_STYLE_WARNING : DATA_VIEW_STYLE_NORMAL,
                             "  VS 0x%08x  CC 0x%08x (EN %u, SHN %u)  CSTS 0x%08x (RDY %u%s, SHST %u)  AQA 0x%08x",
-                            Registers.Vs, Registers.Cc, Registers.Cc & 1, (Registers.Cc >> 14) & 3, Registers.Csts,
-                            Registers.Csts & 1, Fatal ? ", FATAL" : "", (Registers.Csts >> 2) & 3, Registers.Aqa);
+                            Registers.Vs, Registers.Cc, Registers.Cc & NVME_CC_ENABLE, NVME_CC_SHN(Registers.Cc),
+                            Registers.Csts, Registers.Csts & NVME_CSTS_RDY, Fatal ? ", FATAL" : "",
+                            NVME_CSTS_SHST(Registers.Csts), Registers.Aqa);
         }
         if (Info->Polling) {
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "  interrupts: none, polling (%s)", Info->PollingReason);
@@ -318,6 +318,7 @@ static void HealthCounter(DATA_VIEW_TEXT* Text, U32 Style, LPCSTR Name, NVME_U12
 }
 
 static void RenderHealth(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
+    UNUSED(State);
     U32 Count = NVMeGetControllerCount();
     if (Count == 0) DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "No NVMe controller.");
     for (U32 C = 0; C < Count; C++) {
@@ -330,15 +331,14 @@ static void RenderHealth(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "%s", "");
             continue;
         }
-        KSTATUS Status = NVMeGetLogPage(C, NVME_LOG_SMART_HEALTH, NVME_NSID_ALL, State->LogPage, NVME_LOG_SMART_SIZE);
+        NVME_SMART_LOG Log;
+        KSTATUS Status = NVMeReadSmartLog(C, NVME_NSID_ALL, &Log);
         if (Status != KSTATUS_SUCCESS) {
             DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  SMART / Health log unavailable: %s",
                             DiskStatusName(Status));
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "%s", "");
             continue;
         }
-        NVME_SMART_LOG Log;
-        NVMeSmartDecode(State->LogPage, &Log);
 
         char Value[64];
         NVMeFormatHex(Log.CriticalWarning, Value, sizeof(Value));

@@ -14,24 +14,22 @@
  * <ctrl> is nvme0 or 0. Everything goes through storage/nvme/NVMe.h (and
  * block/Disk.h for trim and flush, so the sector cache stays coherent: a trim
  * goes through DiskCommand, which forgets the cached copies of the range);
- * the decoding and the nvme-cli layouts are in storage/nvme/NVMe-LogFormat.c and
- * storage/nvme/NVMe-RegisterFormat.c. The shell is single-threaded, so the page
- * buffer below is shared by the subcommands.
+ * the decoding is storage/nvme/NVMe-Spec.c's, the nvme-cli layouts are in
+ * storage/nvme/NVMe-LogFormat.c and storage/nvme/NVMe-RegisterFormat.c. The shell
+ * is single-threaded, so the page buffer below is shared by the subcommands.
  */
 
 #include "shell/ShellNVMe.h"
 
-#include "storage/nvme/NVMe.h"
 #include "block/Disk.h"
 #include "shell/Shell.h"
-#include "system/Clock.h"
-#include "utils/Format.h"
+#include "storage/nvme/NVMe.h"
 #include "storage/nvme/NVMe-LogFormat.h"
 #include "storage/nvme/NVMe-RegisterFormat.h"
+#include "system/Clock.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
-// Identify Controller ONCS bit 2: Dataset Management (NVMe 2.0 figure 275).
-#define ONCS_DATASET_MANAGEMENT 0x0004
 // Largest range one DISK_IO may name.
 #define TRIM_CHUNK_SECTORS 0x40000000U
 
@@ -286,16 +284,14 @@ I32 ShellNVMeSmart(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
     const NVME_CONTROLLER_INFO* Info;
     if (!TakeController(ArgumentCount, Arguments, &Index, &Info) || !RequireAdmin(Info)) return 1;
-    MemorySet(LogPage, 0, NVME_LOG_SMART_SIZE);
-    KSTATUS Status = NVMeGetLogPage(Index, NVME_LOG_SMART_HEALTH, NVME_NSID_ALL, LogPage, NVME_LOG_SMART_SIZE);
+    NVME_SMART_LOG Log;
+    KSTATUS Status = NVMeReadSmartLog(Index, NVME_NSID_ALL, &Log);
     if (Status != KSTATUS_SUCCESS) {
         char Reason[96];
         DescribeFailure(Index, Status, Reason, sizeof(Reason));
         ShellError("nvme", "%s: Get Log Page (SMART / Health) failed: %s", Info->Name, Reason);
         return 1;
     }
-    NVME_SMART_LOG Log;
-    NVMeSmartDecode(LogPage, &Log);
     NVMeSmartPrint(&Log, Info->Name, NVME_NSID_ALL, PrintLine, NULL);
     return 0;
 }
@@ -315,7 +311,7 @@ I32 ShellNVMeErrorLog(I32 ArgumentCount, LPSTR* Arguments) {
         ShellError("nvme", "%s: Get Log Page (Error Information) failed: %s", Info->Name, Reason);
         return 1;
     }
-    NVMeErrorLogPrint(LogPage, Entries, Info->Name, NVMeStatusName, PrintLine, NULL);
+    NVMeErrorLogPrint(LogPage, Entries, Info->Name, PrintLine, NULL);
     return 0;
 }
 
@@ -332,18 +328,7 @@ I32 ShellNVMeRegisters(I32 ArgumentCount, LPSTR* Arguments) {
         ShellError("nvme", "%s: cannot read the registers: %s", Info->Name, DiskStatusName(Status));
         return 1;
     }
-    NVME_REGISTER_VALUES Values;
-    MemorySet(&Values, 0, sizeof(Values));
-    Values.Cap = Registers.Cap;
-    Values.Vs = Registers.Vs;
-    Values.Cc = Registers.Cc;
-    Values.Csts = Registers.Csts;
-    Values.Aqa = Registers.Aqa;
-    Values.Asq = Registers.Asq;
-    Values.Acq = Registers.Acq;
-    Values.Cmbloc = Registers.Cmbloc;
-    Values.Cmbsz = Registers.Cmbsz;
-    NVMeRegistersPrint(&Values, PrintLine, NULL);
+    NVMeRegistersPrint(&Registers, PrintLine, NULL);
     return 0;
 }
 
@@ -372,7 +357,7 @@ I32 ShellNVMeFeatures(I32 ArgumentCount, LPSTR* Arguments) {
         } else {
             char Reason[96];
             DescribeFailure(Index, Status, Reason, sizeof(Reason));
-            ShellPrint("get-feature:0x%02x (%s): %s\n", Feature, NVMeFormatFeatureName(Feature), Reason);
+            ShellPrint("get-feature:0x%02x (%s): %s\n", Feature, NVMeFeatureName(Feature), Reason);
             Failed++;
         }
     }
@@ -403,12 +388,7 @@ static BOOL TakeDisk(LPCSTR Name, DISK** Disk, NVME_NAMESPACE** Namespace) {
 }
 
 static const NVME_CONTROLLER_INFO* ControllerOf(const NVME_NAMESPACE* Namespace) {
-    // Namespace disks are named nvme<C>n<NSID>: the controller index is in the name.
-    const NVME_NAMESPACE_INFO* Info = NVMeGetNamespaceInfo(Namespace);
-    U64 Index = 0;
-    LPCSTR C = Info->DiskName + 4;
-    while (CharIsDigit(*C)) Index = Index * 10 + (U64)(*C++ - '0');
-    return NVMeGetController((U32)Index);
+    return NVMeGetController(NVMeGetNamespaceInfo(Namespace)->ControllerIndex);
 }
 
 static BOOL ParseNumber(LPCSTR Text, LPCSTR What, U64* Value) {
@@ -439,7 +419,7 @@ I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments) {
         return 1;
     }
     const NVME_CONTROLLER_INFO* Controller = ControllerOf(Namespace);
-    if (Controller != NULL && (Controller->Identify.Oncs & ONCS_DATASET_MANAGEMENT) == 0) {
+    if (Controller != NULL && (Controller->Identify.Oncs & NVME_ONCS_DSM) == 0) {
         ShellError("nvme", "%s: Dataset Management not supported by the controller", Disk->Name);
         return 1;
     }
@@ -493,7 +473,7 @@ I32 ShellNVMeFlush(I32 ArgumentCount, LPSTR* Arguments) {
         return 1;
     }
     const NVME_CONTROLLER_INFO* Controller = ControllerOf(Namespace);
-    BOOL Volatile = Controller != NULL && (Controller->Identify.Vwc & 1);
+    BOOL Volatile = Controller != NULL && (Controller->Identify.Vwc & NVME_VWC_PRESENT);
     ShellPrint("flush: %s: %u cached blocks written back, NVMe Flush done (%s)\n", Disk->Name, Written,
                Volatile ? "volatile write cache present" : "no volatile write cache");
     return 0;

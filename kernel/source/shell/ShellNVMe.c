@@ -304,10 +304,7 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
                    *Seconds * 1000);
         return FALSE;
     }
-    // The controller of the namespace: disk names are nvme<C>n<NSID>.
-    for (LPCSTR C = Info->DiskName + 4; CharIsDigit(*C); C++) {
-        Bench->ControllerIndex = Bench->ControllerIndex * 10 + (U32)(*C - '0');
-    }
+    Bench->ControllerIndex = Info->ControllerIndex;
     Bench->Blocks = (U32)Blocks;
     Bench->QueueDepth = (U32)QueueDepth;
     return TRUE;

@@ -25,9 +25,8 @@
  * need the platform are inside NVME_WITH_PLATFORM, which a host build against
  * a device model enables by defining NVME_HOST_MODEL.
  *
- * Register offsets and bit positions: NVM Express Base Specification 2.0,
- * section 3.1 (controller registers), figures 88 (SQE), 90 (CQE), 100
- * (status field), 275 (Identify Controller), 280 (Identify Namespace).
+ * Register offsets, command layouts, status codes and the decoders of what
+ * a controller returns are the specification's: NVMe-Spec.h.
  */
 
 #ifndef STORAGE_NVME_INTERNAL_H_INCLUDED
@@ -36,125 +35,12 @@
 #include "Base.h"
 #include "drivers/Platform.h"
 #include "storage/nvme/NVMe.h"
+#include "storage/nvme/NVMe-Spec.h"
 #include "block/Disk.h"
 
 #if !defined(CAIRN_HOST_BUILD) || defined(NVME_HOST_MODEL)
 #define NVME_WITH_PLATFORM 1
 #endif
-
-/************************************************************************/
-// Controller registers (NVMe 2.0, 3.1.4)
-
-#define NVME_REG_CAP_LOW 0x00
-#define NVME_REG_CAP_HIGH 0x04
-#define NVME_REG_VS 0x08
-#define NVME_REG_INTMS 0x0C
-#define NVME_REG_INTMC 0x10
-#define NVME_REG_CC 0x14
-#define NVME_REG_CSTS 0x1C
-#define NVME_REG_NSSR 0x20
-#define NVME_REG_AQA 0x24
-#define NVME_REG_ASQ_LOW 0x28
-#define NVME_REG_ASQ_HIGH 0x2C
-#define NVME_REG_ACQ_LOW 0x30
-#define NVME_REG_ACQ_HIGH 0x34
-#define NVME_REG_CMBLOC 0x38
-#define NVME_REG_CMBSZ 0x3C
-#define NVME_REG_DOORBELLS 0x1000
-
-#define NVME_CC_ENABLE 0x00000001
-#define NVME_CC_CSS_SHIFT 4
-#define NVME_CC_CSS_NVM 0x0
-#define NVME_CC_CSS_ALL 0x6     // all supported I/O command sets (CAP.CSS bit 6)
-#define NVME_CC_MPS_SHIFT 7
-#define NVME_CC_AMS_SHIFT 11    // 0 = round robin
-#define NVME_CC_SHN_SHIFT 14
-#define NVME_CC_SHN_MASK (3U << 14)
-#define NVME_CC_SHN_NORMAL (1U << 14)
-#define NVME_CC_IOSQES_SHIFT 16
-#define NVME_CC_IOCQES_SHIFT 20
-
-#define NVME_CSTS_RDY 0x00000001
-#define NVME_CSTS_CFS 0x00000002
-#define NVME_CSTS_SHST_MASK 0x0000000C
-#define NVME_CSTS_SHST_COMPLETE 0x00000008
-
-#define NVME_CAP_CSS_NVM 0x01
-#define NVME_CAP_CSS_IO_SETS 0x40
-#define NVME_CAP_CSS_NO_IO 0x80
-
-#define NVME_SQ_ENTRY_SIZE 64
-#define NVME_CQ_ENTRY_SIZE 16
-#define NVME_SQES_LOG2 6
-#define NVME_CQES_LOG2 4
-
-/************************************************************************/
-// Commands
-
-#define NVME_ADMIN_DELETE_SQ 0x00
-#define NVME_ADMIN_CREATE_SQ 0x01
-#define NVME_ADMIN_GET_LOG_PAGE 0x02
-#define NVME_ADMIN_DELETE_CQ 0x04
-#define NVME_ADMIN_CREATE_CQ 0x05
-#define NVME_ADMIN_IDENTIFY 0x06
-#define NVME_ADMIN_ABORT 0x08
-#define NVME_ADMIN_SET_FEATURES 0x09
-#define NVME_ADMIN_GET_FEATURES 0x0A
-#define NVME_ADMIN_ASYNC_EVENT 0x0C
-
-#define NVME_IO_WRITE_ZEROES 0x08
-#define NVME_IO_DSM 0x09
-
-#define NVME_ONCS_DSM 0x0004
-#define NVME_ONCS_WRITE_ZEROES 0x0008
-
-#define NVME_CNS_NAMESPACE 0x00
-#define NVME_CNS_CONTROLLER 0x01
-#define NVME_CNS_ACTIVE_NAMESPACES 0x02
-
-#define NVME_NSID_LIST_ENTRIES 1024  // a CNS 02h page holds 1024 NSIDs
-
-typedef struct tag_NVME_COMMAND {
-    U8 Opcode;
-    U8 Flags;     // FUSE (1:0), PSDT (7:6) = 0: PRPs
-    U16 Cid;
-    U32 Nsid;
-    U32 Cdw2, Cdw3;
-    U64 Mptr;
-    U64 Prp1, Prp2;
-    U32 Cdw10, Cdw11, Cdw12, Cdw13, Cdw14, Cdw15;
-} NVME_COMMAND;
-
-typedef struct tag_NVME_COMPLETION {
-    U32 Dw0, Dw1;
-    U16 SqHead;
-    U16 SqId;
-    U16 Cid;
-    U16 Status;   // bit 0 phase, 8:1 SC, 11:9 SCT, 13:12 CRD, 14 More, 15 DNR
-} NVME_COMPLETION;
-
-STATIC_ASSERT(sizeof(NVME_COMMAND) == NVME_SQ_ENTRY_SIZE, "SQ entries are 64 bytes");
-STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 bytes");
-
-/************************************************************************/
-// Status (the 15-bit field without the phase tag: completion Status >> 1)
-
-#define NVME_STATUS_FIELD(CompletionStatus) ((U16)((CompletionStatus) >> 1))
-#define NVME_STATUS_SC(S) ((U8)((S) & 0xFF))
-#define NVME_STATUS_SCT(S) ((U8)(((S) >> 8) & 0x7))
-#define NVME_STATUS_CRD(S) ((U8)(((S) >> 11) & 0x3))
-#define NVME_STATUS_MORE(S) (((S) >> 13) & 1)
-#define NVME_STATUS_DNR(S) (((S) >> 14) & 1)
-#define NVME_STATUS_MAKE(Sct, Sc) ((U16)((((Sct) & 7) << 8) | ((Sc) & 0xFF)))
-
-#define NVME_SCT_GENERIC 0
-#define NVME_SCT_COMMAND_SPECIFIC 1
-#define NVME_SCT_MEDIA 2
-#define NVME_SCT_PATH 3
-#define NVME_SCT_VENDOR 7
-
-/** Maps a status field to a KSTATUS (SUCCESS for 0). */
-KSTATUS NVMeStatusToKStatus(U16 NvmeStatus);
 
 /************************************************************************/
 // PRP builder (pure, NVMe-PRP.c)
@@ -237,11 +123,8 @@ void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
 
 /************************************************************************/
-// Identify parsing (pure, NVMe-Admin.c)
+// Namespace policy (pure, NVMe-Admin.c)
 
-void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info);
-/** Fills Info (except NSID, Exposed, Reason, DiskName) from an Identify Namespace page. */
-void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info);
 /** TRUE when the driver can serve the namespace; otherwise Reason says why not. */
 BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize);
 

@@ -97,19 +97,7 @@ static KSTATUS MapAndReadCapabilities(NVME_CONTROLLER* Controller) {
     U64 Cap = ((U64)High << 32) | Low;
     if (Cap == MAX_U64) return Fail(Controller, KSTATUS_IO_ERROR, "registers read all ones");
     NVME_CAP_INFO* C = &Info->Cap;
-    C->Raw = Cap;
-    C->Mqes = (U32)(Cap & 0xFFFF);
-    C->Cqr = (Cap >> 16) & 1;
-    C->Ams = (U8)((Cap >> 17) & 0x3);
-    C->Timeout = (U8)((Cap >> 24) & 0xFF);
-    C->Dstrd = (U8)((Cap >> 32) & 0xF);
-    C->Nssrs = (Cap >> 36) & 1;
-    C->Css = (U8)((Cap >> 37) & 0xFF);
-    C->Bps = (Cap >> 45) & 1;
-    C->MpsMin = (U8)((Cap >> 48) & 0xF);
-    C->MpsMax = (U8)((Cap >> 52) & 0xF);
-    C->Pmrs = (Cap >> 56) & 1;
-    C->Cmbs = (Cap >> 57) & 1;
+    NVMeDecodeCap(Cap, C);
     Info->ReadyTimeoutMs = ((U32)C->Timeout + 1) * 500;  // CAP.TO is in 500 ms units; +1 covers TO = 0
 
     if (C->Mqes == 0) {
@@ -250,7 +238,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
         NVMeControllerStartPolling(Controller, "no interrupt arrived for the admin Identify");
     }
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "Identify Controller failed");
-    NVMeParseIdentifyController((const U8*)Controller->IdentifyPage.Linear, &Info->Identify);
+    NVMeDecodeIdentifyController((const U8*)Controller->IdentifyPage.Linear, &Info->Identify);
     Info->IdentifyData = (const U8*)Controller->IdentifyPage.Linear;
     Info->IdentifyValid = TRUE;
 
@@ -273,7 +261,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
          "MDTS %s, NN %u, VWC %u%s",
          Info->Name, Info->Version >> 16, (Info->Version >> 8) & 0xFF, Info->Version & 0xFF, Id->Model, Id->Serial,
          Id->Firmware, Info->Cap.Mqes + 1, Info->Cap.Cqr, Info->Cap.Dstrd, Info->ReadyTimeoutMs, Mdts, Id->Nn,
-         Id->Vwc & 1, Info->WasEnabledByFirmware ? ", taken over from firmware (was enabled)" : "");
+         Id->Vwc & NVME_VWC_PRESENT, Info->WasEnabledByFirmware ? ", taken over from firmware (was enabled)" : "");
     return KSTATUS_SUCCESS;
 }
 

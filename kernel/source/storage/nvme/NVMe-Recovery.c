@@ -332,7 +332,7 @@ static BOOL AbortCommand(NVME_CONTROLLER* Controller, const EXPIRED* Entry) {
                 Entry->Queue->Id, Text);
         return FALSE;
     }
-    if (Dw0 & 1) {
+    if (Dw0 & NVME_ABORT_DW0_NOT_ABORTED) {
         INFO("[NVMeRecovery] %s: the controller did not abort CID %x on queue %u", Controller->Info.Name, Entry->Cid,
              Entry->Queue->Id);
         return FALSE;
@@ -524,7 +524,7 @@ void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
     Info->State = NVME_STATE_SHUTDOWN;  // new requests fail from here on; the watchdog ends at its next pass
     DrainIo(Controller);
     U32 Flushed = 0;
-    if ((Info->Identify.Vwc & 1) && Controller->IoCount) {
+    if ((Info->Identify.Vwc & NVME_VWC_PRESENT) && Controller->IoCount) {
         for (U32 I = 0; I < Controller->NamespaceCount; I++) {
             if (!Controller->Namespaces[I].Exposed) continue;
             if (FlushTimed(&Controller->Namespaces[I]) == KSTATUS_SUCCESS) Flushed++;
