@@ -36,6 +36,7 @@ typedef struct tag_DRIVER_TEST {
     const NVME_CONTROLLER_INFO* Info;
     NVME_NAMESPACE* Ns;                 // namespace 1, when exposed
     U64 StartNs;
+    U64 InvalidTransitionsExpected;     // state changes the test provokes on purpose (0: the tables must hold)
 } DRIVER_TEST;
 
 static U32 DriverTestNumber;
@@ -107,6 +108,9 @@ static inline U64 DriverElapsedMs(DRIVER_TEST* T) { return (HostClockNowNs() - T
 /** Runs the shutdown hook (the controller goes quiet for good), then fails on any violation left. */
 static inline void DriverEnd(DRIVER_TEST* T) {
     HostPlatformRunShutdownHooks(FALSE);
+    // Every state change of the test, the shutdown included, was one the driver's tables allow.
+    if (NVMeGetController(T->Index)->InvalidTransitions != T->InvalidTransitionsExpected) HostLogDump();
+    assert_int_equal(NVMeGetController(T->Index)->InvalidTransitions, T->InvalidTransitionsExpected);
     DriverCurrentModel = NULL;
     ModelTestEnd(T->Model);
     T->Model = NULL;

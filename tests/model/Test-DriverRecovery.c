@@ -16,7 +16,7 @@
  *   forced resets while threads run I/O; 50 resets leak nothing
  *   a reset that cannot bring the controller back (failed, disks fail)
  */
-// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c block/Disk.c
+// SOURCES: storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Deadline.c storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c storage/nvme/NVMe-State.c block/Disk.c
 // CFLAGS: -DNVME_HOST_MODEL
 
 #include <stdarg.h>

@@ -62,10 +62,10 @@ soak-model: $(BUILD)/unit/Test-DriverSoak
 # Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
 MODEL_BENCH := $(BUILD)/bench/Bench-Driver
 MODEL_BENCH_COUNT ?= 10000
-MODEL_BENCH_DRIVER := storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Disk.c \
-	storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c storage/nvme/NVMe-IO.c \
-	storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c \
-	storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c block/Disk.c
+MODEL_BENCH_DRIVER := storage/nvme/NVMe-Admin.c storage/nvme/NVMe-Core.c storage/nvme/NVMe-Deadline.c \
+	storage/nvme/NVMe-Disk.c storage/nvme/NVMe-DSM.c storage/nvme/NVMe-Features.c storage/nvme/NVMe-Health.c \
+	storage/nvme/NVMe-IO.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Queue.c storage/nvme/NVMe-Recovery.c \
+	storage/nvme/NVMe-Request.c storage/nvme/NVMe-Spec.c storage/nvme/NVMe-State.c block/Disk.c
 
 $(MODEL_BENCH): $(MODEL_DIR)/Bench-Driver.c $(MODEL_LIB_SOURCES) $(wildcard $(MODEL_DIR)/*.h) $(KERNEL_C_SOURCES) \
 		$(MODEL_DIR)/model.mk

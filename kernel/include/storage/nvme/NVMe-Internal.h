@@ -1,23 +1,31 @@
 /*
- * NVMe-Internal.h - what the NVMe driver's files share: register and command
- * layouts, the controller / queue / tracker structures, and the functions
- * each file offers the others.
+ * NVMe-Internal.h - what the NVMe driver's files share: the controller /
+ * queue / tracker structures, their state machines, and the functions each
+ * file offers the others.
  *
- * Layering (one file each):
+ * Layering (one concept a file):
+ *   NVMe-Spec.c   pure: the specification's structures, one decoder each
+ *                 (NVMe-Spec.h); nvme-cli printing in NVMe-LogFormat.c and
+ *                 NVMe-RegisterFormat.c
+ *   NVMe-State.c  the state tables: controller states, queue modes,
+ *                 tracker states and their legal transitions
  *   NVMe-PRP.c    pure: builds PRP1/PRP2/PRP lists for a buffer
- *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion,
- *                 holding and cancelling for resets, retries, interrupt and
- *                 polled variants (its ring and CID arithmetic is pure)
+ *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion
+ *                 (drain, validate, complete), modes, holding for resets,
+ *                 retries, the interrupt / INTx / polled variants (its ring
+ *                 and CID arithmetic is pure)
+ *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
+ *                 interrupt polling
  *   NVMe-Request.c  callers waiting for commands (requests)
  *   NVMe-Admin.c  admin commands: identify, queue create/delete, namespaces
- *   NVMe-Core.c   PCI binding and bring-up, the controller list
- *   NVMe-IO.c     read/write/flush, splitting, bouncing, status decoding
- *                 and the retry rule (pure)
+ *   NVMe-Core.c   PCI binding and bring-up, the controller list, the view
+ *   NVMe-IO.c     read/write/flush, splitting, bouncing, the retry rule and
+ *                 transfer limits (pure)
  *   NVMe-DSM.c    Dataset Management (trim) and Write Zeroes
  *   NVMe-Features.c  Get/Set Features, the register snapshot
- *   NVMe-Health.c log pages (parsers are pure), asynchronous events
- *   NVMe-Recovery.c  the watchdog: deadlines, the timeout ladder, retries,
- *                 controller reset and failure, shutdown
+ *   NVMe-Health.c log pages, asynchronous events
+ *   NVMe-Recovery.c  the watchdog: the timeout ladder, retries, health
+ *                 checks, controller reset and failure, shutdown
  *   NVMe-Disk.c   namespaces as DISK objects
  *
  * The driver reaches the machine only through drivers/Platform.h. Pure parts
@@ -138,6 +146,38 @@ BOOL NVMeStatusRetryable(U16 NvmeStatus);
 /** Delay before retry number Attempt (1-based): 10 ms doubling, 160 ms at most. */
 U32 NVMeRetryDelayMs(U32 Attempt);
 
+/************************************************************************/
+// State machines (pure tables, NVMe-State.c)
+
+// Tracker states (the legal transitions are a table: NVMe-State.c)
+#define NVME_TRACKER_FREE 0
+#define NVME_TRACKER_IN_FLIGHT 1
+#define NVME_TRACKER_COMPLETING 2
+#define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
+#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
+#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
+#define NVME_TRACKER_STATE_COUNT 6
+
+// Queue modes (the legal transitions are a table: NVMe-State.c)
+#define NVME_QUEUE_LIVE 0       // doorbells allowed
+#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
+#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
+#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
+#define NVME_QUEUE_MODE_COUNT 4
+
+typedef struct tag_NVME_STATE_MACHINE {
+    LPCSTR Name;              // "controller", "queue", "tracker"
+    U32 Count;                // states 0 .. Count - 1
+    const LPCSTR* Names;
+    const U8* Next;           // Next[From]: bit To set when From -> To is legal
+} NVME_STATE_MACHINE;
+
+extern const NVME_STATE_MACHINE NVMeControllerStates, NVMeQueueModes, NVMeTrackerStates;
+extern const U8 NVMeTrackerNext[];  // NVMeTrackerStates' table, for the inline check on the hot path
+
+BOOL NVMeStateLegal(const NVME_STATE_MACHINE* Machine, U32 From, U32 To);
+LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
+
 #ifdef NVME_WITH_PLATFORM
 
 /************************************************************************/
@@ -159,13 +199,6 @@ U32 NVMeRetryDelayMs(U32 Attempt);
 #define NVME_AER_RING 16                // events waiting for the watchdog to read their log page
 #define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s for the shutdown wait
 #define NVME_SHUTDOWN_MAX_MS 60000
-
-#define NVME_TRACKER_FREE 0
-#define NVME_TRACKER_IN_FLIGHT 1
-#define NVME_TRACKER_COMPLETING 2
-#define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
-#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
-#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
 
 // Tracker flags
 #define NVME_TRACKER_NO_DEADLINE 0x01  // Asynchronous Event Requests: outstanding until an event
@@ -215,18 +248,13 @@ typedef struct tag_NVME_QUEUE_OPS {
     void (*Drained)(struct tag_NVME_QUEUE* Queue);
 } NVME_QUEUE_OPS;
 
-// Queue modes
-#define NVME_QUEUE_LIVE 0       // doorbells allowed
-#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
-#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
-#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
-
 typedef struct tag_NVME_QUEUE {
     struct tag_NVME_CONTROLLER* Controller;
     U16 Id;
     U16 Depth;
     BOOL Allocated;
     BOOL Created;               // exists on the device
+    BOOL CqLive;                // the controller holds its CQ: head doorbells mean something
     U8 Mode;                    // NVME_QUEUE_LIVE / SUSPENDED / DEAD (under Lock)
     const NVME_QUEUE_OPS* Ops;
     PLATFORM_LOCK* Lock;        // SQ tail, CQ head/phase, CID list, tracker states; short sections only
@@ -297,6 +325,8 @@ typedef struct tag_NVME_CONTROLLER {
     U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
     U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in LastResetReason)
     BOOL MissedInterruptLogged;
+    U64 TickBaseNs;              // when the watchdog's clock started (NVMe-Deadline.c)
+    U32 InvalidLogged;           // state machines whose refused transition was logged (NVMe-State.c)
     // Health (NVMe-Health.c)
     PLATFORM_LOCK* EventLock;
     U32 AerLimit;                // AERs to keep outstanding
@@ -319,6 +349,24 @@ typedef struct tag_NVME_REQUEST {
 } NVME_REQUEST;
 
 /************************************************************************/
+// NVMe-State.c
+
+/** Refuses a transition its machine's table does not list: counted, logged once per controller; FALSE. */
+BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Machine, U32 From, U32 To);
+/** The one way a controller's state changes; FALSE (and no change) when the table refuses it. */
+BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State);
+
+/** The one way a tracker's state changes (under its queue's lock); FALSE when the table refuses it. */
+static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
+    U8 From = Tracker->State;
+    if (UNLIKELY(From >= NVME_TRACKER_STATE_COUNT || !(NVMeTrackerNext[From] & (1U << State)))) {
+        return NVMeStateRefused(Tracker->Queue->Controller, &NVMeTrackerStates, From, State);
+    }
+    Tracker->State = State;
+    return TRUE;
+}
+
+/************************************************************************/
 // NVMe-Queue.c
 
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
@@ -328,38 +376,39 @@ extern const NVME_QUEUE_OPS NVMePolledQueueOps;
 /** Allocates rings and trackers (I/O queues also get the PRP pool and the bounce buffer). */
 KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue);
 void NVMeQueueFree(NVME_QUEUE* Queue);
-/** Clears the rings (zeroed CQ, phase 1, tails and heads 0); all trackers must be free. */
+/** Clears the rings (zeroed CQ, phase 1, tails and heads 0) and frees every tracker: a new queue only. */
 void NVMeQueueReset(NVME_QUEUE* Queue);
 /** Clears the rings but keeps the trackers (a reset: held commands are posted again later). */
 void NVMeQueueRestartRings(NVME_QUEUE* Queue);
-/** Takes a free tracker, sleeping while none is (Wait) or returning NULL (no Wait, or the queue is dead). */
-NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait);
+/** A free tracker, or NULL at once when none is (or the queue is dead): for callers that cannot sleep (AERs). */
+NVME_TRACKER* NVMeQueueTakeTracker(NVME_QUEUE* Queue);
+/** A free tracker, sleeping while none is (bounded); NULL when the queue is dead or stayed full. */
+NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue);
 /** Gives back a tracker that was never submitted. */
 void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
 /**
- * Copies Command (CID filled in) into the tracker and the SQ and rings the doorbell; while the queue is
- * suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and
- * nothing taken) when the queue is dead.
+ * Posts the command built in Tracker->Command (its CID filled in here) and rings the doorbell; while the queue
+ * is suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and nothing
+ * taken) when the queue is dead.
  */
-KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
-/** Reaps every posted completion of a live queue; returns how many. ByWaiter counts them as found by polling. */
-U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter);
+/** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */
+U32 NVMeQueueReap(NVME_QUEUE* Queue);
 /**
- * A suspended queue (a reset): reaps what the controller posted; the CQ head doorbell only with Doorbell (the
- * CQ still exists on an enabled controller). Commands aborted by an SQ deletion stay in flight: the reset
- * holds them for resubmission.
+ * Reaps a SUSPENDED queue for the reset: what the controller posted is real, except "aborted due to SQ
+ * deletion", which stays in flight for the reset to hold and send again.
  */
-U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell);
-/** Sets the mode; LIVE posts every held command, RECOVERING the RECOVERY ones; CANCEL ones are failed instead. */
-void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+U32 NVMeQueueDrain(NVME_QUEUE* Queue);
 /**
- * Ends commands the controller will never complete (a reset or a failure): in-flight ones are held for
- * resubmission (Hold, within NVME_MAX_RESUBMITS) or failed; Fail is the KSTATUS for those that fail. Held,
- * retrying (when Fail is an error of a dead queue) and CANCEL trackers are failed too when not Hold.
+ * The one way a queue's mode changes (NVMe-State.c's table; FALSE when refused). Entering LIVE posts every held
+ * command, RECOVERING the reset's own ones (CANCEL ones fail instead); entering DEAD fails everything the queue
+ * holds with KSTATUS_IO_ERROR and wakes its slot sleepers.
  */
-U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail);
+BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+/** A reset: holds every command in flight for resubmission (within NVME_MAX_RESUBMITS); returns how many. */
+U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue);
 /** Posts trackers whose retry time came; returns the earliest time still waiting (0: none). */
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
 /** Runs the Done functions of a chain of trackers and frees them. */
@@ -369,8 +418,39 @@ BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
 
-/** How long anyone waits for a supervised command before giving up on the machinery itself. */
-U64 NVMeBackstopNs(U32 TimeoutMs);
+/************************************************************************/
+// NVMe-Deadline.c: the one owner of time in the driver
+
+/** A command the watchdog found past its deadline (copied under the lock: the tracker may end meanwhile). */
+typedef struct tag_NVME_EXPIRED {
+    NVME_QUEUE* Queue;
+    U16 Index;
+    U16 Cid;
+} NVME_EXPIRED;
+
+/** How long a wait for the device may last: TimeoutMs when self-timed or unsupervised, else only a backstop. */
+U64 NVMeDeadlineLimitNs(NVME_CONTROLLER* Controller, U32 TimeoutMs, BOOL SelfTimed);
+/**
+ * One step of any wait on a queue: Event for NVME_WAIT_STEP_MS; when the step ends empty, the queue is reaped
+ * by the waiter itself (a missed interrupt, or a poll thread that has not run yet: counted as ReapedByWaiter).
+ * TRUE when Event fired.
+ */
+BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event);
+/** Starts a posted command's deadline (under the queue lock). */
+static inline void NVMeDeadlineStart(NVME_TRACKER* Tracker) {
+    Tracker->SubmitTick = __atomic_load_n(&Tracker->Queue->Controller->Tick, __ATOMIC_RELAXED);
+}
+/** The watchdog's clock (whole NVME_HEALTH_PERIOD_MS periods): started before the watchdog, then each period. */
+void NVMeDeadlineTick(NVME_CONTROLLER* Controller, U64 NowNs);
+/**
+ * The commands past their deadline, at most Max of them. Those whose completion is already in the CQ are missed
+ * interrupts: counted, logged once per controller and reaped here, not returned. The rest need the ladder.
+ */
+U32 NVMeDeadlineExpired(NVME_CONTROLLER* Controller, NVME_EXPIRED* List, U32 Max);
+/** TRUE if the command is still in flight; a copy of its tracker in *Copy. */
+BOOL NVMeDeadlinePending(const NVME_EXPIRED* Entry, NVME_TRACKER* Copy);
+/** An Abort is sent for it: marks it so and gives it a fresh deadline; FALSE if it ended meanwhile. */
+BOOL NVMeDeadlineAbortSent(const NVME_EXPIRED* Entry);
 
 /************************************************************************/
 // NVMe-Request.c
@@ -381,8 +461,8 @@ void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 void NVMeRequestChildDone(NVME_TRACKER* Tracker);
 /** Prepares a tracker as a child of Request (Pending += 1). */
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
-/** Adds Tracker to Request and submits Command; on an error the tracker is given back and the child removed. */
-KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/** Adds Tracker to Request and submits its command; on an error the tracker is given back and the child removed. */
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
 /**
  * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
  * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
@@ -415,6 +495,8 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
 U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
 void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index);
+/** The admin queue and the I/O queues in use, in that order: the one list every walk over the queues uses. */
+U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues);
 /** Clears CC.EN (and SHN) and waits for RDY=0, bounded by CAP.TO. */
 KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller);
 /** Programs AQA/ASQ/ACQ and CC from the admin queue, sets EN and waits for RDY=1, bounded by CAP.TO. */

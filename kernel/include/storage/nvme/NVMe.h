@@ -51,13 +51,14 @@
 #define NVME_REASON_LENGTH 64
 #define NVME_EVENT_TEXT_LENGTH 256
 
-// Controller states
+// Controller states (the legal transitions are a table: NVMe-State.c)
 #define NVME_STATE_PROBING 0   // being brought up
 #define NVME_STATE_READY 1     // admin and I/O queues running
 #define NVME_STATE_FAILED 2    // left alone (bring-up) or given up on (resets failed); StateReason says why
 #define NVME_STATE_ADMIN_ONLY 3 // up, but no I/O queue could be created
 #define NVME_STATE_RESETTING 4 // being reset (timeout, fatal status, or asked to): new commands wait
 #define NVME_STATE_SHUTDOWN 5  // shut down (CC.SHN) by the poweroff/reboot hook; nothing more is accepted
+#define NVME_STATE_COUNT 6
 
 /************************************************************************/
 // Read-only views
@@ -165,6 +166,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 ShutdownMs;                   // how long it waited
     U32 WaiterEventsFree;             // of the pooled waiter events (NVME_WAITER_POOL when idle)
     U32 ExtraWaiterEvents;            // waiter events made beyond the pool and not yet destroyed
+    U64 InvalidTransitions;           // state changes a table refused (a driver bug: 0)
 } NVME_CONTROLLER_INFO;
 
 /************************************************************************/
@@ -187,6 +189,8 @@ typedef void (*NVME_IO_CALLBACK)(KSTATUS Status, U16 NvmeStatus, LPVOID Context)
 void NVMeRegisterDriver(void);
 
 U32 NVMeGetControllerCount(void);
+/** "ready", "admin queue only", "failed", ... for an NVME_STATE_* ("unknown" otherwise). */
+LPCSTR NVMeControllerStateName(U32 State);
 /** The controller's view with fresh counters, or NULL if Index is out of range. */
 const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index);
 

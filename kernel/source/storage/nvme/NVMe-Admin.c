@@ -66,7 +66,7 @@ static KSTATUS AdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, 
     Request.SelfTimed = SelfTimed;
     if (Dw0) *Dw0 = 0;
     if (NvmeStatus) *NvmeStatus = 0;
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, TRUE);
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(&Controller->Admin);
     if (Tracker == NULL) {
         NVMeRequestRelease(Controller, &Request);
         return NVMeIoNoTracker(Controller);
@@ -76,7 +76,8 @@ static KSTATUS AdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, 
     // Like Linux's driver-internal commands, a status is final. Self-timed commands come from the thread that
     // supervises (bring-up, the watchdog, a reset, shutdown): they pass an admin queue that a reset rebuilds.
     Tracker->Flags = NVME_TRACKER_NO_RETRY | (SelfTimed ? NVME_TRACKER_RECOVERY : 0);
-    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker, Command);
+    Tracker->Command = *Command;
+    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker);
     KSTATUS Result = NVMeRequestWait(&Controller->Admin, &Request, TimeoutMs);
     if (Dw0) *Dw0 = Request.Dw0;
     if (NvmeStatus) *NvmeStatus = Request.NvmeStatus;
@@ -138,11 +139,13 @@ KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue,
     U32 TimeoutMs = Controller->AdminTimeoutMs;
     KSTATUS Status = QueueCommand(Controller, NVME_ADMIN_CREATE_CQ, Size, Flags, Queue->CqMemory.Physical, TimeoutMs);
     if (Status != KSTATUS_SUCCESS) return Status;
+    Queue->CqLive = TRUE;
     // Its CQ, priority 0 (round robin), PC=1.
     Status = QueueCommand(Controller, NVME_ADMIN_CREATE_SQ, Size, ((U32)Queue->Id << 16) | NVME_QUEUE_PHYS_CONTIGUOUS,
                           Queue->SqMemory.Physical, TimeoutMs);
     if (Status != KSTATUS_SUCCESS) {
         QueueCommand(Controller, NVME_ADMIN_DELETE_CQ, Queue->Id, 0, 0, TimeoutMs);
+        Queue->CqLive = FALSE;
         return Status;
     }
     Queue->Created = TRUE;
@@ -153,7 +156,7 @@ KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOO
     if (!Queue->Created) return KSTATUS_SUCCESS;
     KSTATUS Status = QueueCommand(Controller, DeleteCq ? NVME_ADMIN_DELETE_CQ : NVME_ADMIN_DELETE_SQ, Queue->Id, 0, 0,
                                   TimeoutMs);
-    if (DeleteCq) Queue->Created = FALSE;
+    if (DeleteCq) Queue->Created = Queue->CqLive = FALSE;
     return Status;
 }
 

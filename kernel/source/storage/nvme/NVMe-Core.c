@@ -132,6 +132,9 @@ static KSTATUS DisableController(NVME_CONTROLLER* Controller) {
 }
 
 KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller) {
+    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+    U32 Count = NVMeControllerQueues(Controller, Queues);
+    for (U32 I = 0; I < Count; I++) Queues[I]->CqLive = FALSE;  // a disabled controller holds no queue
     U32 Cc = NVMeRead32(Controller, NVME_REG_CC);
     if (Cc == MAX_U32) return Fail(Controller, KSTATUS_IO_ERROR, "device stopped answering (CC all ones)");
     NVMeWrite32(Controller, NVME_REG_CC, Cc & ~(NVME_CC_ENABLE | NVME_CC_SHN_MASK));
@@ -150,7 +153,9 @@ KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller) {
              (NVME_SQES_LOG2 << NVME_CC_IOSQES_SHIFT) | (NVME_CQES_LOG2 << NVME_CC_IOCQES_SHIFT);
     NVMeWrite32(Controller, NVME_REG_CC, Cc);  // entry sizes and page size before EN
     NVMeWrite32(Controller, NVME_REG_CC, Cc | NVME_CC_ENABLE);
-    return WaitReady(Controller, TRUE);
+    KSTATUS Status = WaitReady(Controller, TRUE);
+    Admin->CqLive = Status == KSTATUS_SUCCESS;  // EN's rising edge created the admin queues
+    return Status;
 }
 
 static KSTATUS AllocateControllerResources(NVME_CONTROLLER* Controller) {
@@ -329,7 +334,7 @@ static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
     CreateIoQueues(Controller, Wanted);
     Status = NVMeAdminDiscoverNamespaces(Controller);
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "namespace discovery failed");
-    Info->State = Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY;
+    NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY);
     Info->IoTimeoutMs = Controller->IoTimeoutMs;
     Info->AdminTimeoutMs = Controller->AdminTimeoutMs;
     PlatformRegisterShutdown(Info->Name, NVMeRecoveryShutdown, Controller);
@@ -373,7 +378,7 @@ static KSTATUS NVMeAttach(PCI_DEVICE* Device) {
     Controllers[ControllerCount++] = Controller;
 
     if (BringUp(Controller) != KSTATUS_SUCCESS) {
-        Info->State = NVME_STATE_FAILED;
+        NVMeControllerSetState(Controller, NVME_STATE_FAILED);
         // Left alone: its memory is not freed, since a controller that got this far may still hold our addresses.
         WARNING("[NVMeAttach] %s (%04x:%02x:%02x.%x): left alone: %s", Info->Name, Device->Segment, Device->Bus,
                 Device->Device, Device->Function, Info->StateReason);
@@ -403,14 +408,21 @@ U32 NVMeGetControllerCount(void) { return ControllerCount; }
 
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index) { return Index < ControllerCount ? Controllers[Index] : NULL; }
 
+U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues) {
+    U32 Count = 0;
+    if (Controller->Admin.Allocated) Queues[Count++] = &Controller->Admin;
+    for (U32 I = 0; I < Controller->IoCount; I++) {
+        if (Controller->Io[I].Allocated) Queues[Count++] = &Controller->Io[I];
+    }
+    return Count;
+}
+
 const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index) {
     NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
     if (Controller == NULL) return NULL;
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 Count = 0;
-    if (Controller->Admin.Allocated) Queues[Count++] = &Controller->Admin;
-    for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
+    U32 Count = NVMeControllerQueues(Controller, Queues);
     Info->QueueCount = Count;
     Info->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
     Info->WaiterEventsFree = 0;

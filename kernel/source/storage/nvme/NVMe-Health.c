@@ -173,20 +173,18 @@ static BOOL ClaimAerSlot(NVME_CONTROLLER* Controller) {
 
 void NVMeHealthArmEvents(NVME_CONTROLLER* Controller) {
     while (!Controller->AerStopped && ClaimAerSlot(Controller)) {
-        NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, FALSE);
+        NVME_TRACKER* Tracker = NVMeQueueTakeTracker(&Controller->Admin);
         if (Tracker == NULL) {
             __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
             break;
         }
-        NVME_COMMAND Command;
-        MemorySet(&Command, 0, sizeof(Command));
-        Command.Opcode = NVME_ADMIN_ASYNC_EVENT;
+        Tracker->Command = (NVME_COMMAND){.Opcode = NVME_ADMIN_ASYNC_EVENT};
         Tracker->Flags = NVME_TRACKER_NO_DEADLINE | NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL | NVME_TRACKER_RECOVERY;
         Tracker->Lba = 0;
         Tracker->Blocks = 0;
         Tracker->Done = AerDone;
         Tracker->Context = Controller;
-        if (NVMeQueueSubmit(Tracker, &Command) != KSTATUS_SUCCESS) {
+        if (NVMeQueueSubmit(Tracker) != KSTATUS_SUCCESS) {
             __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
             NVMeQueuePutTracker(Tracker);
             break;

@@ -151,10 +151,11 @@ KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID
     return (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) ? KSTATUS_IO_ERROR : KSTATUS_NOT_SUPPORTED;
 }
 
-/** Fills a Read/Write/Flush command for Tracker, building PRPs in the tracker's list pages. */
+/** Builds a Read/Write/Flush command in the tracker, its PRPs in the tracker's list pages. */
 static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8 Opcode, U64 Lba, U32 Blocks,
-                            LPCVOID Buffer, NVME_COMMAND* Command) {
-    MemorySet(Command, 0, sizeof(*Command));
+                            LPCVOID Buffer) {
+    NVME_COMMAND* Command = &Tracker->Command;
+    *Command = (NVME_COMMAND){0};
     Command->Opcode = Opcode;
     Command->Nsid = Namespace->Nsid;
     Tracker->Lba = Lba;
@@ -196,10 +197,9 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     if (Opcode != NVME_IO_FLUSH && (Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Buffer, 4))) {
         return KSTATUS_BAD_PARAMETER;
     }
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(NVMeIoPickQueue(Namespace->Controller), TRUE);
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(NVMeIoPickQueue(Namespace->Controller));
     if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
-    NVME_COMMAND Command;
-    Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer, &Command);
+    Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) {
         NVMeQueuePutTracker(Tracker);
         return Status;
@@ -207,7 +207,7 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     Tracker->Done = AsyncDone;
     Tracker->Callback = Callback;
     Tracker->Context = Context;
-    Status = NVMeQueueSubmit(Tracker, &Command);
+    Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);
     return Status;
 }
@@ -221,19 +221,18 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
     NVMeRequestInit(Controller, &Request);
     for (U32 Done = 0; Done < Blocks;) {
         U32 Count = MIN(Blocks - Done, Namespace->MaxBlocks);
-        NVME_TRACKER* Tracker = NVMeQueueGetTracker(Queue, TRUE);
+        NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
         if (Tracker == NULL) {
             Status = NVMeIoNoTracker(Controller);
             break;
         }
-        NVME_COMMAND Command;
         LPCVOID Piece = Buffer ? (LPCVOID)((const U8*)Buffer + (SIZE)Done * Namespace->LbaSize) : NULL;
-        Status = BuildCommand(Namespace, Tracker, Opcode, Lba + Done, Count, Piece, &Command);
+        Status = BuildCommand(Namespace, Tracker, Opcode, Lba + Done, Count, Piece);
         if (Status != KSTATUS_SUCCESS) {
             NVMeQueuePutTracker(Tracker);
             break;
         }
-        Status = NVMeRequestSubmitChild(&Request, Tracker, &Command);
+        Status = NVMeRequestSubmitChild(&Request, Tracker);
         if (Status != KSTATUS_SUCCESS) break;
         Done += Count;
     }

@@ -51,7 +51,8 @@ static void PrintCap(U64 Raw, NVME_LINE_OUTPUT Output, LPVOID Context) {
                    SupportedText(Cap.Css & NVME_CAP_CSS_NVM));
     NVMeFormatLine(Output, Context, "\t                                           One or more I/O Command Sets are %s",
                    SupportedText(Cap.Css & NVME_CAP_CSS_IO_SETS));
-    LPCSTR IoSets = (Cap.Css & NVME_CAP_CSS_NO_IO) ? "Only Admin Command Set Supported" : "I/O Command Set is Supported";
+    LPCSTR IoSets =
+        (Cap.Css & NVME_CAP_CSS_NO_IO) ? "Only Admin Command Set Supported" : "I/O Command Set is Supported";
     NVMeFormatLine(Output, Context, "\t                                           %s", IoSets);
     NVMeFormatLine(Output, Context, "\tNVM Subsystem Reset Supported     (NSSRS): %s", YesNo(Cap.Nssrs));
     NVMeFormatLine(Output, Context, "\tDoorbell Stride                   (DSTRD): %u bytes", 4U << Cap.Dstrd);
