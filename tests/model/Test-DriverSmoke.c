@@ -33,12 +33,14 @@ static const NVME_CONTROLLER_INFO* Attach(NVME_MODEL* Model) {
     assert_non_null(Device);
     PCIBindDrivers();
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
-    return NVMeGetController(Before);
+    static NVME_CONTROLLER_INFO View;
+    assert_int_equal(NVMeGetController(Before, &View), KSTATUS_SUCCESS);
+    return &View;
 }
 
 static void ReadWriteThroughDisk(NVME_MODEL* Model, const NVME_CONTROLLER_INFO* Info) {
     char Name[DISK_NAME_LENGTH];
-    snprintf(Name, sizeof(Name), "%sn1", Info->Name);
+    snprintf(Name, sizeof(Name), "nvme%un1", Info->Index);
     DISK* Disk = DiskFind(Name);
     assert_non_null(Disk);
     assert_int_equal(Disk->SectorSize, 512);

@@ -30,8 +30,8 @@ static void test_illegal_transitions_refused(void** State) {
     U32 Errors = HostLogCount(LOG_LEVEL_ERROR);
 
     // Controller: a ready controller is not brought up again, nor "made ready" twice.
-    assert_false(NVMeControllerSetState(Controller, NVME_STATE_PROBING));
-    assert_false(NVMeControllerSetState(Controller, NVME_STATE_READY));
+    assert_false(NVMeControllerSetState(Controller, NVME_STATE_PROBING, NULL));
+    assert_false(NVMeControllerSetState(Controller, NVME_STATE_READY, ""));
     assert_int_equal(DriverInfo(&T)->State, NVME_STATE_READY);
     assert_true(HostLogContains("[NVMeState] nvme0: controller ready -> probing refused"));
 

@@ -41,6 +41,7 @@ struct tag_DATA_VIEW_STATE {
     U64 InterruptNs;                       // when InterruptCounts was taken (0: never)
     U64 Completed[NVME_MAX_CONTROLLERS];   // commands completed per controller at CompletedNs
     U64 CompletedNs;
+    NVME_CONTROLLER_INFO View;             // the controller being rendered, copied from the driver
 };
 
 static const char* const PageTitles[DATA_VIEW_PAGE_COUNT] = {
@@ -58,18 +59,6 @@ void DataViewStateDestroy(DATA_VIEW_STATE* State) { KernelHeapFree(State); }
 /** Events per second between two samples, from a count difference over nanoseconds. */
 static U64 PerSecond(U64 Delta, U64 Ns) { return Ns == 0 ? 0 : Delta * CLOCK_NS_PER_SECOND / Ns; }
 
-static LPCSTR ControllerStateName(U32 State) {
-    switch (State) {
-        case NVME_STATE_PROBING: return "probing";
-        case NVME_STATE_READY: return "ready";
-        case NVME_STATE_FAILED: return "FAILED";
-        case NVME_STATE_ADMIN_ONLY: return "admin queue only";
-        case NVME_STATE_RESETTING: return "resetting";
-        case NVME_STATE_SHUTDOWN: return "shut down";
-        default: return "unknown";
-    }
-}
-
 /************************************************************************/
 // 1 Overview
 
@@ -79,7 +68,6 @@ static void CountThread(const THREAD* Thread, LPVOID Context) {
 }
 
 static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
-    UNUSED(State);
     U64 Ns = GetSystemTimeNs(), Ms = Ns / 1000000;
     DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "Cairn %s", CAIRN_VERSION);
     DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "Uptime   : %llu.%03llu s (%llu timer ticks), clock source %s",
@@ -130,8 +118,8 @@ static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
 
     U32 Controllers = NVMeGetControllerCount(), Ready = 0, Namespaces = 0;
     for (U32 C = 0; C < Controllers; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         if (Info->State == NVME_STATE_READY) Ready++;
         for (U32 N = 0; Info->Namespaces != NULL && N < Info->ActiveNamespaceCount; N++) {
             if (Info->Namespaces[N].Exposed) Namespaces++;
@@ -197,14 +185,14 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
     U64 Now = GetSystemTimeNs(), Elapsed = State->CompletedNs ? Now - State->CompletedNs : 0;
     if (Count == 0) DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "No NVMe controller.");
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         BOOL Healthy = Info->State == NVME_STATE_READY;
         DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%s  %s  SN %s  FW %s  NVMe %u.%u.%u", Info->Name,
                         Info->Identify.Model, Info->Identify.Serial, Info->Identify.Firmware, Info->Version >> 16,
                         (Info->Version >> 8) & 0xFF, Info->Version & 0xFF);
         DataViewTextAdd(Text, Healthy ? DATA_VIEW_STYLE_GOOD : DATA_VIEW_STYLE_WARNING, "  state %s%s%s",
-                        ControllerStateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
+                        NVMeControllerStateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
         DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "  PCI %04x:%02x:%02x.%u %04x:%04x, BAR0 0x%llx (%llu KiB)",
                         Info->PciSegment, Info->PciBus, Info->PciDevice, Info->PciFunction, Info->PciVendorId,
                         Info->PciDeviceId, Info->RegisterBase, Info->RegisterSize / 1024);
@@ -273,13 +261,13 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
 // 4 NVMe namespaces
 
 static void RenderNamespaces(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
-    UNUSED(State);
     DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%-9s %4s %12s %6s %11s %-12s %7s %s", "NAME", "NSID", "BLOCKS",
                     "BLOCK", "SIZE", "FORMAT", "MAX/CMD", "STATE");
     U32 Count = NVMeGetControllerCount(), Shown = 0;
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL || Info->Namespaces == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
+        if (Info->Namespaces == NULL) continue;
         for (U32 N = 0; N < Info->ActiveNamespaceCount; N++) {
             const NVME_NAMESPACE_INFO* Ns = &Info->Namespaces[N];
             char Name[24], Size[24], Format[24];
@@ -318,16 +306,15 @@ static void HealthCounter(DATA_VIEW_TEXT* Text, U32 Style, LPCSTR Name, NVME_U12
 }
 
 static void RenderHealth(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
-    UNUSED(State);
     U32 Count = NVMeGetControllerCount();
     if (Count == 0) DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "No NVMe controller.");
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%s  %s  SN %s", Info->Name, Info->Identify.Model,
                         Info->Identify.Serial);
         if (Info->State != NVME_STATE_READY && Info->State != NVME_STATE_ADMIN_ONLY) {
-            DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  %s: no health log", ControllerStateName(Info->State));
+            DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  %s: no health log", NVMeControllerStateName(Info->State));
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "%s", "");
             continue;
         }

@@ -291,8 +291,14 @@ struct tag_NVME_NAMESPACE {
     DISK Disk;
 };
 
+/**
+ * The controller. Info is the master copy of the public view: NVMeGetController copies it out under ViewLock.
+ * Its texts (and State with StateReason) change only under ViewLock (NVME_VIEW_SET_TEXT, NVMeViewSetError,
+ * NVMeControllerSetState), its counters only with NVME_COUNT (an atomic add), other scalars by single stores.
+ */
 typedef struct tag_NVME_CONTROLLER {
-    NVME_CONTROLLER_INFO Info;  // the public view
+    NVME_CONTROLLER_INFO Info;  // the public view's master copy
+    PLATFORM_LOCK* ViewLock;    // texts and the state of Info, and copying it out
     PCI_DEVICE* Device;
     LINEAR Registers;
     U64 RegisterSize;
@@ -323,7 +329,8 @@ typedef struct tag_NVME_CONTROLLER {
     U32 Tick;                    // seconds of watchdog time (deadlines are counted in ticks)
     U32 CheckNow;                // a completion looked wrong: check CSTS at once
     U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
-    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in LastResetReason)
+    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in ResetReason)
+    char ResetReason[NVME_REASON_LENGTH];  // under ViewLock
     BOOL MissedInterruptLogged;
     U64 TickBaseNs;              // when the watchdog's clock started (NVMe-Deadline.c)
     U32 InvalidLogged;           // state machines whose refused transition was logged (NVMe-State.c)
@@ -353,8 +360,11 @@ typedef struct tag_NVME_REQUEST {
 
 /** Refuses a transition its machine's table does not list: counted, logged once per controller; FALSE. */
 BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Machine, U32 From, U32 To);
-/** The one way a controller's state changes; FALSE (and no change) when the table refuses it. */
-BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State);
+/**
+ * The one way a controller's state changes, with its reason (NULL: keep it, "": none) under the view lock;
+ * FALSE (and no change) when the table refuses it.
+ */
+BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State, LPCSTR Reason);
 
 /** The one way a tracker's state changes (under its queue's lock); FALSE when the table refuses it. */
 static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
@@ -491,6 +501,15 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Core.c
+
+/** The one way a controller counter changes (any thread, any context). */
+#define NVME_COUNT(Counter, Amount) __atomic_add_fetch(&(Counter), (Amount), __ATOMIC_RELAXED)
+/** Replaces one of the view's texts whole, under the view lock: a copy of the view never holds half a line. */
+void NVMeViewSetText(NVME_CONTROLLER* Controller, LPSTR Field, SIZE Size, LPCSTR Text);
+#define NVME_VIEW_SET_TEXT(Controller, Field, Text) \
+    NVMeViewSetText((Controller), (Controller)->Info.Field, sizeof((Controller)->Info.Field), (Text))
+/** Records a failed command's status in the view (LastErrorStatus and its name in LastError, together). */
+void NVMeViewSetError(NVME_CONTROLLER* Controller, U16 NvmeStatus);
 
 U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
 void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);

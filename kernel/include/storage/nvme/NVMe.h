@@ -10,9 +10,10 @@
  * `nvme<C>` names stay stable. Controllers and namespaces are never freed:
  * pointers returned here stay valid for the life of the kernel.
  *
- * Views (NVME_CONTROLLER_INFO, NVME_NAMESPACE_INFO) are read-only for
- * callers. NVMeGetController refreshes the counters in the view it returns;
- * everything else in it is fixed after bring-up.
+ * Views: NVMeGetController copies a controller's view (NVME_CONTROLLER_INFO)
+ * into the caller's buffer under the driver's lock, so a copy is consistent
+ * (texts whole, the state with its reason) and stays as it was; namespace
+ * views (NVME_NAMESPACE_INFO) are read-only and fixed after bring-up.
  *
  * Context of callbacks (NVME_IO_CALLBACK): always a thread, never an
  * interrupt handler, with no driver lock held and interrupts enabled. It is
@@ -191,8 +192,11 @@ void NVMeRegisterDriver(void);
 U32 NVMeGetControllerCount(void);
 /** "ready", "admin queue only", "failed", ... for an NVME_STATE_* ("unknown" otherwise). */
 LPCSTR NVMeControllerStateName(U32 State);
-/** The controller's view with fresh counters, or NULL if Index is out of range. */
-const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index);
+/**
+ * Copies the controller's view into *View (copied under the driver's lock, counters summed over the queues at
+ * that moment): KSTATUS_NOT_FOUND if Index is out of range. The copy is the caller's; call again to refresh.
+ */
+KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View);
 
 /** An exposed namespace by disk name ("nvme0n1"), or NULL. */
 NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName);

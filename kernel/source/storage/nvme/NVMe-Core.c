@@ -49,10 +49,12 @@ static void NVMeWrite64(NVME_CONTROLLER* Controller, U32 Offset, U64 Value) {
 
 static KSTATUS Fail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) PRINTF_LIKE(3, 4);
 static KSTATUS Fail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) {
+    char Reason[NVME_REASON_LENGTH];
     VA_LIST Arguments;
     VA_START(Arguments, Format);
-    StringPrintFormatV(Controller->Info.StateReason, sizeof(Controller->Info.StateReason), Format, Arguments);
+    StringPrintFormatV(Reason, sizeof(Reason), Format, Arguments);
     VA_END(Arguments);
+    NVME_VIEW_SET_TEXT(Controller, StateReason, Reason);
     return Status;
 }
 
@@ -334,7 +336,7 @@ static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
     CreateIoQueues(Controller, Wanted);
     Status = NVMeAdminDiscoverNamespaces(Controller);
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "namespace discovery failed");
-    NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY);
+    NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY, NULL);
     Info->IoTimeoutMs = Controller->IoTimeoutMs;
     Info->AdminTimeoutMs = Controller->AdminTimeoutMs;
     PlatformRegisterShutdown(Info->Name, NVMeRecoveryShutdown, Controller);
@@ -363,6 +365,11 @@ static KSTATUS NVMeAttach(PCI_DEVICE* Device) {
     }
     NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)PlatformAllocZero(sizeof(NVME_CONTROLLER));
     if (Controller == NULL) return KSTATUS_NO_MEMORY;
+    Controller->ViewLock = PlatformLockCreate();
+    if (Controller->ViewLock == NULL) {
+        PlatformFree(Controller);
+        return KSTATUS_NO_MEMORY;
+    }
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     Info->Index = ControllerCount;
     StringPrintFormat(Info->Name, sizeof(Info->Name), "nvme%u", Info->Index);
@@ -378,7 +385,7 @@ static KSTATUS NVMeAttach(PCI_DEVICE* Device) {
     Controllers[ControllerCount++] = Controller;
 
     if (BringUp(Controller) != KSTATUS_SUCCESS) {
-        NVMeControllerSetState(Controller, NVME_STATE_FAILED);
+        NVMeControllerSetState(Controller, NVME_STATE_FAILED, NULL);  // Fail() wrote the reason
         // Left alone: its memory is not freed, since a controller that got this far may still hold our addresses.
         WARNING("[NVMeAttach] %s (%04x:%02x:%02x.%x): left alone: %s", Info->Name, Device->Segment, Device->Bus,
                 Device->Device, Device->Function, Info->StateReason);
@@ -417,33 +424,65 @@ U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues) {
     return Count;
 }
 
-const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index) {
+/************************************************************************/
+// The public view
+
+void NVMeViewSetText(NVME_CONTROLLER* Controller, LPSTR Field, SIZE Size, LPCSTR Text) {
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    StringCopy(Field, Text, Size);
+    PlatformLockRelease(Controller->ViewLock, State);
+}
+
+void NVMeViewSetError(NVME_CONTROLLER* Controller, U16 NvmeStatus) {
+    char Text[NVME_REASON_LENGTH];
+    NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    Controller->Info.LastErrorStatus = NvmeStatus;
+    StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+    PlatformLockRelease(Controller->ViewLock, State);
+}
+
+/** A queue's figures as they are now, taken under its lock. */
+static void CopyQueueView(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, NVME_QUEUE_INFO* View) {
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    *View = Queue->Stats;
+    View->FreeTrackers = Queue->Cids.FreeCount;
+    View->Held = Queue->Held;
+    View->Retrying = Queue->Retrying;
+    View->Live = Queue->Mode == NVME_QUEUE_LIVE;
+    PlatformLockRelease(Queue->Lock, State);
+    View->Polled = Queue->Ops == &NVMePolledQueueOps;
+    View->MessageIndex = Queue->MessageIndex;
+    BOOL HasVector =
+        !View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count;
+    View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
+}
+
+KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View) {
     NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
-    if (Controller == NULL) return NULL;
-    NVME_CONTROLLER_INFO* Info = &Controller->Info;
-    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 Count = NVMeControllerQueues(Controller, Queues);
-    Info->QueueCount = Count;
-    Info->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
-    Info->WaiterEventsFree = 0;
-    for (U32 I = 0; I < NVME_WAITER_POOL; I++) Info->WaiterEventsFree += (Controller->WaiterFree >> I) & 1;
-    Info->CommandsSubmitted = Info->CommandsCompleted = Info->BadCompletions = 0;
-    for (U32 I = 0; I < Count; I++) {
-        NVME_QUEUE* Queue = Queues[I];
-        NVME_QUEUE_INFO* View = &Info->Queues[I];
-        *View = Queue->Stats;
-        View->FreeTrackers = Queue->Cids.FreeCount;
-        View->Held = Queue->Held;
-        View->Retrying = Queue->Retrying;
-        View->Live = Queue->Mode == NVME_QUEUE_LIVE;
-        View->Polled = Queue->Ops == &NVMePolledQueueOps;
-        View->MessageIndex = Queue->MessageIndex;
-        BOOL HasVector = !View->Polled && Controller->InterruptsActive &&
-                         Queue->MessageIndex < Controller->Interrupts.Count;
-        View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
-        Info->CommandsSubmitted += View->Submitted;
-        Info->CommandsCompleted += View->Completed;
-        Info->BadCompletions += View->BadCompletions;
+    if (Controller == NULL || View == NULL) return KSTATUS_NOT_FOUND;
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    *View = Controller->Info;
+    PlatformLockRelease(Controller->ViewLock, State);
+
+    View->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
+    U32 WaiterFree = 0;
+    if (Controller->WaiterLock) {
+        State = PlatformLockAcquire(Controller->WaiterLock);
+        WaiterFree = Controller->WaiterFree;
+        PlatformLockRelease(Controller->WaiterLock, State);
     }
-    return Info;
+    View->WaiterEventsFree = 0;
+    for (U32 I = 0; I < NVME_WAITER_POOL; I++) View->WaiterEventsFree += (WaiterFree >> I) & 1;
+    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+    View->QueueCount = NVMeControllerQueues(Controller, Queues);
+    View->CommandsSubmitted = View->CommandsCompleted = View->BadCompletions = 0;
+    for (U32 I = 0; I < View->QueueCount; I++) {
+        NVME_QUEUE_INFO* Queue = &View->Queues[I];
+        CopyQueueView(Controller, Queues[I], Queue);
+        View->CommandsSubmitted += Queue->Submitted;
+        View->CommandsCompleted += Queue->Completed;
+        View->BadCompletions += Queue->BadCompletions;
+    }
+    return KSTATUS_SUCCESS;
 }

@@ -101,7 +101,7 @@ U32 NVMeDeadlineExpired(NVME_CONTROLLER* Controller, NVME_EXPIRED* List, U32 Max
             List[Kept++] = List[I];
             continue;
         }
-        __atomic_add_fetch(&Controller->Info.MissedInterrupts, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Controller->Info.MissedInterrupts, 1);
         if (!__atomic_exchange_n(&Controller->MissedInterruptLogged, TRUE, __ATOMIC_RELAXED)) {
             WARNING("[NVMeDeadline] %s: a completion on queue %u was found by polling after its deadline: "
                     "interrupt missed (logged once)", Controller->Info.Name, List[I].Queue->Id);

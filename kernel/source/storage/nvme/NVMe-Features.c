@@ -58,8 +58,7 @@ static KSTATUS FeatureCommand(U32 ControllerIndex, BOOL Set, U8 FeatureId, U32 N
     if (Status != KSTATUS_SUCCESS && NvmeStatus != 0) {
         char Text[NVME_REASON_LENGTH];
         NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
-        Controller->Info.LastErrorStatus = NvmeStatus;
-        StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+        NVMeViewSetError(Controller, NvmeStatus);
         DEBUG("[NVMeFeature] %s: %s Features %s (%02xh) refused: %s", Controller->Info.Name, Set ? "Set" : "Get",
               NVMeFeatureName(FeatureId), FeatureId, Text);
     }

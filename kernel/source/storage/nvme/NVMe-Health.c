@@ -254,8 +254,8 @@ static void HandleEvent(NVME_CONTROLLER* Controller, U32 Dw0) {
         StringPrintFormat(Text, sizeof(Text), "%s: %s (log %02xh read)",
                           Type == NVME_EVENT_TYPE_NOTICE ? "notice" : "event", NVMeEventName(Type, Detail), LogId);
     }
-    StringCopy(Info->LastAsyncEvent, Text, sizeof(Info->LastAsyncEvent));
-    Info->AsyncEvents++;
+    NVME_VIEW_SET_TEXT(Controller, LastAsyncEvent, Text);
+    NVME_COUNT(Info->AsyncEvents, 1);
     if (Type == NVME_EVENT_TYPE_NOTICE) INFO("[NVMeHealth] %s: %s", Info->Name, Text);
     else WARNING("[NVMeHealth] %s: %s", Info->Name, Text);
     if (Type == NVME_EVENT_TYPE_ERROR && Detail == NVME_EVENT_ERROR_PERSISTENT_INTERNAL) {

@@ -101,9 +101,8 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
 void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U16 NvmeStatus) {
     char Text[NVME_REASON_LENGTH];
     NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
-    Controller->Info.Errors++;
-    Controller->Info.LastErrorStatus = NvmeStatus;
-    StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+    NVME_COUNT(Controller->Info.Errors, 1);
+    NVMeViewSetError(Controller, NvmeStatus);
     BOOL Admin = Tracker->Queue->Id == 0;
     if (Admin || Tracker->Opcode == NVME_IO_FLUSH) {
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5, "[NVMeReportError] %s: %s (NSID %u) failed: %s",
@@ -116,7 +115,7 @@ void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U
 }
 
 void NVMeReportDriverFailure(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker) {
-    __atomic_add_fetch(&Controller->Info.FailedByDriver, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.FailedByDriver, 1);
     LPCSTR Why = Tracker->Failure == KSTATUS_TIMEOUT ? "timed out (no more resubmissions)" : "controller failed";
     BOOL Admin = Tracker->Queue->Id == 0;
     LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,

@@ -519,7 +519,7 @@ U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue) {
         }
     }
     PlatformLockRelease(Queue->Lock, State);
-    if (HeldNow) __atomic_add_fetch(&Controller->Info.Resubmits, HeldNow, __ATOMIC_RELAXED);
+    if (HeldNow) NVME_COUNT(Controller->Info.Resubmits, HeldNow);
     for (U32 I = 0; I < Ended; I++) NVMeReportDriverFailure(Controller, &LastEnded);  // counted each, logged alike
     return HeldNow;
 }
@@ -609,13 +609,13 @@ static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus,
             return FALSE;
         }
         Tracker->Resubmits++;
-        __atomic_add_fetch(&Controller->Info.Resubmits, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Controller->Info.Resubmits, 1);
         *DelayMs = 0;
         return TRUE;
     }
     if (!NVMeStatusRetryable(NvmeStatus) || Tracker->Retries >= NVME_MAX_RETRIES) return FALSE;
     Tracker->Retries++;
-    __atomic_add_fetch(&Controller->Info.Retries, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.Retries, 1);
     *DelayMs = NVMeRetryDelayMs(Tracker->Retries);
     return TRUE;
 }
@@ -787,7 +787,7 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     Controller->Info.VectorCount = 0;
     Controller->Admin.Ops = &NVMePolledQueueOps;
     for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) Controller->Io[I].Ops = &NVMePolledQueueOps;
-    StringCopy(Controller->Info.PollingReason, Reason, sizeof(Controller->Info.PollingReason));
+    NVME_VIEW_SET_TEXT(Controller, PollingReason, Reason);
     Controller->Info.Polling = TRUE;
     if (!Controller->PollThreadStarted) {
         char Name[24];

@@ -67,7 +67,7 @@ void NVMeRecoveryKick(NVME_CONTROLLER* Controller) {
 }
 
 void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason) {
-    StringCopy(Controller->Info.LastResetReason, Reason, sizeof(Controller->Info.LastResetReason));
+    NVMeViewSetText(Controller, Controller->ResetReason, sizeof(Controller->ResetReason), Reason);
     __atomic_store_n(&Controller->ResetRequested, 1, __ATOMIC_RELEASE);
     NVMeRecoveryKick(Controller);
 }
@@ -76,8 +76,8 @@ void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason) {
 // Failure
 
 void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason) {
-    if (Controller->Info.State == NVME_STATE_FAILED || !NVMeControllerSetState(Controller, NVME_STATE_FAILED)) return;
-    StringCopy(Controller->Info.StateReason, Reason, sizeof(Controller->Info.StateReason));
+    if (Controller->Info.State == NVME_STATE_FAILED) return;
+    if (!NVMeControllerSetState(Controller, NVME_STATE_FAILED, Reason)) return;
     ERROR("[NVMeRecovery] %s: controller failed: %s; its disks fail every request from now on",
           Controller->Info.Name, Reason);
     // Whatever state it is in, it must not touch memory any more: EN off if it still answers, then no DMA.
@@ -178,14 +178,16 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
     U32 Granted = 0;
     Status = NVMeAdminSetQueueCount(Controller, Controller->WantedIoQueues, &Granted);
     if (Status != KSTATUS_SUCCESS) {
-        StringCopy(Info->StateReason, "Number of Queues failed after the reset", sizeof(Info->StateReason));
+        NVME_VIEW_SET_TEXT(Controller, StateReason, "Number of Queues failed after the reset");
         return Status;
     }
     DropExtraQueues(Controller, Granted);
     for (U32 I = 0; I < Controller->IoCount; I++) {
         Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], !Info->Polling);
         if (Status != KSTATUS_SUCCESS) {
-            StringPrintFormat(Info->StateReason, sizeof(Info->StateReason), "creating I/O queue %u failed", I + 1);
+            char Reason[NVME_REASON_LENGTH];
+            StringPrintFormat(Reason, sizeof(Reason), "creating I/O queue %u failed", I + 1);
+            NVME_VIEW_SET_TEXT(Controller, StateReason, Reason);
             return Status;
         }
     }
@@ -198,9 +200,9 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
 static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     if (Info->State != NVME_STATE_READY && Info->State != NVME_STATE_ADMIN_ONLY) return KSTATUS_IO_ERROR;
-    if (!NVMeControllerSetState(Controller, NVME_STATE_RESETTING)) return KSTATUS_IO_ERROR;
-    __atomic_add_fetch(&Info->Resets, 1, __ATOMIC_RELAXED);
-    StringCopy(Info->LastResetReason, Reason, sizeof(Info->LastResetReason));
+    if (!NVMeControllerSetState(Controller, NVME_STATE_RESETTING, NULL)) return KSTATUS_IO_ERROR;
+    NVME_COUNT(Info->Resets, 1);
+    NVME_VIEW_SET_TEXT(Controller, LastResetReason, Reason);
     if (StringCompare(Reason, NVME_RESET_REQUESTED) == 0) {
         INFO("[NVMeRecovery] %s: resetting the controller: %s", Info->Name, Reason);
     } else {
@@ -210,8 +212,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     for (U32 Attempt = 1; Attempt <= NVME_RESET_ATTEMPTS; Attempt++) {
         BOOL Gone = FALSE;
         if (ResetAttempt(Controller, &Gone) == KSTATUS_SUCCESS) {
-            NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY);
-            Info->StateReason[0] = 0;
+            NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY, "");
             // Ready before the queues post what they held: a caller woken by its completion sees it so.
             NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_LIVE);
             for (U32 I = 0; I < Controller->IoCount; I++) NVMeQueueSetMode(&Controller->Io[I], NVME_QUEUE_LIVE);
@@ -219,7 +220,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
                  (PlatformTimeNs() - Start) / 1000000, Attempt);
             return KSTATUS_SUCCESS;
         }
-        __atomic_add_fetch(&Info->ResetFailures, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Info->ResetFailures, 1);
         WARNING("[NVMeRecovery] %s: reset attempt %u failed: %s", Info->Name, Attempt, Info->StateReason);
         if (Gone) break;
     }
@@ -252,7 +253,7 @@ static BOOL AbortCommand(NVME_CONTROLLER* Controller, const NVME_EXPIRED* Entry)
     Command.Cdw10 = Entry->Queue->Id | ((U32)Entry->Cid << 16);  // SQID, CID
     U32 Dw0 = 0;
     U16 NvmeStatus = 0;
-    __atomic_add_fetch(&Controller->Info.Aborts, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.Aborts, 1);
     KSTATUS Status = NVMeAdminCommandTimed(Controller, &Command, TRUE, Controller->AdminTimeoutMs, &Dw0, &NvmeStatus);
     if (Status != KSTATUS_SUCCESS) {
         char Text[NVME_REASON_LENGTH];
@@ -267,7 +268,7 @@ static BOOL AbortCommand(NVME_CONTROLLER* Controller, const NVME_EXPIRED* Entry)
              Entry->Queue->Id);
         return FALSE;
     }
-    __atomic_add_fetch(&Controller->Info.AbortsSucceeded, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.AbortsSucceeded, 1);
     return TRUE;
 }
 
@@ -283,7 +284,7 @@ static void CheckDeadlines(NVME_CONTROLLER* Controller) {
         NVME_TRACKER Copy;
         BOOL Admin = List[I].Queue->Id == 0;
         if (!NVMeDeadlinePending(&List[I], &Copy)) continue;
-        __atomic_add_fetch(&Info->Timeouts, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Info->Timeouts, 1);
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
                          "[NVMeRecovery] %s: %s NSID %u LBA %llu x%u (CID %x, queue %u) timed out after %u ms%s",
                          Info->Name, NVMeOpcodeName(Admin, Copy.Opcode), Copy.Nsid, Copy.Lba, Copy.Blocks,
@@ -306,7 +307,7 @@ static void CheckDeadlines(NVME_CONTROLLER* Controller) {
 }
 
 static void HealthCheck(NVME_CONTROLLER* Controller) {
-    __atomic_add_fetch(&Controller->Info.HealthChecks, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.HealthChecks, 1);
     U32 Csts = NVMeRead32(Controller, NVME_REG_CSTS);
     if (Csts == MAX_U32) {
         ResetLocked(Controller, "device stopped answering (CSTS all ones)");
@@ -350,7 +351,9 @@ static void WatchdogThread(LPVOID Context) {
         NVMeHealthProcessEvents(Controller);
         if (__atomic_exchange_n(&Controller->ResetRequested, 0, __ATOMIC_ACQ_REL)) {
             char Reason[NVME_REASON_LENGTH];
-            StringCopy(Reason, Controller->Info.LastResetReason, sizeof(Reason));
+            U64 Lock = PlatformLockAcquire(Controller->ViewLock);
+            StringCopy(Reason, Controller->ResetReason, sizeof(Reason));
+            PlatformLockRelease(Controller->ViewLock, Lock);
             ResetLocked(Controller, Reason);
         }
         Now = PlatformTimeNs();
@@ -430,7 +433,7 @@ void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
         return;
     }
     U64 Start = PlatformTimeNs();
-    NVMeControllerSetState(Controller, NVME_STATE_SHUTDOWN);  // new requests fail; the watchdog ends at its next pass
+    NVMeControllerSetState(Controller, NVME_STATE_SHUTDOWN, NULL);  // new requests fail; the watchdog ends next pass
     DrainIo(Controller);
     U32 Flushed = 0;
     if ((Info->Identify.Vwc & NVME_VWC_PRESENT) && Controller->IoCount) {

@@ -46,7 +46,7 @@ void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
     // More sleeping callers than pooled events: rare, so an event of its own.
     if (Request->Event == NULL) {
         Request->Event = PlatformEventCreate(FALSE);
-        if (Request->Event) __atomic_add_fetch(&Controller->Info.ExtraWaiterEvents, 1, __ATOMIC_RELAXED);
+        if (Request->Event) NVME_COUNT(Controller->Info.ExtraWaiterEvents, 1);
     }
 }
 
@@ -64,7 +64,7 @@ void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
     PlatformLockRelease(Controller->WaiterLock, State);
     if (Request->Event) {
         PlatformEventDestroy(Request->Event);
-        __atomic_sub_fetch(&Controller->Info.ExtraWaiterEvents, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Controller->Info.ExtraWaiterEvents, -1);
     }
     Request->Event = NULL;
 }
@@ -150,7 +150,7 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     AbandonRequest(Queue, Request);
     if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;  // finished meanwhile
     Request->Abandoned = TRUE;
-    __atomic_add_fetch(&Controller->Info.Timeouts, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.Timeouts, 1);
     if (Supervised) {
         ERROR("[NVMeRequestWait] %s: a supervised command outlived its backstop (%llu ms); abandoned",
               Controller->Info.Name, LimitNs / 1000000);

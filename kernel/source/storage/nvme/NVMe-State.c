@@ -115,7 +115,7 @@ LPCSTR NVMeControllerStateName(U32 State) { return NVMeStateName(&NVMeController
 // Refusals
 
 BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Machine, U32 From, U32 To) {
-    __atomic_add_fetch(&Controller->Info.InvalidTransitions, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.InvalidTransitions, 1);
     U32 Bit = Machine == &NVMeTrackerStates ? 1U : Machine == &NVMeQueueModes ? 2U : 4U;
     if (__atomic_fetch_or(&Controller->InvalidLogged, Bit, __ATOMIC_RELAXED) & Bit) return FALSE;
     ERROR("[NVMeState] %s: %s %s -> %s refused: not a transition of its table (driver bug; logged once)",
@@ -123,13 +123,16 @@ BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Mac
     return FALSE;
 }
 
-BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State) {
+BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State, LPCSTR Reason) {
+    U64 Lock = PlatformLockAcquire(Controller->ViewLock);
     U32 From = Controller->Info.State;
-    if (!NVMeStateLegal(&NVMeControllerStates, From, State)) {
-        return NVMeStateRefused(Controller, &NVMeControllerStates, From, State);
+    BOOL Legal = NVMeStateLegal(&NVMeControllerStates, From, State);
+    if (Legal) {
+        __atomic_store_n(&Controller->Info.State, State, __ATOMIC_RELEASE);
+        if (Reason) StringCopy(Controller->Info.StateReason, Reason, sizeof(Controller->Info.StateReason));
     }
-    __atomic_store_n(&Controller->Info.State, State, __ATOMIC_RELEASE);
-    return TRUE;
+    PlatformLockRelease(Controller->ViewLock, Lock);
+    return Legal ? TRUE : NVMeStateRefused(Controller, &NVMeControllerStates, From, State);
 }
 
 #endif  // NVME_WITH_PLATFORM
