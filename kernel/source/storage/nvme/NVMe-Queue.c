@@ -690,8 +690,7 @@ static void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
 }
 
 U32 NVMeQueueReap(NVME_QUEUE* Queue) {
-    REAP Reap;
-    MemorySet(&Reap, 0, sizeof(Reap));
+    REAP Reap = {0};
     if (!Queue->Allocated) return 0;
     U64 State = PlatformLockAcquire(Queue->Lock);
     if (Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING) ReapLocked(Queue, &Reap);
@@ -701,8 +700,7 @@ U32 NVMeQueueReap(NVME_QUEUE* Queue) {
 }
 
 U32 NVMeQueueDrain(NVME_QUEUE* Queue) {
-    REAP Reap;
-    MemorySet(&Reap, 0, sizeof(Reap));
+    REAP Reap = {0};
     if (!Queue->Allocated) return 0;
     U64 State = PlatformLockAcquire(Queue->Lock);
     if (Queue->Mode == NVME_QUEUE_SUSPENDED) ReapLocked(Queue, &Reap);
