@@ -1,6 +1,6 @@
 /*
  * Test-DriverCommon.h - what the driver tests against the NVMe model share:
- * binding the real driver (kernel/source/drivers/storage/NVMe-*.c, built
+ * binding the real driver (kernel/source/storage/nvme/NVMe-*.c, built
  * with -DNVME_HOST_MODEL) to a fresh model, patterns, a completion helper
  * for NVMeSubmitIO, and the leak snapshot.
  *

@@ -1,6 +1,6 @@
 /*
- * Test-DriverSmoke.c - the kernel's NVMe driver (kernel/source/drivers/
- * storage/NVMe-*.c, unmodified) built for the host with -DNVME_HOST_MODEL,
+ * Test-DriverSmoke.c - the kernel's NVMe driver (kernel/source/storage/
+ * nvme/NVMe-*.c, unmodified) built for the host with -DNVME_HOST_MODEL,
  * bound through the host PCI core to the controller model, then one write
  * and one read through the DISK layer, a flush, and the shutdown hook, with
  * the model's conformance checker and the platform checks watching every
