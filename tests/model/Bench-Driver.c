@@ -81,9 +81,10 @@ static int Workload(U32 Count) {
         Submitted += Burst;
         while (__atomic_load_n(&Completed, __ATOMIC_ACQUIRE) < Submitted) PlatformEventWait(BurstDone, 1000);
     }
-    const NVME_CONTROLLER_INFO* Info = NVMeGetController(0);
+    static NVME_CONTROLLER_INFO Info;
+    NVMeGetController(0, &Info);
     printf("bench: %u reads of 4 KiB, %u failed, %llu interrupts\n", Completed, Failed,
-           (unsigned long long)Info->Queues[1].Interrupts);
+           (unsigned long long)Info.Queues[1].Interrupts);
     HostPlatformRunShutdownHooks(FALSE);
     HostPlatformWaitIdle(5000);
     NVMeModelDestroy(Model);

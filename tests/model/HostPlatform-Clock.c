@@ -473,6 +473,7 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, READY_FUNCTION Peek, R
             WaitReal(Context, MIN(Deadline - Now, 10000000ULL));
             continue;
         }
+        BOOL Forced = FALSE;  // the world never went quiet: the clock moves anyway (see below)
         if (!Quiescent()) {
             QuietLooks = 0;
             if (MonotonicNs() - RealStart < (U64)STUCK_REAL_MS * 1000000ULL) {
@@ -484,6 +485,7 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, READY_FUNCTION Peek, R
                         "clock anyway\n", __atomic_load_n(&RunningThreads, __ATOMIC_SEQ_CST), STUCK_REAL_MS);
                 Warned = TRUE;
             }
+            Forced = TRUE;
         } else if (++QuietLooks < 2) {
             // One more look after letting a just-woken thread run: it may have more to do at this instant.
             sched_yield();
@@ -493,7 +495,11 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, READY_FUNCTION Peek, R
         HOST_TIMER* Next = EarliestArmedLocked();
         U64 Step = MIN(Deadline, EarliestDeadlineLocked());
         if (Next && Next->Deadline < Step) Step = Next->Deadline;
-        if (Step <= NowLocked() || AnyWaiterRunnableLocked()) {
+        // Quiescent() was looked at without ClockLock: a waiter whose deadline was due may have woken since,
+        // counted itself running and left the list (which takes ClockLock), so its next deadline is in no list.
+        // Looked at again under the lock, or the clock jumps past it (test_missed_interrupt_async's lost hour).
+        BOOL Running = !Forced && __atomic_load_n(&RunningThreads, __ATOMIC_SEQ_CST) != 0;
+        if (Step <= NowLocked() || AnyWaiterRunnableLocked() || Running) {
             // Another waiter's deadline is due, or its wake-up came: it moves on by itself (the clock stays).
             pthread_mutex_unlock(&ClockLock);
             WaitReal(Context, QUIESCENT_POLL_US * 1000ULL);

@@ -1,6 +1,6 @@
 /*
  * Test-DriverCommon.h - what the driver tests against the NVMe model share:
- * binding the real driver (kernel/source/drivers/storage/NVMe-*.c, built
+ * binding the real driver (kernel/source/storage/nvme/NVMe-*.c, built
  * with -DNVME_HOST_MODEL) to a fresh model, patterns, a completion helper
  * for NVMeSubmitIO, and the leak snapshot.
  *
@@ -33,9 +33,11 @@
 typedef struct tag_DRIVER_TEST {
     NVME_MODEL* Model;
     U32 Index;                          // controller index in the driver
-    const NVME_CONTROLLER_INFO* Info;
+    NVME_CONTROLLER_INFO View;          // the last copy of its view (DriverInfo refreshes it)
+    const NVME_CONTROLLER_INFO* Info;   // &View
     NVME_NAMESPACE* Ns;                 // namespace 1, when exposed
     U64 StartNs;
+    U64 InvalidTransitionsExpected;     // state changes the test provokes on purpose (0: the tables must hold)
 } DRIVER_TEST;
 
 static U32 DriverTestNumber;
@@ -85,7 +87,8 @@ static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Con
     PCIBindDrivers();
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
     T->Index = Before;
-    T->Info = NVMeGetController(T->Index);
+    T->Info = &T->View;
+    assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
     T->Ns = NVMeGetNamespace(T->Index, 1);
     T->StartNs = HostClockNowNs();
     DriverCurrentModel = T->Model;
@@ -99,7 +102,11 @@ static inline void DriverStart(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Config) 
     assert_non_null(T->Ns);
 }
 
-static inline const NVME_CONTROLLER_INFO* DriverInfo(DRIVER_TEST* T) { return NVMeGetController(T->Index); }
+/** A fresh copy of the controller's view (in T->View, so earlier pointers to it see it too). */
+static inline const NVME_CONTROLLER_INFO* DriverInfo(DRIVER_TEST* T) {
+    assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
+    return &T->View;
+}
 
 /** Milliseconds of platform time since DriverStart. */
 static inline U64 DriverElapsedMs(DRIVER_TEST* T) { return (HostClockNowNs() - T->StartNs) / 1000000ULL; }
@@ -107,6 +114,9 @@ static inline U64 DriverElapsedMs(DRIVER_TEST* T) { return (HostClockNowNs() - T
 /** Runs the shutdown hook (the controller goes quiet for good), then fails on any violation left. */
 static inline void DriverEnd(DRIVER_TEST* T) {
     HostPlatformRunShutdownHooks(FALSE);
+    // Every state change of the test, the shutdown included, was one the driver's tables allow.
+    if (DriverInfo(T)->InvalidTransitions != T->InvalidTransitionsExpected) HostLogDump();
+    assert_int_equal(T->View.InvalidTransitions, T->InvalidTransitionsExpected);
     DriverCurrentModel = NULL;
     ModelTestEnd(T->Model);
     T->Model = NULL;

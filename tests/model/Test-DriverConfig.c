@@ -205,7 +205,7 @@ static void test_identify_zeros(void** State) {
     DriverSettle(&T);
     assert_int_equal(DriverInfo(&T)->AerOutstanding, 1);
     // Logs within what LPA 0 and ELPE 0 allow.
-    NVME_SMART_INFO Smart;
+    NVME_SMART_LOG Smart;
     assert_int_equal(NVMeReadSmartLog(T.Index, 0, &Smart), KSTATUS_SUCCESS);
     assert_int_equal(NVMeReadSmartLog(T.Index, 1, &Smart), KSTATUS_NOT_SUPPORTED);  // no per-namespace SMART
     U8 Page[8192];

@@ -1,6 +1,6 @@
 /*
- * Test-DriverSmoke.c - the kernel's NVMe driver (kernel/source/drivers/
- * storage/NVMe-*.c, unmodified) built for the host with -DNVME_HOST_MODEL,
+ * Test-DriverSmoke.c - the kernel's NVMe driver (kernel/source/storage/
+ * nvme/NVMe-*.c, unmodified) built for the host with -DNVME_HOST_MODEL,
  * bound through the host PCI core to the controller model, then one write
  * and one read through the DISK layer, a flush, and the shutdown hook, with
  * the model's conformance checker and the platform checks watching every
@@ -32,12 +32,14 @@ static const NVME_CONTROLLER_INFO* Attach(NVME_MODEL* Model) {
     assert_non_null(Device);
     PCIBindDrivers();
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
-    return NVMeGetController(Before);
+    static NVME_CONTROLLER_INFO View;
+    assert_int_equal(NVMeGetController(Before, &View), KSTATUS_SUCCESS);
+    return &View;
 }
 
 static void ReadWriteThroughDisk(NVME_MODEL* Model, const NVME_CONTROLLER_INFO* Info) {
     char Name[DISK_NAME_LENGTH];
-    snprintf(Name, sizeof(Name), "%sn1", Info->Name);
+    snprintf(Name, sizeof(Name), "nvme%un1", Info->Index);
     DISK* Disk = DiskFind(Name);
     assert_non_null(Disk);
     assert_int_equal(Disk->SectorSize, 512);

@@ -34,8 +34,8 @@
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 #include "block/Cache.h"
-#include "utils/Format.h"
 #include "storage/nvme/NVMe-LogFormat.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
 struct tag_DATA_VIEW_STATE {
@@ -43,7 +43,7 @@ struct tag_DATA_VIEW_STATE {
     U64 InterruptNs;                       // when InterruptCounts was taken (0: never)
     U64 Completed[NVME_MAX_CONTROLLERS];   // commands completed per controller at CompletedNs
     U64 CompletedNs;
-    U8 LogPage[NVME_LOG_SMART_SIZE];
+    NVME_CONTROLLER_INFO View;             // the controller being rendered, copied from the driver
 };
 
 static const char* const PageTitles[DATA_VIEW_PAGE_COUNT] = {
@@ -61,18 +61,6 @@ void DataViewStateDestroy(DATA_VIEW_STATE* State) { KernelHeapFree(State); }
 /** Events per second between two samples, from a count difference over nanoseconds. */
 static U64 PerSecond(U64 Delta, U64 Ns) { return Ns == 0 ? 0 : Delta * CLOCK_NS_PER_SECOND / Ns; }
 
-static LPCSTR ControllerStateName(U32 State) {
-    switch (State) {
-        case NVME_STATE_PROBING: return "probing";
-        case NVME_STATE_READY: return "ready";
-        case NVME_STATE_FAILED: return "FAILED";
-        case NVME_STATE_ADMIN_ONLY: return "admin queue only";
-        case NVME_STATE_RESETTING: return "resetting";
-        case NVME_STATE_SHUTDOWN: return "shut down";
-        default: return "unknown";
-    }
-}
-
 /************************************************************************/
 // 1 Overview
 
@@ -82,7 +70,6 @@ static void CountThread(const THREAD* Thread, LPVOID Context) {
 }
 
 static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
-    UNUSED(State);
     U64 Ns = GetSystemTimeNs(), Ms = Ns / 1000000;
     DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "Cairn %s", CAIRN_VERSION);
     DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "Uptime   : %llu.%03llu s (%llu timer ticks), clock source %s",
@@ -133,8 +120,8 @@ static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
 
     U32 Controllers = NVMeGetControllerCount(), Ready = 0, Namespaces = 0;
     for (U32 C = 0; C < Controllers; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         if (Info->State == NVME_STATE_READY) Ready++;
         for (U32 N = 0; Info->Namespaces != NULL && N < Info->ActiveNamespaceCount; N++) {
             if (Info->Namespaces[N].Exposed) Namespaces++;
@@ -200,14 +187,14 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
     U64 Now = GetSystemTimeNs(), Elapsed = State->CompletedNs ? Now - State->CompletedNs : 0;
     if (Count == 0) DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "No NVMe controller.");
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         BOOL Healthy = Info->State == NVME_STATE_READY;
         DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%s  %s  SN %s  FW %s  NVMe %u.%u.%u", Info->Name,
                         Info->Identify.Model, Info->Identify.Serial, Info->Identify.Firmware, Info->Version >> 16,
                         (Info->Version >> 8) & 0xFF, Info->Version & 0xFF);
         DataViewTextAdd(Text, Healthy ? DATA_VIEW_STYLE_GOOD : DATA_VIEW_STYLE_WARNING, "  state %s%s%s",
-                        ControllerStateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
+                        NVMeControllerStateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
         DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "  PCI %04x:%02x:%02x.%u %04x:%04x, BAR0 0x%llx (%llu KiB)",
                         Info->PciSegment, Info->PciBus, Info->PciDevice, Info->PciFunction, Info->PciVendorId,
                         Info->PciDeviceId, Info->RegisterBase, Info->RegisterSize / 1024);
@@ -218,11 +205,12 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
                         (1ULL << (12 + Cap->MpsMin)) / 1024, (1ULL << (12 + Cap->MpsMax)) / 1024);
         NVME_REGISTERS Registers;
         if (NVMeReadRegisters(C, &Registers) == KSTATUS_SUCCESS) {
-            BOOL Fatal = (Registers.Csts & 0x2) != 0;
+            BOOL Fatal = (Registers.Csts & NVME_CSTS_CFS) != 0;
             DataViewTextAdd(Text, Fatal ? DATA_VIEW_STYLE_WARNING : DATA_VIEW_STYLE_NORMAL,
                             "  VS 0x%08x  CC 0x%08x (EN %u, SHN %u)  CSTS 0x%08x (RDY %u%s, SHST %u)  AQA 0x%08x",
-                            Registers.Vs, Registers.Cc, Registers.Cc & 1, (Registers.Cc >> 14) & 3, Registers.Csts,
-                            Registers.Csts & 1, Fatal ? ", FATAL" : "", (Registers.Csts >> 2) & 3, Registers.Aqa);
+                            Registers.Vs, Registers.Cc, Registers.Cc & NVME_CC_ENABLE, NVME_CC_SHN(Registers.Cc),
+                            Registers.Csts, Registers.Csts & NVME_CSTS_RDY, Fatal ? ", FATAL" : "",
+                            NVME_CSTS_SHST(Registers.Csts), Registers.Aqa);
         }
         if (Info->Polling) {
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "  interrupts: none, polling (%s)", Info->PollingReason);
@@ -275,13 +263,13 @@ static void RenderControllers(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
 // 4 NVMe namespaces
 
 static void RenderNamespaces(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
-    UNUSED(State);
     DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%-9s %4s %12s %6s %11s %-12s %7s %s", "NAME", "NSID", "BLOCKS",
                     "BLOCK", "SIZE", "FORMAT", "MAX/CMD", "STATE");
     U32 Count = NVMeGetControllerCount(), Shown = 0;
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL || Info->Namespaces == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
+        if (Info->Namespaces == NULL) continue;
         for (U32 N = 0; N < Info->ActiveNamespaceCount; N++) {
             const NVME_NAMESPACE_INFO* Ns = &Info->Namespaces[N];
             char Name[24], Size[24], Format[24];
@@ -323,24 +311,23 @@ static void RenderHealth(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
     U32 Count = NVMeGetControllerCount();
     if (Count == 0) DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "No NVMe controller.");
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
-        if (Info == NULL) continue;
+        if (NVMeGetController(C, &State->View) != KSTATUS_SUCCESS) continue;
+        const NVME_CONTROLLER_INFO* Info = &State->View;
         DataViewTextAdd(Text, DATA_VIEW_STYLE_HEADING, "%s  %s  SN %s", Info->Name, Info->Identify.Model,
                         Info->Identify.Serial);
         if (Info->State != NVME_STATE_READY && Info->State != NVME_STATE_ADMIN_ONLY) {
-            DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  %s: no health log", ControllerStateName(Info->State));
+            DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  %s: no health log", NVMeControllerStateName(Info->State));
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "%s", "");
             continue;
         }
-        KSTATUS Status = NVMeGetLogPage(C, NVME_LOG_SMART_HEALTH, NVME_NSID_ALL, State->LogPage, NVME_LOG_SMART_SIZE);
+        NVME_SMART_LOG Log;
+        KSTATUS Status = NVMeReadSmartLog(C, NVME_NSID_ALL, &Log);
         if (Status != KSTATUS_SUCCESS) {
             DataViewTextAdd(Text, DATA_VIEW_STYLE_WARNING, "  SMART / Health log unavailable: %s",
                             DiskStatusName(Status));
             DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL, "%s", "");
             continue;
         }
-        NVME_SMART_LOG Log;
-        NVMeSmartDecode(State->LogPage, &Log);
 
         char Value[64];
         NVMeFormatHex(Log.CriticalWarning, Value, sizeof(Value));

@@ -14,28 +14,27 @@
  * <ctrl> is nvme0 or 0. Everything goes through storage/nvme/NVMe.h (and
  * block/Disk.h for trim and flush, so the sector cache stays coherent: a trim
  * goes through DiskCommand, which forgets the cached copies of the range);
- * the decoding and the nvme-cli layouts are in storage/nvme/NVMe-LogFormat.c and
- * storage/nvme/NVMe-RegisterFormat.c. The shell is single-threaded, so the page
- * buffer below is shared by the subcommands.
+ * the decoding is storage/nvme/NVMe-Spec.c's, the nvme-cli layouts are in
+ * storage/nvme/NVMe-LogFormat.c and storage/nvme/NVMe-RegisterFormat.c. The shell
+ * is single-threaded, so the page buffer below is shared by the subcommands.
  */
 
 #include "shell/ShellNVMe.h"
 
-#include "storage/nvme/NVMe.h"
 #include "block/Disk.h"
 #include "shell/Shell.h"
-#include "system/Clock.h"
-#include "utils/Format.h"
+#include "storage/nvme/NVMe.h"
 #include "storage/nvme/NVMe-LogFormat.h"
 #include "storage/nvme/NVMe-RegisterFormat.h"
+#include "system/Clock.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
-// Identify Controller ONCS bit 2: Dataset Management (NVMe 2.0 figure 275).
-#define ONCS_DATASET_MANAGEMENT 0x0004
 // Largest range one DISK_IO may name.
 #define TRIM_CHUNK_SECTORS 0x40000000U
 
 static U8 LogPage[4096] __attribute__((aligned(4096)));
+static NVME_CONTROLLER_INFO View;  // the controller a subcommand works on, copied once at its start
 
 static void PrintLine(LPVOID Context, LPCSTR Line) {
     UNUSED(Context);
@@ -70,44 +69,31 @@ BOOL ShellNVMeParseController(LPCSTR Argument, U32* Index) {
     return FALSE;
 }
 
-/** The controller of "nvme <sub> <ctrl>", its view in *Info; FALSE after the error line. */
-static BOOL TakeController(I32 ArgumentCount, LPSTR* Arguments, U32* Index, const NVME_CONTROLLER_INFO** Info) {
+/** The controller of "nvme <sub> <ctrl>", a copy of its view in *Info; FALSE after the error line. */
+static BOOL TakeController(I32 ArgumentCount, LPSTR* Arguments, U32* Index, NVME_CONTROLLER_INFO* Info) {
     if (ArgumentCount != 3) {
         ShellError("nvme", "usage: nvme %s <controller> (nvme0 or 0)", Arguments[1]);
         return FALSE;
     }
     if (!ShellNVMeParseController(Arguments[2], Index)) return FALSE;
-    *Info = NVMeGetController(*Index);
-    return *Info != NULL;
-}
-
-static LPCSTR StateName(U32 State) {
-    switch (State) {
-        case NVME_STATE_PROBING: return "probing";
-        case NVME_STATE_READY: return "ready";
-        case NVME_STATE_FAILED: return "failed";
-        case NVME_STATE_ADMIN_ONLY: return "admin queue only";
-        case NVME_STATE_RESETTING: return "resetting";
-        case NVME_STATE_SHUTDOWN: return "shut down";
-        default: return "unknown";
-    }
+    return NVMeGetController(*Index, Info) == KSTATUS_SUCCESS;
 }
 
 /** A controller that can take admin commands, or FALSE after saying why not. */
 static BOOL RequireAdmin(const NVME_CONTROLLER_INFO* Info) {
     if (Info->State == NVME_STATE_READY || Info->State == NVME_STATE_ADMIN_ONLY) return TRUE;
-    ShellError("nvme", "%s is %s%s%s", Info->Name, StateName(Info->State), Info->StateReason[0] ? ": " : "",
-               Info->StateReason);
+    ShellError("nvme", "%s is %s%s%s", Info->Name, NVMeControllerStateName(Info->State),
+               Info->StateReason[0] ? ": " : "", Info->StateReason);
     return FALSE;
 }
 
-/** The NVMe status of the last failed command when the driver named one, else the KSTATUS name. */
+/** The NVMe status of the last failed command when the driver named one, else the KSTATUS name (refreshes View). */
 static void DescribeFailure(U32 Index, KSTATUS Status, LPSTR Buffer, SIZE Size) {
-    const NVME_CONTROLLER_INFO* Info = NVMeGetController(Index);
+    BOOL Known = NVMeGetController(Index, &View) == KSTATUS_SUCCESS;
     BOOL DeviceAnswer = Status == KSTATUS_NOT_SUPPORTED || Status == KSTATUS_BAD_PARAMETER ||
                         Status == KSTATUS_IO_ERROR || Status == KSTATUS_NO_PERMISSION;
-    if (Info != NULL && Info->LastErrorStatus != 0 && DeviceAnswer) {
-        NVMeStatusFormat(Info->LastErrorStatus, Buffer, Size);
+    if (Known && View.LastErrorStatus != 0 && DeviceAnswer) {
+        NVMeStatusFormat(View.LastErrorStatus, Buffer, Size);
     } else {
         StringCopy(Buffer, DiskStatusName(Status), Size);
     }
@@ -191,7 +177,8 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     ShellPrint("\nCairn's view of %s (PCI %04x:%02x:%02x.%u, %04x:%04x, BAR0 0x%llx, %llu KiB):\n", Info->Name,
                Info->PciSegment, Info->PciBus, Info->PciDevice, Info->PciFunction, Info->PciVendorId,
                Info->PciDeviceId, Info->RegisterBase, Info->RegisterSize / 1024);
-    ShellPrint("state     : %s%s%s\n", StateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
+    ShellPrint("state     : %s%s%s\n", NVMeControllerStateName(Info->State), Info->StateReason[0] ? ": " : "",
+               Info->StateReason);
     ShellPrint("version   : %u.%u.%u\n", Info->Version >> 16, (Info->Version >> 8) & 0xFF, Info->Version & 0xFF);
     ShellPrint("cap       : 0x%llx\n", Cap->Raw);
     ShellPrint("  MQES    : %u (queues of up to %u entries)\n", Cap->Mqes, Cap->Mqes + 1);
@@ -265,10 +252,10 @@ static void PrintNamespace(const NVME_CONTROLLER_INFO* Controller, const NVME_NA
 
 I32 ShellNVMeInfo(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info)) return 1;
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View)) return 1;
     if (Info->IdentifyValid) PrintIdentify(Info);
-    else ShellPrint("NVME Identify Controller: not read (%s)\n", StateName(Info->State));
+    else ShellPrint("NVME Identify Controller: not read (%s)\n", NVMeControllerStateName(Info->State));
     PrintCairnView(Info);
     if (Info->Namespaces == NULL || Info->ActiveNamespaceCount == 0) {
         ShellPrint("\nno active namespace%s\n", Info->NamespaceListFallback ? " (probed NSIDs 1..NN)" : "");
@@ -284,26 +271,24 @@ I32 ShellNVMeInfo(I32 ArgumentCount, LPSTR* Arguments) {
 
 I32 ShellNVMeSmart(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info) || !RequireAdmin(Info)) return 1;
-    MemorySet(LogPage, 0, NVME_LOG_SMART_SIZE);
-    KSTATUS Status = NVMeGetLogPage(Index, NVME_LOG_SMART_HEALTH, NVME_NSID_ALL, LogPage, NVME_LOG_SMART_SIZE);
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View) || !RequireAdmin(Info)) return 1;
+    NVME_SMART_LOG Log;
+    KSTATUS Status = NVMeReadSmartLog(Index, NVME_NSID_ALL, &Log);
     if (Status != KSTATUS_SUCCESS) {
         char Reason[96];
         DescribeFailure(Index, Status, Reason, sizeof(Reason));
         ShellError("nvme", "%s: Get Log Page (SMART / Health) failed: %s", Info->Name, Reason);
         return 1;
     }
-    NVME_SMART_LOG Log;
-    NVMeSmartDecode(LogPage, &Log);
     NVMeSmartPrint(&Log, Info->Name, NVME_NSID_ALL, PrintLine, NULL);
     return 0;
 }
 
 I32 ShellNVMeErrorLog(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info) || !RequireAdmin(Info)) return 1;
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View) || !RequireAdmin(Info)) return 1;
     // ELPE is 0-based; one page holds the 64 most recent entries.
     U32 Entries = MIN((U32)Info->Identify.Elpe + 1, (U32)(sizeof(LogPage) / NVME_LOG_ERROR_ENTRY_SIZE));
     MemorySet(LogPage, 0, sizeof(LogPage));
@@ -315,7 +300,7 @@ I32 ShellNVMeErrorLog(I32 ArgumentCount, LPSTR* Arguments) {
         ShellError("nvme", "%s: Get Log Page (Error Information) failed: %s", Info->Name, Reason);
         return 1;
     }
-    NVMeErrorLogPrint(LogPage, Entries, Info->Name, NVMeStatusName, PrintLine, NULL);
+    NVMeErrorLogPrint(LogPage, Entries, Info->Name, PrintLine, NULL);
     return 0;
 }
 
@@ -324,26 +309,15 @@ I32 ShellNVMeErrorLog(I32 ArgumentCount, LPSTR* Arguments) {
 
 I32 ShellNVMeRegisters(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info)) return 1;
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View)) return 1;
     NVME_REGISTERS Registers;
     KSTATUS Status = NVMeReadRegisters(Index, &Registers);
     if (Status != KSTATUS_SUCCESS) {
         ShellError("nvme", "%s: cannot read the registers: %s", Info->Name, DiskStatusName(Status));
         return 1;
     }
-    NVME_REGISTER_VALUES Values;
-    MemorySet(&Values, 0, sizeof(Values));
-    Values.Cap = Registers.Cap;
-    Values.Vs = Registers.Vs;
-    Values.Cc = Registers.Cc;
-    Values.Csts = Registers.Csts;
-    Values.Aqa = Registers.Aqa;
-    Values.Asq = Registers.Asq;
-    Values.Acq = Registers.Acq;
-    Values.Cmbloc = Registers.Cmbloc;
-    Values.Cmbsz = Registers.Cmbsz;
-    NVMeRegistersPrint(&Values, PrintLine, NULL);
+    NVMeRegistersPrint(&Registers, PrintLine, NULL);
     return 0;
 }
 
@@ -355,8 +329,8 @@ static const U8 ShownFeatures[] = {
 
 I32 ShellNVMeFeatures(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info) || !RequireAdmin(Info)) return 1;
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View) || !RequireAdmin(Info)) return 1;
     U32 Failed = 0;
     // Error Recovery is per namespace (NVMe 2.0 figure 317, QEMU refuses NSID 0): ask for the first active one.
     U32 FirstNsid = (Info->Namespaces != NULL && Info->ActiveNamespaceCount > 0) ? Info->Namespaces[0].NSID : 0;
@@ -372,7 +346,7 @@ I32 ShellNVMeFeatures(I32 ArgumentCount, LPSTR* Arguments) {
         } else {
             char Reason[96];
             DescribeFailure(Index, Status, Reason, sizeof(Reason));
-            ShellPrint("get-feature:0x%02x (%s): %s\n", Feature, NVMeFormatFeatureName(Feature), Reason);
+            ShellPrint("get-feature:0x%02x (%s): %s\n", Feature, NVMeFeatureName(Feature), Reason);
             Failed++;
         }
     }
@@ -402,13 +376,9 @@ static BOOL TakeDisk(LPCSTR Name, DISK** Disk, NVME_NAMESPACE** Namespace) {
     return TRUE;
 }
 
+/** The view of a namespace's controller (in View), or NULL. */
 static const NVME_CONTROLLER_INFO* ControllerOf(const NVME_NAMESPACE* Namespace) {
-    // Namespace disks are named nvme<C>n<NSID>: the controller index is in the name.
-    const NVME_NAMESPACE_INFO* Info = NVMeGetNamespaceInfo(Namespace);
-    U64 Index = 0;
-    LPCSTR C = Info->DiskName + 4;
-    while (CharIsDigit(*C)) Index = Index * 10 + (U64)(*C++ - '0');
-    return NVMeGetController((U32)Index);
+    return NVMeGetController(NVMeGetNamespaceInfo(Namespace)->ControllerIndex, &View) == KSTATUS_SUCCESS ? &View : NULL;
 }
 
 static BOOL ParseNumber(LPCSTR Text, LPCSTR What, U64* Value) {
@@ -439,7 +409,7 @@ I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments) {
         return 1;
     }
     const NVME_CONTROLLER_INFO* Controller = ControllerOf(Namespace);
-    if (Controller != NULL && (Controller->Identify.Oncs & ONCS_DATASET_MANAGEMENT) == 0) {
+    if (Controller != NULL && (Controller->Identify.Oncs & NVME_ONCS_DSM) == 0) {
         ShellError("nvme", "%s: Dataset Management not supported by the controller", Disk->Name);
         return 1;
     }
@@ -493,7 +463,7 @@ I32 ShellNVMeFlush(I32 ArgumentCount, LPSTR* Arguments) {
         return 1;
     }
     const NVME_CONTROLLER_INFO* Controller = ControllerOf(Namespace);
-    BOOL Volatile = Controller != NULL && (Controller->Identify.Vwc & 1);
+    BOOL Volatile = Controller != NULL && (Controller->Identify.Vwc & NVME_VWC_PRESENT);
     ShellPrint("flush: %s: %u cached blocks written back, NVMe Flush done (%s)\n", Disk->Name, Written,
                Volatile ? "volatile write cache present" : "no volatile write cache");
     return 0;
@@ -511,25 +481,25 @@ static U32 CommandsInFlight(const NVME_CONTROLLER_INFO* Info) {
 
 I32 ShellNVMeReset(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
-    const NVME_CONTROLLER_INFO* Info;
-    if (!TakeController(ArgumentCount, Arguments, &Index, &Info)) return 1;
-    // The view is refreshed by every NVMeGetController: copy what is compared afterwards.
+    const NVME_CONTROLLER_INFO* Info = &View;
+    if (!TakeController(ArgumentCount, Arguments, &Index, &View)) return 1;
+    // View is refreshed after the reset: keep what is compared.
     U32 InFlight = CommandsInFlight(Info);
     U64 ResetsBefore = Info->Resets, ResubmitsBefore = Info->Resubmits, CompletedBefore = Info->CommandsCompleted;
     ShellPrint("%s: resetting (%s, %u commands in flight, %u event requests, %llu resets so far)\n", Info->Name,
-               StateName(Info->State), InFlight, Info->AerOutstanding, ResetsBefore);
+               NVMeControllerStateName(Info->State), InFlight, Info->AerOutstanding, ResetsBefore);
     U64 Start = GetSystemTimeNs();
     KSTATUS Status = NVMeResetController(Index);
     U64 Ms = (GetSystemTimeNs() - Start) / 1000000;
-    Info = NVMeGetController(Index);
+    NVMeGetController(Index, &View);
     if (Status != KSTATUS_SUCCESS) {
         ShellError("nvme", "%s: reset failed after %llu ms: %s (now %s%s%s)", Info->Name, Ms, DiskStatusName(Status),
-                   StateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
+                   NVMeControllerStateName(Info->State), Info->StateReason[0] ? ": " : "", Info->StateReason);
         return 1;
     }
     ShellPrint("%s: reset done in %llu ms: %s, resets %llu -> %llu, %llu commands resubmitted, %llu completed since\n",
-               Info->Name, Ms, StateName(Info->State), ResetsBefore, Info->Resets, Info->Resubmits - ResubmitsBefore,
-               Info->CommandsCompleted - CompletedBefore);
+               Info->Name, Ms, NVMeControllerStateName(Info->State), ResetsBefore, Info->Resets,
+               Info->Resubmits - ResubmitsBefore, Info->CommandsCompleted - CompletedBefore);
     if (Info->LastResetReason[0]) ShellPrint("%s: last reset: %s\n", Info->Name, Info->LastResetReason);
     return 0;
 }

@@ -50,16 +50,6 @@
 /************************************************************************/
 // nvme list
 
-static LPCSTR StateName(U32 State) {
-    switch (State) {
-        case NVME_STATE_PROBING: return "probing";
-        case NVME_STATE_READY: return "ready";
-        case NVME_STATE_FAILED: return "failed";
-        case NVME_STATE_ADMIN_ONLY: return "admin queue only";
-        default: return "unknown";
-    }
-}
-
 static I32 CommandList(I32 ArgumentCount) {
     if (ArgumentCount != 2) {
         ShellError("nvme", "usage: nvme list");
@@ -75,9 +65,10 @@ static I32 CommandList(I32 ArgumentCount) {
                "FW Rev");
     ShellPrint("---------------- -------------------- ---------------------------------------- --------- "
                "-------------------------- ---------------- --------\n");
+    static NVME_CONTROLLER_INFO View;  // the shell runs one command at a time
+    const NVME_CONTROLLER_INFO* Controller = &View;
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Controller = NVMeGetController(C);
-        if (Controller == NULL || Controller->Namespaces == NULL) continue;
+        if (NVMeGetController(C, &View) != KSTATUS_SUCCESS || Controller->Namespaces == NULL) continue;
         for (U32 N = 0; N < Controller->ActiveNamespaceCount; N++) {
             const NVME_NAMESPACE_INFO* Namespace = &Controller->Namespaces[N];
             if (!Namespace->Exposed) continue;
@@ -93,10 +84,9 @@ static I32 CommandList(I32 ArgumentCount) {
     }
     // What the table cannot show: controllers not serving I/O and namespaces left out, each with its reason.
     for (U32 C = 0; C < Count; C++) {
-        const NVME_CONTROLLER_INFO* Controller = NVMeGetController(C);
-        if (Controller == NULL) continue;
+        if (NVMeGetController(C, &View) != KSTATUS_SUCCESS) continue;
         if (Controller->State != NVME_STATE_READY) {
-            ShellPrint("%s: %s%s%s\n", Controller->Name, StateName(Controller->State),
+            ShellPrint("%s: %s%s%s\n", Controller->Name, NVMeControllerStateName(Controller->State),
                        Controller->StateReason[0] ? ": " : "", Controller->StateReason);
         }
         if (Controller->Namespaces == NULL) continue;
@@ -304,10 +294,7 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
                    *Seconds * 1000);
         return FALSE;
     }
-    // The controller of the namespace: disk names are nvme<C>n<NSID>.
-    for (LPCSTR C = Info->DiskName + 4; CharIsDigit(*C); C++) {
-        Bench->ControllerIndex = Bench->ControllerIndex * 10 + (U32)(*C - '0');
-    }
+    Bench->ControllerIndex = Info->ControllerIndex;
     Bench->Blocks = (U32)Blocks;
     Bench->QueueDepth = (U32)QueueDepth;
     return TRUE;

@@ -133,9 +133,10 @@ static void PrintRegisters(const VMD_INFO* Info, const VMD_REGISTERS* R) {
 // What is mounted behind a VMD
 
 static BOOL DiskBehind(U32 Segment, LPCSTR DiskName) {
+    static NVME_CONTROLLER_INFO View;  // the shell runs one command at a time
+    const NVME_CONTROLLER_INFO* Controller = &View;
     for (U32 C = 0; C < NVMeGetControllerCount(); C++) {
-        const NVME_CONTROLLER_INFO* Controller = NVMeGetController(C);
-        if (Controller == NULL) continue;
+        if (NVMeGetController(C, &View) != KSTATUS_SUCCESS || Controller->Namespaces == NULL) continue;
         BOOL Behind = FALSE;
         for (PCI_DEVICE* D = PCIGetFirstDevice(); D && !Behind; D = D->Next) {
             Behind = D->Segment == Segment && D->Bars[0].Base != 0 && D->Bars[0].Base == Controller->RegisterBase;

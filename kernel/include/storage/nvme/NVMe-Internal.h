@@ -1,23 +1,31 @@
 /*
- * NVMe-Internal.h - what the NVMe driver's files share: register and command
- * layouts, the controller / queue / tracker structures, and the functions
- * each file offers the others.
+ * NVMe-Internal.h - what the NVMe driver's files share: the controller /
+ * queue / tracker structures, their state machines, and the functions each
+ * file offers the others.
  *
- * Layering (one file each):
+ * Layering (one concept a file):
+ *   NVMe-Spec.c   pure: the specification's structures, one decoder each
+ *                 (NVMe-Spec.h); nvme-cli printing in NVMe-LogFormat.c and
+ *                 NVMe-RegisterFormat.c
+ *   NVMe-State.c  the state tables: controller states, queue modes,
+ *                 tracker states and their legal transitions
  *   NVMe-PRP.c    pure: builds PRP1/PRP2/PRP lists for a buffer
- *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion,
- *                 holding and cancelling for resets, retries, interrupt and
- *                 polled variants (its ring and CID arithmetic is pure)
+ *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion
+ *                 (drain, validate, complete), modes, holding for resets,
+ *                 retries, the interrupt / INTx / polled variants (its ring
+ *                 and CID arithmetic is pure)
+ *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
+ *                 interrupt polling
  *   NVMe-Request.c  callers waiting for commands (requests)
  *   NVMe-Admin.c  admin commands: identify, queue create/delete, namespaces
- *   NVMe-Core.c   PCI binding and bring-up, the controller list
- *   NVMe-IO.c     read/write/flush, splitting, bouncing, status decoding
- *                 and the retry rule (pure)
+ *   NVMe-Core.c   PCI binding and bring-up, the controller list, the view
+ *   NVMe-IO.c     read/write/flush, splitting, bouncing, the retry rule and
+ *                 transfer limits (pure)
  *   NVMe-DSM.c    Dataset Management (trim) and Write Zeroes
  *   NVMe-Features.c  Get/Set Features, the register snapshot
- *   NVMe-Health.c log pages (parsers are pure), asynchronous events
- *   NVMe-Recovery.c  the watchdog: deadlines, the timeout ladder, retries,
- *                 controller reset and failure, shutdown
+ *   NVMe-Health.c log pages, asynchronous events
+ *   NVMe-Recovery.c  the watchdog: the timeout ladder, retries, health
+ *                 checks, controller reset and failure, shutdown
  *   NVMe-Disk.c   namespaces as DISK objects
  *
  * The driver reaches the machine only through drivers/Platform.h. Pure parts
@@ -25,9 +33,8 @@
  * need the platform are inside NVME_WITH_PLATFORM, which a host build against
  * a device model enables by defining NVME_HOST_MODEL.
  *
- * Register offsets and bit positions: NVM Express Base Specification 2.0,
- * section 3.1 (controller registers), figures 88 (SQE), 90 (CQE), 100
- * (status field), 275 (Identify Controller), 280 (Identify Namespace).
+ * Register offsets, command layouts, status codes and the decoders of what
+ * a controller returns are the specification's: NVMe-Spec.h.
  */
 
 #ifndef STORAGE_NVME_INTERNAL_H_INCLUDED
@@ -36,125 +43,12 @@
 #include "Base.h"
 #include "drivers/Platform.h"
 #include "storage/nvme/NVMe.h"
+#include "storage/nvme/NVMe-Spec.h"
 #include "block/Disk.h"
 
 #if !defined(CAIRN_HOST_BUILD) || defined(NVME_HOST_MODEL)
 #define NVME_WITH_PLATFORM 1
 #endif
-
-/************************************************************************/
-// Controller registers (NVMe 2.0, 3.1.4)
-
-#define NVME_REG_CAP_LOW 0x00
-#define NVME_REG_CAP_HIGH 0x04
-#define NVME_REG_VS 0x08
-#define NVME_REG_INTMS 0x0C
-#define NVME_REG_INTMC 0x10
-#define NVME_REG_CC 0x14
-#define NVME_REG_CSTS 0x1C
-#define NVME_REG_NSSR 0x20
-#define NVME_REG_AQA 0x24
-#define NVME_REG_ASQ_LOW 0x28
-#define NVME_REG_ASQ_HIGH 0x2C
-#define NVME_REG_ACQ_LOW 0x30
-#define NVME_REG_ACQ_HIGH 0x34
-#define NVME_REG_CMBLOC 0x38
-#define NVME_REG_CMBSZ 0x3C
-#define NVME_REG_DOORBELLS 0x1000
-
-#define NVME_CC_ENABLE 0x00000001
-#define NVME_CC_CSS_SHIFT 4
-#define NVME_CC_CSS_NVM 0x0
-#define NVME_CC_CSS_ALL 0x6     // all supported I/O command sets (CAP.CSS bit 6)
-#define NVME_CC_MPS_SHIFT 7
-#define NVME_CC_AMS_SHIFT 11    // 0 = round robin
-#define NVME_CC_SHN_SHIFT 14
-#define NVME_CC_SHN_MASK (3U << 14)
-#define NVME_CC_SHN_NORMAL (1U << 14)
-#define NVME_CC_IOSQES_SHIFT 16
-#define NVME_CC_IOCQES_SHIFT 20
-
-#define NVME_CSTS_RDY 0x00000001
-#define NVME_CSTS_CFS 0x00000002
-#define NVME_CSTS_SHST_MASK 0x0000000C
-#define NVME_CSTS_SHST_COMPLETE 0x00000008
-
-#define NVME_CAP_CSS_NVM 0x01
-#define NVME_CAP_CSS_IO_SETS 0x40
-#define NVME_CAP_CSS_NO_IO 0x80
-
-#define NVME_SQ_ENTRY_SIZE 64
-#define NVME_CQ_ENTRY_SIZE 16
-#define NVME_SQES_LOG2 6
-#define NVME_CQES_LOG2 4
-
-/************************************************************************/
-// Commands
-
-#define NVME_ADMIN_DELETE_SQ 0x00
-#define NVME_ADMIN_CREATE_SQ 0x01
-#define NVME_ADMIN_GET_LOG_PAGE 0x02
-#define NVME_ADMIN_DELETE_CQ 0x04
-#define NVME_ADMIN_CREATE_CQ 0x05
-#define NVME_ADMIN_IDENTIFY 0x06
-#define NVME_ADMIN_ABORT 0x08
-#define NVME_ADMIN_SET_FEATURES 0x09
-#define NVME_ADMIN_GET_FEATURES 0x0A
-#define NVME_ADMIN_ASYNC_EVENT 0x0C
-
-#define NVME_IO_WRITE_ZEROES 0x08
-#define NVME_IO_DSM 0x09
-
-#define NVME_ONCS_DSM 0x0004
-#define NVME_ONCS_WRITE_ZEROES 0x0008
-
-#define NVME_CNS_NAMESPACE 0x00
-#define NVME_CNS_CONTROLLER 0x01
-#define NVME_CNS_ACTIVE_NAMESPACES 0x02
-
-#define NVME_NSID_LIST_ENTRIES 1024  // a CNS 02h page holds 1024 NSIDs
-
-typedef struct tag_NVME_COMMAND {
-    U8 Opcode;
-    U8 Flags;     // FUSE (1:0), PSDT (7:6) = 0: PRPs
-    U16 Cid;
-    U32 Nsid;
-    U32 Cdw2, Cdw3;
-    U64 Mptr;
-    U64 Prp1, Prp2;
-    U32 Cdw10, Cdw11, Cdw12, Cdw13, Cdw14, Cdw15;
-} NVME_COMMAND;
-
-typedef struct tag_NVME_COMPLETION {
-    U32 Dw0, Dw1;
-    U16 SqHead;
-    U16 SqId;
-    U16 Cid;
-    U16 Status;   // bit 0 phase, 8:1 SC, 11:9 SCT, 13:12 CRD, 14 More, 15 DNR
-} NVME_COMPLETION;
-
-STATIC_ASSERT(sizeof(NVME_COMMAND) == NVME_SQ_ENTRY_SIZE, "SQ entries are 64 bytes");
-STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 bytes");
-
-/************************************************************************/
-// Status (the 15-bit field without the phase tag: completion Status >> 1)
-
-#define NVME_STATUS_FIELD(CompletionStatus) ((U16)((CompletionStatus) >> 1))
-#define NVME_STATUS_SC(S) ((U8)((S) & 0xFF))
-#define NVME_STATUS_SCT(S) ((U8)(((S) >> 8) & 0x7))
-#define NVME_STATUS_CRD(S) ((U8)(((S) >> 11) & 0x3))
-#define NVME_STATUS_MORE(S) (((S) >> 13) & 1)
-#define NVME_STATUS_DNR(S) (((S) >> 14) & 1)
-#define NVME_STATUS_MAKE(Sct, Sc) ((U16)((((Sct) & 7) << 8) | ((Sc) & 0xFF)))
-
-#define NVME_SCT_GENERIC 0
-#define NVME_SCT_COMMAND_SPECIFIC 1
-#define NVME_SCT_MEDIA 2
-#define NVME_SCT_PATH 3
-#define NVME_SCT_VENDOR 7
-
-/** Maps a status field to a KSTATUS (SUCCESS for 0). */
-KSTATUS NVMeStatusToKStatus(U16 NvmeStatus);
 
 /************************************************************************/
 // PRP builder (pure, NVMe-PRP.c)
@@ -237,11 +131,8 @@ void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
 
 /************************************************************************/
-// Identify parsing (pure, NVMe-Admin.c)
+// Namespace policy (pure, NVMe-Admin.c)
 
-void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info);
-/** Fills Info (except NSID, Exposed, Reason, DiskName) from an Identify Namespace page. */
-void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info);
 /** TRUE when the driver can serve the namespace; otherwise Reason says why not. */
 BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize);
 
@@ -254,6 +145,38 @@ BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Re
 BOOL NVMeStatusRetryable(U16 NvmeStatus);
 /** Delay before retry number Attempt (1-based): 10 ms doubling, 160 ms at most. */
 U32 NVMeRetryDelayMs(U32 Attempt);
+
+/************************************************************************/
+// State machines (pure tables, NVMe-State.c)
+
+// Tracker states (the legal transitions are a table: NVMe-State.c)
+#define NVME_TRACKER_FREE 0
+#define NVME_TRACKER_IN_FLIGHT 1
+#define NVME_TRACKER_COMPLETING 2
+#define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
+#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
+#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
+#define NVME_TRACKER_STATE_COUNT 6
+
+// Queue modes (the legal transitions are a table: NVMe-State.c)
+#define NVME_QUEUE_LIVE 0       // doorbells allowed
+#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
+#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
+#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
+#define NVME_QUEUE_MODE_COUNT 4
+
+typedef struct tag_NVME_STATE_MACHINE {
+    LPCSTR Name;              // "controller", "queue", "tracker"
+    U32 Count;                // states 0 .. Count - 1
+    const LPCSTR* Names;
+    const U8* Next;           // Next[From]: bit To set when From -> To is legal
+} NVME_STATE_MACHINE;
+
+extern const NVME_STATE_MACHINE NVMeControllerStates, NVMeQueueModes, NVMeTrackerStates;
+extern const U8 NVMeTrackerNext[];  // NVMeTrackerStates' table, for the inline check on the hot path
+
+BOOL NVMeStateLegal(const NVME_STATE_MACHINE* Machine, U32 From, U32 To);
+LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 
 #ifdef NVME_WITH_PLATFORM
 
@@ -276,13 +199,6 @@ U32 NVMeRetryDelayMs(U32 Attempt);
 #define NVME_AER_RING 16                // events waiting for the watchdog to read their log page
 #define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s for the shutdown wait
 #define NVME_SHUTDOWN_MAX_MS 60000
-
-#define NVME_TRACKER_FREE 0
-#define NVME_TRACKER_IN_FLIGHT 1
-#define NVME_TRACKER_COMPLETING 2
-#define NVME_TRACKER_RESERVED 3   // taken by a submitter, not yet in the SQ
-#define NVME_TRACKER_HELD 4       // waiting for its queue to come back (a reset): posted again then
-#define NVME_TRACKER_RETRY 5      // failed with a retryable status (or was aborted): posted again at RetryAtNs
 
 // Tracker flags
 #define NVME_TRACKER_NO_DEADLINE 0x01  // Asynchronous Event Requests: outstanding until an event
@@ -332,18 +248,13 @@ typedef struct tag_NVME_QUEUE_OPS {
     void (*Drained)(struct tag_NVME_QUEUE* Queue);
 } NVME_QUEUE_OPS;
 
-// Queue modes
-#define NVME_QUEUE_LIVE 0       // doorbells allowed
-#define NVME_QUEUE_SUSPENDED 1  // a reset is under way: commands are held, no doorbell is written
-#define NVME_QUEUE_DEAD 2       // the controller failed or shut down: commands are refused
-#define NVME_QUEUE_RECOVERING 3 // the admin queue while a reset rebuilds: only the reset's own commands go out
-
 typedef struct tag_NVME_QUEUE {
     struct tag_NVME_CONTROLLER* Controller;
     U16 Id;
     U16 Depth;
     BOOL Allocated;
     BOOL Created;               // exists on the device
+    BOOL CqLive;                // the controller holds its CQ: head doorbells mean something
     U8 Mode;                    // NVME_QUEUE_LIVE / SUSPENDED / DEAD (under Lock)
     const NVME_QUEUE_OPS* Ops;
     PLATFORM_LOCK* Lock;        // SQ tail, CQ head/phase, CID list, tracker states; short sections only
@@ -380,8 +291,14 @@ struct tag_NVME_NAMESPACE {
     DISK Disk;
 };
 
+/**
+ * The controller. Info is the master copy of the public view: NVMeGetController copies it out under ViewLock.
+ * Its texts (and State with StateReason) change only under ViewLock (NVME_VIEW_SET_TEXT, NVMeViewSetError,
+ * NVMeControllerSetState), its counters only with NVME_COUNT (an atomic add), other scalars by single stores.
+ */
 typedef struct tag_NVME_CONTROLLER {
-    NVME_CONTROLLER_INFO Info;  // the public view
+    NVME_CONTROLLER_INFO Info;  // the public view's master copy
+    PLATFORM_LOCK* ViewLock;    // texts and the state of Info, and copying it out
     PCI_DEVICE* Device;
     LINEAR Registers;
     U64 RegisterSize;
@@ -412,8 +329,11 @@ typedef struct tag_NVME_CONTROLLER {
     U32 Tick;                    // seconds of watchdog time (deadlines are counted in ticks)
     U32 CheckNow;                // a completion looked wrong: check CSTS at once
     U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
-    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in LastResetReason)
+    U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in ResetReason)
+    char ResetReason[NVME_REASON_LENGTH];  // under ViewLock
     BOOL MissedInterruptLogged;
+    U64 TickBaseNs;              // when the watchdog's clock started (NVMe-Deadline.c)
+    U32 InvalidLogged;           // state machines whose refused transition was logged (NVMe-State.c)
     // Health (NVMe-Health.c)
     PLATFORM_LOCK* EventLock;
     U32 AerLimit;                // AERs to keep outstanding
@@ -436,6 +356,27 @@ typedef struct tag_NVME_REQUEST {
 } NVME_REQUEST;
 
 /************************************************************************/
+// NVMe-State.c
+
+/** Refuses a transition its machine's table does not list: counted, logged once per controller; FALSE. */
+BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Machine, U32 From, U32 To);
+/**
+ * The one way a controller's state changes, with its reason (NULL: keep it, "": none) under the view lock;
+ * FALSE (and no change) when the table refuses it.
+ */
+BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State, LPCSTR Reason);
+
+/** The one way a tracker's state changes (under its queue's lock); FALSE when the table refuses it. */
+static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
+    U8 From = Tracker->State;
+    if (UNLIKELY(From >= NVME_TRACKER_STATE_COUNT || !(NVMeTrackerNext[From] & (1U << State)))) {
+        return NVMeStateRefused(Tracker->Queue->Controller, &NVMeTrackerStates, From, State);
+    }
+    Tracker->State = State;
+    return TRUE;
+}
+
+/************************************************************************/
 // NVMe-Queue.c
 
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
@@ -445,38 +386,39 @@ extern const NVME_QUEUE_OPS NVMePolledQueueOps;
 /** Allocates rings and trackers (I/O queues also get the PRP pool and the bounce buffer). */
 KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue);
 void NVMeQueueFree(NVME_QUEUE* Queue);
-/** Clears the rings (zeroed CQ, phase 1, tails and heads 0); all trackers must be free. */
+/** Clears the rings (zeroed CQ, phase 1, tails and heads 0) and frees every tracker: a new queue only. */
 void NVMeQueueReset(NVME_QUEUE* Queue);
 /** Clears the rings but keeps the trackers (a reset: held commands are posted again later). */
 void NVMeQueueRestartRings(NVME_QUEUE* Queue);
-/** Takes a free tracker, sleeping while none is (Wait) or returning NULL (no Wait, or the queue is dead). */
-NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait);
+/** A free tracker, or NULL at once when none is (or the queue is dead): for callers that cannot sleep (AERs). */
+NVME_TRACKER* NVMeQueueTakeTracker(NVME_QUEUE* Queue);
+/** A free tracker, sleeping while none is (bounded); NULL when the queue is dead or stayed full. */
+NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue);
 /** Gives back a tracker that was never submitted. */
 void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
 /**
- * Copies Command (CID filled in) into the tracker and the SQ and rings the doorbell; while the queue is
- * suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and
- * nothing taken) when the queue is dead.
+ * Posts the command built in Tracker->Command (its CID filled in here) and rings the doorbell; while the queue
+ * is suspended (a reset) the command is held and posted when the queue comes back. KSTATUS_IO_ERROR (and nothing
+ * taken) when the queue is dead.
  */
-KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
-/** Reaps every posted completion of a live queue; returns how many. ByWaiter counts them as found by polling. */
-U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter);
+/** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */
+U32 NVMeQueueReap(NVME_QUEUE* Queue);
 /**
- * A suspended queue (a reset): reaps what the controller posted; the CQ head doorbell only with Doorbell (the
- * CQ still exists on an enabled controller). Commands aborted by an SQ deletion stay in flight: the reset
- * holds them for resubmission.
+ * Reaps a SUSPENDED queue for the reset: what the controller posted is real, except "aborted due to SQ
+ * deletion", which stays in flight for the reset to hold and send again.
  */
-U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell);
-/** Sets the mode; LIVE posts every held command, RECOVERING the RECOVERY ones; CANCEL ones are failed instead. */
-void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+U32 NVMeQueueDrain(NVME_QUEUE* Queue);
 /**
- * Ends commands the controller will never complete (a reset or a failure): in-flight ones are held for
- * resubmission (Hold, within NVME_MAX_RESUBMITS) or failed; Fail is the KSTATUS for those that fail. Held,
- * retrying (when Fail is an error of a dead queue) and CANCEL trackers are failed too when not Hold.
+ * The one way a queue's mode changes (NVMe-State.c's table; FALSE when refused). Entering LIVE posts every held
+ * command, RECOVERING the reset's own ones (CANCEL ones fail instead); entering DEAD fails everything the queue
+ * holds with KSTATUS_IO_ERROR and wakes its slot sleepers.
  */
-U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail);
+BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode);
+/** A reset: holds every command in flight for resubmission (within NVME_MAX_RESUBMITS); returns how many. */
+U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue);
 /** Posts trackers whose retry time came; returns the earliest time still waiting (0: none). */
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
 /** Runs the Done functions of a chain of trackers and frees them. */
@@ -486,8 +428,39 @@ BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
 
-/** How long anyone waits for a supervised command before giving up on the machinery itself. */
-U64 NVMeBackstopNs(U32 TimeoutMs);
+/************************************************************************/
+// NVMe-Deadline.c: the one owner of time in the driver
+
+/** A command the watchdog found past its deadline (copied under the lock: the tracker may end meanwhile). */
+typedef struct tag_NVME_EXPIRED {
+    NVME_QUEUE* Queue;
+    U16 Index;
+    U16 Cid;
+} NVME_EXPIRED;
+
+/** How long a wait for the device may last: TimeoutMs when self-timed or unsupervised, else only a backstop. */
+U64 NVMeDeadlineLimitNs(NVME_CONTROLLER* Controller, U32 TimeoutMs, BOOL SelfTimed);
+/**
+ * One step of any wait on a queue: Event for NVME_WAIT_STEP_MS; when the step ends empty, the queue is reaped
+ * by the waiter itself (a missed interrupt, or a poll thread that has not run yet: counted as ReapedByWaiter).
+ * TRUE when Event fired.
+ */
+BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event);
+/** Starts a posted command's deadline (under the queue lock). */
+static inline void NVMeDeadlineStart(NVME_TRACKER* Tracker) {
+    Tracker->SubmitTick = __atomic_load_n(&Tracker->Queue->Controller->Tick, __ATOMIC_RELAXED);
+}
+/** The watchdog's clock (whole NVME_HEALTH_PERIOD_MS periods): started before the watchdog, then each period. */
+void NVMeDeadlineTick(NVME_CONTROLLER* Controller, U64 NowNs);
+/**
+ * The commands past their deadline, at most Max of them. Those whose completion is already in the CQ are missed
+ * interrupts: counted, logged once per controller and reaped here, not returned. The rest need the ladder.
+ */
+U32 NVMeDeadlineExpired(NVME_CONTROLLER* Controller, NVME_EXPIRED* List, U32 Max);
+/** TRUE if the command is still in flight; a copy of its tracker in *Copy. */
+BOOL NVMeDeadlinePending(const NVME_EXPIRED* Entry, NVME_TRACKER* Copy);
+/** An Abort is sent for it: marks it so and gives it a fresh deadline; FALSE if it ended meanwhile. */
+BOOL NVMeDeadlineAbortSent(const NVME_EXPIRED* Entry);
 
 /************************************************************************/
 // NVMe-Request.c
@@ -498,8 +471,8 @@ void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 void NVMeRequestChildDone(NVME_TRACKER* Tracker);
 /** Prepares a tracker as a child of Request (Pending += 1). */
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
-/** Adds Tracker to Request and submits Command; on an error the tracker is given back and the child removed. */
-KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker, NVME_COMMAND* Command);
+/** Adds Tracker to Request and submits its command; on an error the tracker is given back and the child removed. */
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
 /**
  * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
  * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
@@ -529,9 +502,20 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
 /************************************************************************/
 // NVMe-Core.c
 
+/** The one way a controller counter changes (any thread, any context). */
+#define NVME_COUNT(Counter, Amount) __atomic_add_fetch(&(Counter), (Amount), __ATOMIC_RELAXED)
+/** Replaces one of the view's texts whole, under the view lock: a copy of the view never holds half a line. */
+void NVMeViewSetText(NVME_CONTROLLER* Controller, LPSTR Field, SIZE Size, LPCSTR Text);
+#define NVME_VIEW_SET_TEXT(Controller, Field, Text) \
+    NVMeViewSetText((Controller), (Controller)->Info.Field, sizeof((Controller)->Info.Field), (Text))
+/** Records a failed command's status in the view (LastErrorStatus and its name in LastError, together). */
+void NVMeViewSetError(NVME_CONTROLLER* Controller, U16 NvmeStatus);
+
 U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
 void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index);
+/** The admin queue and the I/O queues in use, in that order: the one list every walk over the queues uses. */
+U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues);
 /** Clears CC.EN (and SHN) and waits for RDY=0, bounded by CAP.TO. */
 KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller);
 /** Programs AQA/ASQ/ACQ and CC from the admin queue, sets EN and waits for RDY=1, bounded by CAP.TO. */

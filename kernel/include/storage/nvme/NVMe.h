@@ -10,9 +10,10 @@
  * `nvme<C>` names stay stable. Controllers and namespaces are never freed:
  * pointers returned here stay valid for the life of the kernel.
  *
- * Views (NVME_CONTROLLER_INFO, NVME_NAMESPACE_INFO) are read-only for
- * callers. NVMeGetController refreshes the counters in the view it returns;
- * everything else in it is fixed after bring-up.
+ * Views: NVMeGetController copies a controller's view (NVME_CONTROLLER_INFO)
+ * into the caller's buffer under the driver's lock, so a copy is consistent
+ * (texts whole, the state with its reason) and stays as it was; namespace
+ * views (NVME_NAMESPACE_INFO) are read-only and fixed after bring-up.
  *
  * Context of callbacks (NVME_IO_CALLBACK): always a thread, never an
  * interrupt handler, with no driver lock held and interrupts enabled. It is
@@ -40,63 +41,32 @@
 #include "Base.h"
 #include "bus/pci/PCI-MSI.h"
 #include "block/Disk.h"
+#include "storage/nvme/NVMe-Spec.h"
 
 /************************************************************************/
 // Limits and constants
 
 #define NVME_MAX_CONTROLLERS 16
 #define NVME_MAX_IO_QUEUES 16          // I/O queue pairs per controller the driver will create
-#define NVME_MAX_LBA_FORMATS 64        // NVMe 2.0: NLBAF is 0-based, up to 64 formats
 #define NVME_NAME_LENGTH 16            // "nvme0"
-#define NVME_SERIAL_LENGTH 21          // 20 characters + NUL
-#define NVME_MODEL_LENGTH 41           // 40 characters + NUL
-#define NVME_FIRMWARE_LENGTH 9         // 8 characters + NUL
-#define NVME_SUBNQN_LENGTH 257         // 256 characters + NUL
 #define NVME_REASON_LENGTH 64
 #define NVME_EVENT_TEXT_LENGTH 256
-#define NVME_IDENTIFY_SIZE 4096
 
-// Controller states
+// Controller states (the legal transitions are a table: NVMe-State.c)
 #define NVME_STATE_PROBING 0   // being brought up
 #define NVME_STATE_READY 1     // admin and I/O queues running
 #define NVME_STATE_FAILED 2    // left alone (bring-up) or given up on (resets failed); StateReason says why
 #define NVME_STATE_ADMIN_ONLY 3 // up, but no I/O queue could be created
 #define NVME_STATE_RESETTING 4 // being reset (timeout, fatal status, or asked to): new commands wait
 #define NVME_STATE_SHUTDOWN 5  // shut down (CC.SHN) by the poweroff/reboot hook; nothing more is accepted
-
-// Opcodes accepted by NVMeSubmitIO (NVM command set, NVMe 2.0 base/NVM spec)
-#define NVME_IO_FLUSH 0x00
-#define NVME_IO_WRITE 0x01
-#define NVME_IO_READ 0x02
-
-// Feature identifiers (NVMe 2.0 figure 317) for NVMeGetFeature / NVMeSetFeature
-#define NVME_FEATURE_ARBITRATION 0x01
-#define NVME_FEATURE_POWER_MANAGEMENT 0x02
-#define NVME_FEATURE_LBA_RANGE_TYPE 0x03
-#define NVME_FEATURE_TEMPERATURE_THRESHOLD 0x04
-#define NVME_FEATURE_ERROR_RECOVERY 0x05
-#define NVME_FEATURE_VOLATILE_WRITE_CACHE 0x06
-#define NVME_FEATURE_NUMBER_OF_QUEUES 0x07
-#define NVME_FEATURE_INTERRUPT_COALESCING 0x08
-#define NVME_FEATURE_INTERRUPT_VECTOR_CONFIG 0x09
-#define NVME_FEATURE_WRITE_ATOMICITY 0x0A
-#define NVME_FEATURE_ASYNC_EVENT_CONFIG 0x0B
-#define NVME_FEATURE_APST 0x0C
-#define NVME_FEATURE_TIMESTAMP 0x0E
-#define NVME_FEATURE_HOST_BEHAVIOR 0x16
+#define NVME_STATE_COUNT 6
 
 /************************************************************************/
 // Read-only views
 
-typedef struct tag_NVME_LBA_FORMAT_INFO {
-    U32 DataSize;             // bytes per block (2^LBADS; 0 if LBADS is out of range)
-    U16 MetadataSize;         // bytes of metadata per block
-    U8 RelativePerformance;   // 0 best .. 3 degraded
-    U8 Lbads;                 // raw LBADS
-} NVME_LBA_FORMAT_INFO;
-
 typedef struct tag_NVME_NAMESPACE_INFO {
     U32 NSID;
+    U32 ControllerIndex;      // the controller it belongs to (nvme<C>)
     U64 Size;                 // NSZE, in blocks
     U64 Capacity;             // NCAP, in blocks
     U64 Utilisation;          // NUSE, in blocks
@@ -131,48 +101,6 @@ typedef struct tag_NVME_QUEUE_INFO {
     U16 Retrying;             // commands waiting for a retry
     BOOL Live;                // doorbells allowed (not suspended by a reset, not dead)
 } NVME_QUEUE_INFO;
-
-typedef struct tag_NVME_CAP_INFO {
-    U64 Raw;
-    U32 Mqes;                 // maximum queue entries, 0-based as reported (entries = Mqes + 1)
-    BOOL Cqr;                 // queues must be physically contiguous
-    U8 Ams;                   // arbitration mechanisms supported
-    U8 Timeout;               // TO, in 500 ms units
-    U8 Dstrd;                 // doorbell stride: 4 << Dstrd bytes
-    BOOL Nssrs;               // NVM subsystem reset supported
-    U8 Css;                   // command sets supported
-    BOOL Bps;                 // boot partitions
-    U8 MpsMin, MpsMax;        // page size 2^(12 + MPS)
-    BOOL Pmrs, Cmbs;
-} NVME_CAP_INFO;
-
-/** Identify Controller fields (NVMe 2.0 figure 275), decoded; the raw page is in IdentifyData. */
-typedef struct tag_NVME_IDENTIFY_INFO {
-    U16 VendorId, SubsystemVendorId;
-    char Serial[NVME_SERIAL_LENGTH];
-    char Model[NVME_MODEL_LENGTH];
-    char Firmware[NVME_FIRMWARE_LENGTH];
-    U8 Rab;                   // recommended arbitration burst
-    U32 Ieee;                 // IEEE OUI (24 bits)
-    U8 Cmic;
-    U8 Mdts;                  // 2^MDTS minimum pages; 0 = no limit
-    U16 ControllerId;         // CNTLID
-    U32 Version;              // VER
-    U32 Rtd3r, Rtd3e;         // microseconds
-    U32 Oaes, Ctratt;
-    U16 Oacs;
-    U8 Acl, Aerl, Frmw, Lpa, Elpe, Npss, Avscc, Apsta;
-    U16 Wctemp, Cctemp;       // kelvin
-    U8 Sqes, Cqes;
-    U32 Nn;                   // number of namespaces
-    U16 Oncs, Fuses;
-    U8 Fna, Vwc;
-    U16 Awun, Awupf;
-    U8 Nvscc;
-    U16 Acwu;
-    U32 Sgls;
-    char SubNqn[NVME_SUBNQN_LENGTH];
-} NVME_IDENTIFY_INFO;
 
 typedef struct tag_NVME_CONTROLLER_INFO {
     char Name[NVME_NAME_LENGTH];      // "nvme0"
@@ -239,51 +167,8 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 ShutdownMs;                   // how long it waited
     U32 WaiterEventsFree;             // of the pooled waiter events (NVME_WAITER_POOL when idle)
     U32 ExtraWaiterEvents;            // waiter events made beyond the pool and not yet destroyed
+    U64 InvalidTransitions;           // state changes a table refused (a driver bug: 0)
 } NVME_CONTROLLER_INFO;
-
-/** SMART / Health Information log (02h, NVMe 2.0 figure 207), decoded. 128-bit counters saturate at 2^64-1. */
-typedef struct tag_NVME_SMART_INFO {
-    U8 CriticalWarning;               // NVME_SMART_WARNING_* bits
-    U16 Temperature;                  // composite, kelvin (0: not reported)
-    U8 AvailableSpare, AvailableSpareThreshold, PercentageUsed;  // percent (PercentageUsed may exceed 100)
-    U8 EnduranceGroupWarning;
-    U64 DataUnitsRead, DataUnitsWritten;  // thousands of 512-byte units
-    U64 HostReadCommands, HostWriteCommands;
-    U64 ControllerBusyMinutes, PowerCycles, PowerOnHours, UnsafeShutdowns, MediaErrors, ErrorLogEntries;
-    U32 WarningTemperatureMinutes, CriticalTemperatureMinutes;
-    U16 Sensors[8];                   // kelvin, 0 = not implemented
-    U32 ThermalTransitions[2], ThermalSeconds[2];
-    BOOL Saturated;                   // a 128-bit counter did not fit 64 bits
-} NVME_SMART_INFO;
-
-#define NVME_SMART_WARNING_SPARE 0x01        // available spare below threshold
-#define NVME_SMART_WARNING_TEMPERATURE 0x02  // temperature above (or below) a threshold
-#define NVME_SMART_WARNING_RELIABILITY 0x04  // NVM subsystem reliability degraded
-#define NVME_SMART_WARNING_READ_ONLY 0x08    // media placed in read-only mode
-#define NVME_SMART_WARNING_BACKUP 0x10       // volatile memory backup device failed
-#define NVME_SMART_WARNING_PMR 0x20          // persistent memory region unreliable
-
-/** One Error Information log entry (01h, figure 205). */
-typedef struct tag_NVME_ERROR_ENTRY {
-    U64 ErrorCount;                   // unique, increasing; 0 = empty entry
-    U16 SqId, Cid;
-    U16 Status;                       // status field without the phase tag (NVMeStatusName decodes it)
-    U16 ParameterLocation;            // byte (7:0) and bit (10:8) of the command field in error
-    U64 Lba;
-    U32 Nsid;
-    U8 VendorInfoPage, TransportType;
-    U64 CommandSpecific;
-    U16 TransportSpecific;
-} NVME_ERROR_ENTRY;
-
-/** Firmware Slot Information log (03h, figure 209). */
-typedef struct tag_NVME_FIRMWARE_INFO {
-    U8 ActiveSlot;                    // 1..7
-    U8 NextResetSlot;                 // 0: none pending
-    U8 SlotCount;                     // from Identify FRMW
-    BOOL Slot1ReadOnly;
-    char Revisions[7][NVME_FIRMWARE_LENGTH];  // "" for empty slots
-} NVME_FIRMWARE_INFO;
 
 /************************************************************************/
 // Handles
@@ -305,8 +190,13 @@ typedef void (*NVME_IO_CALLBACK)(KSTATUS Status, U16 NvmeStatus, LPVOID Context)
 void NVMeRegisterDriver(void);
 
 U32 NVMeGetControllerCount(void);
-/** The controller's view with fresh counters, or NULL if Index is out of range. */
-const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index);
+/** "ready", "admin queue only", "failed", ... for an NVME_STATE_* ("unknown" otherwise). */
+LPCSTR NVMeControllerStateName(U32 State);
+/**
+ * Copies the controller's view into *View (copied under the driver's lock, counters summed over the queues at
+ * that moment): KSTATUS_NOT_FOUND if Index is out of range. The copy is the caller's; call again to refresh.
+ */
+KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View);
 
 /** An exposed namespace by disk name ("nvme0n1"), or NULL. */
 NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName);
@@ -346,14 +236,6 @@ KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11,
 /************************************************************************/
 // Management (issue "NVMe management and health"; implemented by the driver)
 
-/** The controller registers as read now (for `nvme regs`). */
-typedef struct tag_NVME_REGISTERS {
-    U64 Cap;
-    U32 Vs, Intms, Intmc, Cc, Csts, Nssr, Aqa;
-    U64 Asq, Acq;
-    U32 Cmbloc, Cmbsz;
-} NVME_REGISTERS;
-
 /**
  * Set Features (admin 09h, not saved); *Result receives completion dword 0 (may be NULL). A refusal by the
  * controller (e.g. QEMU's "Feature Not Changeable" for Interrupt Coalescing) returns the mapped KSTATUS
@@ -383,29 +265,13 @@ KSTATUS NVMeWriteZeroes(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks);
  */
 KSTATUS NVMeGetLogPageAt(U32 ControllerIndex, U8 LogId, U32 Nsid, U64 Offset, LPVOID Buffer, U32 Size);
 /** SMART / Health log of the controller (Nsid 0 or FFFFFFFFh) or of one namespace (needs LPA bit 0). */
-KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_INFO* Smart);
+KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_LOG* Smart);
 /**
  * The Error Information log: ELPE + 1 entries of 64 bytes (only the first 4 KiB without LPA bit 2). Copies
  * the non-empty entries, newest first, up to MaxEntries; *Count receives how many.
  */
 KSTATUS NVMeReadErrorLog(U32 ControllerIndex, NVME_ERROR_ENTRY* Entries, U32 MaxEntries, U32* Count);
-KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_INFO* Firmware);
+KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_LOG* Firmware);
 
-/** Pure parsers (512-byte SMART page, 64-byte error entry, 512-byte firmware page with Identify FRMW). */
-void NVMeParseSmartLog(const U8* Data, NVME_SMART_INFO* Smart);
-void NVMeParseErrorEntry(const U8* Data, NVME_ERROR_ENTRY* Entry);
-void NVMeParseFirmwareLog(const U8* Data, U8 Frmw, NVME_FIRMWARE_INFO* Firmware);
-/** "available spare below threshold, temperature above threshold" for critical-warning bits ("none" for 0). */
-SIZE NVMeCriticalWarningText(U8 Bits, LPSTR Buffer, SIZE Size);
-
-/************************************************************************/
-// Status decoding (pure)
-
-/** "Volatile Write Cache", "Interrupt Coalescing", ... ("Unknown Feature" otherwise). */
-LPCSTR NVMeFeatureName(U8 FeatureId);
-/** "LBA Out of Range", "Invalid Field in Command", ... for a raw status field (phase bit excluded). */
-LPCSTR NVMeStatusName(U16 NvmeStatus);
-/** Formats "Name (SCT x SC yy[, More][, DNR])" into Buffer; returns the length it wanted. */
-SIZE NVMeStatusFormat(U16 NvmeStatus, LPSTR Buffer, SIZE Size);
 
 #endif  // STORAGE_NVME_H_INCLUDED

@@ -15,7 +15,8 @@
  * Nothing a device returns is trusted blindly: NN, MDTS, NLBAF, FLBAS and
  * LBADS are range-checked, the active namespace list must be increasing and
  * within NN, and a namespace the driver cannot serve is listed with the
- * reason instead of being exposed. The parsers at the top are pure.
+ * reason instead of being exposed (NVMeNamespaceUsable, pure). Decoding
+ * the pages is NVMe-Spec.c's.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -25,91 +26,7 @@
 #include "utils/String.h"
 
 /************************************************************************/
-// Pure: Identify parsing (NVMe 2.0 figures 275 and 280)
-
-/** Copies a space-padded ASCII field, trims trailing spaces and replaces unprintable bytes. */
-static void CopyText(LPSTR Destination, const U8* Source, U32 Length) {
-    U32 End = Length;
-    while (End > 0 && (Source[End - 1] == ' ' || Source[End - 1] == 0)) End--;
-    for (U32 I = 0; I < End; I++) Destination[I] = CharIsPrintable((char)Source[I]) ? (char)Source[I] : '?';
-    Destination[End] = 0;
-}
-
-void NVMeParseIdentifyController(const U8* Data, NVME_IDENTIFY_INFO* Info) {
-    MemorySet(Info, 0, sizeof(*Info));
-    Info->VendorId = ReadLE16(Data + 0);
-    Info->SubsystemVendorId = ReadLE16(Data + 2);
-    CopyText(Info->Serial, Data + 4, 20);
-    CopyText(Info->Model, Data + 24, 40);
-    CopyText(Info->Firmware, Data + 64, 8);
-    Info->Rab = Data[72];
-    Info->Ieee = (U32)Data[73] | ((U32)Data[74] << 8) | ((U32)Data[75] << 16);
-    Info->Cmic = Data[76];
-    Info->Mdts = Data[77];
-    Info->ControllerId = ReadLE16(Data + 78);
-    Info->Version = ReadLE32(Data + 80);
-    Info->Rtd3r = ReadLE32(Data + 84);
-    Info->Rtd3e = ReadLE32(Data + 88);
-    Info->Oaes = ReadLE32(Data + 92);
-    Info->Ctratt = ReadLE32(Data + 96);
-    Info->Oacs = ReadLE16(Data + 256);
-    Info->Acl = Data[258];
-    Info->Aerl = Data[259];
-    Info->Frmw = Data[260];
-    Info->Lpa = Data[261];
-    Info->Elpe = Data[262];
-    Info->Npss = Data[263];
-    Info->Avscc = Data[264];
-    Info->Apsta = Data[265];
-    Info->Wctemp = ReadLE16(Data + 266);
-    Info->Cctemp = ReadLE16(Data + 268);
-    Info->Sqes = Data[512];
-    Info->Cqes = Data[513];
-    Info->Nn = ReadLE32(Data + 516);
-    Info->Oncs = ReadLE16(Data + 520);
-    Info->Fuses = ReadLE16(Data + 522);
-    Info->Fna = Data[524];
-    Info->Vwc = Data[525];
-    Info->Awun = ReadLE16(Data + 526);
-    Info->Awupf = ReadLE16(Data + 528);
-    Info->Nvscc = Data[530];
-    Info->Acwu = ReadLE16(Data + 532);
-    Info->Sgls = ReadLE32(Data + 536);
-    CopyText(Info->SubNqn, Data + 768, 256);
-}
-
-void NVMeParseIdentifyNamespace(const U8* Data, NVME_NAMESPACE_INFO* Info) {
-    Info->Size = ReadLE64(Data + 0);
-    Info->Capacity = ReadLE64(Data + 8);
-    Info->Utilisation = ReadLE64(Data + 16);
-    Info->Nsfeat = Data[24];
-    Info->FormatCount = (U8)(MIN((U32)Data[25], NVME_MAX_LBA_FORMATS - 1U) + 1);
-    Info->Flbas = Data[26];
-    Info->Mc = Data[27];
-    Info->Dpc = Data[28];
-    Info->Dps = Data[29];
-    Info->Nmic = Data[30];
-    for (U32 I = 0; I < Info->FormatCount; I++) {
-        U32 Format = ReadLE32(Data + 128 + 4 * I);
-        NVME_LBA_FORMAT_INFO* Entry = &Info->Formats[I];
-        Entry->MetadataSize = (U16)(Format & 0xFFFF);
-        Entry->Lbads = (U8)((Format >> 16) & 0xFF);
-        Entry->RelativePerformance = (U8)((Format >> 24) & 0x3);
-        // 2^9 .. 2^16 are the sizes a host can use; anything else is shown as 0 (invalid).
-        Entry->DataSize = (Entry->Lbads >= 9 && Entry->Lbads <= 16) ? (1U << Entry->Lbads) : 0;
-    }
-    // FLBAS bits 3:0 select the format; bits 6:5 extend the index when there are more than 16 formats.
-    U32 Index = Info->Flbas & 0xF;
-    if (Info->FormatCount > 16) Index |= ((U32)(Info->Flbas >> 5) & 0x3) << 4;
-    Info->FormatIndex = (U8)Index;
-    if (Index < Info->FormatCount) {
-        Info->LbaSize = Info->Formats[Index].DataSize;
-        Info->MetadataSize = Info->Formats[Index].MetadataSize;
-    } else {
-        Info->LbaSize = 0;
-        Info->MetadataSize = 0;
-    }
-}
+// Pure: whether the driver can serve a namespace
 
 BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize) {
     Reason[0] = 0;
@@ -149,7 +66,7 @@ static KSTATUS AdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, 
     Request.SelfTimed = SelfTimed;
     if (Dw0) *Dw0 = 0;
     if (NvmeStatus) *NvmeStatus = 0;
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, TRUE);
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(&Controller->Admin);
     if (Tracker == NULL) {
         NVMeRequestRelease(Controller, &Request);
         return NVMeIoNoTracker(Controller);
@@ -159,7 +76,8 @@ static KSTATUS AdminCommand(NVME_CONTROLLER* Controller, NVME_COMMAND* Command, 
     // Like Linux's driver-internal commands, a status is final. Self-timed commands come from the thread that
     // supervises (bring-up, the watchdog, a reset, shutdown): they pass an admin queue that a reset rebuilds.
     Tracker->Flags = NVME_TRACKER_NO_RETRY | (SelfTimed ? NVME_TRACKER_RECOVERY : 0);
-    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker, Command);
+    Tracker->Command = *Command;
+    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker);
     KSTATUS Result = NVMeRequestWait(&Controller->Admin, &Request, TimeoutMs);
     if (Dw0) *Dw0 = Request.Dw0;
     if (NvmeStatus) *NvmeStatus = Request.NvmeStatus;
@@ -216,15 +134,18 @@ static KSTATUS QueueCommand(NVME_CONTROLLER* Controller, U8 Opcode, U32 Cdw10, U
 KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled) {
     U32 Size = ((U32)(Queue->Depth - 1) << 16) | Queue->Id;
     // PC=1 always (the memory is contiguous, and CAP.CQR may demand it); IEN and IV only with interrupts.
-    U32 Flags = 0x1 | (InterruptsEnabled ? (0x2 | (Queue->MessageIndex << 16)) : 0);
+    U32 Flags = NVME_QUEUE_PHYS_CONTIGUOUS |
+                (InterruptsEnabled ? (NVME_CQ_IRQ_ENABLED | (Queue->MessageIndex << NVME_CQ_IRQ_VECTOR_SHIFT)) : 0);
     U32 TimeoutMs = Controller->AdminTimeoutMs;
     KSTATUS Status = QueueCommand(Controller, NVME_ADMIN_CREATE_CQ, Size, Flags, Queue->CqMemory.Physical, TimeoutMs);
     if (Status != KSTATUS_SUCCESS) return Status;
+    Queue->CqLive = TRUE;
     // Its CQ, priority 0 (round robin), PC=1.
-    Status = QueueCommand(Controller, NVME_ADMIN_CREATE_SQ, Size, ((U32)Queue->Id << 16) | 0x1,
+    Status = QueueCommand(Controller, NVME_ADMIN_CREATE_SQ, Size, ((U32)Queue->Id << 16) | NVME_QUEUE_PHYS_CONTIGUOUS,
                           Queue->SqMemory.Physical, TimeoutMs);
     if (Status != KSTATUS_SUCCESS) {
         QueueCommand(Controller, NVME_ADMIN_DELETE_CQ, Queue->Id, 0, 0, TimeoutMs);
+        Queue->CqLive = FALSE;
         return Status;
     }
     Queue->Created = TRUE;
@@ -235,7 +156,7 @@ KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOO
     if (!Queue->Created) return KSTATUS_SUCCESS;
     KSTATUS Status = QueueCommand(Controller, DeleteCq ? NVME_ADMIN_DELETE_CQ : NVME_ADMIN_DELETE_SQ, Queue->Id, 0, 0,
                                   TimeoutMs);
-    if (DeleteCq) Queue->Created = FALSE;
+    if (DeleteCq) Queue->Created = Queue->CqLive = FALSE;
     return Status;
 }
 
@@ -257,7 +178,7 @@ static BOOL ReadActiveList(NVME_CONTROLLER* Controller, U32* Nsids, U32* Count) 
         for (; Entries < NVME_NSID_LIST_ENTRIES; Entries++) {
             U32 Nsid = ReadLE32(Data + 4 * Entries);
             if (Nsid == 0) break;
-            if (Nsid <= Start || Nsid > Nn || Nsid == 0xFFFFFFFF) return FALSE;  // must increase, within NN
+            if (Nsid <= Start || Nsid > Nn || Nsid == NVME_NSID_ALL) return FALSE;  // must increase, within NN
             if (*Count >= NVME_MAX_NAMESPACES) {
                 WARNING("[NVMeAdminDiscoverNamespaces] %s: more than %u namespaces, the rest ignored",
                         Controller->Info.Name, NVME_MAX_NAMESPACES);
@@ -296,7 +217,7 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller) {
     U32 Count = 0;
 
     PlatformMutexLock(Controller->AdminMutex);
-    BOOL ListUsable = Info->Version >= 0x00010100;  // CNS 02h arrived with NVMe 1.1
+    BOOL ListUsable = Info->Version >= NVME_VERSION_1_1;  // CNS 02h arrived with NVMe 1.1
     if (!ListUsable || !ReadActiveList(Controller, Nsids, &Count)) {
         Info->NamespaceListFallback = TRUE;
         INFO("[NVMeAdminDiscoverNamespaces] %s: no usable active namespace list, probing NSIDs 1..%u", Info->Name,
@@ -314,6 +235,7 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller) {
         NVME_NAMESPACE_INFO* Ns = &Controller->NamespaceInfos[I];
         NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
         Ns->NSID = Nsids[I];
+        Ns->ControllerIndex = Info->Index;
         Namespace->Controller = Controller;
         Namespace->Info = Ns;
         Namespace->Nsid = Nsids[I];
@@ -322,7 +244,7 @@ KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller) {
             StringCopy(Ns->Reason, "Identify Namespace failed", sizeof(Ns->Reason));
             continue;
         }
-        NVMeParseIdentifyNamespace((const U8*)Controller->ScratchPage.Linear, Ns);
+        NVMeDecodeIdentifyNamespace((const U8*)Controller->ScratchPage.Linear, Ns);
         if (NVMeNamespaceUsable(Ns, Info->PageSize, Ns->Reason, sizeof(Ns->Reason))) {
             Ns->Exposed = TRUE;
             Ns->MaxBlocksPerCommand = NVMeMaxBlocksPerCommand(Info->MaxCommandBytes, Ns->LbaSize);

@@ -49,10 +49,12 @@ static void NVMeWrite64(NVME_CONTROLLER* Controller, U32 Offset, U64 Value) {
 
 static KSTATUS Fail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) PRINTF_LIKE(3, 4);
 static KSTATUS Fail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) {
+    char Reason[NVME_REASON_LENGTH];
     VA_LIST Arguments;
     VA_START(Arguments, Format);
-    StringPrintFormatV(Controller->Info.StateReason, sizeof(Controller->Info.StateReason), Format, Arguments);
+    StringPrintFormatV(Reason, sizeof(Reason), Format, Arguments);
     VA_END(Arguments);
+    NVME_VIEW_SET_TEXT(Controller, StateReason, Reason);
     return Status;
 }
 
@@ -97,19 +99,7 @@ static KSTATUS MapAndReadCapabilities(NVME_CONTROLLER* Controller) {
     U64 Cap = ((U64)High << 32) | Low;
     if (Cap == MAX_U64) return Fail(Controller, KSTATUS_IO_ERROR, "registers read all ones");
     NVME_CAP_INFO* C = &Info->Cap;
-    C->Raw = Cap;
-    C->Mqes = (U32)(Cap & 0xFFFF);
-    C->Cqr = (Cap >> 16) & 1;
-    C->Ams = (U8)((Cap >> 17) & 0x3);
-    C->Timeout = (U8)((Cap >> 24) & 0xFF);
-    C->Dstrd = (U8)((Cap >> 32) & 0xF);
-    C->Nssrs = (Cap >> 36) & 1;
-    C->Css = (U8)((Cap >> 37) & 0xFF);
-    C->Bps = (Cap >> 45) & 1;
-    C->MpsMin = (U8)((Cap >> 48) & 0xF);
-    C->MpsMax = (U8)((Cap >> 52) & 0xF);
-    C->Pmrs = (Cap >> 56) & 1;
-    C->Cmbs = (Cap >> 57) & 1;
+    NVMeDecodeCap(Cap, C);
     Info->ReadyTimeoutMs = ((U32)C->Timeout + 1) * 500;  // CAP.TO is in 500 ms units; +1 covers TO = 0
 
     if (C->Mqes == 0) {
@@ -144,6 +134,9 @@ static KSTATUS DisableController(NVME_CONTROLLER* Controller) {
 }
 
 KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller) {
+    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+    U32 Count = NVMeControllerQueues(Controller, Queues);
+    for (U32 I = 0; I < Count; I++) Queues[I]->CqLive = FALSE;  // a disabled controller holds no queue
     U32 Cc = NVMeRead32(Controller, NVME_REG_CC);
     if (Cc == MAX_U32) return Fail(Controller, KSTATUS_IO_ERROR, "device stopped answering (CC all ones)");
     NVMeWrite32(Controller, NVME_REG_CC, Cc & ~(NVME_CC_ENABLE | NVME_CC_SHN_MASK));
@@ -162,7 +155,9 @@ KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller) {
              (NVME_SQES_LOG2 << NVME_CC_IOSQES_SHIFT) | (NVME_CQES_LOG2 << NVME_CC_IOCQES_SHIFT);
     NVMeWrite32(Controller, NVME_REG_CC, Cc);  // entry sizes and page size before EN
     NVMeWrite32(Controller, NVME_REG_CC, Cc | NVME_CC_ENABLE);
-    return WaitReady(Controller, TRUE);
+    KSTATUS Status = WaitReady(Controller, TRUE);
+    Admin->CqLive = Status == KSTATUS_SUCCESS;  // EN's rising edge created the admin queues
+    return Status;
 }
 
 static KSTATUS AllocateControllerResources(NVME_CONTROLLER* Controller) {
@@ -250,7 +245,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
         NVMeControllerStartPolling(Controller, "no interrupt arrived for the admin Identify");
     }
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "Identify Controller failed");
-    NVMeParseIdentifyController((const U8*)Controller->IdentifyPage.Linear, &Info->Identify);
+    NVMeDecodeIdentifyController((const U8*)Controller->IdentifyPage.Linear, &Info->Identify);
     Info->IdentifyData = (const U8*)Controller->IdentifyPage.Linear;
     Info->IdentifyValid = TRUE;
 
@@ -273,7 +268,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
          "MDTS %s, NN %u, VWC %u%s",
          Info->Name, Info->Version >> 16, (Info->Version >> 8) & 0xFF, Info->Version & 0xFF, Id->Model, Id->Serial,
          Id->Firmware, Info->Cap.Mqes + 1, Info->Cap.Cqr, Info->Cap.Dstrd, Info->ReadyTimeoutMs, Mdts, Id->Nn,
-         Id->Vwc & 1, Info->WasEnabledByFirmware ? ", taken over from firmware (was enabled)" : "");
+         Id->Vwc & NVME_VWC_PRESENT, Info->WasEnabledByFirmware ? ", taken over from firmware (was enabled)" : "");
     return KSTATUS_SUCCESS;
 }
 
@@ -341,7 +336,7 @@ static KSTATUS BringUp(NVME_CONTROLLER* Controller) {
     CreateIoQueues(Controller, Wanted);
     Status = NVMeAdminDiscoverNamespaces(Controller);
     if (Status != KSTATUS_SUCCESS) return Fail(Controller, Status, "namespace discovery failed");
-    Info->State = Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY;
+    NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY, NULL);
     Info->IoTimeoutMs = Controller->IoTimeoutMs;
     Info->AdminTimeoutMs = Controller->AdminTimeoutMs;
     PlatformRegisterShutdown(Info->Name, NVMeRecoveryShutdown, Controller);
@@ -370,6 +365,11 @@ static KSTATUS NVMeAttach(PCI_DEVICE* Device) {
     }
     NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)PlatformAllocZero(sizeof(NVME_CONTROLLER));
     if (Controller == NULL) return KSTATUS_NO_MEMORY;
+    Controller->ViewLock = PlatformLockCreate();
+    if (Controller->ViewLock == NULL) {
+        PlatformFree(Controller);
+        return KSTATUS_NO_MEMORY;
+    }
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     Info->Index = ControllerCount;
     StringPrintFormat(Info->Name, sizeof(Info->Name), "nvme%u", Info->Index);
@@ -385,7 +385,7 @@ static KSTATUS NVMeAttach(PCI_DEVICE* Device) {
     Controllers[ControllerCount++] = Controller;
 
     if (BringUp(Controller) != KSTATUS_SUCCESS) {
-        Info->State = NVME_STATE_FAILED;
+        NVMeControllerSetState(Controller, NVME_STATE_FAILED, NULL);  // Fail() wrote the reason
         // Left alone: its memory is not freed, since a controller that got this far may still hold our addresses.
         WARNING("[NVMeAttach] %s (%04x:%02x:%02x.%x): left alone: %s", Info->Name, Device->Segment, Device->Bus,
                 Device->Device, Device->Function, Info->StateReason);
@@ -415,35 +415,74 @@ U32 NVMeGetControllerCount(void) { return ControllerCount; }
 
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index) { return Index < ControllerCount ? Controllers[Index] : NULL; }
 
-const NVME_CONTROLLER_INFO* NVMeGetController(U32 Index) {
-    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
-    if (Controller == NULL) return NULL;
-    NVME_CONTROLLER_INFO* Info = &Controller->Info;
-    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues) {
     U32 Count = 0;
     if (Controller->Admin.Allocated) Queues[Count++] = &Controller->Admin;
-    for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
-    Info->QueueCount = Count;
-    Info->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
-    Info->WaiterEventsFree = 0;
-    for (U32 I = 0; I < NVME_WAITER_POOL; I++) Info->WaiterEventsFree += (Controller->WaiterFree >> I) & 1;
-    Info->CommandsSubmitted = Info->CommandsCompleted = Info->BadCompletions = 0;
-    for (U32 I = 0; I < Count; I++) {
-        NVME_QUEUE* Queue = Queues[I];
-        NVME_QUEUE_INFO* View = &Info->Queues[I];
-        *View = Queue->Stats;
-        View->FreeTrackers = Queue->Cids.FreeCount;
-        View->Held = Queue->Held;
-        View->Retrying = Queue->Retrying;
-        View->Live = Queue->Mode == NVME_QUEUE_LIVE;
-        View->Polled = Queue->Ops == &NVMePolledQueueOps;
-        View->MessageIndex = Queue->MessageIndex;
-        BOOL HasVector = !View->Polled && Controller->InterruptsActive &&
-                         Queue->MessageIndex < Controller->Interrupts.Count;
-        View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
-        Info->CommandsSubmitted += View->Submitted;
-        Info->CommandsCompleted += View->Completed;
-        Info->BadCompletions += View->BadCompletions;
+    for (U32 I = 0; I < Controller->IoCount; I++) {
+        if (Controller->Io[I].Allocated) Queues[Count++] = &Controller->Io[I];
     }
-    return Info;
+    return Count;
+}
+
+/************************************************************************/
+// The public view
+
+void NVMeViewSetText(NVME_CONTROLLER* Controller, LPSTR Field, SIZE Size, LPCSTR Text) {
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    StringCopy(Field, Text, Size);
+    PlatformLockRelease(Controller->ViewLock, State);
+}
+
+void NVMeViewSetError(NVME_CONTROLLER* Controller, U16 NvmeStatus) {
+    char Text[NVME_REASON_LENGTH];
+    NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    Controller->Info.LastErrorStatus = NvmeStatus;
+    StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+    PlatformLockRelease(Controller->ViewLock, State);
+}
+
+/** A queue's figures as they are now, taken under its lock. */
+static void CopyQueueView(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, NVME_QUEUE_INFO* View) {
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    *View = Queue->Stats;
+    View->FreeTrackers = Queue->Cids.FreeCount;
+    View->Held = Queue->Held;
+    View->Retrying = Queue->Retrying;
+    View->Live = Queue->Mode == NVME_QUEUE_LIVE;
+    PlatformLockRelease(Queue->Lock, State);
+    View->Polled = Queue->Ops == &NVMePolledQueueOps;
+    View->MessageIndex = Queue->MessageIndex;
+    BOOL HasVector =
+        !View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count;
+    View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
+}
+
+KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View) {
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(Index);
+    if (Controller == NULL || View == NULL) return KSTATUS_NOT_FOUND;
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    *View = Controller->Info;
+    PlatformLockRelease(Controller->ViewLock, State);
+
+    View->AerOutstanding = __atomic_load_n(&Controller->AerOutstanding, __ATOMIC_RELAXED);
+    U32 WaiterFree = 0;
+    if (Controller->WaiterLock) {
+        State = PlatformLockAcquire(Controller->WaiterLock);
+        WaiterFree = Controller->WaiterFree;
+        PlatformLockRelease(Controller->WaiterLock, State);
+    }
+    View->WaiterEventsFree = 0;
+    for (U32 I = 0; I < NVME_WAITER_POOL; I++) View->WaiterEventsFree += (WaiterFree >> I) & 1;
+    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+    View->QueueCount = NVMeControllerQueues(Controller, Queues);
+    View->CommandsSubmitted = View->CommandsCompleted = View->BadCompletions = 0;
+    for (U32 I = 0; I < View->QueueCount; I++) {
+        NVME_QUEUE_INFO* Queue = &View->Queues[I];
+        CopyQueueView(Controller, Queues[I], Queue);
+        View->CommandsSubmitted += Queue->Submitted;
+        View->CommandsCompleted += Queue->Completed;
+        View->BadCompletions += Queue->BadCompletions;
+    }
+    return KSTATUS_SUCCESS;
 }

@@ -24,6 +24,7 @@
 
 #include "storage/nvme/NVMe-Internal.h"
 
+#include "utils/Endian.h"
 #include "utils/String.h"
 
 #ifdef NVME_WITH_PLATFORM
@@ -34,8 +35,8 @@
 #define NVME_DSM_ATTRIBUTE_DEALLOCATE 0x4  // CDW11 bit 2 (AD)
 #define NVME_WRITE_ZEROES_BLOCKS 65536ULL
 
-/** Fills one DSM command for up to 256 ranges from [*Lba, End); advances *Lba. */
-static void BuildTrim(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba, U64 End, NVME_COMMAND* Command) {
+/** Fills the tracker's DSM command for up to 256 ranges from [*Lba, End); advances *Lba. */
+static void BuildTrim(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba, U64 End) {
     U8* Page = (U8*)Tracker->Prp.Linear;
     MemorySet(Page, 0, NVME_DSM_MAX_RANGES * NVME_DSM_RANGE_BYTES);  // the whole 4 KiB, zeroed
     U32 Ranges = 0;
@@ -43,15 +44,14 @@ static void BuildTrim(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba
     while (*Lba < End && Ranges < NVME_DSM_MAX_RANGES) {
         U64 Count = MIN(End - *Lba, NVME_DSM_RANGE_BLOCKS);
         U8* Range = Page + Ranges * NVME_DSM_RANGE_BYTES;
-        U32 Length = (U32)Count;
-        U64 Start = *Lba;
-        MemoryCopy(Range + 4, &Length, 4);   // bytes 7:4 length in logical blocks (1-based)
-        MemoryCopy(Range + 8, &Start, 8);    // bytes 15:8 starting LBA
+        WriteLE32(Range + 4, (U32)Count);  // bytes 7:4 length in logical blocks (1-based)
+        WriteLE64(Range + 8, *Lba);        // bytes 15:8 starting LBA
         *Lba += Count;
         Ranges++;
     }
     Tracker->Blocks = (U32)MIN(*Lba - Tracker->Lba, (U64)MAX_U32);
-    MemorySet(Command, 0, sizeof(*Command));
+    NVME_COMMAND* Command = &Tracker->Command;
+    *Command = (NVME_COMMAND){0};
     Command->Opcode = NVME_IO_DSM;
     Command->Nsid = Namespace->Nsid;
     Command->Prp1 = Tracker->Prp.Physical;  // page aligned, 4 KiB: PRP1 alone
@@ -59,10 +59,11 @@ static void BuildTrim(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba
     Command->Cdw11 = NVME_DSM_ATTRIBUTE_DEALLOCATE;
 }
 
-static void BuildWriteZeroes(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba, U64 End,
-                             NVME_COMMAND* Command) {
+/** Fills the tracker's Write Zeroes command for up to 65536 blocks from *Lba; advances *Lba. */
+static void BuildWriteZeroes(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U64* Lba, U64 End) {
     U64 Count = MIN(End - *Lba, NVME_WRITE_ZEROES_BLOCKS);
-    MemorySet(Command, 0, sizeof(*Command));
+    NVME_COMMAND* Command = &Tracker->Command;
+    *Command = (NVME_COMMAND){0};
     Command->Opcode = NVME_IO_WRITE_ZEROES;
     Command->Nsid = Namespace->Nsid;
     Command->Cdw10 = (U32)*Lba;
@@ -86,15 +87,14 @@ static KSTATUS RangeCommand(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U64 B
     NVMeRequestInit(Controller, &Request);
     U64 End = Lba + Blocks;
     while (Lba < End) {
-        NVME_TRACKER* Tracker = NVMeQueueGetTracker(Queue, TRUE);
+        NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
         if (Tracker == NULL) {
             Status = NVMeIoNoTracker(Controller);
             break;
         }
-        NVME_COMMAND Command;
-        if (Opcode == NVME_IO_DSM) BuildTrim(Namespace, Tracker, &Lba, End, &Command);
-        else BuildWriteZeroes(Namespace, Tracker, &Lba, End, &Command);
-        Status = NVMeRequestSubmitChild(&Request, Tracker, &Command);
+        if (Opcode == NVME_IO_DSM) BuildTrim(Namespace, Tracker, &Lba, End);
+        else BuildWriteZeroes(Namespace, Tracker, &Lba, End);
+        Status = NVMeRequestSubmitChild(&Request, Tracker);
         if (Status != KSTATUS_SUCCESS) break;
     }
     KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);

@@ -32,7 +32,7 @@ static KSTATUS NVMeDiskGetInfo(NVME_NAMESPACE* Namespace, DISK* Disk, DISK_INFO*
     Info->Access = Disk->Access;
     Info->MaxTransferSectors = Namespace->MaxBlocks;  // one device command; larger requests are split
     Info->SupportsTrim = (Controller->Info.Identify.Oncs & NVME_ONCS_DSM) != 0;
-    Info->VolatileCache = (Controller->Info.Identify.Vwc & 1) != 0;
+    Info->VolatileCache = (Controller->Info.Identify.Vwc & NVME_VWC_PRESENT) != 0;
     return KSTATUS_SUCCESS;
 }
 
@@ -60,7 +60,8 @@ static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
             return NVMeTrim(Namespace, Io->Sector, Io->SectorCount);
         }
         case DF_DISK_FLUSH:
-            if ((Namespace->Controller->Info.Identify.Vwc & 1) == 0) return KSTATUS_SUCCESS;  // nothing volatile
+            // Nothing volatile: nothing to write back.
+            if ((Namespace->Controller->Info.Identify.Vwc & NVME_VWC_PRESENT) == 0) return KSTATUS_SUCCESS;
             return NVMeFlushSync(Namespace);
         default:
             return KSTATUS_NOT_SUPPORTED;

@@ -17,33 +17,13 @@
  * enabled: the specification forbids touching them then (3.1.3), so they
  * read back as 0 in the snapshot.
  *
- * Feature names are pure (host-testable).
+ * Feature names are NVMe-Spec.c's.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
 
 #include "utils/Format.h"
 #include "utils/String.h"
-
-LPCSTR NVMeFeatureName(U8 FeatureId) {
-    switch (FeatureId) {
-        case NVME_FEATURE_ARBITRATION: return "Arbitration";
-        case NVME_FEATURE_POWER_MANAGEMENT: return "Power Management";
-        case NVME_FEATURE_LBA_RANGE_TYPE: return "LBA Range Type";
-        case NVME_FEATURE_TEMPERATURE_THRESHOLD: return "Temperature Threshold";
-        case NVME_FEATURE_ERROR_RECOVERY: return "Error Recovery";
-        case NVME_FEATURE_VOLATILE_WRITE_CACHE: return "Volatile Write Cache";
-        case NVME_FEATURE_NUMBER_OF_QUEUES: return "Number of Queues";
-        case NVME_FEATURE_INTERRUPT_COALESCING: return "Interrupt Coalescing";
-        case NVME_FEATURE_INTERRUPT_VECTOR_CONFIG: return "Interrupt Vector Configuration";
-        case NVME_FEATURE_WRITE_ATOMICITY: return "Write Atomicity Normal";
-        case NVME_FEATURE_ASYNC_EVENT_CONFIG: return "Asynchronous Event Configuration";
-        case NVME_FEATURE_APST: return "Autonomous Power State Transition";
-        case NVME_FEATURE_TIMESTAMP: return "Timestamp";
-        case NVME_FEATURE_HOST_BEHAVIOR: return "Host Behavior Support";
-        default: return "Unknown Feature";
-    }
-}
 
 #ifdef NVME_WITH_PLATFORM
 
@@ -78,8 +58,7 @@ static KSTATUS FeatureCommand(U32 ControllerIndex, BOOL Set, U8 FeatureId, U32 N
     if (Status != KSTATUS_SUCCESS && NvmeStatus != 0) {
         char Text[NVME_REASON_LENGTH];
         NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
-        Controller->Info.LastErrorStatus = NvmeStatus;
-        StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+        NVMeViewSetError(Controller, NvmeStatus);
         DEBUG("[NVMeFeature] %s: %s Features %s (%02xh) refused: %s", Controller->Info.Name, Set ? "Set" : "Get",
               NVMeFeatureName(FeatureId), FeatureId, Text);
     }

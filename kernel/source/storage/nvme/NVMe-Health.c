@@ -23,132 +23,13 @@
  * status ends re-arming for that AER (a controller that says "limit
  * exceeded" gets no more); a persistent internal error asks for a reset.
  *
- * The parsers and texts at the top are pure (host-testable).
+ * The pages are decoded by NVMe-Spec.c, the one decoder of each.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
 
-#include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
-
-#define LOG_ERROR_INFO 0x01
-#define LOG_SMART 0x02
-#define LOG_FIRMWARE_SLOT 0x03
-#define LOG_CHANGED_NAMESPACES 0x04
-#define SMART_LOG_SIZE 512
-#define FIRMWARE_LOG_SIZE 512
-#define ERROR_ENTRY_SIZE 64
-#define LPA_SMART_PER_NAMESPACE 0x01
-#define LPA_EXTENDED_DATA 0x04
-#define NSID_ALL 0xFFFFFFFFU
-
-/************************************************************************/
-// Pure: parsers
-
-/** A 128-bit little-endian counter, saturated to 64 bits. */
-static U64 Get128(const U8* Data, U32 Offset, BOOL* Saturated) {
-    if (ReadLE64(Data + Offset + 8) != 0) {
-        *Saturated = TRUE;
-        return MAX_U64;
-    }
-    return ReadLE64(Data + Offset);
-}
-
-void NVMeParseSmartLog(const U8* Data, NVME_SMART_INFO* Smart) {
-    MemorySet(Smart, 0, sizeof(*Smart));
-    Smart->CriticalWarning = Data[0];
-    Smart->Temperature = ReadLE16(Data + 1);
-    Smart->AvailableSpare = Data[3];
-    Smart->AvailableSpareThreshold = Data[4];
-    Smart->PercentageUsed = Data[5];
-    Smart->EnduranceGroupWarning = Data[6];
-    Smart->DataUnitsRead = Get128(Data, 32, &Smart->Saturated);
-    Smart->DataUnitsWritten = Get128(Data, 48, &Smart->Saturated);
-    Smart->HostReadCommands = Get128(Data, 64, &Smart->Saturated);
-    Smart->HostWriteCommands = Get128(Data, 80, &Smart->Saturated);
-    Smart->ControllerBusyMinutes = Get128(Data, 96, &Smart->Saturated);
-    Smart->PowerCycles = Get128(Data, 112, &Smart->Saturated);
-    Smart->PowerOnHours = Get128(Data, 128, &Smart->Saturated);
-    Smart->UnsafeShutdowns = Get128(Data, 144, &Smart->Saturated);
-    Smart->MediaErrors = Get128(Data, 160, &Smart->Saturated);
-    Smart->ErrorLogEntries = Get128(Data, 176, &Smart->Saturated);
-    Smart->WarningTemperatureMinutes = ReadLE32(Data + 192);
-    Smart->CriticalTemperatureMinutes = ReadLE32(Data + 196);
-    for (U32 I = 0; I < 8; I++) Smart->Sensors[I] = ReadLE16(Data + 200 + 2 * I);
-    Smart->ThermalTransitions[0] = ReadLE32(Data + 216);
-    Smart->ThermalTransitions[1] = ReadLE32(Data + 220);
-    Smart->ThermalSeconds[0] = ReadLE32(Data + 224);
-    Smart->ThermalSeconds[1] = ReadLE32(Data + 228);
-}
-
-void NVMeParseErrorEntry(const U8* Data, NVME_ERROR_ENTRY* Entry) {
-    MemorySet(Entry, 0, sizeof(*Entry));
-    Entry->ErrorCount = ReadLE64(Data + 0);
-    Entry->SqId = ReadLE16(Data + 8);
-    Entry->Cid = ReadLE16(Data + 10);
-    Entry->Status = (U16)(ReadLE16(Data + 12) >> 1);  // bit 0 is the phase tag of the failed completion
-    Entry->ParameterLocation = ReadLE16(Data + 14);
-    Entry->Lba = ReadLE64(Data + 16);
-    Entry->Nsid = ReadLE32(Data + 24);
-    Entry->VendorInfoPage = Data[28];
-    Entry->TransportType = Data[29];
-    Entry->CommandSpecific = ReadLE64(Data + 32);
-    Entry->TransportSpecific = ReadLE16(Data + 40);
-}
-
-void NVMeParseFirmwareLog(const U8* Data, U8 Frmw, NVME_FIRMWARE_INFO* Firmware) {
-    MemorySet(Firmware, 0, sizeof(*Firmware));
-    Firmware->ActiveSlot = Data[0] & 0x7;
-    Firmware->NextResetSlot = (Data[0] >> 4) & 0x7;
-    Firmware->SlotCount = (Frmw >> 1) & 0x7;  // 0 would be invalid: show what the log holds
-    Firmware->Slot1ReadOnly = (Frmw & 1) != 0;
-    for (U32 Slot = 0; Slot < 7; Slot++) {
-        const U8* Text = Data + 8 + 8 * Slot;
-        LPSTR Out = Firmware->Revisions[Slot];
-        U32 End = 8;
-        while (End > 0 && (Text[End - 1] == ' ' || Text[End - 1] == 0)) End--;
-        for (U32 I = 0; I < End; I++) Out[I] = CharIsPrintable((char)Text[I]) ? (char)Text[I] : '?';
-        Out[End] = 0;
-    }
-}
-
-SIZE NVMeCriticalWarningText(U8 Bits, LPSTR Buffer, SIZE Size) {
-    static const LPCSTR Names[8] = {"available spare below threshold", "temperature above threshold",
-                                    "reliability degraded",            "media read-only",
-                                    "volatile memory backup failed",   "persistent memory region unreliable",
-                                    "reserved bit 6",                  "reserved bit 7"};
-    if (Size == 0) return 0;
-    Buffer[0] = 0;
-    if (Bits == 0) {
-        StringCopy(Buffer, "none", Size);
-        return StringLength(Buffer);
-    }
-    for (U32 I = 0; I < 8; I++) {
-        if (!(Bits & (1U << I))) continue;
-        if (Buffer[0]) StringAppend(Buffer, ", ", Size);
-        StringAppend(Buffer, Names[I], Size);
-    }
-    return StringLength(Buffer);
-}
-
-/** Names an event (NVMe 2.0 figures 147-151). */
-static LPCSTR EventName(U8 Type, U8 Info) {
-    static const LPCSTR Errors[] = {"invalid submission queue", "invalid doorbell write value",
-                                    "diagnostic failure",        "persistent internal error",
-                                    "transient internal error",  "firmware image load error"};
-    static const LPCSTR Smart[] = {"NVM subsystem reliability", "temperature threshold", "spare below threshold"};
-    static const LPCSTR Notices[] = {"namespace attribute changed", "firmware activation starting",
-                                     "telemetry log changed",       "asymmetric namespace access change",
-                                     "predictable latency event",   "LBA status information alert",
-                                     "endurance group event"};
-    if (Type == 0) return Info < ARRAY_COUNT(Errors) ? Errors[Info] : "error";
-    if (Type == 1) return Info < ARRAY_COUNT(Smart) ? Smart[Info] : "SMART / health";
-    if (Type == 2) return Info < ARRAY_COUNT(Notices) ? Notices[Info] : "notice";
-    if (Type == 6) return "I/O command set event";
-    if (Type == 7) return "vendor specific event";
-    return "reserved event type";
-}
 
 #ifdef NVME_WITH_PLATFORM
 
@@ -167,7 +48,7 @@ static KSTATUS ReadLog(NVME_CONTROLLER* Controller, U8 LogId, U32 Nsid, U64 Offs
     Command.Opcode = NVME_ADMIN_GET_LOG_PAGE;
     Command.Nsid = Nsid;
     Command.Prp1 = Page->Physical;  // one page-aligned page: PRP1 alone
-    Command.Cdw10 = LogId | (Retain ? 0x8000U : 0) | ((Dwords & 0xFFFF) << 16);
+    Command.Cdw10 = LogId | (Retain ? NVME_LOG_RETAIN_EVENT : 0) | ((Dwords & 0xFFFF) << 16);
     Command.Cdw11 = Dwords >> 16;  // NUMDU
     Command.Cdw12 = (U32)Offset;   // LPOL
     Command.Cdw13 = (U32)(Offset >> 32);
@@ -179,7 +60,7 @@ KSTATUS NVMeGetLogPageAt(U32 ControllerIndex, U8 LogId, U32 Nsid, U64 Offset, LP
     NVME_CONTROLLER* Controller = NVMeAdminController(ControllerIndex);
     if (Controller == NULL) return KSTATUS_NOT_FOUND;
     if (Buffer == NULL || Size == 0 || !IS_ALIGNED(Size, 4) || !IS_ALIGNED(Offset, 4)) return KSTATUS_BAD_PARAMETER;
-    BOOL Extended = (Controller->Info.Identify.Lpa & LPA_EXTENDED_DATA) != 0;
+    BOOL Extended = (Controller->Info.Identify.Lpa & NVME_LPA_EXTENDED_DATA) != 0;
     if ((Offset != 0 || Size > NVME_IDENTIFY_SIZE) && !Extended) return KSTATUS_NOT_SUPPORTED;
     KSTATUS Status = KSTATUS_SUCCESS;
     PlatformMutexLock(Controller->AdminMutex);
@@ -198,17 +79,18 @@ KSTATUS NVMeGetLogPage(U32 ControllerIndex, U8 LogId, U32 Nsid, LPVOID Buffer, U
     return NVMeGetLogPageAt(ControllerIndex, LogId, Nsid, 0, Buffer, Size);
 }
 
-KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_INFO* Smart) {
+KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_LOG* Smart) {
     NVME_CONTROLLER* Controller = NVMeAdminController(ControllerIndex);
     if (Controller == NULL) return KSTATUS_NOT_FOUND;
     if (Smart == NULL) return KSTATUS_BAD_PARAMETER;
-    if (Nsid == 0) Nsid = NSID_ALL;
-    if (Nsid != NSID_ALL && !(Controller->Info.Identify.Lpa & LPA_SMART_PER_NAMESPACE)) return KSTATUS_NOT_SUPPORTED;
-    U8 Data[SMART_LOG_SIZE];
-    KSTATUS Status = NVMeGetLogPageAt(ControllerIndex, LOG_SMART, Nsid, 0, Data, sizeof(Data));
+    if (Nsid == 0) Nsid = NVME_NSID_ALL;
+    BOOL PerNamespace = (Controller->Info.Identify.Lpa & NVME_LPA_SMART_PER_NAMESPACE) != 0;
+    if (Nsid != NVME_NSID_ALL && !PerNamespace) return KSTATUS_NOT_SUPPORTED;
+    U8 Data[NVME_LOG_SMART_SIZE];
+    KSTATUS Status = NVMeGetLogPageAt(ControllerIndex, NVME_LOG_SMART_HEALTH, Nsid, 0, Data, sizeof(Data));
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVMeParseSmartLog(Data, Smart);
-    if (Nsid == NSID_ALL) Controller->Info.CriticalWarning = Smart->CriticalWarning;
+    NVMeDecodeSmartLog(Data, Smart);
+    if (Nsid == NVME_NSID_ALL) Controller->Info.CriticalWarning = Smart->CriticalWarning;
     return KSTATUS_SUCCESS;
 }
 
@@ -217,17 +99,17 @@ KSTATUS NVMeReadErrorLog(U32 ControllerIndex, NVME_ERROR_ENTRY* Entries, U32 Max
     if (Controller == NULL) return KSTATUS_NOT_FOUND;
     if (Count == NULL || (Entries == NULL && MaxEntries)) return KSTATUS_BAD_PARAMETER;
     *Count = 0;
-    U32 Total = ((U32)Controller->Info.Identify.Elpe + 1) * ERROR_ENTRY_SIZE;  // ELPE is 0-based
-    if (!(Controller->Info.Identify.Lpa & LPA_EXTENDED_DATA)) Total = MIN(Total, (U32)NVME_IDENTIFY_SIZE);
+    U32 Total = ((U32)Controller->Info.Identify.Elpe + 1) * NVME_LOG_ERROR_ENTRY_SIZE;  // ELPE is 0-based
+    if (!(Controller->Info.Identify.Lpa & NVME_LPA_EXTENDED_DATA)) Total = MIN(Total, (U32)NVME_IDENTIFY_SIZE);
     U8* Data = (U8*)PlatformAlloc(NVME_IDENTIFY_SIZE);
     if (Data == NULL) return KSTATUS_NO_MEMORY;
     KSTATUS Status = KSTATUS_SUCCESS;
     for (U32 Offset = 0; Offset < Total && Status == KSTATUS_SUCCESS; Offset += NVME_IDENTIFY_SIZE) {
         U32 Piece = MIN(Total - Offset, (U32)NVME_IDENTIFY_SIZE);
-        Status = NVMeGetLogPageAt(ControllerIndex, LOG_ERROR_INFO, 0, Offset, Data, Piece);
-        for (U32 I = 0; Status == KSTATUS_SUCCESS && I < Piece / ERROR_ENTRY_SIZE; I++) {
+        Status = NVMeGetLogPageAt(ControllerIndex, NVME_LOG_ERROR_INFORMATION, 0, Offset, Data, Piece);
+        for (U32 I = 0; Status == KSTATUS_SUCCESS && I < Piece / NVME_LOG_ERROR_ENTRY_SIZE; I++) {
             NVME_ERROR_ENTRY Entry;
-            NVMeParseErrorEntry(Data + I * ERROR_ENTRY_SIZE, &Entry);
+            NVMeDecodeErrorEntry(Data + I * NVME_LOG_ERROR_ENTRY_SIZE, &Entry);
             if (Entry.ErrorCount == 0) continue;  // an empty slot
             // Keep the MaxEntries newest (highest error count), newest first: insertion into a sorted array.
             U32 At = *Count;
@@ -243,13 +125,13 @@ KSTATUS NVMeReadErrorLog(U32 ControllerIndex, NVME_ERROR_ENTRY* Entries, U32 Max
     return Status;
 }
 
-KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_INFO* Firmware) {
+KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_LOG* Firmware) {
     NVME_CONTROLLER* Controller = NVMeAdminController(ControllerIndex);
     if (Controller == NULL) return KSTATUS_NOT_FOUND;
     if (Firmware == NULL) return KSTATUS_BAD_PARAMETER;
-    U8 Data[FIRMWARE_LOG_SIZE];
-    KSTATUS Status = NVMeGetLogPageAt(ControllerIndex, LOG_FIRMWARE_SLOT, 0, 0, Data, sizeof(Data));
-    if (Status == KSTATUS_SUCCESS) NVMeParseFirmwareLog(Data, Controller->Info.Identify.Frmw, Firmware);
+    U8 Data[NVME_LOG_FIRMWARE_SIZE];
+    KSTATUS Status = NVMeGetLogPageAt(ControllerIndex, NVME_LOG_FIRMWARE_SLOT, 0, 0, Data, sizeof(Data));
+    if (Status == KSTATUS_SUCCESS) NVMeDecodeFirmwareLog(Data, Controller->Info.Identify.Frmw, Firmware);
     return Status;
 }
 
@@ -263,9 +145,7 @@ static void AerDone(NVME_TRACKER* Tracker) {
     U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
     if (NvmeStatus != 0) {
         // Not re-armed: an AER failing at once would loop. "Limit exceeded" stops re-arming for good.
-        if (NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_COMMAND_SPECIFIC && NVME_STATUS_SC(NvmeStatus) == 0x05) {
-            Controller->AerStopped = TRUE;
-        }
+        if (NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ASYNC_LIMIT_EXCEEDED) Controller->AerStopped = TRUE;
         char Text[NVME_REASON_LENGTH];
         NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
         LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 3, "[NVMeHealth] %s: Asynchronous Event Request ended: %s",
@@ -293,20 +173,18 @@ static BOOL ClaimAerSlot(NVME_CONTROLLER* Controller) {
 
 void NVMeHealthArmEvents(NVME_CONTROLLER* Controller) {
     while (!Controller->AerStopped && ClaimAerSlot(Controller)) {
-        NVME_TRACKER* Tracker = NVMeQueueGetTracker(&Controller->Admin, FALSE);
+        NVME_TRACKER* Tracker = NVMeQueueTakeTracker(&Controller->Admin);
         if (Tracker == NULL) {
             __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
             break;
         }
-        NVME_COMMAND Command;
-        MemorySet(&Command, 0, sizeof(Command));
-        Command.Opcode = NVME_ADMIN_ASYNC_EVENT;
+        Tracker->Command = (NVME_COMMAND){.Opcode = NVME_ADMIN_ASYNC_EVENT};
         Tracker->Flags = NVME_TRACKER_NO_DEADLINE | NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL | NVME_TRACKER_RECOVERY;
         Tracker->Lba = 0;
         Tracker->Blocks = 0;
         Tracker->Done = AerDone;
         Tracker->Context = Controller;
-        if (NVMeQueueSubmit(Tracker, &Command) != KSTATUS_SUCCESS) {
+        if (NVMeQueueSubmit(Tracker) != KSTATUS_SUCCESS) {
             __atomic_sub_fetch(&Controller->AerOutstanding, 1, __ATOMIC_ACQ_REL);
             NVMeQueuePutTracker(Tracker);
             break;
@@ -324,7 +202,8 @@ void NVMeHealthStart(NVME_CONTROLLER* Controller) {
     if (Controller->AerLimit == 0) return;
     // SMART critical warnings (bit 5, PMR, only with a PMR) and the notices OAES advertises (NS attributes,
     // firmware activation: bits 8 and 9).
-    U32 Config = 0x1F | (Info->Cap.Pmrs ? 0x20 : 0) | (Info->Identify.Oaes & 0x300);
+    U32 Config = NVME_EVENT_CONFIG_SMART | (Info->Cap.Pmrs ? NVME_EVENT_CONFIG_PMR : 0) |
+                 (Info->Identify.Oaes & (NVME_OAES_NAMESPACE_NOTICES | NVME_OAES_FIRMWARE_NOTICES));
     NVME_COMMAND Command;
     MemorySet(&Command, 0, sizeof(Command));
     Command.Opcode = NVME_ADMIN_SET_FEATURES;
@@ -343,42 +222,45 @@ void NVMeHealthStart(NVME_CONTROLLER* Controller) {
 /** Reads the event's log page (RAE clear) and composes the line for it. */
 static void HandleEvent(NVME_CONTROLLER* Controller, U32 Dw0) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
-    U8 Type = (U8)(Dw0 & 0x7), Detail = (U8)((Dw0 >> 8) & 0xFF), LogId = (U8)((Dw0 >> 16) & 0xFF);
-    U32 Size = LogId == LOG_ERROR_INFO ? MIN(((U32)Info->Identify.Elpe + 1) * ERROR_ENTRY_SIZE, 4096U)
-             : LogId == LOG_CHANGED_NAMESPACES ? 4096U
-                                               : 512U;
+    U8 Type = NVME_EVENT_TYPE(Dw0), Detail = NVME_EVENT_INFO(Dw0), LogId = NVME_EVENT_LOG(Dw0);
+    U32 Size = LogId == NVME_LOG_ERROR_INFORMATION
+                   ? MIN(((U32)Info->Identify.Elpe + 1) * NVME_LOG_ERROR_ENTRY_SIZE, (U32)NVME_IDENTIFY_SIZE)
+               : LogId == NVME_LOG_CHANGED_NAMESPACES ? NVME_LOG_CHANGED_NAMESPACES_SIZE
+                                                      : NVME_LOG_SMART_SIZE;
     U16 NvmeStatus = 0;
-    KSTATUS Status = ReadLog(Controller, LogId, LogId == LOG_SMART ? NSID_ALL : 0, 0, &Controller->EventPage, Size,
-                             FALSE, TRUE, &NvmeStatus);
+    U32 Nsid = LogId == NVME_LOG_SMART_HEALTH ? NVME_NSID_ALL : 0;
+    KSTATUS Status = ReadLog(Controller, LogId, Nsid, 0, &Controller->EventPage, Size, FALSE, TRUE, &NvmeStatus);
     const U8* Data = (const U8*)Controller->EventPage.Linear;
     char Text[NVME_EVENT_TEXT_LENGTH];
     if (Status != KSTATUS_SUCCESS) {
-        StringPrintFormat(Text, sizeof(Text), "%s (log %02xh unreadable: %s)", EventName(Type, Detail), LogId,
+        StringPrintFormat(Text, sizeof(Text), "%s (log %02xh unreadable: %s)", NVMeEventName(Type, Detail), LogId,
                           NvmeStatus ? NVMeStatusName(NvmeStatus) : "no answer");
         if (Status == KSTATUS_TIMEOUT) NVMeRecoveryRequestReset(Controller, "event log read timed out");
-    } else if (Type == 1 && LogId == LOG_SMART) {
-        NVME_SMART_INFO Smart;
+    } else if (Type == NVME_EVENT_TYPE_SMART && LogId == NVME_LOG_SMART_HEALTH) {
+        NVME_SMART_LOG Smart;
         char Warnings[200];
-        NVMeParseSmartLog(Data, &Smart);
+        NVMeDecodeSmartLog(Data, &Smart);
         Info->CriticalWarning = Smart.CriticalWarning;
         NVMeCriticalWarningText(Smart.CriticalWarning, Warnings, sizeof(Warnings));
         StringPrintFormat(Text, sizeof(Text), "SMART: %s (%s; critical warning %02xh, %u K)",
-                          Smart.CriticalWarning ? Warnings : "no critical warning", EventName(Type, Detail),
+                          Smart.CriticalWarning ? Warnings : "no critical warning", NVMeEventName(Type, Detail),
                           Smart.CriticalWarning, Smart.Temperature);
-    } else if (Type == 0 && LogId == LOG_ERROR_INFO) {
+    } else if (Type == NVME_EVENT_TYPE_ERROR && LogId == NVME_LOG_ERROR_INFORMATION) {
         NVME_ERROR_ENTRY Entry;
-        NVMeParseErrorEntry(Data, &Entry);  // the newest entry comes first
-        StringPrintFormat(Text, sizeof(Text), "error: %s (last: %s, queue %u CID %x)", EventName(Type, Detail),
+        NVMeDecodeErrorEntry(Data, &Entry);  // the newest entry comes first
+        StringPrintFormat(Text, sizeof(Text), "error: %s (last: %s, queue %u CID %x)", NVMeEventName(Type, Detail),
                           NVMeStatusName(Entry.Status), Entry.SqId, Entry.Cid);
     } else {
-        StringPrintFormat(Text, sizeof(Text), "%s: %s (log %02xh read)", Type == 2 ? "notice" : "event",
-                          EventName(Type, Detail), LogId);
+        StringPrintFormat(Text, sizeof(Text), "%s: %s (log %02xh read)",
+                          Type == NVME_EVENT_TYPE_NOTICE ? "notice" : "event", NVMeEventName(Type, Detail), LogId);
     }
-    StringCopy(Info->LastAsyncEvent, Text, sizeof(Info->LastAsyncEvent));
-    Info->AsyncEvents++;
-    if (Type == 2) INFO("[NVMeHealth] %s: %s", Info->Name, Text);
+    NVME_VIEW_SET_TEXT(Controller, LastAsyncEvent, Text);
+    NVME_COUNT(Info->AsyncEvents, 1);
+    if (Type == NVME_EVENT_TYPE_NOTICE) INFO("[NVMeHealth] %s: %s", Info->Name, Text);
     else WARNING("[NVMeHealth] %s: %s", Info->Name, Text);
-    if (Type == 0 && Detail == 3) NVMeRecoveryRequestReset(Controller, "persistent internal error (event)");
+    if (Type == NVME_EVENT_TYPE_ERROR && Detail == NVME_EVENT_ERROR_PERSISTENT_INTERNAL) {
+        NVMeRecoveryRequestReset(Controller, "persistent internal error (event)");
+    }
 }
 
 void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller) {

@@ -1,6 +1,6 @@
 /*
- * NVMe-IO.c - reads, writes and flushes on a namespace, and what NVMe status
- * codes mean.
+ * NVMe-IO.c - reads, writes and flushes on a namespace, the retry rule and
+ * the transfer limits.
  *
  * Splitting: one command carries at most MaxBlocksPerCommand blocks, the
  * smallest of MDTS (2^MDTS minimum-size pages; 0 = no limit), what one
@@ -16,8 +16,8 @@
  * bounce buffer (128 KiB, allocated with the queue, one user at a time under
  * BounceMutex) and copied in or out.
  *
- * Status decoding (SCT, SC, More, DNR; NVMe 2.0 figures 100-105) is pure
- * and maps every status onto a named error and a KSTATUS.
+ * What a status means is NVMe-Spec.c's; what the driver does about it (the
+ * retry rule) is here, and pure.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -26,148 +26,19 @@
 #include "utils/String.h"
 
 /************************************************************************/
-// Pure: status decoding
-
-typedef struct tag_NVME_STATUS_ENTRY {
-    U8 Sct;
-    U8 Sc;
-    LPCSTR Name;
-    KSTATUS Status;
-} NVME_STATUS_ENTRY;
-
-static const NVME_STATUS_ENTRY StatusTable[] = {
-    {0, 0x00, "Successful Completion", KSTATUS_SUCCESS},
-    {0, 0x01, "Invalid Command Opcode", KSTATUS_NOT_SUPPORTED},
-    {0, 0x02, "Invalid Field in Command", KSTATUS_BAD_PARAMETER},
-    {0, 0x03, "Command ID Conflict", KSTATUS_UNEXPECTED},
-    {0, 0x04, "Data Transfer Error", KSTATUS_IO_ERROR},
-    {0, 0x05, "Commands Aborted due to Power Loss Notification", KSTATUS_IO_ERROR},
-    {0, 0x06, "Internal Error", KSTATUS_IO_ERROR},
-    {0, 0x07, "Command Abort Requested", KSTATUS_IO_ERROR},
-    {0, 0x08, "Command Aborted due to SQ Deletion", KSTATUS_IO_ERROR},
-    {0, 0x09, "Command Aborted due to Failed Fused Command", KSTATUS_IO_ERROR},
-    {0, 0x0A, "Command Aborted due to Missing Fused Command", KSTATUS_IO_ERROR},
-    {0, 0x0B, "Invalid Namespace or Format", KSTATUS_BAD_PARAMETER},
-    {0, 0x0C, "Command Sequence Error", KSTATUS_UNEXPECTED},
-    {0, 0x0D, "Invalid SGL Segment Descriptor", KSTATUS_BAD_PARAMETER},
-    {0, 0x0E, "Invalid Number of SGL Descriptors", KSTATUS_BAD_PARAMETER},
-    {0, 0x0F, "Data SGL Length Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x10, "Metadata SGL Length Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x11, "SGL Descriptor Type Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x12, "Invalid Use of Controller Memory Buffer", KSTATUS_BAD_PARAMETER},
-    {0, 0x13, "PRP Offset Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x14, "Atomic Write Unit Exceeded", KSTATUS_BAD_PARAMETER},
-    {0, 0x15, "Operation Denied", KSTATUS_NO_PERMISSION},
-    {0, 0x16, "SGL Offset Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x18, "Host Identifier Inconsistent Format", KSTATUS_BAD_PARAMETER},
-    {0, 0x19, "Keep Alive Timer Expired", KSTATUS_IO_ERROR},
-    {0, 0x1A, "Keep Alive Timeout Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x1B, "Command Aborted due to Preempt and Abort", KSTATUS_IO_ERROR},
-    {0, 0x1C, "Sanitize Failed", KSTATUS_IO_ERROR},
-    {0, 0x1D, "Sanitize In Progress", KSTATUS_BUSY},
-    {0, 0x1E, "SGL Data Block Granularity Invalid", KSTATUS_BAD_PARAMETER},
-    {0, 0x1F, "Command Not Supported for Queue in CMB", KSTATUS_NOT_SUPPORTED},
-    {0, 0x20, "Namespace is Write Protected", KSTATUS_NO_PERMISSION},
-    {0, 0x21, "Command Interrupted", KSTATUS_BUSY},
-    {0, 0x22, "Transient Transport Error", KSTATUS_IO_ERROR},
-    {0, 0x23, "Command Prohibited by Command and Feature Lockdown", KSTATUS_NO_PERMISSION},
-    {0, 0x24, "Admin Command Media Not Ready", KSTATUS_BUSY},
-    {0, 0x80, "LBA Out of Range", KSTATUS_BAD_PARAMETER},
-    {0, 0x81, "Capacity Exceeded", KSTATUS_NO_MEMORY},
-    {0, 0x82, "Namespace Not Ready", KSTATUS_BUSY},
-    {0, 0x83, "Reservation Conflict", KSTATUS_NO_PERMISSION},
-    {0, 0x84, "Format In Progress", KSTATUS_BUSY},
-    {1, 0x00, "Completion Queue Invalid", KSTATUS_BAD_PARAMETER},
-    {1, 0x01, "Invalid Queue Identifier", KSTATUS_BAD_PARAMETER},
-    {1, 0x02, "Invalid Queue Size", KSTATUS_BAD_PARAMETER},
-    {1, 0x03, "Abort Command Limit Exceeded", KSTATUS_BUSY},
-    {1, 0x05, "Asynchronous Event Request Limit Exceeded", KSTATUS_BUSY},
-    {1, 0x06, "Invalid Firmware Slot", KSTATUS_BAD_PARAMETER},
-    {1, 0x07, "Invalid Firmware Image", KSTATUS_BAD_PARAMETER},
-    {1, 0x08, "Invalid Interrupt Vector", KSTATUS_BAD_PARAMETER},
-    {1, 0x09, "Invalid Log Page", KSTATUS_NOT_SUPPORTED},
-    {1, 0x0A, "Invalid Format", KSTATUS_BAD_PARAMETER},
-    {1, 0x0B, "Firmware Activation Requires Conventional Reset", KSTATUS_BUSY},
-    {1, 0x0C, "Invalid Queue Deletion", KSTATUS_BAD_PARAMETER},
-    {1, 0x0D, "Feature Identifier Not Saveable", KSTATUS_NOT_SUPPORTED},
-    {1, 0x0E, "Feature Not Changeable", KSTATUS_NOT_SUPPORTED},
-    {1, 0x0F, "Feature Not Namespace Specific", KSTATUS_BAD_PARAMETER},
-    {1, 0x10, "Firmware Activation Requires NVM Subsystem Reset", KSTATUS_BUSY},
-    {1, 0x11, "Firmware Activation Requires Controller Level Reset", KSTATUS_BUSY},
-    {1, 0x12, "Firmware Activation Requires Maximum Time Violation", KSTATUS_BUSY},
-    {1, 0x13, "Firmware Activation Prohibited", KSTATUS_NO_PERMISSION},
-    {1, 0x14, "Overlapping Range", KSTATUS_BAD_PARAMETER},
-    {1, 0x15, "Namespace Insufficient Capacity", KSTATUS_NO_MEMORY},
-    {1, 0x16, "Namespace Identifier Unavailable", KSTATUS_BUSY},
-    {1, 0x18, "Namespace Already Attached", KSTATUS_BAD_PARAMETER},
-    {1, 0x19, "Namespace Is Private", KSTATUS_BAD_PARAMETER},
-    {1, 0x1A, "Namespace Not Attached", KSTATUS_BAD_PARAMETER},
-    {1, 0x1B, "Thin Provisioning Not Supported", KSTATUS_NOT_SUPPORTED},
-    {1, 0x1C, "Controller List Invalid", KSTATUS_BAD_PARAMETER},
-    {1, 0x80, "Conflicting Attributes", KSTATUS_BAD_PARAMETER},
-    {1, 0x81, "Invalid Protection Information", KSTATUS_BAD_PARAMETER},
-    {1, 0x82, "Attempted Write to Read Only Range", KSTATUS_NO_PERMISSION},
-    {2, 0x80, "Write Fault", KSTATUS_IO_ERROR},
-    {2, 0x81, "Unrecovered Read Error", KSTATUS_IO_ERROR},
-    {2, 0x82, "End-to-end Guard Check Error", KSTATUS_IO_ERROR},
-    {2, 0x83, "End-to-end Application Tag Check Error", KSTATUS_IO_ERROR},
-    {2, 0x84, "End-to-end Reference Tag Check Error", KSTATUS_IO_ERROR},
-    {2, 0x85, "Compare Failure", KSTATUS_IO_ERROR},
-    {2, 0x86, "Access Denied", KSTATUS_NO_PERMISSION},
-    {2, 0x87, "Deallocated or Unwritten Logical Block", KSTATUS_IO_ERROR},
-    {3, 0x00, "Internal Path Error", KSTATUS_IO_ERROR},
-    {3, 0x01, "Asymmetric Access Persistent Loss", KSTATUS_IO_ERROR},
-    {3, 0x02, "Asymmetric Access Inaccessible", KSTATUS_IO_ERROR},
-    {3, 0x03, "Asymmetric Access Transition", KSTATUS_BUSY},
-    {3, 0x60, "Controller Pathing Error", KSTATUS_IO_ERROR},
-    {3, 0x70, "Host Pathing Error", KSTATUS_IO_ERROR},
-    {3, 0x71, "Command Aborted By Host", KSTATUS_IO_ERROR},
-};
-
-static const NVME_STATUS_ENTRY* FindStatus(U16 NvmeStatus) {
-    U8 Sct = NVME_STATUS_SCT(NvmeStatus), Sc = NVME_STATUS_SC(NvmeStatus);
-    for (U32 I = 0; I < ARRAY_COUNT(StatusTable); I++) {
-        if (StatusTable[I].Sct == Sct && StatusTable[I].Sc == Sc) return &StatusTable[I];
-    }
-    return NULL;
-}
-
-LPCSTR NVMeStatusName(U16 NvmeStatus) {
-    const NVME_STATUS_ENTRY* Entry = FindStatus(NvmeStatus);
-    if (Entry) return Entry->Name;
-    switch (NVME_STATUS_SCT(NvmeStatus)) {
-        case NVME_SCT_GENERIC: return "Unknown Generic Status";
-        case NVME_SCT_COMMAND_SPECIFIC: return "Unknown Command Specific Status";
-        case NVME_SCT_MEDIA: return "Unknown Media Error";
-        case NVME_SCT_PATH: return "Unknown Path Error";
-        case NVME_SCT_VENDOR: return "Vendor Specific";
-        default: return "Unknown Status Code Type";
-    }
-}
-
-KSTATUS NVMeStatusToKStatus(U16 NvmeStatus) {
-    if (NVME_STATUS_SCT(NvmeStatus) == 0 && NVME_STATUS_SC(NvmeStatus) == 0) return KSTATUS_SUCCESS;
-    const NVME_STATUS_ENTRY* Entry = FindStatus(NvmeStatus);
-    return Entry ? Entry->Status : KSTATUS_IO_ERROR;
-}
-
-SIZE NVMeStatusFormat(U16 NvmeStatus, LPSTR Buffer, SIZE Size) {
-    return StringPrintFormat(Buffer, Size, "%s (SCT %xh SC %02xh%s%s)", NVMeStatusName(NvmeStatus),
-                             NVME_STATUS_SCT(NvmeStatus), NVME_STATUS_SC(NvmeStatus),
-                             NVME_STATUS_MORE(NvmeStatus) ? ", More" : "", NVME_STATUS_DNR(NvmeStatus) ? ", DNR" : "");
-}
-
-/************************************************************************/
 // Pure: the retry rule
 
 BOOL NVMeStatusRetryable(U16 NvmeStatus) {
     if (NvmeStatus == 0 || NVME_STATUS_DNR(NvmeStatus)) return FALSE;
-    U8 Sct = NVME_STATUS_SCT(NvmeStatus), Sc = NVME_STATUS_SC(NvmeStatus);
     // Aborts the host caused are final: Command Abort Requested (a timeout path decides instead), SQ deletion
     // (the queue is going away), and the host-side path statuses (Host Pathing Error, Command Aborted By Host).
-    if (Sct == NVME_SCT_GENERIC && (Sc == 0x07 || Sc == 0x08)) return FALSE;
-    if (Sct == NVME_SCT_PATH && (Sc == 0x70 || Sc == 0x71)) return FALSE;
-    return TRUE;
+    switch (NVME_STATUS_CODE(NvmeStatus)) {
+        case NVME_STATUS_ABORT_REQUESTED:
+        case NVME_STATUS_ABORTED_SQ_DELETION:
+        case NVME_STATUS_HOST_PATHING_ERROR:
+        case NVME_STATUS_ABORTED_BY_HOST: return FALSE;
+        default: return TRUE;
+    }
 }
 
 U32 NVMeRetryDelayMs(U32 Attempt) {
@@ -230,9 +101,8 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
 void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U16 NvmeStatus) {
     char Text[NVME_REASON_LENGTH];
     NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
-    Controller->Info.Errors++;
-    Controller->Info.LastErrorStatus = NvmeStatus;
-    StringCopy(Controller->Info.LastError, Text, sizeof(Controller->Info.LastError));
+    NVME_COUNT(Controller->Info.Errors, 1);
+    NVMeViewSetError(Controller, NvmeStatus);
     BOOL Admin = Tracker->Queue->Id == 0;
     if (Admin || Tracker->Opcode == NVME_IO_FLUSH) {
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5, "[NVMeReportError] %s: %s (NSID %u) failed: %s",
@@ -245,7 +115,7 @@ void NVMeReportError(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker, U
 }
 
 void NVMeReportDriverFailure(NVME_CONTROLLER* Controller, const NVME_TRACKER* Tracker) {
-    __atomic_add_fetch(&Controller->Info.FailedByDriver, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.FailedByDriver, 1);
     LPCSTR Why = Tracker->Failure == KSTATUS_TIMEOUT ? "timed out (no more resubmissions)" : "controller failed";
     BOOL Admin = Tracker->Queue->Id == 0;
     LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
@@ -280,10 +150,11 @@ KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID
     return (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) ? KSTATUS_IO_ERROR : KSTATUS_NOT_SUPPORTED;
 }
 
-/** Fills a Read/Write/Flush command for Tracker, building PRPs in the tracker's list pages. */
+/** Builds a Read/Write/Flush command in the tracker, its PRPs in the tracker's list pages. */
 static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8 Opcode, U64 Lba, U32 Blocks,
-                            LPCVOID Buffer, NVME_COMMAND* Command) {
-    MemorySet(Command, 0, sizeof(*Command));
+                            LPCVOID Buffer) {
+    NVME_COMMAND* Command = &Tracker->Command;
+    *Command = (NVME_COMMAND){0};
     Command->Opcode = Opcode;
     Command->Nsid = Namespace->Nsid;
     Tracker->Lba = Lba;
@@ -325,10 +196,9 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     if (Opcode != NVME_IO_FLUSH && (Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Buffer, 4))) {
         return KSTATUS_BAD_PARAMETER;
     }
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(NVMeIoPickQueue(Namespace->Controller), TRUE);
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(NVMeIoPickQueue(Namespace->Controller));
     if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
-    NVME_COMMAND Command;
-    Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer, &Command);
+    Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) {
         NVMeQueuePutTracker(Tracker);
         return Status;
@@ -336,7 +206,7 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     Tracker->Done = AsyncDone;
     Tracker->Callback = Callback;
     Tracker->Context = Context;
-    Status = NVMeQueueSubmit(Tracker, &Command);
+    Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);
     return Status;
 }
@@ -350,19 +220,18 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
     NVMeRequestInit(Controller, &Request);
     for (U32 Done = 0; Done < Blocks;) {
         U32 Count = MIN(Blocks - Done, Namespace->MaxBlocks);
-        NVME_TRACKER* Tracker = NVMeQueueGetTracker(Queue, TRUE);
+        NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
         if (Tracker == NULL) {
             Status = NVMeIoNoTracker(Controller);
             break;
         }
-        NVME_COMMAND Command;
         LPCVOID Piece = Buffer ? (LPCVOID)((const U8*)Buffer + (SIZE)Done * Namespace->LbaSize) : NULL;
-        Status = BuildCommand(Namespace, Tracker, Opcode, Lba + Done, Count, Piece, &Command);
+        Status = BuildCommand(Namespace, Tracker, Opcode, Lba + Done, Count, Piece);
         if (Status != KSTATUS_SUCCESS) {
             NVMeQueuePutTracker(Tracker);
             break;
         }
-        Status = NVMeRequestSubmitChild(&Request, Tracker, &Command);
+        Status = NVMeRequestSubmitChild(&Request, Tracker);
         if (Status != KSTATUS_SUCCESS) break;
         Done += Count;
     }

@@ -1,13 +1,11 @@
 /*
  * NVMe-LogFormat.c - NVMe log pages (SMART / Health, Error Information,
- * Firmware Slot) decoded from raw bytes and printed line by line in
- * nvme-cli's layout; exact 128-bit counters.
+ * Firmware Slot) printed line by line in nvme-cli's layout, exact 128-bit
+ * counters in decimal and SMART data units in bytes.
  *
- * Pure: no hardware, no allocation, no locks. Callers hand in the page as
- * the controller returned it; every field is read at its offset from the
- * NVMe Base Specification 2.0 (figures 205, 207, 209), so a short or odd
- * page can only give odd numbers, never a fault. Wide arithmetic is done on
- * 32-bit words (no __int128 division: the kernel links no libgcc).
+ * Pure: no hardware, no allocation, no locks. The pages are decoded by
+ * NVMe-Spec.c; this file only prints. Wide arithmetic is done on 32-bit
+ * words (no __int128 division: the kernel links no libgcc).
  */
 
 #include "storage/nvme/NVMe-LogFormat.h"
@@ -15,9 +13,6 @@
 #include "utils/Endian.h"
 #include "utils/Format.h"
 #include "utils/String.h"
-
-/************************************************************************/
-// Little-endian field access
 
 /************************************************************************/
 // Lines
@@ -114,15 +109,6 @@ static SIZE WideToDecimal(WIDE Wide, LPSTR Buffer, SIZE Size) {
 /************************************************************************/
 // 128-bit counters
 
-NVME_U128 NVMeU128FromBytes(const U8* Bytes) {
-    NVME_U128 Value;
-    Value.Low = ReadLE64(Bytes);
-    Value.High = ReadLE64(Bytes + 8);
-    return Value;
-}
-
-BOOL NVMeU128IsZero(NVME_U128 Value) { return Value.Low == 0 && Value.High == 0; }
-
 SIZE NVMeU128ToDecimal(NVME_U128 Value, LPSTR Buffer, SIZE Size) {
     WIDE Wide;
     WideFromU128(&Wide, Value);
@@ -167,55 +153,6 @@ void NVMeFormatDataUnits(NVME_U128 Units, LPSTR Buffer, SIZE Size) {
 
 /************************************************************************/
 // SMART / Health Information
-
-void NVMeSmartDecode(const U8* Page, NVME_SMART_LOG* Log) {
-    MemorySet(Log, 0, sizeof(*Log));
-    Log->CriticalWarning = Page[0];
-    Log->Temperature = ReadLE16(Page + 1);
-    Log->AvailableSpare = Page[3];
-    Log->AvailableSpareThreshold = Page[4];
-    Log->PercentageUsed = Page[5];
-    Log->EnduranceGroupWarning = Page[6];
-    Log->DataUnitsRead = NVMeU128FromBytes(Page + 32);
-    Log->DataUnitsWritten = NVMeU128FromBytes(Page + 48);
-    Log->HostReadCommands = NVMeU128FromBytes(Page + 64);
-    Log->HostWriteCommands = NVMeU128FromBytes(Page + 80);
-    Log->ControllerBusyTime = NVMeU128FromBytes(Page + 96);
-    Log->PowerCycles = NVMeU128FromBytes(Page + 112);
-    Log->PowerOnHours = NVMeU128FromBytes(Page + 128);
-    Log->UnsafeShutdowns = NVMeU128FromBytes(Page + 144);
-    Log->MediaErrors = NVMeU128FromBytes(Page + 160);
-    Log->ErrorLogEntries = NVMeU128FromBytes(Page + 176);
-    Log->WarningTemperatureTime = ReadLE32(Page + 192);
-    Log->CriticalTemperatureTime = ReadLE32(Page + 196);
-    for (U32 I = 0; I < 8; I++) Log->TemperatureSensors[I] = ReadLE16(Page + 200 + 2 * I);
-    Log->ThermalTransitions[0] = ReadLE32(Page + 216);
-    Log->ThermalTransitions[1] = ReadLE32(Page + 220);
-    Log->ThermalTime[0] = ReadLE32(Page + 224);
-    Log->ThermalTime[1] = ReadLE32(Page + 228);
-}
-
-LPCSTR NVMeSmartWarningName(U32 Bit) {
-    static const char* const Names[8] = {"Available Spare",  "Temp. Threshold",
-                                         "NVM subsystem Reliability", "Read-only",
-                                         "Volatile mem. backup failed", "Persistent Mem. RO",
-                                         "Indeterminate Personality", "Reserved"};
-    return Bit < 8 ? Names[Bit] : "Reserved";
-}
-
-LPCSTR NVMeSmartWarningDescription(U32 Bit) {
-    static const char* const Descriptions[8] = {
-        "the available spare capacity has fallen below the threshold",
-        "a temperature is above an over or below an under temperature threshold",
-        "NVM subsystem reliability is degraded by media or internal errors",
-        "the media has been placed in read-only mode",
-        "the volatile memory backup device has failed",
-        "the Persistent Memory Region has become read-only or unreliable",
-        "the controller is in an indeterminate personality state",
-        "a reserved bit is set",
-    };
-    return Bit < 8 ? Descriptions[Bit] : Descriptions[7];
-}
 
 void NVMeFormatTemperature(U32 Kelvin, LPSTR Buffer, SIZE Size) {
     StringPrintFormat(Buffer, Size, "%d C (%u Kelvin)", (I32)Kelvin - 273, Kelvin);
@@ -294,24 +231,6 @@ void NVMeSmartPrint(const NVME_SMART_LOG* Log, LPCSTR DeviceName, U32 Nsid, NVME
 /************************************************************************/
 // Error Information
 
-void NVMeErrorEntryDecode(const U8* Entry, NVME_ERROR_LOG_ENTRY* Decoded) {
-    MemorySet(Decoded, 0, sizeof(*Decoded));
-    Decoded->ErrorCount = ReadLE64(Entry);
-    Decoded->SubmissionQueueId = ReadLE16(Entry + 8);
-    Decoded->CommandId = ReadLE16(Entry + 10);
-    Decoded->StatusField = ReadLE16(Entry + 12);
-    Decoded->ParameterErrorLocation = ReadLE16(Entry + 14);
-    Decoded->Lba = ReadLE64(Entry + 16);
-    Decoded->Nsid = ReadLE32(Entry + 24);
-    Decoded->VendorSpecific = Entry[28];
-    Decoded->TransportType = Entry[29];
-    Decoded->CommandSetIndicator = Entry[30];
-    Decoded->Opcode = Entry[31];
-    Decoded->CommandSpecific = ReadLE64(Entry + 32);
-    Decoded->TransportSpecific = ReadLE16(Entry + 40);
-    Decoded->LogPageVersion = Entry[63];
-}
-
 #define ERROR_NAME_WIDTH 16
 #define ERROR_SEPARATOR "................."
 
@@ -331,34 +250,30 @@ static void ErrorDecimal(NVME_LINE_OUTPUT Output, LPVOID Context, LPCSTR Name, U
     ErrorLine(Output, Context, Name, Text);
 }
 
-U32 NVMeErrorLogPrint(const U8* Page, U32 EntryCount, LPCSTR DeviceName, NVME_STATUS_NAMER StatusName,
-                      NVME_LINE_OUTPUT Output, LPVOID Context) {
+U32 NVMeErrorLogPrint(const U8* Page, U32 EntryCount, LPCSTR DeviceName, NVME_LINE_OUTPUT Output, LPVOID Context) {
     U32 Printed = 0;
     NVMeFormatLine(Output, Context, "Error Log Entries for device:%s entries:%u", DeviceName, EntryCount);
     Output(Context, ERROR_SEPARATOR);
     for (U32 I = 0; I < EntryCount; I++) {
-        NVME_ERROR_LOG_ENTRY Entry;
-        NVMeErrorEntryDecode(Page + I * NVME_LOG_ERROR_ENTRY_SIZE, &Entry);
+        NVME_ERROR_ENTRY Entry;
+        NVMeDecodeErrorEntry(Page + I * NVME_LOG_ERROR_ENTRY_SIZE, &Entry);
         if (Entry.ErrorCount == 0) continue;  // an unused entry
         Printed++;
         NVMeFormatLine(Output, Context, " Entry[%2u]", I);
         Output(Context, ERROR_SEPARATOR);
         ErrorDecimal(Output, Context, "error_count", Entry.ErrorCount);
-        ErrorDecimal(Output, Context, "sqid", Entry.SubmissionQueueId);
-        ErrorHex(Output, Context, "cmdid", Entry.CommandId);
-        U16 Status = (U16)(Entry.StatusField >> 1);
-        LPCSTR Name = StatusName ? StatusName(Status) : NULL;
+        ErrorDecimal(Output, Context, "sqid", Entry.SqId);
+        ErrorHex(Output, Context, "cmdid", Entry.Cid);
         char Text[96], Hex[16];
-        NVMeFormatHex(Status, Hex, sizeof(Hex));
-        if (Name != NULL) StringPrintFormat(Text, sizeof(Text), "%s (%s)", Hex, Name);
-        else StringCopy(Text, Hex, sizeof(Text));
+        NVMeFormatHex(Entry.Status, Hex, sizeof(Hex));
+        StringPrintFormat(Text, sizeof(Text), "%s (%s)", Hex, NVMeStatusName(Entry.Status));
         ErrorLine(Output, Context, "status_field", Text);
-        ErrorHex(Output, Context, "phase_tag", Entry.StatusField & 1);
-        ErrorHex(Output, Context, "parm_err_loc", Entry.ParameterErrorLocation);
+        ErrorHex(Output, Context, "phase_tag", Entry.PhaseTag);
+        ErrorHex(Output, Context, "parm_err_loc", Entry.ParameterLocation);
         StringPrintFormat(Text, sizeof(Text), "0x%llx", Entry.Lba);
         ErrorLine(Output, Context, "lba", Text);
         ErrorHex(Output, Context, "nsid", Entry.Nsid);
-        ErrorDecimal(Output, Context, "vs", Entry.VendorSpecific);
+        ErrorDecimal(Output, Context, "vs", Entry.VendorInfoPage);
         ErrorHex(Output, Context, "trtype", Entry.TransportType);
         ErrorDecimal(Output, Context, "csi", Entry.CommandSetIndicator);
         ErrorHex(Output, Context, "opcode", Entry.Opcode);
@@ -376,24 +291,23 @@ U32 NVMeErrorLogPrint(const U8* Page, U32 EntryCount, LPCSTR DeviceName, NVME_ST
 /************************************************************************/
 // Firmware Slot Information
 
-void NVMeFirmwareLogPrint(const U8* Page, LPCSTR DeviceName, NVME_LINE_OUTPUT Output, LPVOID Context) {
+void NVMeFirmwareLogPrint(const NVME_FIRMWARE_LOG* Log, LPCSTR DeviceName, NVME_LINE_OUTPUT Output, LPVOID Context) {
     char Text[24];
     NVMeFormatLine(Output, Context, "Firmware Log for device:%s", DeviceName);
-    NVMeFormatHex(Page[0], Text, sizeof(Text));
+    NVMeFormatHex(Log->Afi, Text, sizeof(Text));
     NVMeFormatLine(Output, Context, "%-4s: %s", "afi", Text);
-    for (U32 Slot = 0; Slot < 7; Slot++) {
-        const U8* Revision = Page + 8 + 8 * Slot;
-        if (Revision[0] == 0) continue;  // empty slot
-        // Printable characters as they are, others as '.'; the space padding at the end is dropped.
+    for (U32 Slot = 0; Slot < NVME_FIRMWARE_SLOTS; Slot++) {
+        U8 Bytes[8];
+        WriteLE64(Bytes, Log->Revision[Slot]);
+        if (Bytes[0] == 0) continue;  // empty slot
+        // nvme-cli's rendering: printable characters as they are, others as '.'; trailing spaces dropped.
         char Ascii[9];
         U32 Length = 8;
-        while (Length > 0 && (Revision[Length - 1] == ' ' || Revision[Length - 1] == 0)) Length--;
-        for (U32 I = 0; I < Length; I++) {
-            Ascii[I] = (Revision[I] >= '!' && Revision[I] <= '~') ? (char)Revision[I] : '.';
-        }
+        while (Length > 0 && (Bytes[Length - 1] == ' ' || Bytes[Length - 1] == 0)) Length--;
+        for (U32 I = 0; I < Length; I++) Ascii[I] = (Bytes[I] >= '!' && Bytes[I] <= '~') ? (char)Bytes[I] : '.';
         Ascii[Length] = '\0';
         char Name[8];
         StringPrintFormat(Name, sizeof(Name), "frs%u", Slot + 1);
-        NVMeFormatLine(Output, Context, "%-4s: 0x%016llx (%s)", Name, ReadLE64(Revision), Ascii);
+        NVMeFormatLine(Output, Context, "%-4s: 0x%016llx (%s)", Name, Log->Revision[Slot], Ascii);
     }
 }

@@ -56,7 +56,7 @@ static KSTATUS TranslatePage(LINEAR Linear, U32 PageSize, NVME_TRANSLATE Transla
 KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                      const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result) {
     if (Result == NULL) return KSTATUS_BAD_PARAMETER;
-    MemorySet(Result, 0, sizeof(*Result));
+    *Result = (NVME_PRP_RESULT){0};
     if (Buffer == NULL || Length == 0 || Translate == NULL || PageSize < 4096 || !IS_POWER_OF_TWO(PageSize)) {
         return KSTATUS_BAD_PARAMETER;
     }

@@ -8,8 +8,9 @@
  * only after its completion was consumed and its Done function ran, so an
  * identifier is never reused while its command is in flight, and a late
  * duplicate completion finds its tracker free (or a new generation) and is
- * dropped. Each tracker owns one share of the queue's PRP list pool, so the
- * I/O path never allocates.
+ * dropped. Each tracker owns one share of the queue's PRP list pool and the
+ * 64-byte command itself (built there, posted from there, posted again from
+ * there after a retry or a reset), so the I/O path never allocates.
  *
  * Invariants (all under the queue lock, a PLATFORM_LOCK held briefly):
  *  - at most Depth - 1 commands are outstanding, so neither the SQ nor the
@@ -19,31 +20,42 @@
  *  - a completion is used only after its phase tag matched (read barrier
  *    between the phase and the rest), and only if its SQID is this queue and
  *    its CID names a tracker that is in flight with that generation;
- *  - the CQ head doorbell is written once per drained batch; the SQ head is
- *    taken from each completion's SQHD.
+ *  - the CQ head doorbell is written once per reaped batch, before the head
+ *    the top half reads moves (so a level-triggered line that is still up
+ *    always shows the top half an entry), and only while the controller
+ *    holds the CQ (CqLive); the SQ head is taken from each completion's SQHD;
+ *  - tracker states and queue modes change only through NVMeTrackerMove and
+ *    NVMeQueueSetMode, which check NVMe-State.c's tables;
+ *  - the queue's counters (Stats, Held, Retrying, Quiet) change under the
+ *    lock; the top half's interrupt count, its one writer outside the lock,
+ *    with an atomic add.
  * Done functions run outside the lock, then the trackers are freed.
  *
- * Resets and retries (driven by NVMe-Recovery.c): every submission saves
- * its 64-byte command in the tracker, so it can be posted again. A queue is
- * LIVE, SUSPENDED (a reset: commands submitted now are HELD, no doorbell is
- * written, a drain reaps what the controller posted without touching the
- * CQ doorbell), RECOVERING (the admin queue while a reset rebuilds: only the
- * reset's own commands go out) or DEAD (failed or shut down: submissions
- * are refused). Cancel turns in-flight commands into held ones (each at
- * most NVME_MAX_RESUBMITS times; beyond, or marked CANCEL, they fail when
- * the queue comes back) or fails everything (a dead queue); SetMode(LIVE)
- * posts the held ones with one doorbell. A completion with a retryable
- * status (NVMeStatusRetryable: DNR clear, not an abort the host caused)
- * parks its tracker in RETRY, with a delay; RetryDue posts it again with a
- * new CID generation. Trackers stay allocated throughout: a reset allocates
- * and frees nothing.
+ * Completion, in three steps: drain (the next posted entry, phase first),
+ * validate (the tracker it names), complete (done, retry later, or left in
+ * flight for a reset to resubmit). NVMeQueueReap runs them on an open queue
+ * (LIVE, or RECOVERING for the reset's own commands) for the bottom half,
+ * the poll thread and the waiters; NVMeQueueDrain on a SUSPENDED queue for
+ * the reset, where "aborted due to SQ deletion" means "the reset will send
+ * it again", not an error.
  *
- * Completion comes in three small variants (NVME_QUEUE_OPS): MSI-X/MSI
- * (the top half defers to the bottom half), INTx (the top half also masks
- * with INTMS and the bottom half unmasks with INTMC) and polled (a per
- * controller thread reaps; submission wakes it). Any waiter also reaps its
- * own queue when its wait step expires, which recovers from a missed
- * interrupt.
+ * Modes (NVMeQueueSetMode, driven by NVMe-Recovery.c): LIVE; SUSPENDED (a
+ * reset: submissions are held, no doorbell is written); RECOVERING (the
+ * admin queue while a reset rebuilds: only the reset's own commands go out);
+ * DEAD (failed or shut down: entering it fails everything the queue holds,
+ * later submissions are refused). Entering LIVE posts every held command
+ * with one doorbell; entering RECOVERING posts the reset's own ones. A reset
+ * holds what was in flight with NVMeQueueHoldInFlight (each command at most
+ * NVME_MAX_RESUBMITS times; beyond, or marked CANCEL, they fail when the
+ * queue comes back). A retryable status (NVMeStatusRetryable) parks a
+ * tracker in RETRY with a delay; RetryDue posts it with a new generation.
+ * Trackers stay allocated throughout: a reset allocates and frees nothing.
+ *
+ * The completion variants are three small NVME_QUEUE_OPS: MSI-X/MSI (the
+ * top half defers to the bottom half), INTx (the top half also masks with
+ * INTMS and the bottom half unmasks with INTMC) and polled (a per
+ * controller thread reaps; submission wakes it). Missed interrupts and
+ * deadlines are NVMe-Deadline.c's.
  *
  * The ring and identifier arithmetic at the top is pure (host tests).
  */
@@ -122,6 +134,7 @@ U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
     return NVME_REG_DOORBELLS + (2U * Qid + (Completion ? 1U : 0U)) * (4U << Dstrd);
 }
 
+
 #ifdef NVME_WITH_PLATFORM
 
 #include "core/Log.h"
@@ -145,7 +158,7 @@ const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
 
 static void NVMeQueueBottomHalf(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
-    NVMeQueueProcessCompletions(Queue, FALSE);
+    NVMeQueueReap(Queue);
     // A suspended queue's entries wait for the reset's drain: INTx stays masked until then (the reset unmasks).
     if (Queue->Mode != NVME_QUEUE_SUSPENDED) Queue->Ops->Drained(Queue);
 }
@@ -238,74 +251,91 @@ void NVMeQueueFree(NVME_QUEUE* Queue) {
     Queue->Allocated = FALSE;
 }
 
-void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
-    MemorySet(Queue->CqMemory.Linear, 0, Queue->CqMemory.Size);  // stale entries must not look posted
+/** Empty rings in the same memory (zeroed CQ: stale entries must not look posted; phase 1). */
+static void RestartRingsLocked(NVME_QUEUE* Queue) {
+    MemorySet(Queue->CqMemory.Linear, 0, Queue->CqMemory.Size);
     Queue->SqTail = 0;
     Queue->SqHead = 0;
     Queue->CqHead = 0;
     Queue->CqPhase = 1;
 }
 
+void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    RestartRingsLocked(Queue);
+    PlatformLockRelease(Queue->Lock, State);
+}
+
 void NVMeQueueReset(NVME_QUEUE* Queue) {
-    NVMeQueueRestartRings(Queue);
+    RestartRingsLocked(Queue);
     NVMeCidInit(&Queue->Cids, Queue->Cids.Links, Queue->Cids.Busy, Queue->TrackerCount);
-    for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;
+    for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;  // not a move: new
     Queue->Held = Queue->Retrying = Queue->Quiet = 0;
 }
 
 /************************************************************************/
-// Submission
+// Trackers
 
-U64 NVMeBackstopNs(U32 TimeoutMs) { return ((U64)(NVME_MAX_RESUBMITS + 2) * TimeoutMs + 600000ULL) * 1000000ULL; }
+/** A free tracker made ready for a command (under the lock), or NULL when none is free or the queue is dead. */
+static NVME_TRACKER* TakeLocked(NVME_QUEUE* Queue) {
+    U16 Index;
+    if (Queue->Mode == NVME_QUEUE_DEAD || !NVMeCidAllocate(&Queue->Cids, &Index)) return NULL;
+    NVME_TRACKER* Tracker = &Queue->Trackers[Index];
+    NVMeTrackerMove(Tracker, NVME_TRACKER_RESERVED);
+    Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
+    Tracker->Cid = NVMeCidCompose(Index, Tracker->Generation);
+    Tracker->Flags = 0;
+    Tracker->Retries = 0;
+    Tracker->Resubmits = 0;
+    Tracker->Failure = KSTATUS_SUCCESS;
+    Tracker->Done = NULL;
+    Tracker->Context = NULL;
+    Tracker->Callback = NULL;
+    Tracker->NextDone = NULL;
+    return Tracker;
+}
 
-NVME_TRACKER* NVMeQueueGetTracker(NVME_QUEUE* Queue, BOOL Wait) {
-    NVME_CONTROLLER* Controller = Queue->Controller;
-    U64 Start = 0;
+/** Unlocks after a taker is done; more free slots and more sleepers: wake the next sleeper too. */
+static void ReleaseTaker(NVME_QUEUE* Queue, U64 State, NVME_TRACKER* Tracker) {
+    BOOL PassOn = Tracker != NULL && Queue->SlotWaiters > 0 && Queue->Cids.FreeCount > 0;
+    PlatformLockRelease(Queue->Lock, State);
+    if (PassOn) PlatformEventSignal(Queue->SlotEvent);
+}
+
+NVME_TRACKER* NVMeQueueTakeTracker(NVME_QUEUE* Queue) {
     U64 State = PlatformLockAcquire(Queue->Lock);
-    for (;;) {
-        U16 Index;
-        if (Queue->Mode == NVME_QUEUE_DEAD) break;
-        if (NVMeCidAllocate(&Queue->Cids, &Index)) {
-            NVME_TRACKER* Tracker = &Queue->Trackers[Index];
-            Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
-            Tracker->Cid = NVMeCidCompose(Index, Tracker->Generation);
-            Tracker->State = NVME_TRACKER_RESERVED;
-            Tracker->Flags = 0;
-            Tracker->Retries = 0;
-            Tracker->Resubmits = 0;
-            Tracker->Failure = KSTATUS_SUCCESS;
-            Tracker->Done = NULL;
-            Tracker->Context = NULL;
-            Tracker->Callback = NULL;
-            BOOL PassOn = Queue->Cids.FreeCount > 0 && Queue->SlotWaiters > 0;
-            PlatformLockRelease(Queue->Lock, State);
-            if (PassOn) PlatformEventSignal(Queue->SlotEvent);  // more slots and more sleepers: wake the next
-            return Tracker;
-        }
-        if (!Wait) break;
-        // Every tracker busy. Supervised commands all end in bounded time, so the bound here is only a backstop.
+    NVME_TRACKER* Tracker = TakeLocked(Queue);
+    ReleaseTaker(Queue, State, Tracker);
+    return Tracker;
+}
+
+NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue) {
+    U64 Start = 0, State = PlatformLockAcquire(Queue->Lock);
+    NVME_TRACKER* Tracker;
+    // Every tracker busy: sleep until one frees (each release signals), bounded like any wait on the device.
+    while ((Tracker = TakeLocked(Queue)) == NULL && Queue->Mode != NVME_QUEUE_DEAD) {
+        NVME_CONTROLLER* Controller = Queue->Controller;
         U64 Now = PlatformTimeNs();
-        if (Start == 0) Start = Now;
-        U64 Limit = Controller->WatchdogStarted ? NVMeBackstopNs(Controller->IoTimeoutMs)
-                                                : (U64)Controller->IoTimeoutMs * 1000000ULL;
-        if (Now - Start > Limit) break;
+        if (Start == 0) {
+            Start = Now;
+            Queue->Stats.FullWaits++;
+        }
+        if (Now - Start > NVMeDeadlineLimitNs(Controller, Controller->IoTimeoutMs, FALSE)) break;
         Queue->SlotWaiters++;
-        Queue->Stats.FullWaits++;
         PlatformLockRelease(Queue->Lock, State);
-        if (!PlatformEventWait(Queue->SlotEvent, NVME_WAIT_STEP_MS)) NVMeQueueProcessCompletions(Queue, TRUE);
+        NVMeDeadlineWaitStep(Queue, Queue->SlotEvent);
         State = PlatformLockAcquire(Queue->Lock);
         Queue->SlotWaiters--;
     }
-    PlatformLockRelease(Queue->Lock, State);
-    return NULL;
+    ReleaseTaker(Queue, State, Tracker);
+    return Tracker;
 }
 
 /** Returns trackers to the free list (after their Done ran) and wakes a sleeping submitter. */
 static void ReleaseTrackers(NVME_QUEUE* Queue, NVME_TRACKER* First) {
     U64 State = PlatformLockAcquire(Queue->Lock);
     for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
-        Tracker->State = NVME_TRACKER_FREE;
-        NVMeCidFree(&Queue->Cids, Tracker->Index);
+        if (NVMeTrackerMove(Tracker, NVME_TRACKER_FREE)) NVMeCidFree(&Queue->Cids, Tracker->Index);
     }
     BOOL Wake = Queue->SlotWaiters > 0;
     PlatformLockRelease(Queue->Lock, State);
@@ -325,21 +355,33 @@ void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First) {
     ReleaseTrackers(Queue, First);
 }
 
-/** Appends a tracker the driver ends itself to a chain (under the lock). */
-static void ChainLocked(NVME_TRACKER** First, NVME_TRACKER** Last, NVME_TRACKER* Tracker, KSTATUS Failure) {
-    Tracker->Failure = Failure;
-    Tracker->State = NVME_TRACKER_COMPLETING;
+/** A chain of trackers whose Done functions run once the lock is released. */
+typedef struct tag_DONE_LIST {
+    NVME_TRACKER *First, *Last;
+} DONE_LIST;
+
+static void DoneAppend(DONE_LIST* List, NVME_TRACKER* Tracker) {
     Tracker->NextDone = NULL;
-    if (*Last) (*Last)->NextDone = Tracker;
-    else *First = Tracker;
-    *Last = Tracker;
+    if (List->Last) List->Last->NextDone = Tracker;
+    else List->First = Tracker;
+    List->Last = Tracker;
 }
+
+/** Ends a tracker the controller will not complete (under the lock): Failure is what its caller gets. */
+static void EndLocked(DONE_LIST* List, NVME_TRACKER* Tracker, KSTATUS Failure) {
+    Tracker->Failure = Failure;
+    NVMeTrackerMove(Tracker, NVME_TRACKER_COMPLETING);
+    DoneAppend(List, Tracker);
+}
+
+/************************************************************************/
+// Submission
 
 /** Copies the tracker's command into the SQ (the doorbell comes after, once per batch). */
 static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
-    MemoryCopy((LPVOID)&Queue->Sq[Queue->SqTail], &Tracker->Command, sizeof(NVME_COMMAND));
-    Tracker->State = NVME_TRACKER_IN_FLIGHT;
-    Tracker->SubmitTick = __atomic_load_n(&Queue->Controller->Tick, __ATOMIC_RELAXED);
+    *(NVME_COMMAND*)&Queue->Sq[Queue->SqTail] = Tracker->Command;
+    NVMeTrackerMove(Tracker, NVME_TRACKER_IN_FLIGHT);
+    NVMeDeadlineStart(Tracker);
     if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet++;
     // Cannot be full: each outstanding command holds one of Depth - 1 trackers (see the header comment).
     Queue->SqTail = NVMeRingNext(Queue->SqTail, Queue->Depth);
@@ -353,24 +395,26 @@ static void RingLocked(NVME_QUEUE* Queue) {
     PlatformWrite32(Queue->SqDoorbell, Queue->SqTail);
 }
 
-KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
+/** Whether a command may go to the device now: a live queue, or the reset's own on a recovering one. */
+static BOOL MayPost(const NVME_QUEUE* Queue, const NVME_TRACKER* Tracker) {
+    return Queue->Mode == NVME_QUEUE_LIVE ||
+           (Queue->Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
+}
+
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker) {
     NVME_QUEUE* Queue = Tracker->Queue;
-    Command->Cid = Tracker->Cid;
-    Tracker->Opcode = Command->Opcode;
-    Tracker->Nsid = Command->Nsid;
-    Tracker->NextDone = NULL;
-    MemoryCopy(&Tracker->Command, Command, sizeof(NVME_COMMAND));
+    Tracker->Command.Cid = Tracker->Cid;
+    Tracker->Opcode = Tracker->Command.Opcode;
+    Tracker->Nsid = Tracker->Command.Nsid;
 
     U64 State = PlatformLockAcquire(Queue->Lock);
     U8 Mode = Queue->Mode;
-    BOOL Post = Mode == NVME_QUEUE_LIVE ||
-                (Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
+    BOOL Post = MayPost(Queue, Tracker);
     if (Post) {
         PostLocked(Queue, Tracker);
         RingLocked(Queue);
-    } else if (Mode != NVME_QUEUE_DEAD) {
-        Tracker->State = NVME_TRACKER_HELD;  // posted when the reset brings the queue back
-        Queue->Held++;
+    } else if (Mode != NVME_QUEUE_DEAD && NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
+        Queue->Held++;  // posted when the reset brings the queue back
     }
     PlatformLockRelease(Queue->Lock, State);
     if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
@@ -378,33 +422,110 @@ KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
     return KSTATUS_SUCCESS;
 }
 
-void NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
-    NVME_TRACKER *First = NULL, *Last = NULL;
+/************************************************************************/
+// Modes, holding, retries
+
+/** Entering LIVE or RECOVERING: posts what may go now (one doorbell); fails held CANCEL commands. */
+static U32 PostHeldLocked(NVME_QUEUE* Queue, DONE_LIST* Ended) {
     U32 Posted = 0;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    Queue->Mode = Mode;
-    BOOL Open = Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING;
-    for (U16 I = 0; Open && Queue->Held && I < Queue->TrackerCount; I++) {
+    for (U16 I = 0; Queue->Held && I < Queue->TrackerCount; I++) {
         NVME_TRACKER* Tracker = &Queue->Trackers[I];
         if (Tracker->State != NVME_TRACKER_HELD) continue;
         if (Tracker->Flags & NVME_TRACKER_CANCEL) {
             Queue->Held--;
-            KSTATUS Failure = Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT;
-            ChainLocked(&First, &Last, Tracker, Failure);
-        } else if (Mode == NVME_QUEUE_LIVE || (Tracker->Flags & NVME_TRACKER_RECOVERY)) {
+            EndLocked(Ended, Tracker, Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT);
+        } else if (MayPost(Queue, Tracker)) {
             Queue->Held--;
             PostLocked(Queue, Tracker);
             Posted++;
         }
     }
     if (Posted) RingLocked(Queue);
+    return Posted;
+}
+
+/** Entering DEAD: everything in flight, held or waiting for a retry fails with KSTATUS_IO_ERROR. */
+static void FailAllLocked(NVME_QUEUE* Queue, DONE_LIST* Ended) {
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        switch (Tracker->State) {
+            case NVME_TRACKER_IN_FLIGHT:
+                if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+                Queue->Stats.Outstanding--;
+                break;
+            case NVME_TRACKER_HELD: Queue->Held--; break;
+            case NVME_TRACKER_RETRY: Queue->Retrying--; break;
+            default: continue;
+        }
+        EndLocked(Ended, Tracker, KSTATUS_IO_ERROR);
+    }
+}
+
+/** Logs each command the driver ended itself (not the CANCEL ones: AERs, Aborts, abandoned commands). */
+static void ReportEnded(NVME_QUEUE* Queue, const DONE_LIST* Ended) {
+    for (NVME_TRACKER* Tracker = Ended->First; Tracker; Tracker = Tracker->NextDone) {
+        if (!(Tracker->Flags & NVME_TRACKER_CANCEL)) NVMeReportDriverFailure(Queue->Controller, Tracker);
+    }
+}
+
+BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
+    DONE_LIST Ended = {NULL, NULL};
+    U32 Posted = 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    U8 From = Queue->Mode;
+    if (!NVMeStateLegal(&NVMeQueueModes, From, Mode)) {
+        PlatformLockRelease(Queue->Lock, State);
+        return NVMeStateRefused(Queue->Controller, &NVMeQueueModes, From, Mode);
+    }
+    Queue->Mode = Mode;
+    if (Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING) Posted = PostHeldLocked(Queue, &Ended);
+    if (Mode == NVME_QUEUE_DEAD) FailAllLocked(Queue, &Ended);
     PlatformLockRelease(Queue->Lock, State);
     if (Posted) Queue->Ops->Kick(Queue);
-    NVMeQueueFinish(Queue, First);
+    if (Mode == NVME_QUEUE_DEAD) {
+        ReportEnded(Queue, &Ended);
+        PlatformEventSignal(Queue->SlotEvent);  // submitters waiting for a slot see the queue is gone
+    }
+    NVMeQueueFinish(Queue, Ended.First);
+    return TRUE;
+}
+
+U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue) {
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    NVME_TRACKER LastEnded;
+    U32 HeldNow = 0, Ended = 0;
+    MemorySet(&LastEnded, 0, sizeof(LastEnded));
+    if (!Queue->Allocated) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->State != NVME_TRACKER_IN_FLIGHT || !NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) continue;
+        if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+        Queue->Stats.Outstanding--;
+        Queue->Held++;
+        Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
+        // Held either way: those beyond the resubmission bound (and CANCEL ones) fail when the queue comes back,
+        // so their callers wake to a controller that is ready again.
+        if (Tracker->Flags & NVME_TRACKER_CANCEL) {
+            Tracker->Failure = KSTATUS_IO_ERROR;
+        } else if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
+            Tracker->Failure = KSTATUS_TIMEOUT;
+            Tracker->Flags |= NVME_TRACKER_CANCEL;
+            LastEnded = *Tracker;
+            Ended++;
+        } else {
+            Tracker->Resubmits++;
+            HeldNow++;
+        }
+    }
+    PlatformLockRelease(Queue->Lock, State);
+    if (HeldNow) NVME_COUNT(Controller->Info.Resubmits, HeldNow);
+    for (U32 I = 0; I < Ended; I++) NVMeReportDriverFailure(Controller, &LastEnded);  // counted each, logged alike
+    return HeldNow;
 }
 
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
-    NVME_TRACKER *First = NULL, *Last = NULL;
+    DONE_LIST Ended = {NULL, NULL};
     U64 Next = 0;
     U32 Posted = 0;
     if (!Queue->Allocated || __atomic_load_n(&Queue->Retrying, __ATOMIC_RELAXED) == 0) return 0;
@@ -412,9 +533,9 @@ U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
     for (U16 I = 0; Queue->Retrying && I < Queue->TrackerCount; I++) {
         NVME_TRACKER* Tracker = &Queue->Trackers[I];
         if (Tracker->State != NVME_TRACKER_RETRY) continue;
-        if (Tracker->Flags & NVME_TRACKER_CANCEL || Queue->Mode == NVME_QUEUE_DEAD) {
+        if (Tracker->Flags & NVME_TRACKER_CANCEL) {
             Queue->Retrying--;
-            ChainLocked(&First, &Last, Tracker, Queue->Mode == NVME_QUEUE_DEAD ? KSTATUS_IO_ERROR : KSTATUS_TIMEOUT);
+            EndLocked(&Ended, Tracker, KSTATUS_TIMEOUT);
             continue;
         }
         if (Tracker->RetryAtNs > NowNs) {
@@ -426,77 +547,47 @@ U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
         Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
         Tracker->Cid = NVMeCidCompose(Tracker->Index, Tracker->Generation);
         Tracker->Command.Cid = Tracker->Cid;
-        if (Queue->Mode != NVME_QUEUE_LIVE) {
-            Tracker->State = NVME_TRACKER_HELD;
-            Queue->Held++;
-        } else {
+        if (Queue->Mode == NVME_QUEUE_LIVE) {
             PostLocked(Queue, Tracker);
             Posted++;
+        } else if (NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
+            Queue->Held++;
         }
     }
     if (Posted) RingLocked(Queue);
     PlatformLockRelease(Queue->Lock, State);
     if (Posted) Queue->Ops->Kick(Queue);
-    NVMeQueueFinish(Queue, First);
+    NVMeQueueFinish(Queue, Ended.First);
     return Next;
 }
 
-U32 NVMeQueueCancel(NVME_QUEUE* Queue, BOOL Hold, KSTATUS Fail) {
-    NVME_TRACKER *First = NULL, *Last = NULL;
-    NVME_CONTROLLER* Controller = Queue->Controller;
-    U32 HeldNow = 0, Ended = 0;
-    NVME_TRACKER LastEnded;
-    MemorySet(&LastEnded, 0, sizeof(LastEnded));
-    if (!Queue->Allocated) return 0;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    for (U16 I = 0; I < Queue->TrackerCount; I++) {
-        NVME_TRACKER* Tracker = &Queue->Trackers[I];
-        BOOL Cancel = (Tracker->Flags & NVME_TRACKER_CANCEL) != 0;
-        if (Tracker->State == NVME_TRACKER_IN_FLIGHT) {
-            if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
-            Queue->Stats.Outstanding--;
-            if (!Hold) {
-                ChainLocked(&First, &Last, Tracker, Fail);
-                continue;
-            }
-            // Held either way: those beyond the resubmission bound (and CANCEL ones) fail when the queue comes
-            // back, so their callers wake to a controller that is ready again.
-            Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
-            Tracker->State = NVME_TRACKER_HELD;
-            Queue->Held++;
-            if (Cancel) {
-                Tracker->Failure = KSTATUS_IO_ERROR;
-            } else if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
-                Tracker->Failure = KSTATUS_TIMEOUT;
-                Tracker->Flags |= NVME_TRACKER_CANCEL;
-                LastEnded = *Tracker;
-                Ended++;
-            } else {
-                Tracker->Resubmits++;
-                HeldNow++;
-            }
-        } else if (!Hold && Tracker->State == NVME_TRACKER_HELD) {
-            Queue->Held--;
-            ChainLocked(&First, &Last, Tracker, Fail);
-        } else if (!Hold && Tracker->State == NVME_TRACKER_RETRY) {
-            Queue->Retrying--;
-            ChainLocked(&First, &Last, Tracker, Fail);
-        }
-    }
-    PlatformLockRelease(Queue->Lock, State);
-    if (HeldNow) __atomic_add_fetch(&Controller->Info.Resubmits, HeldNow, __ATOMIC_RELAXED);
-    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
-        if (!(Tracker->Flags & NVME_TRACKER_CANCEL)) NVMeReportDriverFailure(Controller, Tracker);
-    }
-    for (U32 I = 0; I < Ended; I++) NVMeReportDriverFailure(Controller, &LastEnded);  // counted each, logged alike
-    NVMeQueueFinish(Queue, First);
-    return HeldNow;
+/************************************************************************/
+// Completion: drain, validate, complete
+
+/** What one reaping pass found, for the work done once the lock is released. */
+typedef struct tag_REAP {
+    DONE_LIST Done;
+    U32 Count;
+    U32 Bad;
+    NVME_COMPLETION FirstBad;
+    U32 Retried;
+    U16 RetryStatus;
+    U8 RetryOpcode;
+    U64 NowNs;
+} REAP;
+
+/** Drain: the entry at *Head if the controller posted it (phase first, then the rest behind a read barrier). */
+static BOOL TakeEntry(NVME_QUEUE* Queue, U16* Head, U8* Phase, NVME_COMPLETION* Entry) {
+    volatile NVME_COMPLETION* Slot = &Queue->Cq[*Head];
+    if ((Slot->Status & 1) != *Phase) return FALSE;
+    PlatformReadBarrier();  // nothing of the entry is read before its phase matched
+    *Entry = *(const NVME_COMPLETION*)Slot;
+    NVMeCqAdvance(Head, Phase, Queue->Depth);
+    if (Entry->SqHead < Queue->Depth) Queue->SqHead = Entry->SqHead;
+    return TRUE;
 }
 
-/************************************************************************/
-// Completion
-
-/** The tracker a completion names, or NULL if the completion is not to be trusted. */
+/** Validate: the tracker a completion names, or NULL if the completion is not to be trusted. */
 static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION* Entry) {
     if (Entry->SqId != Queue->Id) return NULL;
     U16 Index = NVMeCidIndex(Entry->Cid);
@@ -510,8 +601,7 @@ static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION
 static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus, U32* DelayMs) {
     NVME_CONTROLLER* Controller = Queue->Controller;
     if (!Controller->WatchdogStarted || (Tracker->Flags & (NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL))) return FALSE;
-    if (NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x07 &&
-        (Tracker->Flags & NVME_TRACKER_ABORT_SENT)) {
+    if (NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORT_REQUESTED && (Tracker->Flags & NVME_TRACKER_ABORT_SENT)) {
         // Our own Abort ended it after a timeout: sent again, within the resubmission bound.
         Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
         if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
@@ -519,114 +609,104 @@ static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus,
             return FALSE;
         }
         Tracker->Resubmits++;
-        __atomic_add_fetch(&Controller->Info.Resubmits, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Controller->Info.Resubmits, 1);
         *DelayMs = 0;
         return TRUE;
     }
     if (!NVMeStatusRetryable(NvmeStatus) || Tracker->Retries >= NVME_MAX_RETRIES) return FALSE;
     Tracker->Retries++;
-    __atomic_add_fetch(&Controller->Info.Retries, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.Retries, 1);
     *DelayMs = NVMeRetryDelayMs(Tracker->Retries);
     return TRUE;
 }
 
-/** Reaps posted completions; Drain: the queue is suspended (a reset), the doorbell only with Doorbell. */
-static U32 Reap(NVME_QUEUE* Queue, BOOL ByWaiter, BOOL Drain, BOOL Doorbell) {
-    NVME_TRACKER *First = NULL, *Last = NULL;
-    NVME_COMPLETION Bad = {0, 0, 0, 0, 0, 0};
-    U32 Count = 0, BadCount = 0, Retried = 0;
-    U16 RetryStatus = 0;
-    U8 RetryOpcode = 0;
-    U64 Now = 0;
-    if (!Queue->Allocated) return 0;
-
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    BOOL Open = Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING;
-    BOOL WriteHead = !Drain || Doorbell;
-    BOOL PerEntry = WriteHead && Queue->Ops == &NVMeIntxQueueOps;
-    if (Drain ? Queue->Mode != NVME_QUEUE_SUSPENDED : !Open) {
-        PlatformLockRelease(Queue->Lock, State);
-        return 0;
-    }
-    for (;;) {
-        volatile NVME_COMPLETION* Slot = &Queue->Cq[Queue->CqHead];
-        if ((Slot->Status & 1) != Queue->CqPhase) break;
-        PlatformReadBarrier();  // nothing of the entry is read before its phase matched
-        NVME_COMPLETION Entry;
-        Entry.Dw0 = Slot->Dw0;
-        Entry.Dw1 = Slot->Dw1;
-        Entry.SqHead = Slot->SqHead;
-        Entry.SqId = Slot->SqId;
-        Entry.Cid = Slot->Cid;
-        Entry.Status = Slot->Status;
-        if (PerEntry) {
-            // INTx: the level holds while the controller sees entries unconsumed. The doorbell goes first and the
-            // head the top half looks at moves after it, so a raised line always shows the top half an entry.
-            U16 Head = Queue->CqHead;
-            U8 Phase = Queue->CqPhase;
-            NVMeCqAdvance(&Head, &Phase, Queue->Depth);
-            PlatformWrite32(Queue->CqDoorbell, Head);
+/** Complete: done (chained for its Done function), parked for a retry, or - in a reset's drain - left in flight. */
+static void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry, REAP* Reap) {
+    U16 NvmeStatus = NVME_STATUS_FIELD(Entry->Status);
+    // The reset's own SQ deletion ended it: it is held and sent again, not failed.
+    if (Queue->Mode == NVME_QUEUE_SUSPENDED && NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORTED_SQ_DELETION) return;
+    Tracker->Completion = *Entry;
+    if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
+    Queue->Stats.Outstanding--;
+    Queue->Stats.Completed++;
+    U32 DelayMs = 0;
+    if (UNLIKELY(NvmeStatus != 0)) {
+        Queue->Stats.Errors++;
+        if (WantsRetry(Queue, Tracker, NvmeStatus, &DelayMs) && NVMeTrackerMove(Tracker, NVME_TRACKER_RETRY)) {
+            if (Reap->NowNs == 0) Reap->NowNs = PlatformTimeNs();
+            Tracker->RetryAtNs = Reap->NowNs + (U64)DelayMs * 1000000ULL;
+            Queue->Retrying++;
+            Reap->RetryStatus = NvmeStatus;
+            Reap->RetryOpcode = Tracker->Opcode;
+            Reap->Retried++;
+            return;
         }
-        NVMeCqAdvance(&Queue->CqHead, &Queue->CqPhase, Queue->Depth);
-        Count++;
-        if (Entry.SqHead < Queue->Depth) Queue->SqHead = Entry.SqHead;
+    }
+    NVMeTrackerMove(Tracker, NVME_TRACKER_COMPLETING);
+    DoneAppend(&Reap->Done, Tracker);
+}
 
+/** The three steps over every posted entry, then the head: doorbell first (while the CQ exists), then the head. */
+static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
+    U16 Head = Queue->CqHead;
+    U8 Phase = Queue->CqPhase;
+    NVME_COMPLETION Entry;
+    while (TakeEntry(Queue, &Head, &Phase, &Entry)) {
+        Reap->Count++;
         NVME_TRACKER* Tracker = ValidateCompletion(Queue, &Entry);
-        if (Tracker == NULL) {
-            if (BadCount++ == 0) Bad = Entry;
+        if (Tracker != NULL) {
+            CompleteLocked(Queue, Tracker, &Entry, Reap);
+        } else {
+            if (Reap->Bad++ == 0) Reap->FirstBad = Entry;
             Queue->Stats.BadCompletions++;
-            continue;
         }
-        U16 NvmeStatus = NVME_STATUS_FIELD(Entry.Status);
-        if (Drain && NVME_STATUS_SCT(NvmeStatus) == NVME_SCT_GENERIC && NVME_STATUS_SC(NvmeStatus) == 0x08) {
-            continue;  // aborted by the reset's own SQ deletion: still in flight as far as the reset is concerned
-        }
-        Tracker->Completion = Entry;
-        if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
-        Queue->Stats.Outstanding--;
-        Queue->Stats.Completed++;
-        if (ByWaiter) Queue->Stats.ReapedByWaiter++;
-        U32 DelayMs = 0;
-        if (NvmeStatus != 0) {
-            Queue->Stats.Errors++;
-            if (WantsRetry(Queue, Tracker, NvmeStatus, &DelayMs)) {
-                if (Now == 0) Now = PlatformTimeNs();
-                Tracker->State = NVME_TRACKER_RETRY;
-                Tracker->RetryAtNs = Now + (U64)DelayMs * 1000000ULL;
-                Queue->Retrying++;
-                RetryStatus = NvmeStatus;
-                RetryOpcode = Tracker->Opcode;
-                Retried++;
-                continue;
-            }
-        }
-        Tracker->State = NVME_TRACKER_COMPLETING;
-        Tracker->NextDone = NULL;
-        if (Last) Last->NextDone = Tracker;
-        else First = Tracker;
-        Last = Tracker;
     }
-    if (Count && WriteHead && !PerEntry) PlatformWrite32(Queue->CqDoorbell, Queue->CqHead);  // once per batch
-    PlatformLockRelease(Queue->Lock, State);
+    if (Reap->Count == 0) return;
+    if (Queue->CqLive) PlatformWrite32(Queue->CqDoorbell, Head);  // once per batch
+    Queue->CqHead = Head;
+    Queue->CqPhase = Phase;
+}
 
+/** After the lock: one line for what looked wrong or is retried, the watchdog told, the Done functions run. */
+static void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
     NVME_CONTROLLER* Controller = Queue->Controller;
-    if (BadCount) {
+    if (UNLIKELY(Reap->Bad)) {
+        NVME_COMPLETION* Bad = &Reap->FirstBad;
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
-                         "[NVMeQueueProcessCompletions] %s: dropped %u bad completion(s) on queue %u "
+                         "[NVMeQueueReap] %s: dropped %u bad completion(s) on queue %u "
                          "(first: CID %x SQID %u status %x)",
-                         Controller->Info.Name, BadCount, Queue->Id, Bad.Cid, Bad.SqId, Bad.Status);
+                         Controller->Info.Name, Reap->Bad, Queue->Id, Bad->Cid, Bad->SqId, Bad->Status);
         __atomic_store_n(&Controller->CheckNow, 1, __ATOMIC_RELEASE);  // a completion that looks wrong: CSTS now
     }
-    if (Retried) {
+    if (UNLIKELY(Reap->Retried)) {
         char Text[NVME_REASON_LENGTH];
-        NVMeStatusFormat(RetryStatus, Text, sizeof(Text));
-        LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueProcessCompletions] %s: %s on queue %u: %s, retrying",
-                         Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, RetryOpcode), Queue->Id, Text);
+        NVMeStatusFormat(Reap->RetryStatus, Text, sizeof(Text));
+        LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueReap] %s: %s on queue %u: %s, retrying",
+                         Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, Reap->RetryOpcode), Queue->Id, Text);
         __atomic_store_n(&Controller->RetryPending, 1, __ATOMIC_RELEASE);
     }
-    if (BadCount || Retried) NVMeRecoveryKick(Controller);
-    NVMeQueueFinish(Queue, First);
-    return Count;
+    if (UNLIKELY(Reap->Bad || Reap->Retried)) NVMeRecoveryKick(Controller);
+    NVMeQueueFinish(Queue, Reap->Done.First);
+}
+
+U32 NVMeQueueReap(NVME_QUEUE* Queue) {
+    REAP Reap = {0};
+    if (!Queue->Allocated) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    if (Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING) ReapLocked(Queue, &Reap);
+    PlatformLockRelease(Queue->Lock, State);
+    FinishReap(Queue, &Reap);
+    return Reap.Count;
+}
+
+U32 NVMeQueueDrain(NVME_QUEUE* Queue) {
+    REAP Reap = {0};
+    if (!Queue->Allocated) return 0;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    if (Queue->Mode == NVME_QUEUE_SUSPENDED) ReapLocked(Queue, &Reap);
+    PlatformLockRelease(Queue->Lock, State);
+    FinishReap(Queue, &Reap);
+    return Reap.Count;
 }
 
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
@@ -646,10 +726,6 @@ BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
     return Found;
 }
 
-U32 NVMeQueueProcessCompletions(NVME_QUEUE* Queue, BOOL ByWaiter) { return Reap(Queue, ByWaiter, FALSE, FALSE); }
-
-U32 NVMeQueueDrain(NVME_QUEUE* Queue, BOOL Doorbell) { return Reap(Queue, FALSE, TRUE, Doorbell); }
-
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
     if (!Queue->Allocated || Queue->Ops == &NVMePolledQueueOps) return FALSE;
@@ -665,7 +741,7 @@ BOOL NVMeQueueInterrupt(LPVOID Context) {
         return TRUE;
     }
     if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
-    Queue->Stats.Interrupts++;
+    __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);  // the one counter written outside the lock
     PlatformWorkQueue(Queue->Work);
     return TRUE;
 }
@@ -679,16 +755,14 @@ static void NVMePollThread(LPVOID Context) {
     for (;;) {
         BOOL Busy = FALSE;
         NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-        U32 Count = 0;
-        Queues[Count++] = &Controller->Admin;
-        for (U32 I = 0; I < Controller->IoCount; I++) Queues[Count++] = &Controller->Io[I];
+        U32 Count = NVMeControllerQueues(Controller, Queues);
         for (U32 I = 0; I < Count; I++) {
             NVME_QUEUE* Queue = Queues[I];
-            if (!Queue->Allocated || Queue->Stats.Outstanding == 0) continue;
+            if (Queue->Stats.Outstanding == 0) continue;
             // Commands with deadlines are reaped every millisecond; AERs alone only when idle.
             if (Queue->Stats.Outstanding > Queue->Quiet) Busy = TRUE;
             else if (!Idle) continue;
-            NVMeQueueProcessCompletions(Queue, FALSE);
+            NVMeQueueReap(Queue);
         }
         if (Busy) {
             PlatformSleepMs(1);
@@ -711,7 +785,7 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     Controller->Info.VectorCount = 0;
     Controller->Admin.Ops = &NVMePolledQueueOps;
     for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) Controller->Io[I].Ops = &NVMePolledQueueOps;
-    StringCopy(Controller->Info.PollingReason, Reason, sizeof(Controller->Info.PollingReason));
+    NVME_VIEW_SET_TEXT(Controller, PollingReason, Reason);
     Controller->Info.Polling = TRUE;
     if (!Controller->PollThreadStarted) {
         char Name[24];

@@ -11,25 +11,27 @@
  *   2. asynchronous events (NVMe-Health.c: read the log page, log, re-arm);
  *   3. retries whose delay passed (posted again, new CID generation);
  *   4. the health check: CSTS all ones, CFS, or RDY gone: reset; then the
- *      deadlines (I/O nvme.io_timeout, default 30 s; admin nvme.admin_timeout,
- *      60 s; AERs have none), counted in whole seconds of watchdog time.
+ *      commands past their deadline (NVMe-Deadline.c owns deadlines and
+ *      finds the missed interrupts among them).
  * The ladder for a command past its deadline (Linux's nvme_timeout order):
- * CSTS is fatal -> reset; poll its CQ -> completed: the interrupt was missed
- * (counted, logged once per controller); an I/O command not yet aborted ->
+ * CSTS is fatal -> reset; its completion is in the CQ: the interrupt was
+ * missed (NVMe-Deadline.c reaps it); an I/O command not yet aborted ->
  * Abort (admin 08h; at most ACL + 1 per pass): "aborted" lets the command
  * complete "Command Abort Requested" and go round again, "not aborted" (QEMU
  * always), a failed or timed-out Abort -> reset; an admin command, or one
  * aborted before -> reset.
  *
  * Reset (ResetLocked): every queue is suspended (commands submitted now are
- * held, no doorbell is written), what the controller posted is reaped, EN is
- * cleared and RDY=0 awaited (CAP.TO), reaped again, then every command still
- * in flight is held for resubmission (at most NVME_MAX_RESUBMITS times each,
- * after which it fails with KSTATUS_TIMEOUT); AERs, Aborts and abandoned
- * commands are dropped. The rings restart in the same memory (nothing is
- * allocated or freed, interrupt vectors stay), the bring-up steps run again
- * (AQA/ASQ/ACQ, CC, EN, RDY, Number of Queues, Create I/O CQ/SQ) and each
- * queue, once live, posts its held commands; AERs are re-armed. A reset that
+ * held, no doorbell is written), what the controller posted is drained, EN
+ * is cleared and RDY=0 awaited (CAP.TO), drained again, then every command
+ * still in flight is held for resubmission (at most NVME_MAX_RESUBMITS times
+ * each, after which it fails with KSTATUS_TIMEOUT); AERs, Aborts and
+ * abandoned commands are dropped. The rings restart in the same memory
+ * (nothing is allocated or freed, interrupt vectors stay), the bring-up
+ * steps run again (AQA/ASQ/ACQ, CC, EN, RDY, Number of Queues, Create I/O
+ * CQ/SQ; fewer queues granted than before: the extra ones go DEAD at once,
+ * failing what they held, and leave the queue list) and each queue, once
+ * live, posts its held commands; AERs are re-armed. A reset that
  * fails is tried again; after NVME_RESET_ATTEMPTS the controller is failed:
  * EN and bus mastering off, every command (in flight, held, retrying)
  * completes with KSTATUS_IO_ERROR, the disks fail every request, and the
@@ -60,28 +62,12 @@
 #define SHUTDOWN_DRAIN_MS 5000
 #define NVME_DELETE_TIMEOUT_MS 5000  // a reset's queue deletions: short, disabling follows anyway
 
-typedef struct tag_EXPIRED {
-    NVME_QUEUE* Queue;
-    U16 Index;
-    U16 Cid;
-} EXPIRED;
-
-/** Every allocated queue: the admin queue first. */
-static U32 QueueList(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues) {
-    U32 Count = 0;
-    if (Controller->Admin.Allocated) Queues[Count++] = &Controller->Admin;
-    for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) {
-        if (Controller->Io[I].Allocated) Queues[Count++] = &Controller->Io[I];
-    }
-    return Count;
-}
-
 void NVMeRecoveryKick(NVME_CONTROLLER* Controller) {
     if (Controller->WatchEvent) PlatformEventSignal(Controller->WatchEvent);
 }
 
 void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason) {
-    StringCopy(Controller->Info.LastResetReason, Reason, sizeof(Controller->Info.LastResetReason));
+    NVMeViewSetText(Controller, Controller->ResetReason, sizeof(Controller->ResetReason), Reason);
     __atomic_store_n(&Controller->ResetRequested, 1, __ATOMIC_RELEASE);
     NVMeRecoveryKick(Controller);
 }
@@ -91,8 +77,7 @@ void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason) {
 
 void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     if (Controller->Info.State == NVME_STATE_FAILED) return;
-    Controller->Info.State = NVME_STATE_FAILED;
-    StringCopy(Controller->Info.StateReason, Reason, sizeof(Controller->Info.StateReason));
+    if (!NVMeControllerSetState(Controller, NVME_STATE_FAILED, Reason)) return;
     ERROR("[NVMeRecovery] %s: controller failed: %s; its disks fail every request from now on",
           Controller->Info.Name, Reason);
     // Whatever state it is in, it must not touch memory any more: EN off if it still answers, then no DMA.
@@ -100,22 +85,12 @@ void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     if (Cc != MAX_U32 && (Cc & NVME_CC_ENABLE)) NVMeWrite32(Controller, NVME_REG_CC, Cc & ~NVME_CC_ENABLE);
     PCISetCommandBits(Controller->Device, 0, PCI_COMMAND_BUS_MASTER);
     NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 Count = QueueList(Controller, Queues);
-    for (U32 I = 0; I < Count; I++) {
-        NVMeQueueSetMode(Queues[I], NVME_QUEUE_DEAD);
-        NVMeQueueCancel(Queues[I], FALSE, KSTATUS_IO_ERROR);
-        PlatformEventSignal(Queues[I]->SlotEvent);  // submitters waiting for a slot see the failure
-    }
+    U32 Count = NVMeControllerQueues(Controller, Queues);
+    for (U32 I = 0; I < Count; I++) NVMeQueueSetMode(Queues[I], NVME_QUEUE_DEAD);  // everything held fails
 }
 
 /************************************************************************/
 // Reset
-
-static void RestartRings(NVME_QUEUE* Queue) {
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    NVMeQueueRestartRings(Queue);
-    PlatformLockRelease(Queue->Lock, State);
-}
 
 /**
  * INTx: a suspended queue's bottom half leaves the line masked (its entries wait for the reset's drain). Once
@@ -145,37 +120,50 @@ static void DeleteIoQueues(NVME_CONTROLLER* Controller) {
     for (U32 I = 0; I < Controller->IoCount; I++) {
         if (NVMeAdminDeleteQueue(Controller, &Controller->Io[I], FALSE, TimeoutMs) != KSTATUS_SUCCESS) return;
     }
-    for (U32 I = 0; I < Controller->IoCount; I++) NVMeQueueDrain(&Controller->Io[I], TRUE);
+    for (U32 I = 0; I < Controller->IoCount; I++) NVMeQueueDrain(&Controller->Io[I]);
     UnmaskIntx(Controller);
     for (U32 I = 0; I < Controller->IoCount; I++) {
         if (NVMeAdminDeleteQueue(Controller, &Controller->Io[I], TRUE, TimeoutMs) != KSTATUS_SUCCESS) return;
     }
 }
 
+/** Fewer queues granted than before: the extra ones die (what they held fails) and leave the queue list. */
+static void DropExtraQueues(NVME_CONTROLLER* Controller, U32 Granted) {
+    if (Granted >= Controller->IoCount) return;
+    WARNING("[NVMeRecovery] %s: only %u I/O queue(s) granted after the reset (%u before)", Controller->Info.Name,
+            Granted, Controller->IoCount);
+    for (U32 I = Granted; I < Controller->IoCount; I++) NVMeQueueSetMode(&Controller->Io[I], NVME_QUEUE_DEAD);
+    Controller->IoCount = Granted;
+    Controller->Info.IoQueueCount = Granted;
+}
+
 /** One try: quiesce and disable, hold what was in flight, re-run bring-up, post the held commands. */
 static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 Count = QueueList(Controller, Queues);
+    U32 Count = NVMeControllerQueues(Controller, Queues);
     // Only the reset's own admin commands go out from here; I/O is held.
     NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_RECOVERING);
     for (U32 I = 1; I < Count; I++) NVMeQueueSetMode(Queues[I], NVME_QUEUE_SUSPENDED);
     BOOL Answers = NVMeRead32(Controller, NVME_REG_CSTS) != MAX_U32;
-    for (U32 I = 1; I < Count; I++) NVMeQueueDrain(Queues[I], Answers);  // completions already posted are real
+    if (!Answers) {
+        for (U32 I = 0; I < Count; I++) Queues[I]->CqLive = FALSE;  // the device is gone: nothing of it exists
+    }
+    for (U32 I = 1; I < Count; I++) NVMeQueueDrain(Queues[I]);  // completions already posted are real
     if (Answers) UnmaskIntx(Controller);
     DeleteIoQueues(Controller);
     NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_SUSPENDED);
-    NVMeQueueDrain(&Controller->Admin, Answers);
+    NVMeQueueDrain(&Controller->Admin);
     KSTATUS Status = NVMeControllerDisable(Controller);
     if (Status != KSTATUS_SUCCESS) {
         *Gone = NVMeRead32(Controller, NVME_REG_CSTS) == MAX_U32;
         return Status;
     }
     U32 Held = 0;
-    for (U32 I = 0; I < Count; I++) NVMeQueueDrain(Queues[I], FALSE);  // posted before EN fell; the CQs are gone
-    for (U32 I = 0; I < Count; I++) Held += NVMeQueueCancel(Queues[I], TRUE, KSTATUS_TIMEOUT);
+    for (U32 I = 0; I < Count; I++) NVMeQueueDrain(Queues[I]);  // posted before EN fell (no doorbell: CQs gone)
+    for (U32 I = 0; I < Count; I++) Held += NVMeQueueHoldInFlight(Queues[I]);
     for (U32 I = 0; I < Count; I++) {
-        RestartRings(Queues[I]);
+        NVMeQueueRestartRings(Queues[I]);
         if (Queues[I]->Id != 0) Queues[I]->Created = FALSE;
     }
     Status = NVMeControllerEnable(Controller);
@@ -190,28 +178,18 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
     U32 Granted = 0;
     Status = NVMeAdminSetQueueCount(Controller, Controller->WantedIoQueues, &Granted);
     if (Status != KSTATUS_SUCCESS) {
-        StringCopy(Info->StateReason, "Number of Queues failed after the reset", sizeof(Info->StateReason));
+        NVME_VIEW_SET_TEXT(Controller, StateReason, "Number of Queues failed after the reset");
         return Status;
     }
+    DropExtraQueues(Controller, Granted);
     for (U32 I = 0; I < Controller->IoCount; I++) {
-        NVME_QUEUE* Queue = &Controller->Io[I];
-        if (I >= Granted) {
-            // Fewer queues than before: what was held on the others fails.
-            NVMeQueueSetMode(Queue, NVME_QUEUE_DEAD);
-            NVMeQueueCancel(Queue, FALSE, KSTATUS_IO_ERROR);
-            continue;
-        }
-        Status = NVMeAdminCreateQueuePair(Controller, Queue, !Info->Polling);
+        Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], !Info->Polling);
         if (Status != KSTATUS_SUCCESS) {
-            StringPrintFormat(Info->StateReason, sizeof(Info->StateReason), "creating I/O queue %u failed", I + 1);
+            char Reason[NVME_REASON_LENGTH];
+            StringPrintFormat(Reason, sizeof(Reason), "creating I/O queue %u failed", I + 1);
+            NVME_VIEW_SET_TEXT(Controller, StateReason, Reason);
             return Status;
         }
-    }
-    if (Granted < Controller->IoCount) {
-        WARNING("[NVMeRecovery] %s: only %u I/O queue(s) granted after the reset (%u before)", Info->Name, Granted,
-                Controller->IoCount);
-        Controller->IoCount = Granted;
-        Info->IoQueueCount = Granted;
     }
     NVMeHealthStart(Controller);
     DEBUG("[NVMeRecovery] %s: %u command(s) held and posted again", Info->Name, Held);
@@ -222,9 +200,9 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
 static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     if (Info->State != NVME_STATE_READY && Info->State != NVME_STATE_ADMIN_ONLY) return KSTATUS_IO_ERROR;
-    Info->State = NVME_STATE_RESETTING;
-    Info->Resets++;
-    StringCopy(Info->LastResetReason, Reason, sizeof(Info->LastResetReason));
+    if (!NVMeControllerSetState(Controller, NVME_STATE_RESETTING, NULL)) return KSTATUS_IO_ERROR;
+    NVME_COUNT(Info->Resets, 1);
+    NVME_VIEW_SET_TEXT(Controller, LastResetReason, Reason);
     if (StringCompare(Reason, NVME_RESET_REQUESTED) == 0) {
         INFO("[NVMeRecovery] %s: resetting the controller: %s", Info->Name, Reason);
     } else {
@@ -234,8 +212,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     for (U32 Attempt = 1; Attempt <= NVME_RESET_ATTEMPTS; Attempt++) {
         BOOL Gone = FALSE;
         if (ResetAttempt(Controller, &Gone) == KSTATUS_SUCCESS) {
-            Info->State = Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY;
-            Info->StateReason[0] = 0;
+            NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY, "");
             // Ready before the queues post what they held: a caller woken by its completion sees it so.
             NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_LIVE);
             for (U32 I = 0; I < Controller->IoCount; I++) NVMeQueueSetMode(&Controller->Io[I], NVME_QUEUE_LIVE);
@@ -243,7 +220,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
                  (PlatformTimeNs() - Start) / 1000000, Attempt);
             return KSTATUS_SUCCESS;
         }
-        Info->ResetFailures++;
+        NVME_COUNT(Info->ResetFailures, 1);
         WARNING("[NVMeRecovery] %s: reset attempt %u failed: %s", Info->Name, Attempt, Info->StateReason);
         if (Gone) break;
     }
@@ -266,63 +243,17 @@ KSTATUS NVMeResetController(U32 ControllerIndex) {
 }
 
 /************************************************************************/
-// Deadlines and the timeout ladder
-
-static U32 QueueTimeoutTicks(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue) {
-    U32 Ms = Queue->Id == 0 ? Controller->AdminTimeoutMs : Controller->IoTimeoutMs;
-    return (Ms + NVME_HEALTH_PERIOD_MS - 1) / NVME_HEALTH_PERIOD_MS;
-}
-
-static U32 FindExpired(NVME_CONTROLLER* Controller, EXPIRED* List) {
-    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 QueueCount = QueueList(Controller, Queues), Count = 0;
-    U32 Tick = Controller->Tick;
-    for (U32 Q = 0; Q < QueueCount && Count < EXPIRED_MAX; Q++) {
-        NVME_QUEUE* Queue = Queues[Q];
-        if (Queue->Stats.Outstanding <= Queue->Quiet) continue;
-        U32 Limit = QueueTimeoutTicks(Controller, Queue);
-        U64 State = PlatformLockAcquire(Queue->Lock);
-        for (U16 I = 0; I < Queue->TrackerCount && Count < EXPIRED_MAX; I++) {
-            NVME_TRACKER* Tracker = &Queue->Trackers[I];
-            if (Tracker->State != NVME_TRACKER_IN_FLIGHT || (Tracker->Flags & NVME_TRACKER_NO_DEADLINE)) continue;
-            if (Tick - Tracker->SubmitTick <= Limit) continue;
-            List[Count].Queue = Queue;
-            List[Count].Index = I;
-            List[Count].Cid = Tracker->Cid;
-            Count++;
-        }
-        PlatformLockRelease(Queue->Lock, State);
-    }
-    return Count;
-}
-
-/** TRUE if the command is still in flight (and, if Mark, notes that an Abort names it and restarts its clock). */
-static BOOL StillInFlight(NVME_CONTROLLER* Controller, const EXPIRED* Entry, BOOL Mark, NVME_TRACKER* Copy) {
-    NVME_QUEUE* Queue = Entry->Queue;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    NVME_TRACKER* Tracker = &Queue->Trackers[Entry->Index];
-    BOOL Live = Tracker->State == NVME_TRACKER_IN_FLIGHT && Tracker->Cid == Entry->Cid;
-    if (Live) {
-        if (Copy) *Copy = *Tracker;
-        if (Mark) {
-            Tracker->Flags |= NVME_TRACKER_ABORT_SENT;
-            Tracker->SubmitTick = Controller->Tick;  // a fresh deadline while the Abort works
-        }
-    }
-    PlatformLockRelease(Queue->Lock, State);
-    return Live;
-}
+// The timeout ladder
 
 /** Sends an Abort for the command; TRUE when the controller says it aborted it. */
-static BOOL AbortCommand(NVME_CONTROLLER* Controller, const EXPIRED* Entry) {
-    if (!StillInFlight(Controller, Entry, TRUE, NULL)) return TRUE;  // ended meanwhile
-    NVME_COMMAND Command;
-    MemorySet(&Command, 0, sizeof(Command));
+static BOOL AbortCommand(NVME_CONTROLLER* Controller, const NVME_EXPIRED* Entry) {
+    if (!NVMeDeadlineAbortSent(Entry)) return TRUE;  // ended meanwhile
+    NVME_COMMAND Command = {0};
     Command.Opcode = NVME_ADMIN_ABORT;
     Command.Cdw10 = Entry->Queue->Id | ((U32)Entry->Cid << 16);  // SQID, CID
     U32 Dw0 = 0;
     U16 NvmeStatus = 0;
-    Controller->Info.Aborts++;
+    NVME_COUNT(Controller->Info.Aborts, 1);
     KSTATUS Status = NVMeAdminCommandTimed(Controller, &Command, TRUE, Controller->AdminTimeoutMs, &Dw0, &NvmeStatus);
     if (Status != KSTATUS_SUCCESS) {
         char Text[NVME_REASON_LENGTH];
@@ -332,44 +263,28 @@ static BOOL AbortCommand(NVME_CONTROLLER* Controller, const EXPIRED* Entry) {
                 Entry->Queue->Id, Text);
         return FALSE;
     }
-    if (Dw0 & 1) {
+    if (Dw0 & NVME_ABORT_DW0_NOT_ABORTED) {
         INFO("[NVMeRecovery] %s: the controller did not abort CID %x on queue %u", Controller->Info.Name, Entry->Cid,
              Entry->Queue->Id);
         return FALSE;
     }
-    Controller->Info.AbortsSucceeded++;
+    NVME_COUNT(Controller->Info.AbortsSucceeded, 1);
     return TRUE;
 }
 
+/** The ladder for the commands past their deadline (missed interrupts already taken out): Abort, else reset. */
 static void CheckDeadlines(NVME_CONTROLLER* Controller) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
-    EXPIRED List[EXPIRED_MAX];
-    U32 Count = FindExpired(Controller, List);
-    if (Count == 0) return;
-    // Poll first: a completion that is there but was never signalled is a missed interrupt (counted before it is
-    // reaped, so its caller already sees the count).
-    BOOL Missed[EXPIRED_MAX];
-    for (U32 I = 0; I < Count; I++) {
-        Missed[I] = NVMeQueueCompletionPosted(List[I].Queue, List[I].Cid);
-        if (!Missed[I]) continue;
-        Info->MissedInterrupts++;
-        if (!Controller->MissedInterruptLogged) {
-            Controller->MissedInterruptLogged = TRUE;
-            WARNING("[NVMeRecovery] %s: a completion on queue %u was found by polling after its deadline: "
-                    "interrupt missed (logged once)", Info->Name, List[I].Queue->Id);
-        }
-    }
-    for (U32 I = 0; I < Count; I++) {
-        if (I == 0 || List[I].Queue != List[I - 1].Queue) NVMeQueueProcessCompletions(List[I].Queue, TRUE);
-    }
+    NVME_EXPIRED List[EXPIRED_MAX];
+    U32 Count = NVMeDeadlineExpired(Controller, List, EXPIRED_MAX);
     char Why[NVME_REASON_LENGTH];
     BOOL Reset = FALSE;
     U32 AbortsLeft = (U32)Info->Identify.Acl + 1;  // ACL is 0-based
     for (U32 I = 0; I < Count && !Reset; I++) {
         NVME_TRACKER Copy;
         BOOL Admin = List[I].Queue->Id == 0;
-        if (Missed[I] || !StillInFlight(Controller, &List[I], FALSE, &Copy)) continue;
-        Info->Timeouts++;
+        if (!NVMeDeadlinePending(&List[I], &Copy)) continue;
+        NVME_COUNT(Info->Timeouts, 1);
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
                          "[NVMeRecovery] %s: %s NSID %u LBA %llu x%u (CID %x, queue %u) timed out after %u ms%s",
                          Info->Name, NVMeOpcodeName(Admin, Copy.Opcode), Copy.Nsid, Copy.Lba, Copy.Blocks,
@@ -392,7 +307,7 @@ static void CheckDeadlines(NVME_CONTROLLER* Controller) {
 }
 
 static void HealthCheck(NVME_CONTROLLER* Controller) {
-    Controller->Info.HealthChecks++;
+    NVME_COUNT(Controller->Info.HealthChecks, 1);
     U32 Csts = NVMeRead32(Controller, NVME_REG_CSTS);
     if (Csts == MAX_U32) {
         ResetLocked(Controller, "device stopped answering (CSTS all ones)");
@@ -408,7 +323,7 @@ static void HealthCheck(NVME_CONTROLLER* Controller) {
 /** Posts every retry that is due; returns the earliest time one still waits for (0: none). */
 static U64 RetryAll(NVME_CONTROLLER* Controller) {
     NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
-    U32 Count = QueueList(Controller, Queues);
+    U32 Count = NVMeControllerQueues(Controller, Queues);
     U64 Now = PlatformTimeNs(), Next = 0;
     for (U32 I = 0; I < Count; I++) {
         U64 When = NVMeQueueRetryDue(Queues[I], Now);
@@ -419,8 +334,7 @@ static U64 RetryAll(NVME_CONTROLLER* Controller) {
 
 static void WatchdogThread(LPVOID Context) {
     NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
-    U64 Base = PlatformTimeNs();
-    U64 NextHealth = Base + NVME_HEALTH_PERIOD_MS * 1000000ULL, NextRetry = 0;
+    U64 NextHealth = PlatformTimeNs() + NVME_HEALTH_PERIOD_MS * 1000000ULL, NextRetry = 0;
     for (;;) {
         U64 Now = PlatformTimeNs();
         U64 Until = (NextRetry && NextRetry < NextHealth) ? NextRetry : NextHealth;
@@ -431,14 +345,15 @@ static void WatchdogThread(LPVOID Context) {
         if (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) {
             // Terminal: nothing will be submitted again, and the device is not touched any more.
             PlatformMutexUnlock(Controller->ResetMutex);
-            DEBUG("[NVMeRecovery] %s: watchdog ends (%s)", Controller->Info.Name,
-                  State == NVME_STATE_FAILED ? "failed" : "shut down");
+            DEBUG("[NVMeRecovery] %s: watchdog ends (%s)", Controller->Info.Name, NVMeControllerStateName(State));
             return;
         }
         NVMeHealthProcessEvents(Controller);
         if (__atomic_exchange_n(&Controller->ResetRequested, 0, __ATOMIC_ACQ_REL)) {
             char Reason[NVME_REASON_LENGTH];
-            StringCopy(Reason, Controller->Info.LastResetReason, sizeof(Reason));
+            U64 Lock = PlatformLockAcquire(Controller->ViewLock);
+            StringCopy(Reason, Controller->ResetReason, sizeof(Reason));
+            PlatformLockRelease(Controller->ViewLock, Lock);
             ResetLocked(Controller, Reason);
         }
         Now = PlatformTimeNs();
@@ -447,8 +362,7 @@ static void WatchdogThread(LPVOID Context) {
         }
         BOOL Periodic = Now >= NextHealth;
         if (Periodic) {
-            __atomic_store_n(&Controller->Tick, (U32)((Now - Base) / (NVME_HEALTH_PERIOD_MS * 1000000ULL)),
-                             __ATOMIC_RELAXED);
+            NVMeDeadlineTick(Controller, Now);
             NextHealth = Now + NVME_HEALTH_PERIOD_MS * 1000000ULL;
         }
         if (__atomic_exchange_n(&Controller->CheckNow, 0, __ATOMIC_ACQ_REL) || Periodic) HealthCheck(Controller);
@@ -460,6 +374,7 @@ void NVMeRecoveryStart(NVME_CONTROLLER* Controller) {
     char Name[24];
     StringCopy(Name, Controller->Info.Name, sizeof(Name));
     StringAppend(Name, "-watch", sizeof(Name));
+    NVMeDeadlineTick(Controller, PlatformTimeNs());  // tick 0: the watchdog's clock starts now
     Controller->WatchdogStarted = TRUE;  // before the thread: commands from now on are supervised
     Controller->Info.Supervised = TRUE;
     if (!PlatformThreadCreate(Name, WatchdogThread, Controller)) {
@@ -480,15 +395,12 @@ static KSTATUS FlushTimed(NVME_NAMESPACE* Namespace) {
     NVMeRequestInit(Controller, &Request);
     Request.SelfTimed = TRUE;
     KSTATUS Status = KSTATUS_IO_ERROR;
-    NVME_TRACKER* Tracker = NVMeQueueGetTracker(Queue, TRUE);
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
     if (Tracker) {
-        NVME_COMMAND Command;
-        MemorySet(&Command, 0, sizeof(Command));
-        Command.Opcode = NVME_IO_FLUSH;
-        Command.Nsid = Namespace->Nsid;
+        Tracker->Command = (NVME_COMMAND){.Opcode = NVME_IO_FLUSH, .Nsid = Namespace->Nsid};
         Tracker->Lba = 0;
         Tracker->Blocks = 0;
-        Status = NVMeRequestSubmitChild(&Request, Tracker, &Command);
+        Status = NVMeRequestSubmitChild(&Request, Tracker);
     }
     KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
     NVMeRequestRelease(Controller, &Request);
@@ -521,10 +433,10 @@ void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
         return;
     }
     U64 Start = PlatformTimeNs();
-    Info->State = NVME_STATE_SHUTDOWN;  // new requests fail from here on; the watchdog ends at its next pass
+    NVMeControllerSetState(Controller, NVME_STATE_SHUTDOWN, NULL);  // new requests fail; the watchdog ends next pass
     DrainIo(Controller);
     U32 Flushed = 0;
-    if ((Info->Identify.Vwc & 1) && Controller->IoCount) {
+    if ((Info->Identify.Vwc & NVME_VWC_PRESENT) && Controller->IoCount) {
         for (U32 I = 0; I < Controller->NamespaceCount; I++) {
             if (!Controller->Namespaces[I].Exposed) continue;
             if (FlushTimed(&Controller->Namespaces[I]) == KSTATUS_SUCCESS) Flushed++;
@@ -538,9 +450,8 @@ void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
     }
     for (U32 I = 0; I < Controller->IoCount; I++) {
         NVME_QUEUE* Queue = &Controller->Io[I];
-        NVMeQueueProcessCompletions(Queue, FALSE);  // commands aborted by the SQ deletion fail to their callers
-        NVMeQueueSetMode(Queue, NVME_QUEUE_DEAD);
-        NVMeQueueCancel(Queue, FALSE, KSTATUS_IO_ERROR);
+        NVMeQueueReap(Queue);                       // commands aborted by the SQ deletion fail to their callers
+        NVMeQueueSetMode(Queue, NVME_QUEUE_DEAD);   // and whatever is left
         NVMeAdminDeleteQueue(Controller, Queue, TRUE, TimeoutMs);
     }
     NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_SUSPENDED);  // no doorbell once SHN is set
@@ -558,8 +469,7 @@ void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
         if (PlatformTimeNs() - ShnStart >= (U64)LimitMs * 1000000ULL) break;
         PlatformSleepMs(10);
     }
-    NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_DEAD);
-    NVMeQueueCancel(&Controller->Admin, FALSE, KSTATUS_IO_ERROR);  // the AERs
+    NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_DEAD);  // the AERs fail
     Info->ShutdownMs = (U32)((PlatformTimeNs() - Start) / 1000000);
     if (Csts != MAX_U32 && (Csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_COMPLETE) {
         Info->ShutdownComplete = TRUE;

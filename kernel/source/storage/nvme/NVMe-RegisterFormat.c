@@ -13,6 +13,8 @@
 
 #include "storage/nvme/NVMe-RegisterFormat.h"
 
+#include "storage/nvme/NVMe-Spec.h"
+
 #include "utils/Format.h"
 #include "utils/String.h"
 
@@ -24,42 +26,42 @@ static LPCSTR YesNo(U32 Bit) { return Bit ? "Yes" : "No"; }
 /************************************************************************/
 // Registers
 
-static void PrintCap(U64 Cap, NVME_LINE_OUTPUT Output, LPVOID Context) {
+static void PrintCap(U64 Raw, NVME_LINE_OUTPUT Output, LPVOID Context) {
+    NVME_CAP_INFO Cap;
+    NVMeDecodeCap(Raw, &Cap);
     NVMeFormatLine(Output, Context, "\tNVM Subsystem Shutdown Enhancements Supported (NSSES): %s",
-                   SupportedText(BITS(Cap, 61, 61)));
-    NVMeFormatLine(Output, Context, "\tController Ready With Media Support (CRWMS): %s",
-                   SupportedText(BITS(Cap, 59, 59)));
+                   SupportedText(Cap.Nsses));
+    NVMeFormatLine(Output, Context, "\tController Ready With Media Support (CRWMS): %s", SupportedText(Cap.Crwms));
     NVMeFormatLine(Output, Context, "\tController Ready Independent of Media Support (CRIMS): %s",
-                   SupportedText(BITS(Cap, 60, 60)));
-    NVMeFormatLine(Output, Context, "\tNVM Subsystem Shutdown Supported   (NSSS): %s",
-                   SupportedText(BITS(Cap, 58, 58)));
+                   SupportedText(Cap.Crims));
+    NVMeFormatLine(Output, Context, "\tNVM Subsystem Shutdown Supported   (NSSS): %s", SupportedText(Cap.Nsss));
     NVMeFormatLine(Output, Context, "\tController Memory Buffer Supported (CMBS): The Controller Memory Buffer is %s",
-                   SupportedText(BITS(Cap, 57, 57)));
+                   SupportedText(Cap.Cmbs));
     NVMeFormatLine(Output, Context, "\tPersistent Memory Region Supported (PMRS): The Persistent Memory Region is %s",
-                   SupportedText(BITS(Cap, 56, 56)));
+                   SupportedText(Cap.Pmrs));
     NVMeFormatLine(Output, Context, "\tMemory Page Size Maximum         (MPSMAX): %llu bytes",
-                   1ULL << (12 + BITS(Cap, 55, 52)));
+                   1ULL << (12 + Cap.MpsMax));
     NVMeFormatLine(Output, Context, "\tMemory Page Size Minimum         (MPSMIN): %llu bytes",
-                   1ULL << (12 + BITS(Cap, 51, 48)));
+                   1ULL << (12 + Cap.MpsMin));
     static const char* const PowerScopes[4] = {"Not Reported", "Controller scope", "Domain scope",
                                                "NVM subsystem scope"};
-    NVMeFormatLine(Output, Context, "\tController Power Scope              (CPS): %s", PowerScopes[BITS(Cap, 47, 46)]);
-    NVMeFormatLine(Output, Context, "\tBoot Partition Support              (BPS): %s", YesNo(BITS(Cap, 45, 45)));
-    U32 Css = BITS(Cap, 44, 37);
+    NVMeFormatLine(Output, Context, "\tController Power Scope              (CPS): %s", PowerScopes[Cap.Cps]);
+    NVMeFormatLine(Output, Context, "\tBoot Partition Support              (BPS): %s", YesNo(Cap.Bps));
     NVMeFormatLine(Output, Context, "\tCommand Sets Supported              (CSS): NVM command set is %s",
-                   SupportedText(Css & 0x01));
+                   SupportedText(Cap.Css & NVME_CAP_CSS_NVM));
     NVMeFormatLine(Output, Context, "\t                                           One or more I/O Command Sets are %s",
-                   SupportedText(Css & 0x40));
-    NVMeFormatLine(Output, Context, "\t                                           %s",
-                   (Css & 0x80) ? "Only Admin Command Set Supported" : "I/O Command Set is Supported");
-    NVMeFormatLine(Output, Context, "\tNVM Subsystem Reset Supported     (NSSRS): %s", YesNo(BITS(Cap, 36, 36)));
-    NVMeFormatLine(Output, Context, "\tDoorbell Stride                   (DSTRD): %u bytes", 4U << BITS(Cap, 35, 32));
-    NVMeFormatLine(Output, Context, "\tTimeout                              (TO): %u ms", BITS(Cap, 31, 24) * 500);
+                   SupportedText(Cap.Css & NVME_CAP_CSS_IO_SETS));
+    LPCSTR IoSets =
+        (Cap.Css & NVME_CAP_CSS_NO_IO) ? "Only Admin Command Set Supported" : "I/O Command Set is Supported";
+    NVMeFormatLine(Output, Context, "\t                                           %s", IoSets);
+    NVMeFormatLine(Output, Context, "\tNVM Subsystem Reset Supported     (NSSRS): %s", YesNo(Cap.Nssrs));
+    NVMeFormatLine(Output, Context, "\tDoorbell Stride                   (DSTRD): %u bytes", 4U << Cap.Dstrd);
+    NVMeFormatLine(Output, Context, "\tTimeout                              (TO): %u ms", Cap.Timeout * 500U);
     NVMeFormatLine(Output, Context,
                    "\tArbitration Mechanism Supported     (AMS): Weighted Round Robin with Urgent Priority Class is %s",
-                   SupportedText(BITS(Cap, 17, 17)));
-    NVMeFormatLine(Output, Context, "\tContiguous Queues Required          (CQR): %s", YesNo(BITS(Cap, 16, 16)));
-    NVMeFormatLine(Output, Context, "\tMaximum Queue Entries Supported    (MQES): %u", BITS(Cap, 15, 0) + 1);
+                   SupportedText(Cap.Ams & 1));
+    NVMeFormatLine(Output, Context, "\tContiguous Queues Required          (CQR): %s", YesNo(Cap.Cqr));
+    NVMeFormatLine(Output, Context, "\tMaximum Queue Entries Supported    (MQES): %u", Cap.Mqes + 1);
 }
 
 static void PrintCc(U32 Cc, NVME_LINE_OUTPUT Output, LPVOID Context) {
@@ -104,7 +106,7 @@ static void RegisterHeader(LPCSTR Name, U64 Value, NVME_LINE_OUTPUT Output, LPVO
     NVMeFormatLine(Output, Context, "%-8s: %s", Name, Hex);
 }
 
-void NVMeRegistersPrint(const NVME_REGISTER_VALUES* Registers, NVME_LINE_OUTPUT Output, LPVOID Context) {
+void NVMeRegistersPrint(const NVME_REGISTERS* Registers, NVME_LINE_OUTPUT Output, LPVOID Context) {
     RegisterHeader("cap", Registers->Cap, Output, Context);
     PrintCap(Registers->Cap, Output, Context);
     Output(Context, "");
@@ -151,20 +153,6 @@ void NVMeRegistersPrint(const NVME_REGISTER_VALUES* Registers, NVME_LINE_OUTPUT 
 
 /************************************************************************/
 // Features
-
-LPCSTR NVMeFormatFeatureName(U8 FeatureId) {
-    switch (FeatureId) {
-        case NVME_FEATURE_ARBITRATION: return "Arbitration";
-        case NVME_FEATURE_POWER_MANAGEMENT: return "Power Management";
-        case NVME_FEATURE_TEMPERATURE_THRESHOLD: return "Temperature Threshold";
-        case NVME_FEATURE_ERROR_RECOVERY: return "Error Recovery";
-        case NVME_FEATURE_VOLATILE_WRITE_CACHE: return "Volatile Write Cache";
-        case NVME_FEATURE_NUMBER_OF_QUEUES: return "Number of Queues";
-        case NVME_FEATURE_INTERRUPT_COALESCING: return "Interrupt Coalescing";
-        case NVME_FEATURE_ASYNC_EVENT_CONFIG: return "Async Event Configuration";
-        default: return "Unknown";
-    }
-}
 
 static void PrintTemperatureThreshold(U32 Value, NVME_LINE_OUTPUT Output, LPVOID Context) {
     U32 Select = BITS(Value, 19, 16), Type = BITS(Value, 21, 20);
@@ -213,10 +201,10 @@ void NVMeFeaturePrint(U8 FeatureId, U32 Value, NVME_LINE_OUTPUT Output, LPVOID C
     // nvme-cli: the feature number in 0x%02x, the value in 8 hex digits (without 0x when it is 0).
     if (Value != 0) {
         NVMeFormatLine(Output, Context, "get-feature:0x%02x (%s), Current value:0x%08x", FeatureId,
-                       NVMeFormatFeatureName(FeatureId), Value);
+                       NVMeFeatureName(FeatureId), Value);
     } else {
         NVMeFormatLine(Output, Context, "get-feature:0x%02x (%s), Current value:%08x", FeatureId,
-                       NVMeFormatFeatureName(FeatureId), Value);
+                       NVMeFeatureName(FeatureId), Value);
     }
     switch (FeatureId) {
         case NVME_FEATURE_ARBITRATION: {

@@ -9,14 +9,14 @@
  * callers wait at once). Each command (a "child") carries the request in its
  * tracker's Context and NVMeRequestChildDone as its Done function.
  *
- * Waiting: on the event in NVME_WAIT_STEP_MS steps, reaping the queue after
- * each empty step (a missed interrupt costs a step, not a deadline). Once
- * the watchdog runs, commands are supervised: they end by completion, retry
- * limit, resubmission limit or controller failure, so the waiter only keeps
- * a generous backstop. Bring-up, the watchdog itself, resets and shutdown
- * time their own commands (SelfTimed): after TimeoutMs the request is
- * abandoned - its trackers are detached (their ends touch nothing of the
- * caller) and marked CANCEL, so no reset ever posts them again.
+ * Waiting: in NVMe-Deadline.c's steps (each empty step reaps the queue: a
+ * missed interrupt costs a step, not a deadline) for as long as it allows:
+ * supervised commands always end (completion, retry limit, resubmission
+ * limit, controller failure), so the waiter keeps only a backstop.
+ * Bring-up, the watchdog itself, resets and shutdown time their own
+ * commands (SelfTimed): after TimeoutMs the request is abandoned - its
+ * trackers are detached (their ends touch nothing of the caller) and marked
+ * CANCEL, so no reset ever posts them again.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -46,7 +46,7 @@ void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
     // More sleeping callers than pooled events: rare, so an event of its own.
     if (Request->Event == NULL) {
         Request->Event = PlatformEventCreate(FALSE);
-        if (Request->Event) __atomic_add_fetch(&Controller->Info.ExtraWaiterEvents, 1, __ATOMIC_RELAXED);
+        if (Request->Event) NVME_COUNT(Controller->Info.ExtraWaiterEvents, 1);
     }
 }
 
@@ -64,7 +64,7 @@ void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
     PlatformLockRelease(Controller->WaiterLock, State);
     if (Request->Event) {
         PlatformEventDestroy(Request->Event);
-        __atomic_sub_fetch(&Controller->Info.ExtraWaiterEvents, 1, __ATOMIC_RELAXED);
+        NVME_COUNT(Controller->Info.ExtraWaiterEvents, -1);
     }
     Request->Event = NULL;
 }
@@ -75,9 +75,9 @@ void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
     Tracker->Context = Request;
 }
 
-KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker, NVME_COMMAND* Command) {
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
     NVMeRequestAddChild(Request, Tracker);
-    KSTATUS Status = NVMeQueueSubmit(Tracker, Command);
+    KSTATUS Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) {
         __atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL);  // the submitter still holds its reference
         NVMeQueuePutTracker(Tracker);
@@ -138,11 +138,10 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     if (__atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL) == 0) return Request->Status;
     NVME_CONTROLLER* Controller = Queue->Controller;
     BOOL Supervised = Controller->WatchdogStarted && !Request->SelfTimed;
-    U64 LimitNs = Supervised ? NVMeBackstopNs(TimeoutMs) : (U64)TimeoutMs * 1000000ULL;
+    U64 LimitNs = NVMeDeadlineLimitNs(Controller, TimeoutMs, Request->SelfTimed);
     U64 Start = PlatformTimeNs();
     for (;;) {
-        BOOL Signalled = PlatformEventWait(Request->Event, NVME_WAIT_STEP_MS);
-        if (!Signalled) NVMeQueueProcessCompletions(Queue, TRUE);  // missed interrupt, or a slow poll thread
+        NVMeDeadlineWaitStep(Queue, Request->Event);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
         if (PlatformTimeNs() - Start >= LimitNs) break;
         // Unsupervised waits stop when the controller failed; supervised ones are failed by the watchdog.
@@ -151,7 +150,7 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     AbandonRequest(Queue, Request);
     if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;  // finished meanwhile
     Request->Abandoned = TRUE;
-    __atomic_add_fetch(&Controller->Info.Timeouts, 1, __ATOMIC_RELAXED);
+    NVME_COUNT(Controller->Info.Timeouts, 1);
     if (Supervised) {
         ERROR("[NVMeRequestWait] %s: a supervised command outlived its backstop (%llu ms); abandoned",
               Controller->Info.Name, LimitNs / 1000000);
