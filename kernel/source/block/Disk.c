@@ -121,30 +121,32 @@ static U64 DiskDefaultCacheBudget(void) {
 #endif
 }
 
-static void DiskAttachCache(DISK* Disk) {
-    Disk->Cache = NULL;
-    if (Disk->Parent != NULL || Disk->Type == DISK_TYPE_PARTITION || (Disk->Flags & DISK_FLAG_NO_CACHE)) return;
-    if (!DISK_LINKED(CacheCreate)) return;
-    U64 Budget = DiskDefaultCacheBudget();
-    if (Budget == 0) return;
-    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, Disk};
-    Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, Budget, &Backend);
-    if (Disk->Cache == NULL) {
-        WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
-        return;
-    }
-    __atomic_store_n(&DiskHookNeeded, TRUE, __ATOMIC_RELEASE);
-}
-
 static void DiskShutdownHook(SHUTDOWN_KIND Kind, LPVOID Context) {
     UNUSED(Kind);
     UNUSED(Context);
     DiskSyncAll();
 }
 
-static void DiskRegisterShutdownHook(void) {
+/** The cache's Dirtied callback: data waits in a cache, so the write-back hook must run before the drivers'. */
+static void DiskRegisterShutdownHook(LPVOID Context) {
+    UNUSED(Context);
     if (!__atomic_exchange_n(&DiskHookNeeded, FALSE, __ATOMIC_ACQ_REL)) return;
     if (DISK_LINKED(ShutdownRegisterHook)) ShutdownRegisterHook("disk cache write-back", DiskShutdownHook, NULL);
+}
+
+static void DiskAttachCache(DISK* Disk) {
+    Disk->Cache = NULL;
+    if (Disk->Parent != NULL || Disk->Type == DISK_TYPE_PARTITION || (Disk->Flags & DISK_FLAG_NO_CACHE)) return;
+    if (!DISK_LINKED(CacheCreate)) return;
+    U64 Budget = DiskDefaultCacheBudget();
+    if (Budget == 0) return;
+    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, DiskRegisterShutdownHook, Disk};
+    Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, 0, Budget, &Backend);
+    if (Disk->Cache == NULL) {
+        WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
+        return;
+    }
+    __atomic_store_n(&DiskHookNeeded, TRUE, __ATOMIC_RELEASE);
 }
 
 /************************************************************************/
@@ -270,7 +272,6 @@ static KSTATUS DiskCachedCommand(DISK* Disk, U32 Function, DISK_IO* Io) {
         case DF_DISK_READ:
             return CacheRead(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
         case DF_DISK_WRITE:
-            DiskRegisterShutdownHook();
             return CacheWrite(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
         case DF_DISK_TRIM:
             // Forget the range first, so no later write-back puts old data back.
