@@ -65,6 +65,13 @@ typedef I32 VFS_STATUS;
 
 /** strerror-style text: "No such file or directory", ... */
 LPCSTR VFSErrorString(VFS_STATUS Status);
+/**
+ * The one mapping from a disk layer status to a VFS one (file systems, the
+ * raw-disk file commands): refused writes are "Read-only file system",
+ * refused reads (a disabled disk) and device failures "Input/output error",
+ * a range off the disk "Invalid argument".
+ */
+VFS_STATUS VFSDiskStatus(KSTATUS Status, BOOL Write);
 
 /************************************************************************/
 // Nodes
