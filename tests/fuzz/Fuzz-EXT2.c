@@ -5,7 +5,10 @@
  * The input is a raw EXT2 image (the seeds are small mke2fs images; see
  * tools/make-fuzz-corpus.sh and tools/make-ext2-corpus.sh). Bytes 0 to 1023
  * are the boot block, which EXT2 never reads, so they carry the options:
- * byte 0 bit 0 gives 4096-byte sectors (else 512), bit 1 mounts read-only.
+ * byte 0 bit 0 gives 4096-byte sectors (else 512), bit 1 mounts read-only,
+ * bit 2 leaves the disk without a sector cache (the volume then pins its
+ * metadata in a private one; without the bit, in the disk's 256 KiB cache,
+ * small enough to evict while blocks are pinned).
  *
  * Each input is copied into a memory disk and mounted through the driver's
  * VFS table; every folder is listed (depth and entry count bounded), every
@@ -15,7 +18,7 @@
  * Any fault, sanitizer report, leak, access outside the disk, lock left
  * held or hang (the -timeout) is a crash; errors from the driver are fine.
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 // FUZZ_FLAGS: -max_len=1048576 -timeout=20 -rss_limit_mb=2048
 
 #include <stddef.h>
@@ -23,10 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/Cache.h"
+#include "block/Disk.h"
 #include "core/Log.h"
 #include "core/Sync.h"
 #include "fs/ext2/EXT2.h"
-#include "block/Disk.h"
 #include "memory/Heap.h"
 
 #define CHECK(Condition)                    \
@@ -186,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
     if (Size < 2048) return 0;
     U32 SectorSize = (Data[0] & 1) ? 4096 : 512;
     BOOL ReadOnly = (Data[0] & 2) != 0;
+    BOOL Cached = (Data[0] & 4) == 0;
     if (Size / SectorSize == 0) return 0;
 
     FUZZ_DISK* Fuzz = calloc(1, sizeof(FUZZ_DISK));
@@ -199,6 +204,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
     Fuzz->Disk.DriverData = Fuzz;
     Fuzz->Disk.SectorSize = SectorSize;
     Fuzz->Disk.SectorCount = Size / SectorSize;
+    if (Cached) {
+        DiskSetCacheBudget(256 * 1024);
+        CHECK(DiskRegister(&Fuzz->Disk) == KSTATUS_SUCCESS && Fuzz->Disk.Cache != NULL);
+    }
 
     FUZZ_WALK Walk;
     memset(&Walk, 0, sizeof(Walk));
@@ -217,6 +226,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
         free(Walk.Buffer);
     }
     CHECK(LockDepth == 0);
+    if (Cached) {
+        DiskUnregister(&Fuzz->Disk);
+        CacheDestroy(Fuzz->Disk.Cache);
+    }
     free(Fuzz->Bytes);
     free(Fuzz);
     return 0;

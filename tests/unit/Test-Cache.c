@@ -18,8 +18,13 @@
  * never evicted (and what happens when every block is pinned), forgetting
  * (also while pinned), a disk unregistered under a pin, 4096-byte sectors
  * with a 1 KiB change inside one, and metadata outliving a stream of data.
+ * block/BlockDevice.c on top: a file system's 1 KiB and 4 KiB blocks inside
+ * the disk's 4 KiB cache blocks through an aligned partition (one copy for
+ * every view), access modes, and the private cache of a partition off the
+ * cache's boundaries and of a disk without a cache (4096-byte sectors: a
+ * 1 KiB block written back by read-modify-write).
  */
-// SOURCES: block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
+// SOURCES: block/BlockDevice.c block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c utils/CRC32.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +42,7 @@
 #include "block/Partition.h"
 #include "memory/Heap.h"
 #include "system/Shutdown.h"
+#include "block/BlockDevice.h"
 #include "block/Cache.h"
 
 /************************************************************************/
@@ -1098,6 +1104,153 @@ static void TestActiveBlocksOutliveStream(void** State) {
     FakeFree(Fake);
 }
 
+/************************************************************************/
+// BlockDevice
+
+/** One Linux partition in the MBR of a fake disk. */
+static void FakeMbr(FAKE* Fake, U32 Start, U32 Count) {
+    U8* Entry = Fake->Data + 446;
+    memset(Fake->Data, 0, 512);
+    Entry[4] = 0x83;
+    for (U32 I = 0; I < 4; I++) {
+        Entry[8 + I] = (U8)(Start >> (8 * I));
+        Entry[12 + I] = (U8)(Count >> (8 * I));
+    }
+    Fake->Data[510] = 0x55;
+    Fake->Data[511] = 0xAA;
+}
+
+/** A 20000-sector disk of 512-byte sectors with a cache, and its partition of 8192 sectors from Start. */
+static FAKE* FakeWithPartition(const char* Name, U32 Start, DISK** Partition) {
+    FAKE* Fake = FakeNew(Name, 512, 20000, 8 * N_1MB);
+    FakeMbr(Fake, Start, 8192);
+    FakeRegister(Fake);
+    assert_int_equal(PartitionScanDisk(&Fake->Disk), 1);
+    char PartitionName[DISK_NAME_LENGTH + 2];
+    snprintf(PartitionName, sizeof(PartitionName), "%sp1", Name);
+    *Partition = DiskFind(PartitionName);
+    assert_non_null(*Partition);
+    ResetCounters(Fake);
+    return Fake;
+}
+
+static void TestBlockDeviceShared(void** State) {
+    (void)State;
+    DISK* Partition;
+    FAKE* Fake = FakeWithPartition("bd0", 2048, &Partition);
+    BLOCK_DEVICE Device;
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 1024), KSTATUS_SUCCESS);
+    assert_false(Device.Private);
+    assert_ptr_equal(Device.Cache, Fake->Disk.Cache);
+    assert_int_equal(Device.BlockCount, 4096);
+    // 1 KiB block 5: partition bytes 5120.., disk sectors 2058-2059, the second KiB of cache block 257.
+    BLOCK_BUFFER A, B;
+    assert_int_equal(BlockGet(&Device, 5, TRUE, &A), KSTATUS_SUCCESS);
+    ExpectPattern(A.Data, 2058, 2, 512);
+    assert_int_equal(A.Cached->Block, 257);
+    assert_ptr_equal(A.Data, A.Cached->Data + 1024);
+    // Its neighbour shares the cache block: same memory, no read.
+    U32 Reads = Fake->Reads;
+    assert_int_equal(BlockGet(&Device, 4, TRUE, &B), KSTATUS_SUCCESS);
+    assert_ptr_equal(B.Cached, A.Cached);
+    assert_int_equal(Fake->Reads, Reads);
+    // Changed through the buffer: raw and partition reads see it before any sync; Sync has nothing to do.
+    memset(A.Data, 0xB5, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    BlockRelease(&B);
+    assert_null(A.Cached);
+    assert_int_equal(DiskRead(&Fake->Disk, 2059, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[511], 0xB5);
+    assert_int_equal(DiskRead(Partition, 10, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[0], 0xB5);
+    assert_int_equal(BlockDeviceSync(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Writes, 0);
+    // A new block: zeroed and dirty without a read; forgotten (freed), it is never written.
+    Reads = Fake->Reads;
+    assert_int_equal(BlockGet(&Device, 100, FALSE, &A), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Reads, Reads);
+    assert_int_equal(A.Data[0], 0);
+    BlockRelease(&A);
+    BlockForget(&Device, 100);
+    assert_int_equal(DiskSync(Partition, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->SectorsWritten, 2);  // block 5 only
+    assert_int_equal(Fake->Data[2058 * 512], 0xB5);
+    ExpectPattern(Fake->Data + 2248 * 512, 2248, 2, 512);
+    // The partition's access mode applies to pins: read-only refuses new blocks, disabled everything.
+    assert_int_equal(DiskSetAccess(Partition, DISK_ACCESS_READ_ONLY), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 6, FALSE, &A), KSTATUS_NO_PERMISSION);
+    assert_int_equal(BlockGet(&Device, 6, TRUE, &A), KSTATUS_SUCCESS);
+    BlockRelease(&A);
+    assert_int_equal(DiskSetAccess(Partition, DISK_ACCESS_DISABLED), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 6, TRUE, &A), KSTATUS_NO_PERMISSION);
+    assert_int_equal(DiskSetAccess(Partition, 0), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 4096, TRUE, &A), KSTATUS_BAD_PARAMETER);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    // 4 KiB blocks on 512-byte sectors: one whole cache block each.
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 4096), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 3, TRUE, &A), KSTATUS_SUCCESS);
+    assert_ptr_equal(A.Data, A.Cached->Data);
+    assert_int_equal(A.SectorCount, 8);
+    ExpectPattern(A.Data, 2048 + 24, 8, 512);
+    BlockRelease(&A);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    FakeFree(Fake);
+}
+
+static void TestBlockDevicePrivate(void** State) {
+    (void)State;
+    // A partition starting at sector 63: its blocks straddle the disk's cache blocks, so it gets its own cache.
+    DISK* Partition;
+    FAKE* Fake = FakeWithPartition("bd1", 63, &Partition);
+    BLOCK_DEVICE Device;
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 1024), KSTATUS_SUCCESS);
+    assert_true(Device.Private);
+    assert_ptr_not_equal(Device.Cache, Fake->Disk.Cache);
+    assert_int_equal(Device.Cache->BlockSize, 1024);
+    BLOCK_BUFFER A;
+    assert_int_equal(BlockGet(&Device, 5, TRUE, &A), KSTATUS_SUCCESS);
+    ExpectPattern(A.Data, 63 + 10, 2, 512);
+    memset(A.Data, 0xC6, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    // Until the sync it stays in the device's cache; then it reaches the disk's (and the disk on its sync).
+    assert_int_equal(DiskRead(Partition, 10, 1, Buffer), KSTATUS_SUCCESS);
+    ExpectPattern(Buffer, 63 + 10, 1, 512);
+    assert_int_equal(BlockGet(&Device, 9, FALSE, &A), KSTATUS_SUCCESS);  // new, then freed: never written
+    BlockRelease(&A);
+    BlockForget(&Device, 9);
+    assert_int_equal(BlockDeviceSync(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(DiskRead(Partition, 10, 2, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[0], 0xC6);
+    assert_int_equal(Buffer[1023], 0xC6);
+    assert_int_equal(DiskSync(Partition, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Data[73 * 512], 0xC6);
+    ExpectPattern(Fake->Data + 81 * 512, 81, 2, 512);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    FakeFree(Fake);
+
+    // A disk without a cache, 4096-byte sectors: a 1 KiB block is written back into its sector
+    // (read-modify-write) and its neighbours keep their bytes.
+    Fake = FakeNew("bd2", 4096, 1000, 0);
+    Fake->ExpectLocked = FALSE;
+    assert_int_equal(DiskRegister(&Fake->Disk), KSTATUS_SUCCESS);
+    assert_null(Fake->Disk.Cache);
+    assert_int_equal(BlockDeviceOpen(&Device, &Fake->Disk, 1024), KSTATUS_SUCCESS);
+    assert_true(Device.Private);
+    assert_int_equal(BlockGet(&Device, 21, FALSE, &A), KSTATUS_SUCCESS);  // the second KiB of sector 5
+    memset(A.Data, 0xD7, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    assert_int_equal(Fake->Writes, 0);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Writes, 1);
+    assert_int_equal(Fake->Data[5 * 4096 + 1024], 0xD7);
+    assert_int_equal(Fake->Data[5 * 4096 + 1023], Pattern(5, 1023));
+    assert_int_equal(Fake->Data[5 * 4096 + 2048], Pattern(5, 2048));
+    FakeFree(Fake);
+}
+
 /** PartitionInit: every disk registered afterwards is scanned, and its partitions appear at once. */
 static void TestListener(void** State) {
     (void)State;
@@ -1170,6 +1323,8 @@ int main(void) {
         cmocka_unit_test(TestPinForgetAndShutdown),
         cmocka_unit_test(TestPinSectors4096),
         cmocka_unit_test(TestActiveBlocksOutliveStream),
+        cmocka_unit_test(TestBlockDeviceShared),
+        cmocka_unit_test(TestBlockDevicePrivate),
         cmocka_unit_test(TestListener),
     };
     return cmocka_run_group_tests(Tests, Setup, NULL);

@@ -8,11 +8,13 @@
  * image with `mke2fs -t ext2 -d`, mounts it through a file-backed DISK and
  * compares every folder listing, type, mode, size, link count, link target
  * and file byte with the host tree. Configurations: 1, 2 and 4 KiB blocks,
- * revisions 0 and 1, 512- and 4096-byte sectors. Then: an indexed folder
- * (e2fsck -D), shared attribute blocks, a read-only disk, features, and
- * corrupt images (each must give errors, one warning, no crash under ASan).
+ * revisions 0 and 1, 512- and 4096-byte sectors, with the disk's sector
+ * cache holding the metadata or (no disk cache) the volume's private one.
+ * Then: an indexed folder (e2fsck -D), shared attribute blocks, a read-only
+ * disk, features, and corrupt images (each must give errors, one warning,
+ * no crash under ASan).
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
 #define _GNU_SOURCE  // SEEK_DATA, SEEK_HOLE
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "EXT2-TestDisk.h"
+#include "block/Cache.h"
 #include "fs/ext2/EXT2.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -267,6 +270,7 @@ typedef struct {
     U32 BlockSize;
     U32 SectorSize;
     U32 Revision;
+    BOOL Cached;  // the disk has a sector cache (else the volume pins its blocks in a private one)
 } READ_CONFIG;
 
 static void ReadConfiguration(const READ_CONFIG* Config) {
@@ -278,7 +282,10 @@ static void ReadConfiguration(const READ_CONFIG* Config) {
     BuildTree(Source, Config->BlockSize, TRUE);
     TestMust("rm -f %s && mke2fs -q -F -t ext2 -b %u -r %u -d %s %s 24M", Image, Config->BlockSize, Config->Revision,
              Source, Image);
+    DiskSetCacheBudget(Config->Cached ? CACHE_DEFAULT_BUDGET : 0);
     TEST_DISK* Disk = TestDiskOpen(Image, Config->SectorSize, DISK_TYPE_RAM);
+    DiskSetCacheBudget(CACHE_DEFAULT_BUDGET);
+    assert_true((Disk->Disk.Cache != NULL) == Config->Cached);
     assert_int_equal(VFSMount(Disk->Disk.Name, "/mnt/read", FALSE), VFS_OK);
     TestAssertUnlocked();
 
@@ -315,31 +322,31 @@ static void ReadConfiguration(const READ_CONFIG* Config) {
 
 static void TestRead1K(void** State) {
     (void)State;
-    READ_CONFIG Config = {1024, 512, 1};
+    READ_CONFIG Config = {1024, 512, 1, TRUE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead1KRevision0Sector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {1024, 4096, 0};
+    READ_CONFIG Config = {1024, 4096, 0, FALSE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead2KSector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {2048, 4096, 1};
+    READ_CONFIG Config = {2048, 4096, 1, TRUE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {4096, 512, 1};
+    READ_CONFIG Config = {4096, 512, 1, FALSE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead4KSector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {4096, 4096, 1};
+    READ_CONFIG Config = {4096, 4096, 1, TRUE};
     ReadConfiguration(&Config);
 }
 

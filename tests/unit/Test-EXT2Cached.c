@@ -5,7 +5,7 @@
  * operations; e2fsck and debugfs read the image file, so they only see what
  * VFSSyncAll and VFSUnmount made durable through DiskFlush.
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
 #define EXT2_TEST_CACHE_BUDGET (256 * 1024)
 #include "EXT2-WriteSuite.h"

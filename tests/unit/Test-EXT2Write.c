@@ -17,6 +17,6 @@
  * errors (an I/O error, not corruption). The tests are in EXT2-WriteSuite.h,
  * shared with Test-EXT2Cached.c.
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
 #include "EXT2-WriteSuite.h"

@@ -6,7 +6,7 @@
  * (relative, absolute, chains up to the depth limit of 8 and loops), the
  * POSIX error for each refusal, and what unmounting refuses while in use.
  */
-// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/Disk.c utils/Format.c utils/String.c
+// SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,13 +2,14 @@
  * EXT2-File.c - EXT2 file contents: read, write, truncate, and the
  * attributes (stat, symbolic link targets).
  *
- * Data moves straight between the caller's buffer and the disk, bypassing
- * the metadata cache: runs of physically consecutive whole blocks go in one
- * request; a partial block is read, patched and written through the volume's
- * scratch block; holes read as zeros. A write allocates missing blocks as it
- * goes (near the previous block of the file); when the disk fills up it stops
- * at the last whole block it could place and reports VFS_ERROR_NO_SPACE with
- * the bytes written, the size covering exactly those bytes.
+ * Data moves between the caller's buffer and the DISK (through the disk's
+ * cache, when it has one), not through pinned blocks: runs of physically
+ * consecutive whole blocks go in one request; a partial block is read,
+ * patched and written through the volume's scratch block; holes read as
+ * zeros. A write allocates missing blocks as it goes (near the previous
+ * block of the file); when the disk fills up it stops at the last whole
+ * block it could place and reports VFS_ERROR_NO_SPACE with the bytes
+ * written, the size covering exactly those bytes.
  *
  * Access times follow Linux's relatime: a read updates atime only when it
  * is older than the last change or a day old, and never on a read-only
@@ -291,11 +292,11 @@ static VFS_STATUS EXT2ReadLinkLocked(EXT2_VOLUME* Volume, U32 Number, LPSTR Buff
         Status = EXT2MapBlock(Volume, &Inode, 0, FALSE, NULL, &Physical, NULL);
         if (Status != VFS_OK) return Status;
         if (Physical == 0) return EXT2Corrupt(Volume, "symbolic link %u has no block", Number);
-        EXT2_BUFFER* Block;
+        BLOCK_BUFFER Block;
         Status = EXT2BufferGet(Volume, Physical, TRUE, &Block);
         if (Status != VFS_OK) return Status;
-        MemoryCopy(Buffer, Block->Data, Length);
-        EXT2BufferRelease(Block);
+        MemoryCopy(Buffer, Block.Data, Length);
+        BlockRelease(&Block);
     }
     Buffer[Length] = 0;
     if (StringLength(Buffer) != Length) return EXT2Corrupt(Volume, "symbolic link %u holds a zero byte", Number);
