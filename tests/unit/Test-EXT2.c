@@ -12,7 +12,8 @@
  * cache holding the metadata or (no disk cache) the volume's private one.
  * Then: an indexed folder (e2fsck -D), shared attribute blocks, a read-only
  * disk, features, and corrupt images (each must give errors, one warning,
- * no crash under ASan).
+ * no crash under ASan; a read across a damaged indirect block returns the
+ * bytes before it first).
  */
 // SOURCES: fs/ext2/EXT2-Alloc.c fs/ext2/EXT2-Block.c fs/ext2/EXT2-Dir.c fs/ext2/EXT2-File.c fs/ext2/EXT2-Inode.c fs/ext2/EXT2-Names.c fs/ext2/EXT2-Super.c fs/VFS.c fs/VFS-File.c system/RTC.c block/BlockDevice.c block/Disk.c block/Cache.c utils/Format.c utils/String.c
 
@@ -675,6 +676,13 @@ static void TestCorruptIndirect(void** State) {
     U32 Done;
     assert_int_equal(VFSOpen("/mnt/bad/big", VFS_OPEN_READ, &File), VFS_OK);
     assert_int_equal(VFSRead(File, Buffer, 4096, &Done), VFS_OK);  // direct blocks are fine
+    // A read across the damage returns the bytes before it (the 12 direct blocks); the next one, the error.
+    static U8 Across[16384];
+    assert_int_equal(VFSSeek(File, 0), VFS_OK);
+    assert_int_equal(VFSRead(File, Across, sizeof(Across), &Done), VFS_OK);
+    assert_int_equal(Done, 12 * 1024);
+    for (U32 I = 0; I < Done; I++) assert_int_equal(Across[I], TestPattern(I, 7));
+    assert_int_equal(VFSRead(File, Across, sizeof(Across), &Done), VFS_ERROR_IO);
     assert_int_equal(VFSSeek(File, 13 * 1024), VFS_OK);
     assert_int_equal(VFSRead(File, Buffer, 100, &Done), VFS_ERROR_IO);
     VFSClose(File);
