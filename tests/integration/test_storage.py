@@ -981,7 +981,11 @@ def test_read_only_disk_refuses_every_write(readonly_setup):
     changed = {i // 512 for i in range(0, len(at_read_only), 512) if at_read_only[i:i + 512] != pristine[i:i + 512]}
     superblocks = {part.start + 2 + k for part in readonly_setup["parts"] for k in (0, 1)}
     assert changed <= superblocks, "mounting changed more than the superblocks: sectors %s" % sorted(changed)[:20]
-    assert re.search(r"^nvme0n1\s.*\sro\s*$", command(vm, "disk"), re.M)
+    listing = command(vm, "disk")
+    assert re.search(r"^nvme0n1\s.*\sro\s*$", listing, re.M)
+    # The mounts on it say so too (they were mounted read-write).
+    assert "mounted on %s (ro)" % mount1 in listing, listing
+    assert "nvme0n1p1 on %s type ext2 (ro" % mount1 in command(vm, "mount")
 
     refused = "Read-only file system"
     cases = [

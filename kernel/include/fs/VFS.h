@@ -191,8 +191,8 @@ typedef struct tag_VFS_MOUNT_INFO {
     char Path[VFS_MAX_PATH];
     char Device[DISK_NAME_LENGTH];
     char Type[8];
-    BOOL ReadOnly;
-    U32 Options;  // VFS_MOUNT_* as mounted
+    BOOL ReadOnly;  // mounted read-only, its disk refuses writes now (disk access ro/off), or (with StatFs) corrupt
+    U32 Options;    // VFS_MOUNT_* as mounted
 } VFS_MOUNT_INFO;
 
 U32 VFSGetMountCount(void);

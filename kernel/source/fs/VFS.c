@@ -587,7 +587,8 @@ static VFS_STATUS VFSDescribeMount(VFS_MOUNT* Mount, VFS_MOUNT_INFO* Info, VFS_S
         StringCopy(Info->Path, Mount->Path, sizeof(Info->Path));
         StringCopy(Info->Device, Mount->Disk->Name, sizeof(Info->Device));
         StringCopy(Info->Type, Mount->FileSystem->Name, sizeof(Info->Type));
-        Info->ReadOnly = Mount->ReadOnly;
+        // Read-only when mounted so, or when the disk (or one below it) no longer takes writes.
+        Info->ReadOnly = Mount->ReadOnly || !DiskAccessAllows(Mount->Disk, TRUE);
         Info->Options = Mount->Options;
     }
     if (StatFs == NULL) return VFS_OK;
