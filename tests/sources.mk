@@ -12,12 +12,12 @@ HOST_KERNEL_GLUE := $(sort $(wildcard tests/host/*.c))
 # The NVMe driver: every file of storage/nvme, and the disk layer it registers with.
 NVME_DRIVER_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/storage/nvme/*.c))) block/Disk.c
 
-# EXT2 behind the VFS, on the disk layer (no sector cache: tests that want one add block/Cache.c).
+# EXT2 behind the VFS, on the disk layer and the block cache (its metadata lives there).
 EXT2_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/fs/ext2/*.c))) fs/VFS.c fs/VFS-File.c \
-	system/RTC.c block/Disk.c
+	system/RTC.c block/Disk.c block/Cache.c block/BlockDevice.c
 
 # The block layer: disks, partitions and their tables, the sector cache.
-BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c utils/CRC32.c
+BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c block/BlockDevice.c utils/CRC32.c
 
 # The PCI core's pure parts (the device-model tests' host kernel adds segments and MSI-X mapping).
 PCI_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-MSI.c \

@@ -5,7 +5,10 @@
  * The input is a raw EXT2 image (the seeds are small mke2fs images; see
  * tools/make-fuzz-corpus.sh and tools/make-ext2-corpus.sh). Bytes 0 to 1023
  * are the boot block, which EXT2 never reads, so they carry the options:
- * byte 0 bit 0 gives 4096-byte sectors (else 512), bit 1 mounts read-only.
+ * byte 0 bit 0 gives 4096-byte sectors (else 512), bit 1 mounts read-only,
+ * bit 2 leaves the disk without a sector cache (the volume then pins its
+ * metadata in a private one; without the bit, in the disk's 256 KiB cache,
+ * small enough to evict while blocks are pinned).
  *
  * Each input is copied into a memory disk and mounted through the driver's
  * VFS table; every folder is listed (depth and entry count bounded), every
@@ -25,8 +28,9 @@
 
 #include "HostDisk.h"
 #include "HostKernel.h"
-#include "fs/ext2/EXT2.h"
+#include "block/Cache.h"
 #include "block/Disk.h"
+#include "fs/ext2/EXT2.h"
 
 #define CHECK(Condition)                    \
     do {                                    \
@@ -128,15 +132,20 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
     if (Size < 2048) return 0;
     U32 SectorSize = (Data[0] & 1) ? 4096 : 512;
     BOOL ReadOnly = (Data[0] & 2) != 0;
+    BOOL Cached = (Data[0] & 4) == 0;
     if (Size / SectorSize == 0) return 0;
 
-    // The memory disk, not registered: the walk goes to the file system's table directly.
+    // The memory disk, registered only for its sector cache: the walk goes to the file system's table directly.
     HOST_DISK* Fuzz = HostDiskCreate("fuzz0", SectorSize, Size / SectorSize);
     memcpy(Fuzz->Data, Data, (Size / SectorSize) * SectorSize);
     Fuzz->Disk.TypeID = KOID_DISK;
     Fuzz->Disk.References = 1;
     Fuzz->Disk.SectorSize = SectorSize;
     Fuzz->Disk.SectorCount = Fuzz->Sectors;
+    if (Cached) {
+        DiskSetCacheBudget(256 * 1024);
+        CHECK(DiskRegister(&Fuzz->Disk) == KSTATUS_SUCCESS && Fuzz->Disk.Cache != NULL);
+    }
 
     FUZZ_WALK Walk;
     memset(&Walk, 0, sizeof(Walk));
@@ -155,6 +164,10 @@ int LLVMFuzzerTestOneInput(const uint8_t* Data, size_t Size) {
         free(Walk.Buffer);
     }
     CHECK(HostMutexDepth() == 0);
+    if (Cached) {
+        DiskUnregister(&Fuzz->Disk);
+        CacheDestroy(Fuzz->Disk.Cache);
+    }
     HostDiskDestroy(Fuzz);
     return 0;
 }

@@ -30,6 +30,7 @@
 #include "HostKernel.h"
 #include "core/Log.h"
 #include "core/Sync.h"
+#include "block/Cache.h"
 #include "block/Disk.h"
 #include "fs/VFS.h"
 #include "system/RTC.h"
@@ -64,9 +65,12 @@ static TEST_DISK* TestDiskOpen(const char* Image, U32 SectorSize, U32 Type) {
     return Test;
 }
 
+/** Unregisters the disk and frees it with its sector cache (DiskUnregister keeps both). */
 static void TestDiskClose(TEST_DISK* Test) {
     if (Test == NULL) return;
+    CACHE* Cache = Test->Disk.Cache;
     DiskUnregister(&Test->Disk);
+    if (Cache != NULL) CacheDestroy(Cache);
     HostDiskDestroy(Test);
 }
 

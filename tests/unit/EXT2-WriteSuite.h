@@ -612,6 +612,8 @@ static int Setup(void** State) {
     (void)State;
 #ifdef EXT2_TEST_CACHE_BUDGET
     DiskSetCacheBudget(EXT2_TEST_CACHE_BUDGET);  // Test-EXT2Cached: every disk gets a small sector cache
+#else
+    DiskSetCacheBudget(0);  // Test-EXT2Write: no disk cache, so each volume pins in its own private cache
 #endif
     VFSInit();
     TestWorkDir();

@@ -13,6 +13,17 @@
  * driver's MaxTransferSectors, the shutdown hook, unregistration, 4096-byte
  * sectors, a partial last block, heap exhaustion, coherence between a
  * partition and its raw disk, and several threads at once.
+ *
+ * The pin interface: pin counts, a block pinned twice is one block, dirty
+ * sectors written back alone, a new block without a read, pinned blocks
+ * never evicted (and what happens when every block is pinned), forgetting
+ * (also while pinned), a disk unregistered under a pin, 4096-byte sectors
+ * with a 1 KiB change inside one, and metadata outliving a stream of data.
+ * block/BlockDevice.c on top: a file system's 1 KiB and 4 KiB blocks inside
+ * the disk's 4 KiB cache blocks through an aligned partition (one copy for
+ * every view), access modes, and the private cache of a partition off the
+ * cache's boundaries and of a disk without a cache (4096-byte sectors: a
+ * 1 KiB block written back by read-modify-write).
  */
 // SOURCES: $(BLOCK_SOURCES)
 
@@ -34,6 +45,7 @@
 #include "block/Partition.h"
 #include "memory/Heap.h"
 #include "system/Shutdown.h"
+#include "block/BlockDevice.h"
 #include "block/Cache.h"
 
 /************************************************************************/
@@ -787,6 +799,332 @@ static void TestThreads(void** State) {
     FakeFree(Fake);
 }
 
+/************************************************************************/
+// Pins
+
+static CACHE_BLOCK* Pin(FAKE* Fake, U64 Sector, U32 Count, BOOL Read) {
+    CACHE_BLOCK* Block = NULL;
+    assert_int_equal(CachePin(Fake->Disk.Cache, Sector, Count, Read, &Block), KSTATUS_SUCCESS);
+    assert_non_null(Block);
+    return Block;
+}
+
+static BOOL Cached(FAKE* Fake, U64 Number) {
+    CACHE* Cache = Fake->Disk.Cache;
+    MutexLock(&Cache->Lock);
+    BOOL Found = CacheFind(Cache, Number) != NULL;
+    MutexUnlock(&Cache->Lock);
+    return Found;
+}
+
+static void TestPinCountAndDirty(void** State) {
+    (void)State;
+    FAKE* Fake = FakeNew("pin0", 512, 4096, 8 * N_1MB);
+    FakeRegister(Fake);
+    CACHE* Cache = Fake->Disk.Cache;
+    U32 Hooks = HookRegistrations;
+    // The first pin reads the whole block; a second pin of the same block is a hit on the same memory.
+    CACHE_BLOCK* First = Pin(Fake, 10, 2, TRUE);
+    assert_int_equal(Fake->Reads, 1);
+    assert_int_equal(Fake->LastSector, 8);
+    assert_int_equal(Fake->LastCount, 8);
+    ExpectPattern(First->Data + 2 * 512, 10, 2, 512);
+    CACHE_BLOCK* Second = Pin(Fake, 8, 1, TRUE);
+    assert_ptr_equal(First, Second);
+    assert_int_equal(First->Pins, 2);
+    assert_int_equal(Fake->Reads, 1);
+    CACHE_STATS S = Stats(Fake);
+    assert_int_equal(S.PinnedBlocks, 1);
+    assert_int_equal(S.Pins, 2);
+    assert_int_equal(S.Hits, 1);
+    assert_int_equal(S.Misses, 1);
+    // Changed in place and marked dirty: the copy interface sees it at once, the disk after a sync.
+    memset(First->Data + 3 * 512, 0x5A, 512);
+    CacheMarkDirty(Cache, First, 11, 1);
+    assert_int_equal(First->DirtyMask, 1U << 3);
+    assert_int_equal(Stats(Fake).DirtyBlocks, 1);
+    assert_int_equal(HookRegistrations, Hooks + 1);  // dirty data waits: the write-back hook is armed
+    CacheUnpin(Cache, Second);
+    CacheUnpin(Cache, First);
+    assert_int_equal(First->Pins, 0);
+    assert_int_equal(Stats(Fake).PinnedBlocks, 0);
+    assert_int_equal(DiskRead(&Fake->Disk, 11, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[0], 0x5A);
+    assert_int_equal(Fake->Data[11 * 512], Pattern(11, 0));
+    U32 Written;
+    assert_int_equal(DiskSync(&Fake->Disk, &Written), KSTATUS_SUCCESS);
+    assert_int_equal(Written, 1);
+    assert_int_equal(Fake->SectorsWritten, 1);  // the dirty sector alone
+    assert_int_equal(Fake->Data[11 * 512], 0x5A);
+    // A new block: zeroed, valid and dirty, without a read.
+    U32 Reads = Fake->Reads;
+    CACHE_BLOCK* New = Pin(Fake, 800, 8, FALSE);
+    assert_int_equal(Fake->Reads, Reads);
+    for (U32 I = 0; I < 4096; I++) assert_int_equal(New->Data[I], 0);
+    assert_int_equal(New->DirtyMask, 0xFF);
+    CacheUnpin(Cache, New);
+    assert_int_equal(DiskSync(&Fake->Disk, &Written), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Data[800 * 512 + 7], 0);
+    // Refused: sectors of two blocks, past the end, nothing.
+    CACHE_BLOCK* None = First;
+    assert_int_equal(CachePin(Cache, 7, 2, TRUE, &None), KSTATUS_BAD_PARAMETER);
+    assert_null(None);
+    assert_int_equal(CachePin(Cache, 4096, 1, TRUE, &None), KSTATUS_BAD_PARAMETER);
+    assert_int_equal(CachePin(Cache, 0, 0, TRUE, &None), KSTATUS_BAD_PARAMETER);
+    FakeFree(Fake);
+}
+
+static void TestPinnedNeverEvicted(void** State) {
+    (void)State;
+    FAKE* Fake = FakeNew("pin1", 512, 4096, 8 * 4096);  // 8 blocks
+    FakeRegister(Fake);
+    CACHE* Cache = Fake->Disk.Cache;
+    CACHE_BLOCK* Kept = Pin(Fake, 0, 1, TRUE);
+    U8* Data = Kept->Data;
+    // Forty blocks read backwards (no read-ahead) through 8 slots: block 0 stays, at the same address.
+    for (int B = 40; B >= 1; B--) assert_int_equal(DiskRead(&Fake->Disk, (U64)B * 8, 1, Buffer), KSTATUS_SUCCESS);
+    assert_true(Stats(Fake).Evictions >= 32);
+    assert_true(Cached(Fake, 0));
+    assert_ptr_equal(Kept->Data, Data);
+    ExpectPattern(Kept->Data, 0, 8, 512);
+    // Every slot pinned: a read is still served (not cached), a write goes through, a ninth pin fails.
+    CACHE_BLOCK* Pinned[8] = {Kept};
+    for (U32 I = 1; I < 8; I++) Pinned[I] = Pin(Fake, (U64)(100 + I) * 8, 1, TRUE);
+    assert_int_equal(Stats(Fake).PinnedBlocks, 8);
+    assert_int_equal(DiskRead(&Fake->Disk, 300 * 8, 8, Buffer), KSTATUS_SUCCESS);
+    ExpectPattern(Buffer, 300 * 8, 8, 512);
+    assert_false(Cached(Fake, 300));
+    memset(Buffer, 0x77, 512);
+    assert_int_equal(DiskWrite(&Fake->Disk, 500 * 8, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Data[500 * 8 * 512], 0x77);
+    CACHE_BLOCK* None;
+    assert_int_equal(CachePin(Cache, 400 * 8, 1, TRUE, &None), KSTATUS_NO_MEMORY);
+    assert_int_equal(CachePin(Cache, 400 * 8, 8, FALSE, &None), KSTATUS_NO_MEMORY);
+    for (U32 I = 0; I < 8; I++) CacheUnpin(Cache, Pinned[I]);
+    assert_int_equal(CachePin(Cache, 400 * 8, 1, TRUE, &None), KSTATUS_SUCCESS);
+    CacheUnpin(Cache, None);
+    FakeFree(Fake);
+}
+
+static void TestPinForgetAndShutdown(void** State) {
+    (void)State;
+    long HeapBefore = HeapLive;
+    FAKE* Fake = FakeNew("pin2", 512, 4096, 8 * N_1MB);
+    FakeRegister(Fake);
+    CACHE* Cache = Fake->Disk.Cache;
+    // A freed block is forgotten: its dirty sectors are dropped, never written.
+    CACHE_BLOCK* Block = Pin(Fake, 16, 8, TRUE);
+    memset(Block->Data, 0x31, 4096);
+    CacheMarkDirty(Cache, Block, 16, 8);
+    CacheUnpin(Cache, Block);
+    CacheInvalidate(Cache, 16, 8);
+    assert_int_equal(Stats(Fake).DirtyBlocks, 0);
+    assert_false(Cached(Fake, 2));
+    // Forgotten while pinned: the block stays with its pinner (nothing valid), and goes at the unpin.
+    Block = Pin(Fake, 24, 8, TRUE);
+    CacheInvalidate(Cache, 24, 8);
+    assert_true(Cached(Fake, 3));
+    assert_int_equal(Block->ValidMask, 0);
+    CacheUnpin(Cache, Block);
+    assert_false(Cached(Fake, 3));
+    assert_int_equal(DiskSync(&Fake->Disk, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->SectorsWritten, 0);
+    ExpectPattern(Fake->Data + 16 * 512, 16, 8, 512);
+    // The disk goes away under a pin: the pinner keeps its memory; changes go nowhere; the unpin frees it.
+    Block = Pin(Fake, 40, 1, TRUE);
+    DiskUnregister(&Fake->Disk);
+    assert_true(Block->Orphan);
+    ExpectPattern(Block->Data, 40, 8, 512);
+    Block->Data[0] = 1;
+    CacheMarkDirty(Cache, Block, 40, 1);
+    CacheUnpin(Cache, Block);
+    CACHE_BLOCK* None;
+    assert_int_equal(CachePin(Cache, 40, 1, TRUE, &None), KSTATUS_NO_PERMISSION);
+    assert_int_equal(Fake->Data[40 * 512], Pattern(40, 0));
+    FakeFree(Fake);
+    assert_int_equal(HeapLive, HeapBefore);
+}
+
+static void TestPinSectors4096(void** State) {
+    (void)State;
+    FAKE* Fake = FakeNew("pin3", 4096, 1000, 8 * N_1MB);
+    FakeRegister(Fake);
+    assert_int_equal(Stats(Fake).SectorsPerBlock, 1);
+    CACHE_BLOCK* Block = Pin(Fake, 5, 1, TRUE);
+    ExpectPattern(Block->Data, 5, 1, 4096);
+    memset(Block->Data + 1024, 0x44, 1024);  // a 1 KiB file-system block inside the sector
+    CacheMarkDirty(Fake->Disk.Cache, Block, 5, 1);
+    CacheUnpin(Fake->Disk.Cache, Block);
+    assert_int_equal(DiskSync(&Fake->Disk, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->SectorsWritten, 1);
+    assert_int_equal(Fake->Data[5 * 4096 + 1024], 0x44);
+    assert_int_equal(Fake->Data[5 * 4096 + 2047], 0x44);
+    assert_int_equal(Fake->Data[5 * 4096], Pattern(5, 0));
+    assert_int_equal(Fake->Data[5 * 4096 + 2048], Pattern(5, 2048));
+    FakeFree(Fake);
+}
+
+/** Blocks pinned lately (a file system's metadata) outlive a stream of data through a small cache. */
+static void TestActiveBlocksOutliveStream(void** State) {
+    (void)State;
+    FAKE* Fake = FakeNew("act0", 512, 65536, 16 * 4096);  // 16 blocks, a quarter may be active
+    FakeRegister(Fake);
+    for (U64 B = 0; B < 6; B++) CacheUnpin(Fake->Disk.Cache, Pin(Fake, B * 8, 1, TRUE));
+    for (U64 B = 100; B < 200; B++) assert_int_equal(DiskRead(&Fake->Disk, B * 8, 8, Buffer), KSTATUS_SUCCESS);
+    // The four pinned last are still there; the two before them went like any other block.
+    assert_false(Cached(Fake, 0));
+    assert_false(Cached(Fake, 1));
+    for (U64 B = 2; B < 6; B++) assert_true(Cached(Fake, B));
+    FakeFree(Fake);
+}
+
+/************************************************************************/
+// BlockDevice
+
+/** One Linux partition in the MBR of a fake disk. */
+static void FakeMbr(FAKE* Fake, U32 Start, U32 Count) {
+    U8* Entry = Fake->Data + 446;
+    memset(Fake->Data, 0, 512);
+    Entry[4] = 0x83;
+    for (U32 I = 0; I < 4; I++) {
+        Entry[8 + I] = (U8)(Start >> (8 * I));
+        Entry[12 + I] = (U8)(Count >> (8 * I));
+    }
+    Fake->Data[510] = 0x55;
+    Fake->Data[511] = 0xAA;
+}
+
+/** A 20000-sector disk of 512-byte sectors with a cache, and its partition of 8192 sectors from Start. */
+static FAKE* FakeWithPartition(const char* Name, U32 Start, DISK** Partition) {
+    FAKE* Fake = FakeNew(Name, 512, 20000, 8 * N_1MB);
+    FakeMbr(Fake, Start, 8192);
+    FakeRegister(Fake);
+    assert_int_equal(PartitionScanDisk(&Fake->Disk), 1);
+    char PartitionName[DISK_NAME_LENGTH + 2];
+    snprintf(PartitionName, sizeof(PartitionName), "%sp1", Name);
+    *Partition = DiskFind(PartitionName);
+    assert_non_null(*Partition);
+    ResetCounters(Fake);
+    return Fake;
+}
+
+static void TestBlockDeviceShared(void** State) {
+    (void)State;
+    DISK* Partition;
+    FAKE* Fake = FakeWithPartition("bd0", 2048, &Partition);
+    BLOCK_DEVICE Device;
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 1024), KSTATUS_SUCCESS);
+    assert_false(Device.Private);
+    assert_ptr_equal(Device.Cache, Fake->Disk.Cache);
+    assert_int_equal(Device.BlockCount, 4096);
+    // 1 KiB block 5: partition bytes 5120.., disk sectors 2058-2059, the second KiB of cache block 257.
+    BLOCK_BUFFER A, B;
+    assert_int_equal(BlockGet(&Device, 5, TRUE, &A), KSTATUS_SUCCESS);
+    ExpectPattern(A.Data, 2058, 2, 512);
+    assert_int_equal(A.Cached->Block, 257);
+    assert_ptr_equal(A.Data, A.Cached->Data + 1024);
+    // Its neighbour shares the cache block: same memory, no read.
+    U32 Reads = Fake->Reads;
+    assert_int_equal(BlockGet(&Device, 4, TRUE, &B), KSTATUS_SUCCESS);
+    assert_ptr_equal(B.Cached, A.Cached);
+    assert_int_equal(Fake->Reads, Reads);
+    // Changed through the buffer: raw and partition reads see it before any sync; Sync has nothing to do.
+    memset(A.Data, 0xB5, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    BlockRelease(&B);
+    assert_null(A.Cached);
+    assert_int_equal(DiskRead(&Fake->Disk, 2059, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[511], 0xB5);
+    assert_int_equal(DiskRead(Partition, 10, 1, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[0], 0xB5);
+    assert_int_equal(BlockDeviceSync(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Writes, 0);
+    // A new block: zeroed and dirty without a read; forgotten (freed), it is never written.
+    Reads = Fake->Reads;
+    assert_int_equal(BlockGet(&Device, 100, FALSE, &A), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Reads, Reads);
+    assert_int_equal(A.Data[0], 0);
+    BlockRelease(&A);
+    BlockForget(&Device, 100);
+    assert_int_equal(DiskSync(Partition, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->SectorsWritten, 2);  // block 5 only
+    assert_int_equal(Fake->Data[2058 * 512], 0xB5);
+    ExpectPattern(Fake->Data + 2248 * 512, 2248, 2, 512);
+    // The partition's access mode applies to pins: read-only refuses new blocks, disabled everything.
+    assert_int_equal(DiskSetAccess(Partition, DISK_ACCESS_READ_ONLY), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 6, FALSE, &A), KSTATUS_NO_PERMISSION);
+    assert_int_equal(BlockGet(&Device, 6, TRUE, &A), KSTATUS_SUCCESS);
+    BlockRelease(&A);
+    assert_int_equal(DiskSetAccess(Partition, DISK_ACCESS_DISABLED), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 6, TRUE, &A), KSTATUS_NO_PERMISSION);
+    assert_int_equal(DiskSetAccess(Partition, 0), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 4096, TRUE, &A), KSTATUS_BAD_PARAMETER);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    // 4 KiB blocks on 512-byte sectors: one whole cache block each.
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 4096), KSTATUS_SUCCESS);
+    assert_int_equal(BlockGet(&Device, 3, TRUE, &A), KSTATUS_SUCCESS);
+    assert_ptr_equal(A.Data, A.Cached->Data);
+    assert_int_equal(A.SectorCount, 8);
+    ExpectPattern(A.Data, 2048 + 24, 8, 512);
+    BlockRelease(&A);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    FakeFree(Fake);
+}
+
+static void TestBlockDevicePrivate(void** State) {
+    (void)State;
+    // A partition starting at sector 63: its blocks straddle the disk's cache blocks, so it gets its own cache.
+    DISK* Partition;
+    FAKE* Fake = FakeWithPartition("bd1", 63, &Partition);
+    BLOCK_DEVICE Device;
+    assert_int_equal(BlockDeviceOpen(&Device, Partition, 1024), KSTATUS_SUCCESS);
+    assert_true(Device.Private);
+    assert_ptr_not_equal(Device.Cache, Fake->Disk.Cache);
+    assert_int_equal(Device.Cache->BlockSize, 1024);
+    BLOCK_BUFFER A;
+    assert_int_equal(BlockGet(&Device, 5, TRUE, &A), KSTATUS_SUCCESS);
+    ExpectPattern(A.Data, 63 + 10, 2, 512);
+    memset(A.Data, 0xC6, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    // Until the sync it stays in the device's cache; then it reaches the disk's (and the disk on its sync).
+    assert_int_equal(DiskRead(Partition, 10, 1, Buffer), KSTATUS_SUCCESS);
+    ExpectPattern(Buffer, 63 + 10, 1, 512);
+    assert_int_equal(BlockGet(&Device, 9, FALSE, &A), KSTATUS_SUCCESS);  // new, then freed: never written
+    BlockRelease(&A);
+    BlockForget(&Device, 9);
+    assert_int_equal(BlockDeviceSync(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(DiskRead(Partition, 10, 2, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(Buffer[0], 0xC6);
+    assert_int_equal(Buffer[1023], 0xC6);
+    assert_int_equal(DiskSync(Partition, NULL), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Data[73 * 512], 0xC6);
+    ExpectPattern(Fake->Data + 81 * 512, 81, 2, 512);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    FakeFree(Fake);
+
+    // A disk without a cache, 4096-byte sectors: a 1 KiB block is written back into its sector
+    // (read-modify-write) and its neighbours keep their bytes.
+    Fake = FakeNew("bd2", 4096, 1000, 0);
+    Fake->ExpectLocked = FALSE;
+    assert_int_equal(DiskRegister(&Fake->Disk), KSTATUS_SUCCESS);
+    assert_null(Fake->Disk.Cache);
+    assert_int_equal(BlockDeviceOpen(&Device, &Fake->Disk, 1024), KSTATUS_SUCCESS);
+    assert_true(Device.Private);
+    assert_int_equal(BlockGet(&Device, 21, FALSE, &A), KSTATUS_SUCCESS);  // the second KiB of sector 5
+    memset(A.Data, 0xD7, 1024);
+    BlockDirty(&A);
+    BlockRelease(&A);
+    assert_int_equal(Fake->Writes, 0);
+    assert_int_equal(BlockDeviceClose(&Device), KSTATUS_SUCCESS);
+    assert_int_equal(Fake->Writes, 1);
+    assert_int_equal(Fake->Data[5 * 4096 + 1024], 0xD7);
+    assert_int_equal(Fake->Data[5 * 4096 + 1023], Pattern(5, 1023));
+    assert_int_equal(Fake->Data[5 * 4096 + 2048], Pattern(5, 2048));
+    FakeFree(Fake);
+}
+
 /** PartitionInit: every disk registered afterwards is scanned, and its partitions appear at once. */
 static void TestListener(void** State) {
     (void)State;
@@ -845,6 +1183,13 @@ int main(void) {
         cmocka_unit_test(TestOutOfMemory),
         cmocka_unit_test(TestInvalidate),
         cmocka_unit_test(TestThreads),
+        cmocka_unit_test(TestPinCountAndDirty),
+        cmocka_unit_test(TestPinnedNeverEvicted),
+        cmocka_unit_test(TestPinForgetAndShutdown),
+        cmocka_unit_test(TestPinSectors4096),
+        cmocka_unit_test(TestActiveBlocksOutliveStream),
+        cmocka_unit_test(TestBlockDeviceShared),
+        cmocka_unit_test(TestBlockDevicePrivate),
         cmocka_unit_test(TestListener),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);

@@ -8,9 +8,12 @@
  * image with `mke2fs -t ext2 -d`, mounts it through a file-backed DISK and
  * compares every folder listing, type, mode, size, link count, link target
  * and file byte with the host tree. Configurations: 1, 2 and 4 KiB blocks,
- * revisions 0 and 1, 512- and 4096-byte sectors. Then: an indexed folder
- * (e2fsck -D), shared attribute blocks, a read-only disk, features, and
- * corrupt images (each must give errors, one warning, no crash under ASan).
+ * revisions 0 and 1, 512- and 4096-byte sectors, with the disk's sector
+ * cache holding the metadata or (no disk cache) the volume's private one.
+ * Then: an indexed folder (e2fsck -D), shared attribute blocks, a read-only
+ * disk, features, and corrupt images (each must give errors, one warning,
+ * no crash under ASan; a read across a damaged indirect block returns the
+ * bytes before it first).
  */
 // SOURCES: $(EXT2_SOURCES)
 
@@ -22,6 +25,7 @@
 #include <cmocka.h>
 
 #include "EXT2-TestDisk.h"
+#include "block/Cache.h"
 #include "fs/ext2/EXT2.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -267,6 +271,7 @@ typedef struct {
     U32 BlockSize;
     U32 SectorSize;
     U32 Revision;
+    BOOL Cached;  // the disk has a sector cache (else the volume pins its blocks in a private one)
 } READ_CONFIG;
 
 static void ReadConfiguration(const READ_CONFIG* Config) {
@@ -278,7 +283,10 @@ static void ReadConfiguration(const READ_CONFIG* Config) {
     BuildTree(Source, Config->BlockSize, TRUE);
     TestMust("rm -f %s && mke2fs -q -F -t ext2 -b %u -r %u -d %s %s 24M", Image, Config->BlockSize, Config->Revision,
              Source, Image);
+    DiskSetCacheBudget(Config->Cached ? CACHE_DEFAULT_BUDGET : 0);
     TEST_DISK* Disk = TestDiskOpen(Image, Config->SectorSize, DISK_TYPE_RAM);
+    DiskSetCacheBudget(CACHE_DEFAULT_BUDGET);
+    assert_true((Disk->Disk.Cache != NULL) == Config->Cached);
     assert_int_equal(VFSMount(Disk->Disk.Name, "/mnt/read", FALSE), VFS_OK);
     TestAssertUnlocked();
 
@@ -315,31 +323,31 @@ static void ReadConfiguration(const READ_CONFIG* Config) {
 
 static void TestRead1K(void** State) {
     (void)State;
-    READ_CONFIG Config = {1024, 512, 1};
+    READ_CONFIG Config = {1024, 512, 1, TRUE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead1KRevision0Sector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {1024, 4096, 0};
+    READ_CONFIG Config = {1024, 4096, 0, FALSE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead2KSector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {2048, 4096, 1};
+    READ_CONFIG Config = {2048, 4096, 1, TRUE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {4096, 512, 1};
+    READ_CONFIG Config = {4096, 512, 1, FALSE};
     ReadConfiguration(&Config);
 }
 
 static void TestRead4KSector4K(void** State) {
     (void)State;
-    READ_CONFIG Config = {4096, 4096, 1};
+    READ_CONFIG Config = {4096, 4096, 1, TRUE};
     ReadConfiguration(&Config);
 }
 
@@ -668,6 +676,13 @@ static void TestCorruptIndirect(void** State) {
     U32 Done;
     assert_int_equal(VFSOpen("/mnt/bad/big", VFS_OPEN_READ, &File), VFS_OK);
     assert_int_equal(VFSRead(File, Buffer, 4096, &Done), VFS_OK);  // direct blocks are fine
+    // A read across the damage returns the bytes before it (the 12 direct blocks); the next one, the error.
+    static U8 Across[16384];
+    assert_int_equal(VFSSeek(File, 0), VFS_OK);
+    assert_int_equal(VFSRead(File, Across, sizeof(Across), &Done), VFS_OK);
+    assert_int_equal(Done, 12 * 1024);
+    for (U32 I = 0; I < Done; I++) assert_int_equal(Across[I], TestPattern(I, 7));
+    assert_int_equal(VFSRead(File, Across, sizeof(Across), &Done), VFS_ERROR_IO);
     assert_int_equal(VFSSeek(File, 13 * 1024), VFS_OK);
     assert_int_equal(VFSRead(File, Buffer, 100, &Done), VFS_ERROR_IO);
     VFSClose(File);

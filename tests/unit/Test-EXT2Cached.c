@@ -5,7 +5,7 @@
  * operations; e2fsck and debugfs read the image file, so they only see what
  * VFSSyncAll and VFSUnmount made durable through DiskFlush.
  */
-// SOURCES: $(EXT2_SOURCES) block/Cache.c
+// SOURCES: $(EXT2_SOURCES)
 
 #define EXT2_TEST_CACHE_BUDGET (256 * 1024)
 #include "EXT2-WriteSuite.h"

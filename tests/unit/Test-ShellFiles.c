@@ -335,9 +335,19 @@ static void TestReadOnlyDisk(void** State) {
     assert_string_equal(Run("rm /mnt/t/hello.txt"), "rm: /mnt/t/hello.txt: Read-only file system\n");
     assert_string_equal(Run("cat /mnt/t/hello.txt"), "replaced\n");
     char Expected[128];
+    // mount (and disk, which asks without the statfs) lists the volume read-only while its disk is.
+    snprintf(Expected, sizeof(Expected), "%s on /mnt/t type ext2 (ro)\n", Volume->Disk.Name);
+    assert_non_null(strstr(Run("mount"), Expected));
+    for (U32 I = 0; I < VFSGetMountCount(); I++) {
+        VFS_MOUNT_INFO Info;
+        assert_int_equal(VFSGetMountInfo(I, &Info, NULL), VFS_OK);
+        assert_int_equal(Info.ReadOnly, strcmp(Info.Path, "/mnt/t") == 0);
+    }
     snprintf(Expected, sizeof(Expected), "dd: error writing '%s': Read-only file system\n", Volume->Disk.Name);
     assert_non_null(strstr(Run("dd if=/mnt/t/hello.txt of=%s", Volume->Disk.Name), Expected));
     assert_int_equal(DiskSetAccess(&Volume->Disk, 0), KSTATUS_SUCCESS);
+    snprintf(Expected, sizeof(Expected), "%s on /mnt/t type ext2 (rw)\n", Volume->Disk.Name);
+    assert_non_null(strstr(Run("mount"), Expected));
     assert_string_equal(Run("write /mnt/t/ro.txt x"), "");
 }
 
@@ -351,6 +361,8 @@ static void TestCleanAtTheEnd(void** State) {
 
 static int Setup(void** State) {
     (void)State;
+    // debugfs changes the images behind the disks' back between mounts: no disk cache may keep old copies.
+    DiskSetCacheBudget(0);
     VFSInit();
     TestWorkDir();
     char Source[300];

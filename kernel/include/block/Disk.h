@@ -14,15 +14,17 @@
  * alignment and need not be physically contiguous. DiskCommand splits a
  * request larger than the driver's MaxTransferSectors into several calls.
  *
- * Sector cache: every physical disk (Parent NULL, not DISK_FLAG_NO_CACHE)
+ * Block cache: every physical disk (Parent NULL, not DISK_FLAG_NO_CACHE)
  * gets a write-back block cache at registration (block/Cache.h), and
  * DiskCommand routes READ, WRITE, FLUSH and TRIM through it; a partition
- * forwards to its parent, so both share one cache. Writes stay in the cache
- * until DiskFlush/DiskSync (or `sync`, or the shutdown hook, or eviction);
- * DiskFlush writes back every dirty block of the disk, then sends
- * DF_DISK_FLUSH to the driver. The cache reaches the driver directly for its
- * fills and write-backs. The access mode is checked before the cache (a
- * refused write changes nothing, not even the cache) and again below it.
+ * forwards to its parent, so both share one cache (DiskGetCache tells where
+ * a partition's sectors are in it, for file systems that pin blocks there:
+ * block/BlockDevice.h). Writes stay in the cache until DiskFlush/DiskSync
+ * (or `sync`, or the shutdown hook, or eviction); DiskFlush writes back
+ * every dirty block of the disk, then sends DF_DISK_FLUSH to the driver. The
+ * cache reaches the driver directly for its fills and write-backs. The
+ * access mode is checked before the cache (a refused write changes nothing,
+ * not even the cache) and again below it.
  */
 
 #ifndef BLOCK_DISK_H_INCLUDED
@@ -52,7 +54,8 @@
 #define DISK_TYPE_PARTITION 2
 #define DISK_TYPE_RAM 3
 
-#define DISK_FLAG_NO_CACHE 0x0001  // set by the driver before DiskRegister: no sector cache
+#define DISK_FLAG_NO_CACHE 0x0001  // set by the driver before DiskRegister: no block cache (file systems
+                                   // on it then pin their metadata in a private one: block/BlockDevice.h)
 
 struct tag_CACHE;
 
@@ -103,6 +106,7 @@ typedef struct tag_DISK {
     U32 MaxTransferSectors;    // cached at registration (0: no limit)
     U32 Flags;                 // DISK_FLAG_*, set by the driver before registering
     struct tag_CACHE* Cache;   // set by DiskRegister for physical disks; NULL otherwise
+    U64 StartSector;           // partitions: where the disk starts in Parent (set before DiskRegister)
 } DISK;
 
 typedef void (*DISK_LISTENER)(DISK* Disk, LPVOID Context);
@@ -127,9 +131,25 @@ void DiskAddListener(DISK_LISTENER Listener, LPVOID Context);
 KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter);
 KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer);
 KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer);
+/**
+ * Bytes at any offset, through DiskRead/DiskWrite: whole sectors in one
+ * request (split by DiskCommand), a sector cut by the range read, patched
+ * and written back (read-modify-write through a bounce sector allocated for
+ * the call). The range must lie on the disk (KSTATUS_BAD_PARAMETER).
+ */
+KSTATUS DiskReadBytes(DISK* Disk, U64 Offset, U32 Length, LPVOID Buffer);
+KSTATUS DiskWriteBytes(DISK* Disk, U64 Offset, U32 Length, LPCVOID Buffer);
 /** Writes back the disk's dirty cached blocks (the whole parent's for a partition), then DF_DISK_FLUSH. */
 KSTATUS DiskFlush(DISK* Disk);
 KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info);
+/** Whether the access modes of the disk and of every disk below it (a partition's parent) allow reading or writing. */
+BOOL DiskAccessAllows(DISK* Disk, BOOL Write);
+/**
+ * The cache that holds the disk's sectors (its physical disk's; NULL when
+ * that has none) and, in *FirstSector, the cache's sector where the disk's
+ * sector 0 is (partitions add their start).
+ */
+struct tag_CACHE* DiskGetCache(DISK* Disk, U64* FirstSector);
 /** Making a disk read-only or disabled writes its dirty blocks back first (while it still may). */
 KSTATUS DiskSetAccess(DISK* Disk, U32 Access);
 

@@ -65,6 +65,13 @@ typedef I32 VFS_STATUS;
 
 /** strerror-style text: "No such file or directory", ... */
 LPCSTR VFSErrorString(VFS_STATUS Status);
+/**
+ * The one mapping from a disk layer status to a VFS one (file systems, the
+ * raw-disk file commands): refused writes are "Read-only file system",
+ * refused reads (a disabled disk) and device failures "Input/output error",
+ * a range off the disk "Invalid argument".
+ */
+VFS_STATUS VFSDiskStatus(KSTATUS Status, BOOL Write);
 
 /************************************************************************/
 // Nodes
@@ -184,8 +191,8 @@ typedef struct tag_VFS_MOUNT_INFO {
     char Path[VFS_MAX_PATH];
     char Device[DISK_NAME_LENGTH];
     char Type[8];
-    BOOL ReadOnly;
-    U32 Options;  // VFS_MOUNT_* as mounted
+    BOOL ReadOnly;  // mounted read-only, its disk refuses writes now (disk access ro/off), or (with StatFs) corrupt
+    U32 Options;    // VFS_MOUNT_* as mounted
 } VFS_MOUNT_INFO;
 
 U32 VFSGetMountCount(void);

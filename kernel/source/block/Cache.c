@@ -3,11 +3,16 @@
  *
  * Invariants, all under Cache->Lock:
  *  - a block is in exactly one hash chain and on the LRU list; BlockCount
- *    counts them and never exceeds Capacity;
+ *    counts them and never exceeds Capacity (Scratch has room for all);
  *  - DirtyMask is a subset of ValidMask; DirtyCount counts blocks whose
- *    DirtyMask is not zero;
- *  - a valid clean sector holds what the disk holds; a dirty one is newer,
- *    so a fill from the disk never overwrites it;
+ *    DirtyMask is not zero; PinnedCount counts blocks whose Pins is not 0;
+ *    ActiveCount counts blocks marked Active and stays within ActiveLimit;
+ *  - a valid clean sector holds what the disk holds, unless a pinner has
+ *    changed it and not yet marked it dirty; a dirty one is newer. So a fill
+ *    from the disk only writes sectors that are not valid;
+ *  - a pinned block is never evicted or freed; an orphan (detached by
+ *    CacheShutdown while pinned) is in no table and is freed by its last
+ *    CacheUnpin;
  *  - Staging is only used between one backend call and the copies that
  *    follow it; a write-back (which uses Staging) never runs while a fill's
  *    data is in it (fills make room first and then evict clean blocks only).
@@ -85,6 +90,8 @@ static void Detach(CACHE* Cache, CACHE_BLOCK* Block) {
     HashRemove(Cache, Block);
     ListUnlink(Cache, Block);
     if (Block->DirtyMask) Cache->DirtyCount--;
+    if (Block->Active) Cache->ActiveCount--;
+    Block->Active = FALSE;
     Cache->BlockCount--;
 }
 
@@ -215,20 +222,46 @@ static KSTATUS WriteBackRange(CACHE* Cache, U64 Sector, U64 Count, U32* Cleaned)
 /************************************************************************/
 // Allocation and eviction
 
-/** Unlinks the least recently used clean block for reuse; writes dirty ones back first if allowed. */
-static CACHE_BLOCK* Evict(CACHE* Cache, BOOL AllowWriteBack) {
-    for (U32 Attempt = 0; Attempt < 2; Attempt++) {
-        for (CACHE_BLOCK* Block = Cache->LeastRecent; Block; Block = Block->Newer) {
-            if (Block->DirtyMask == 0) {
-                Detach(Cache, Block);
-                Cache->Stats.Evictions++;
-                return Block;
-            }
-        }
-        if (!AllowWriteBack || Cache->DirtyCount == 0) break;
-        WriteBackOldest(Cache, 1);
+/** The least recently used clean unpinned block (an inactive one only, if Inactive). */
+static CACHE_BLOCK* FindVictim(CACHE* Cache, BOOL Inactive) {
+    for (CACHE_BLOCK* Block = Cache->LeastRecent; Block; Block = Block->Newer) {
+        if (Block->DirtyMask == 0 && Block->Pins == 0 && !(Inactive && Block->Active)) return Block;
     }
     return NULL;
+}
+
+/**
+ * Unlinks a clean unpinned block for reuse: the least recently used inactive
+ * one; else (if allowed) the oldest dirty blocks are written back to become
+ * such blocks; only then the least recently used active one. So file data
+ * streaming through a small cache does not push out the metadata a file
+ * system keeps using, as its own pool of metadata blocks would not have.
+ */
+static CACHE_BLOCK* Evict(CACHE* Cache, BOOL AllowWriteBack) {
+    CACHE_BLOCK* Victim = FindVictim(Cache, TRUE);
+    if (Victim == NULL && AllowWriteBack && Cache->DirtyCount > 0) {
+        WriteBackOldest(Cache, 1);
+        Victim = FindVictim(Cache, TRUE);
+    }
+    if (Victim == NULL) Victim = FindVictim(Cache, FALSE);
+    if (Victim == NULL) return NULL;
+    Detach(Cache, Victim);
+    Cache->Stats.Evictions++;
+    return Victim;
+}
+
+/** A pinned block becomes active; past the limit, the least recently used other active block stops being. */
+static void Activate(CACHE* Cache, CACHE_BLOCK* Block) {
+    if (Block->Active) return;
+    Block->Active = TRUE;
+    Cache->ActiveCount++;
+    for (CACHE_BLOCK* Other = Cache->LeastRecent; Other && Cache->ActiveCount > Cache->ActiveLimit;
+         Other = Other->Newer) {
+        if (Other->Active && Other != Block) {
+            Other->Active = FALSE;
+            Cache->ActiveCount--;
+        }
+    }
 }
 
 static CACHE_BLOCK* AddBlock(CACHE* Cache, U64 Number, BOOL AllowWriteBack) {
@@ -243,6 +276,9 @@ static CACHE_BLOCK* AddBlock(CACHE* Cache, U64 Number, BOOL AllowWriteBack) {
     Block->Block = Number;
     Block->ValidMask = 0;
     Block->DirtyMask = 0;
+    Block->Pins = 0;
+    Block->Orphan = FALSE;
+    Block->Active = FALSE;
     Block->Data = (U8*)Block + CACHE_BLOCK_HEADER;
     U32 Bucket = BucketOf(Cache, Number);
     Block->HashNext = Cache->Buckets[Bucket];
@@ -254,9 +290,16 @@ static CACHE_BLOCK* AddBlock(CACHE* Cache, U64 Number, BOOL AllowWriteBack) {
 
 CACHE_BLOCK* CacheAdd(CACHE* Cache, U64 Block) { return AddBlock(Cache, Block, TRUE); }
 
-/** Before a fill of Blocks blocks: make sure that many can be had without writing back. */
+/**
+ * Before a fill of Blocks blocks: make sure that many can be had without
+ * writing back and without taking an active block (free slots, then clean
+ * inactive unpinned blocks, counted until there are enough).
+ */
 static void MakeRoom(CACHE* Cache, U32 Blocks) {
-    U32 Available = (Cache->Capacity - Cache->BlockCount) + (Cache->BlockCount - Cache->DirtyCount);
+    U32 Available = Cache->Capacity - Cache->BlockCount;
+    for (CACHE_BLOCK* Block = Cache->LeastRecent; Block && Available < Blocks; Block = Block->Newer) {
+        if (Block->DirtyMask == 0 && Block->Pins == 0 && !Block->Active) Available++;
+    }
     if (Available < Blocks) WriteBackOldest(Cache, Blocks - Available);
 }
 
@@ -273,14 +316,17 @@ static void CopyOut(CACHE* Cache, const U8* Source, U64 Block, U64 Sector, U64 C
 
 /**
  * Reads blocks [From, To) into Staging in one backend request, puts them in
- * the cache (keeping any dirty sector) and copies the request's part out.
- * Blocks from RequestEnd on are read-ahead. Nothing is cached on failure.
+ * the cache (keeping every valid sector: dirty ones are newer, and a pinner
+ * may be changing clean ones) and copies the request's part out (not when
+ * Buffer is NULL: a pin only wants the blocks cached). Blocks from
+ * RequestEnd on are read-ahead. Nothing is cached on failure.
  */
 static KSTATUS Fill(CACHE* Cache, U64 From, U64 To, U64 RequestEnd, U64 Sector, U64 Count, U8* Buffer) {
     U64 First = From * Cache->SectorsPerBlock;
     U64 End = MIN(To * Cache->SectorsPerBlock, Cache->SectorCount);
     KSTATUS Status = Cache->Backend.Read(Cache->Backend.Context, First, (U32)(End - First), Cache->Staging);
     if (Status != KSTATUS_SUCCESS) return Status;
+    Cache->FillEnd = To;
     for (U64 Number = From; Number < To; Number++) {
         const U8* Source = Cache->Staging + (SIZE)(Number - From) * Cache->BlockSize;
         CACHE_BLOCK* Block = CacheFind(Cache, Number);
@@ -288,7 +334,7 @@ static KSTATUS Fill(CACHE* Cache, U64 From, U64 To, U64 RequestEnd, U64 Sector, 
         if (Block) {
             U32 Sectors = BlockSectors(Cache, Number);
             for (U32 I = 0; I < Sectors; I++) {
-                if ((Block->DirtyMask >> I) & 1) continue;
+                if ((Block->ValidMask >> I) & 1) continue;
                 MemoryCopy(Block->Data + (SIZE)I * Cache->SectorSize, Source + (SIZE)I * Cache->SectorSize,
                            Cache->SectorSize);
             }
@@ -297,7 +343,7 @@ static KSTATUS Fill(CACHE* Cache, U64 From, U64 To, U64 RequestEnd, U64 Sector, 
         }
         if (Number < RequestEnd) {
             Cache->Stats.Misses++;
-            CopyOut(Cache, Source, Number, Sector, Count, Buffer);
+            if (Buffer) CopyOut(Cache, Source, Number, Sector, Count, Buffer);
         } else if (Block) {
             Cache->Stats.ReadAheadBlocks++;
         }
@@ -323,7 +369,8 @@ static KSTATUS CachedRead(CACHE* Cache, U64 Sector, U32 Count, U8* Buffer) {
     while (Number <= Last) {
         if (Holds(Cache, Number, Sector, Count)) {
             Cache->Stats.Hits++;
-            CopyOut(Cache, CacheFind(Cache, Number)->Data, Number, Sector, Count, Buffer);
+            CACHE_BLOCK* Block = CacheFind(Cache, Number);
+            if (Buffer) CopyOut(Cache, Block->Data, Number, Sector, Count, Buffer);
             Number++;
             continue;
         }
@@ -369,13 +416,18 @@ static BOOL CheckRequest(const CACHE* Cache, U64 Sector, U64 Count, LPCVOID Buff
     return Buffer != NULL && Count != 0 && Sector < Cache->SectorCount && Count <= Cache->SectorCount - Sector;
 }
 
+/** A read starts: it is sequential when it begins where the previous one ended (Next). */
+static void NoteRead(CACHE* Cache, U64 Sector, U64 End) {
+    Cache->SequentialRun = (Sector == Cache->NextSequential) ? Cache->SequentialRun + 1 : 0;
+    Cache->NextSequential = End;
+}
+
 KSTATUS CacheRead(CACHE* Cache, U64 Sector, U32 SectorCount, LPVOID Buffer) {
     if (Cache == NULL || !CheckRequest(Cache, Sector, SectorCount, Buffer)) return KSTATUS_BAD_PARAMETER;
     MutexLock(&Cache->Lock);
     KSTATUS Status = KSTATUS_NO_PERMISSION;
     if (!Cache->Detached) {
-        Cache->SequentialRun = (Sector == Cache->NextSequential) ? Cache->SequentialRun + 1 : 0;
-        Cache->NextSequential = Sector + SectorCount;
+        NoteRead(Cache, Sector, Sector + SectorCount);
         if ((U64)SectorCount * Cache->SectorSize >= Cache->BypassBytes) {
             Status = BypassRead(Cache, Sector, SectorCount, (U8*)Buffer);
         } else {
@@ -389,13 +441,24 @@ KSTATUS CacheRead(CACHE* Cache, U64 Sector, U32 SectorCount, LPVOID Buffer) {
 /************************************************************************/
 // Writes
 
-/** Drops sectors from a block (frees it when nothing valid is left). */
+/** Drops sectors from a block (frees it when nothing valid is left and it is not pinned). */
 static void DropSectors(CACHE* Cache, CACHE_BLOCK* Block, U64 Mask) {
     U64 WasDirty = Block->DirtyMask;
     Block->DirtyMask &= ~Mask;
     Block->ValidMask &= ~Mask;
     if (WasDirty && Block->DirtyMask == 0) Cache->DirtyCount--;
-    if (Block->ValidMask == 0) FreeBlock(Cache, Block);
+    if (Block->ValidMask == 0 && Block->Pins == 0) FreeBlock(Cache, Block);
+}
+
+/** Sectors of a block become valid and dirty (written, or changed by a pinner). */
+static void MarkDirty(CACHE* Cache, CACHE_BLOCK* Block, U64 Mask) {
+    Block->ValidMask |= Mask;
+    if (Block->DirtyMask == 0) Cache->DirtyCount++;
+    Block->DirtyMask |= Mask;
+}
+
+static void NoteDirtied(CACHE* Cache) {
+    if (Cache->Backend.Dirtied) Cache->Backend.Dirtied(Cache->Backend.Context);
 }
 
 /** A large write goes to the disk; the cached copies of its sectors follow it (or are dropped if it failed). */
@@ -432,7 +495,7 @@ static KSTATUS CachedWrite(CACHE* Cache, U64 Sector, U32 Count, const U8* Buffer
         U64 Offset = Number * Cache->SectorsPerBlock + Index - Sector;
         const U8* Source = Buffer + Offset * Cache->SectorSize;
         CACHE_BLOCK* Block = CacheFind(Cache, Number);
-        if (Block == NULL) Block = AddBlock(Cache, Number, TRUE);
+        if (Block == NULL) Block = CacheAdd(Cache, Number);
         if (Block == NULL) {
             // No room (every block dirty and the disk refuses them): this part goes straight through.
             KSTATUS Status = Cache->Backend.Write(Cache->Backend.Context, Number * Cache->SectorsPerBlock + Index,
@@ -441,10 +504,7 @@ static KSTATUS CachedWrite(CACHE* Cache, U64 Sector, U32 Count, const U8* Buffer
             continue;
         }
         MemoryCopy(Block->Data + (SIZE)Index * Cache->SectorSize, Source, (SIZE)Sectors * Cache->SectorSize);
-        U64 Mask = SpanMask(Index, Sectors);
-        Block->ValidMask |= Mask;
-        if (Block->DirtyMask == 0) Cache->DirtyCount++;
-        Block->DirtyMask |= Mask;
+        MarkDirty(Cache, Block, SpanMask(Index, Sectors));
     }
     return KSTATUS_SUCCESS;
 }
@@ -461,7 +521,98 @@ KSTATUS CacheWrite(CACHE* Cache, U64 Sector, U32 SectorCount, LPCVOID Buffer) {
         }
     }
     MutexUnlock(&Cache->Lock);
+    NoteDirtied(Cache);
     return Status;
+}
+
+/************************************************************************/
+// Pins
+
+/**
+ * A pin wants the sectors valid: a hit, or a fill through the read path.
+ * For the sequential detector a fill is a read, and counts as reading all it
+ * filled (so a scan of an inode table whose blocks share cache blocks reads
+ * ahead); a hit is one only where the run goes on (an indirect block between
+ * a file's data blocks): a file system touches its cached inode and folder
+ * blocks between reads, and those must not break a run.
+ */
+static KSTATUS PinRead(CACHE* Cache, U64 Number, U64 Sector, U32 Count, CACHE_BLOCK** Result) {
+    if (Holds(Cache, Number, Sector, Count)) {
+        if (Sector == Cache->NextSequential) NoteRead(Cache, Sector, Sector + Count);
+        Cache->Stats.Hits++;
+        *Result = CacheFind(Cache, Number);
+        return KSTATUS_SUCCESS;
+    }
+    U64 BlockStart = Number * Cache->SectorsPerBlock;
+    NoteRead(Cache, Sector == Cache->NextSequential ? Sector : BlockStart, Sector + Count);
+    KSTATUS Status = CachedRead(Cache, Sector, Count, NULL);
+    if (Status == KSTATUS_SUCCESS) Cache->NextSequential = MIN(Cache->FillEnd * Cache->SectorsPerBlock, Cache->SectorCount);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    // The fill may have found no block to keep the data in (every one pinned, or dirty and refused).
+    if (!Holds(Cache, Number, Sector, Count)) return KSTATUS_NO_MEMORY;
+    *Result = CacheFind(Cache, Number);
+    return KSTATUS_SUCCESS;
+}
+
+/** A pin for sectors the caller overwrites: zeroed, valid and dirty, no read. */
+static KSTATUS PinNew(CACHE* Cache, U64 Number, U64 Sector, U32 Count, CACHE_BLOCK** Result) {
+    CACHE_BLOCK* Block = CacheFind(Cache, Number);
+    if (Block == NULL) Block = CacheAdd(Cache, Number);
+    if (Block == NULL) return KSTATUS_NO_MEMORY;
+    U32 Index = (U32)(Sector - Number * Cache->SectorsPerBlock);
+    MemorySet(Block->Data + (SIZE)Index * Cache->SectorSize, 0, (SIZE)Count * Cache->SectorSize);
+    MarkDirty(Cache, Block, SpanMask(Index, Count));
+    *Result = Block;
+    return KSTATUS_SUCCESS;
+}
+
+KSTATUS CachePin(CACHE* Cache, U64 Sector, U32 Count, BOOL Read, CACHE_BLOCK** Block) {
+    *Block = NULL;
+    if (Cache == NULL || Count == 0 || Sector >= Cache->SectorCount || Count > Cache->SectorCount - Sector) {
+        return KSTATUS_BAD_PARAMETER;
+    }
+    U64 Number = Sector / Cache->SectorsPerBlock;
+    if ((Sector + Count - 1) / Cache->SectorsPerBlock != Number) return KSTATUS_BAD_PARAMETER;
+    MutexLock(&Cache->Lock);
+    KSTATUS Status = KSTATUS_NO_PERMISSION;
+    if (!Cache->Detached) {
+        Status = Read ? PinRead(Cache, Number, Sector, Count, Block) : PinNew(Cache, Number, Sector, Count, Block);
+    }
+    if (Status == KSTATUS_SUCCESS) {
+        if ((*Block)->Pins++ == 0) Cache->PinnedCount++;
+        Activate(Cache, *Block);
+        Cache->Stats.Pins++;
+    }
+    MutexUnlock(&Cache->Lock);
+    if (Status == KSTATUS_SUCCESS && !Read) NoteDirtied(Cache);
+    return Status;
+}
+
+void CacheMarkDirty(CACHE* Cache, CACHE_BLOCK* Block, U64 Sector, U32 Count) {
+    if (Cache == NULL || Block == NULL || Count == 0) return;
+    MutexLock(&Cache->Lock);
+    U64 First = Block->Block * Cache->SectorsPerBlock;
+    BOOL Inside = Sector >= First && Sector - First < Cache->SectorsPerBlock &&
+                  Count <= Cache->SectorsPerBlock - (Sector - First);
+    // An orphan's cache is gone (the disk went away): there is nothing left to write it to.
+    if (Inside && !Block->Orphan) MarkDirty(Cache, Block, SpanMask((U32)(Sector - First), Count));
+    MutexUnlock(&Cache->Lock);
+    if (Inside && !Block->Orphan) NoteDirtied(Cache);
+}
+
+void CacheUnpin(CACHE* Cache, CACHE_BLOCK* Block) {
+    if (Cache == NULL || Block == NULL) return;
+    MutexLock(&Cache->Lock);
+    if (Block->Pins > 0 && --Block->Pins == 0) {
+        if (Block->Orphan) {
+            KernelHeapFree(Block);
+        } else {
+            Cache->PinnedCount--;
+            // Emptied by an invalidation while pinned: nothing to keep.
+            if (Block->ValidMask == 0) FreeBlock(Cache, Block);
+        }
+    }
+    MutexUnlock(&Cache->Lock);
 }
 
 /************************************************************************/
@@ -498,7 +649,7 @@ U32 CacheCleanup(CACHE* Cache) {
     CACHE_BLOCK* Next;
     for (CACHE_BLOCK* Block = Cache->LeastRecent; Block; Block = Next) {
         Next = Block->Newer;
-        if (Block->DirtyMask == 0) {
+        if (Block->DirtyMask == 0 && Block->Pins == 0) {
             FreeBlock(Cache, Block);
             Dropped++;
         }
@@ -508,7 +659,17 @@ U32 CacheCleanup(CACHE* Cache) {
 }
 
 static void FreeAll(CACHE* Cache) {
-    while (Cache->LeastRecent) FreeBlock(Cache, Cache->LeastRecent);
+    while (Cache->LeastRecent) {
+        CACHE_BLOCK* Block = Cache->LeastRecent;
+        if (Block->Pins == 0) {
+            FreeBlock(Cache, Block);
+            continue;
+        }
+        // Still pinned: its pinner frees it (CacheUnpin); nothing of the cache points to it any more.
+        Detach(Cache, Block);
+        Cache->PinnedCount--;
+        Block->Orphan = TRUE;
+    }
     KernelHeapFree(Cache->Buckets);
     KernelHeapFree(Cache->Scratch);
     KernelHeapFree(Cache->Staging);
@@ -531,6 +692,13 @@ U32 CacheShutdown(CACHE* Cache) {
     return Lost;
 }
 
+void CacheSetReadAhead(CACHE* Cache, U32 Blocks) {
+    if (Cache == NULL) return;
+    MutexLock(&Cache->Lock);
+    Cache->ReadAheadWindow = MIN(Blocks, Cache->Capacity / 4);
+    MutexUnlock(&Cache->Lock);
+}
+
 void CacheGetStats(CACHE* Cache, CACHE_STATS* Stats) {
     MemorySet(Stats, 0, sizeof(*Stats));
     if (Cache == NULL) return;
@@ -541,6 +709,8 @@ void CacheGetStats(CACHE* Cache, CACHE_STATS* Stats) {
     Stats->Blocks = Cache->BlockCount;
     Stats->Capacity = Cache->Capacity;
     Stats->DirtyBlocks = Cache->DirtyCount;
+    Stats->PinnedBlocks = Cache->PinnedCount;
+    Stats->ActiveBlocks = Cache->ActiveCount;
     Stats->BudgetBytes = Cache->Budget;
     Stats->BypassBytes = Cache->BypassBytes;
     Stats->ReadAheadWindow = Cache->ReadAheadWindow;
@@ -550,16 +720,18 @@ void CacheGetStats(CACHE* Cache, CACHE_STATS* Stats) {
 /************************************************************************/
 // Setup
 
-KSTATUS CacheInit(CACHE* Cache, U32 SectorSize, U64 SectorCount, U64 BudgetBytes, const CACHE_BACKEND* Backend) {
+KSTATUS CacheInit(CACHE* Cache, U32 SectorSize, U64 SectorCount, U32 BlockSize, U64 BudgetBytes,
+                  const CACHE_BACKEND* Backend) {
     if (Cache == NULL || Backend == NULL || Backend->Read == NULL || Backend->Write == NULL || SectorCount == 0 ||
-        SectorSize < 512 || !IS_POWER_OF_TWO(SectorSize)) {
+        SectorSize < 512 || !IS_POWER_OF_TWO(SectorSize) || (BlockSize != 0 && !IS_POWER_OF_TWO(BlockSize)) ||
+        (BlockSize != 0 && BlockSize < SectorSize)) {
         return KSTATUS_BAD_PARAMETER;
     }
     MemorySet(Cache, 0, sizeof(*Cache));
     Cache->Backend = *Backend;
     Cache->SectorSize = SectorSize;
     Cache->SectorCount = SectorCount;
-    Cache->BlockSize = MAX(SectorSize, (U32)CACHE_MIN_BLOCK_SIZE);
+    Cache->BlockSize = BlockSize ? BlockSize : MAX(SectorSize, (U32)CACHE_MIN_BLOCK_SIZE);
     Cache->SectorsPerBlock = Cache->BlockSize / SectorSize;
     if (Cache->SectorsPerBlock > CACHE_MAX_SECTORS_PER_BLOCK) return KSTATUS_BAD_PARAMETER;
     Cache->BlockTotal = (SectorCount + Cache->SectorsPerBlock - 1) / Cache->SectorsPerBlock;
@@ -569,6 +741,7 @@ KSTATUS CacheInit(CACHE* Cache, U32 SectorSize, U64 SectorCount, U64 BudgetBytes
     Cache->Budget = (U64)Cache->Capacity * Cache->BlockSize;
     Cache->BypassBytes = MIN((U64)CACHE_BYPASS_BYTES, Cache->Budget / 2);
     Cache->ReadAheadWindow = MIN((U32)CACHE_READ_AHEAD_BLOCKS, Cache->Capacity / 4);
+    Cache->ActiveLimit = Cache->Capacity / 4;
     Cache->StagingBlocks = MAX(1U, (U32)(CACHE_STAGING_BYTES / Cache->BlockSize));
     U32 Buckets = 16;
     while (Buckets < Cache->Capacity) Buckets <<= 1;
@@ -590,10 +763,10 @@ void CacheDeinit(CACHE* Cache) {
     if (Cache->Buckets) FreeAll(Cache);
 }
 
-CACHE* CacheCreate(U32 SectorSize, U64 SectorCount, U64 BudgetBytes, const CACHE_BACKEND* Backend) {
+CACHE* CacheCreate(U32 SectorSize, U64 SectorCount, U32 BlockSize, U64 BudgetBytes, const CACHE_BACKEND* Backend) {
     CACHE* Cache = (CACHE*)KernelHeapAlloc(sizeof(CACHE));
     if (Cache == NULL) return NULL;
-    if (CacheInit(Cache, SectorSize, SectorCount, BudgetBytes, Backend) != KSTATUS_SUCCESS) {
+    if (CacheInit(Cache, SectorSize, SectorCount, BlockSize, BudgetBytes, Backend) != KSTATUS_SUCCESS) {
         KernelHeapFree(Cache);
         return NULL;
     }

@@ -8,9 +8,13 @@
  *
  * DiskCommand checks a request (object, bounds, access) and then sends
  * READ/WRITE/FLUSH/TRIM of a cached disk to its cache; the cache comes back
- * through DiskBackendRead/Write, which call the driver directly (split to
- * MaxTransferSectors) and refuse to write to a read-only or disabled disk, so
- * nothing below the cache writes what the access mode forbids either.
+ * through DiskBackendRead/Write, which call the driver directly and refuse
+ * to write to a read-only or disabled disk, so nothing below the cache
+ * writes what the access mode forbids either. DiskDriverTransfer is the one
+ * place a request is split to the driver's MaxTransferSectors.
+ *
+ * DiskReadBytes/DiskWriteBytes are the one sector read-modify-write of the
+ * kernel (file systems, dd on a raw disk).
  *
  * Shutdown: dirty blocks must reach the disk before its driver's shutdown
  * hook stops the controller. Hooks run last registered, first run, so the
@@ -21,9 +25,10 @@
 
 #include "block/Disk.h"
 
-#include "core/Log.h"
-#include "system/Shutdown.h"
 #include "block/Cache.h"
+#include "core/Log.h"
+#include "memory/Heap.h"
+#include "system/Shutdown.h"
 #include "utils/String.h"
 
 #ifndef CAIRN_HOST_BUILD
@@ -36,8 +41,9 @@ static SPINLOCK DiskListLock = SPINLOCK_INIT;
 #else
 #define DISK_LOCK() 0ULL
 #define DISK_UNLOCK(Flags) UNUSED(Flags)
-// Host tests of drivers may link this file without the cache or the shutdown
-// code: the references are weak there, and a disk then simply has no cache.
+// Host tests of drivers may link this file without the cache, the shutdown
+// code or a heap: the references are weak there, and a disk then simply has
+// no cache (and DiskReadBytes no bounce sector).
 #pragma weak CacheCreate
 #pragma weak CacheDestroy
 #pragma weak CacheRead
@@ -48,6 +54,8 @@ static SPINLOCK DiskListLock = SPINLOCK_INIT;
 #pragma weak CacheGetStats
 #pragma weak CacheCleanup
 #pragma weak ShutdownRegisterHook
+#pragma weak KernelHeapAlloc
+#pragma weak KernelHeapFree
 #endif
 
 #ifdef CAIRN_HOST_BUILD
@@ -73,6 +81,7 @@ static BOOL DiskHookNeeded;
 /************************************************************************/
 // The driver, reached directly
 
+/** The one request splitter: pieces of at most MaxTransferSectors. */
 static KSTATUS DiskDriverTransfer(DISK* Disk, U32 Function, U64 Sector, U32 Count, U8* Buffer) {
     U32 Chunk = Disk->MaxTransferSectors ? Disk->MaxTransferSectors : Count;
     while (Count > 0) {
@@ -121,30 +130,32 @@ static U64 DiskDefaultCacheBudget(void) {
 #endif
 }
 
-static void DiskAttachCache(DISK* Disk) {
-    Disk->Cache = NULL;
-    if (Disk->Parent != NULL || Disk->Type == DISK_TYPE_PARTITION || (Disk->Flags & DISK_FLAG_NO_CACHE)) return;
-    if (!DISK_LINKED(CacheCreate)) return;
-    U64 Budget = DiskDefaultCacheBudget();
-    if (Budget == 0) return;
-    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, Disk};
-    Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, Budget, &Backend);
-    if (Disk->Cache == NULL) {
-        WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
-        return;
-    }
-    __atomic_store_n(&DiskHookNeeded, TRUE, __ATOMIC_RELEASE);
-}
-
 static void DiskShutdownHook(SHUTDOWN_KIND Kind, LPVOID Context) {
     UNUSED(Kind);
     UNUSED(Context);
     DiskSyncAll();
 }
 
-static void DiskRegisterShutdownHook(void) {
+/** The cache's Dirtied callback: data waits in a cache, so the write-back hook must run before the drivers'. */
+static void DiskRegisterShutdownHook(LPVOID Context) {
+    UNUSED(Context);
     if (!__atomic_exchange_n(&DiskHookNeeded, FALSE, __ATOMIC_ACQ_REL)) return;
     if (DISK_LINKED(ShutdownRegisterHook)) ShutdownRegisterHook("disk cache write-back", DiskShutdownHook, NULL);
+}
+
+static void DiskAttachCache(DISK* Disk) {
+    Disk->Cache = NULL;
+    if (Disk->Parent != NULL || Disk->Type == DISK_TYPE_PARTITION || (Disk->Flags & DISK_FLAG_NO_CACHE)) return;
+    if (!DISK_LINKED(CacheCreate)) return;
+    U64 Budget = DiskDefaultCacheBudget();
+    if (Budget == 0) return;
+    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, DiskRegisterShutdownHook, Disk};
+    Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, 0, Budget, &Backend);
+    if (Disk->Cache == NULL) {
+        WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
+        return;
+    }
+    __atomic_store_n(&DiskHookNeeded, TRUE, __ATOMIC_RELEASE);
 }
 
 /************************************************************************/
@@ -270,7 +281,6 @@ static KSTATUS DiskCachedCommand(DISK* Disk, U32 Function, DISK_IO* Io) {
         case DF_DISK_READ:
             return CacheRead(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
         case DF_DISK_WRITE:
-            DiskRegisterShutdownHook();
             return CacheWrite(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
         case DF_DISK_TRIM:
             // Forget the range first, so no later write-back puts old data back.
@@ -367,6 +377,51 @@ KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer) {
     return DiskCommand(Disk, DF_DISK_WRITE, &Io);
 }
 
+/** The sector read-modify-write: whole sectors straight through, a cut sector through a bounce sector. */
+static KSTATUS DiskTransferBytes(DISK* Disk, U64 Offset, U32 Length, U8* Buffer, BOOL Write) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK || Disk->SectorSize == 0 || (Length != 0 && Buffer == NULL)) {
+        return KSTATUS_BAD_PARAMETER;
+    }
+    U32 SectorSize = Disk->SectorSize;
+    U64 DiskBytes = Disk->SectorCount * SectorSize;
+    if (Offset > DiskBytes || Length > DiskBytes - Offset) return KSTATUS_BAD_PARAMETER;
+    U8* Bounce = NULL;
+    KSTATUS Status = KSTATUS_SUCCESS;
+    while (Length > 0 && Status == KSTATUS_SUCCESS) {
+        U64 Sector = Offset / SectorSize;
+        U32 Within = (U32)(Offset % SectorSize);
+        U32 Done;
+        if (Within == 0 && Length >= SectorSize) {
+            U32 Count = Length / SectorSize;
+            Status = Write ? DiskWrite(Disk, Sector, Count, Buffer) : DiskRead(Disk, Sector, Count, Buffer);
+            Done = Count * SectorSize;
+        } else {
+            Done = MIN(SectorSize - Within, Length);
+            if (Bounce == NULL && DISK_LINKED(KernelHeapAlloc)) Bounce = (U8*)KernelHeapAlloc(SectorSize);
+            Status = Bounce ? DiskRead(Disk, Sector, 1, Bounce) : KSTATUS_NO_MEMORY;
+            if (Status == KSTATUS_SUCCESS && Write) {
+                MemoryCopy(Bounce + Within, Buffer, Done);
+                Status = DiskWrite(Disk, Sector, 1, Bounce);
+            } else if (Status == KSTATUS_SUCCESS) {
+                MemoryCopy(Buffer, Bounce + Within, Done);
+            }
+        }
+        Offset += Done;
+        Buffer += Done;
+        Length -= Done;
+    }
+    if (Bounce) KernelHeapFree(Bounce);
+    return Status;
+}
+
+KSTATUS DiskReadBytes(DISK* Disk, U64 Offset, U32 Length, LPVOID Buffer) {
+    return DiskTransferBytes(Disk, Offset, Length, (U8*)Buffer, FALSE);
+}
+
+KSTATUS DiskWriteBytes(DISK* Disk, U64 Offset, U32 Length, LPCVOID Buffer) {
+    return DiskTransferBytes(Disk, Offset, Length, (U8*)Buffer, TRUE);
+}
+
 KSTATUS DiskFlush(DISK* Disk) { return DiskCommand(Disk, DF_DISK_FLUSH, NULL); }
 
 KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info) {
@@ -382,6 +437,29 @@ KSTATUS DiskSetAccess(DISK* Disk, U32 Access) {
 static DISK* DiskPhysical(DISK* Disk) {
     for (U32 Depth = 0; Disk->Parent != NULL && Depth < DISK_MAX_DEPTH; Depth++) Disk = Disk->Parent;
     return Disk;
+}
+
+BOOL DiskAccessAllows(DISK* Disk, BOOL Write) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK) return FALSE;
+    U32 Refused = DISK_ACCESS_DISABLED | (Write ? DISK_ACCESS_READ_ONLY : 0);
+    for (U32 Depth = 0; Disk != NULL && Depth <= DISK_MAX_DEPTH; Disk = Disk->Parent, Depth++) {
+        if (Disk->Access & Refused) return FALSE;
+    }
+    return TRUE;
+}
+
+struct tag_CACHE* DiskGetCache(DISK* Disk, U64* FirstSector) {
+    *FirstSector = 0;
+    if (Disk == NULL || Disk->TypeID != KOID_DISK) return NULL;
+    U64 First = 0;
+    // A partition's sectors have its parent's size: its start adds up in the physical disk's sectors.
+    for (U32 Depth = 0; Disk->Parent != NULL && Depth < DISK_MAX_DEPTH; Depth++) {
+        First += Disk->StartSector;
+        Disk = Disk->Parent;
+    }
+    if (Disk->Parent != NULL) return NULL;
+    *FirstSector = First;
+    return Disk->Cache;
 }
 
 KSTATUS DiskSync(DISK* Disk, U32* Written) {

@@ -112,6 +112,7 @@ static BOOL PartitionRegister(DISK* Parent, const PARTITION_ENTRY* Entry) {
     Disk->Driver = &PartitionDriver;
     Disk->DriverData = Partition;
     Disk->Parent = Parent;
+    Disk->StartSector = Info->StartSector;
     Disk->Flags = DISK_FLAG_NO_CACHE;
     char Size[16];
     FormatByteSize(Size, sizeof(Size), Info->SectorCount * Parent->SectorSize, FORMAT_SIZE_TENTHS);

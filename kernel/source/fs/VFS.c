@@ -61,6 +61,16 @@ LPCSTR VFSErrorString(VFS_STATUS Status) {
     }
 }
 
+VFS_STATUS VFSDiskStatus(KSTATUS Status, BOOL Write) {
+    switch (Status) {
+        case KSTATUS_SUCCESS: return VFS_OK;
+        case KSTATUS_NO_PERMISSION: return Write ? VFS_ERROR_READ_ONLY : VFS_ERROR_IO;
+        case KSTATUS_NO_MEMORY: return VFS_ERROR_NO_MEMORY;
+        case KSTATUS_BAD_PARAMETER: return VFS_ERROR_INVALID;
+        default: return VFS_ERROR_IO;
+    }
+}
+
 BOOL VFSRegisterFileSystem(const VFS_FILE_SYSTEM* FileSystem) {
     if (FileSystem == NULL) return FALSE;
     MutexLock(&VFSLock);
@@ -464,13 +474,12 @@ VFS_STATUS VFSTruncate(LPCSTR Path, U64 Size) {
 /************************************************************************/
 // Mounting
 
+/** DiskFlush writes the disk's cache back (the partition's parent's) and flushes the device. */
 static VFS_STATUS VFSFlushDisk(DISK* Disk) {
-    // TODO(lead): call the sector cache's sync (block/Cache.h) here once it exists, if DiskFlush does not
-    // already write the cache back.
     KSTATUS Status = DiskFlush(Disk);
-    if (Status == KSTATUS_SUCCESS || Status == KSTATUS_NOT_SUPPORTED) return VFS_OK;
-    if (Status == KSTATUS_NO_PERMISSION) return VFS_OK;  // read-only or disabled: nothing of ours to flush
-    return VFS_ERROR_IO;
+    // Read-only or disabled: nothing of ours to flush; a device without a flush has nothing to make durable.
+    if (Status == KSTATUS_NO_PERMISSION || Status == KSTATUS_NOT_SUPPORTED) return VFS_OK;
+    return VFSDiskStatus(Status, TRUE);
 }
 
 static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, U32 Options) {
@@ -578,7 +587,8 @@ static VFS_STATUS VFSDescribeMount(VFS_MOUNT* Mount, VFS_MOUNT_INFO* Info, VFS_S
         StringCopy(Info->Path, Mount->Path, sizeof(Info->Path));
         StringCopy(Info->Device, Mount->Disk->Name, sizeof(Info->Device));
         StringCopy(Info->Type, Mount->FileSystem->Name, sizeof(Info->Type));
-        Info->ReadOnly = Mount->ReadOnly;
+        // Read-only when mounted so, or when the disk (or one below it) no longer takes writes.
+        Info->ReadOnly = Mount->ReadOnly || !DiskAccessAllows(Mount->Disk, TRUE);
         Info->Options = Mount->Options;
     }
     if (StatFs == NULL) return VFS_OK;

@@ -5,8 +5,10 @@
  *   disk       blocks  cached  budget  hits  misses  readahead  dirty  writebacks
  * (blocks as used/capacity, cached and budget as byte sizes, the rest as
  * block counts since boot); `cache -v` adds the block size, the bypass
- * threshold, the read-ahead window, bypassed requests, evictions and
- * write-back errors; `cache drop` forgets every clean block.
+ * threshold, the read-ahead window, bypassed requests, evictions,
+ * write-back errors, the pins served (file-system metadata, block/Cache.h)
+ * and the blocks pinned and active now; `cache drop` forgets every clean
+ * unpinned block.
  * `sync` writes back every dirty block of every disk and flushes each
  * device, one line per disk; it fails if any disk could not be synced.
  */
@@ -59,9 +61,9 @@ static I32 CommandCache(I32 ArgumentCount, LPSTR* Arguments) {
             char Bypass[16];
             FormatByteSize(Bypass, sizeof(Bypass), Stats.BypassBytes, FORMAT_SIZE_TENTHS);
             ShellPrint("  block %u bytes, bypass from %s, read-ahead %u blocks; bypassed %llu reads, %llu writes; "
-                       "evictions %llu; write-back errors %llu\n",
+                       "evictions %llu; write-back errors %llu; pins %llu, pinned %u, active %u\n",
                        Stats.BlockSize, Bypass, Stats.ReadAheadWindow, Stats.BypassReads, Stats.BypassWrites,
-                       Stats.Evictions, Stats.WritebackErrors);
+                       Stats.Evictions, Stats.WritebackErrors, Stats.Pins, Stats.PinnedBlocks, Stats.ActiveBlocks);
         }
         Shown++;
     }
@@ -108,7 +110,7 @@ static I32 CommandSync(I32 ArgumentCount, LPSTR* Arguments) {
 }
 
 static const SHELL_COMMAND CacheCommands[] = {
-    {"cache", "[-v|drop]", "Show the sector cache of each disk (or drop its clean blocks)", CommandCache},
+    {"cache", "[-v|drop]", "Show the block cache of each disk (or drop its clean blocks)", CommandCache},
     {"sync", "", "Write every dirty cached block back and flush the disks", CommandSync},
 };
 

@@ -2,10 +2,11 @@
  * ShellDisk.c - the `disk` command: list disks, dump sectors, and write or
  * verify the deterministic test pattern (utils/Pattern.h).
  *
- *   disk                                          one line per disk
+ *   disk                                          one line per disk (and partition)
  *   disk dump <disk> <lba> [count]                 xxd-style hex dump
  *   disk fill <disk> <lba> <count> <seed> [offset=N]
  *   disk check <disk> <lba> <count> <seed> [offset=N]
+ *   disk access <disk> ro|rw|off                   the access mode
  *
  * Everything goes through block/Disk.h, so it works on any disk driver. The
  * transfer buffer of fill and check starts N bytes past a page boundary

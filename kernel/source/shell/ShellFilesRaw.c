@@ -4,8 +4,10 @@
  *
  * An operand without a '/' that names a registered disk (nvme0n1,
  * nvme0n1p1) is that disk, read and written through block/Disk.h at any byte
- * offset: a range that cuts a sector is read, patched and written back, so
- * dd with any bs, skip or seek changes exactly the bytes it names. Anything
+ * offset (DiskReadBytes/DiskWriteBytes: a range that cuts a sector is read,
+ * patched and written back), so dd with any bs, skip or seek changes exactly
+ * the bytes it names. Disk errors are named as the file systems name them
+ * (VFSDiskStatus). Anything
  * else is a path for the VFS. Output follows coreutils: sha256sum prints
  * "<hex>  <name>", dd prints its record counts and the GNU summary line
  * ("N bytes (X MB, Y MiB) copied, T s, R MB/s").
@@ -29,41 +31,7 @@ static DISK* ShellOperandDisk(LPCSTR Operand) {
     return DiskFind(Operand);
 }
 
-/** Bytes of a disk, read or written at any offset; partial sectors are read-modify-written through Bounce. */
-static KSTATUS ShellDiskBytes(DISK* Disk, U64 Offset, U32 Length, U8* Buffer, BOOL Write, U8* Bounce) {
-    U32 SectorSize = Disk->SectorSize;
-    while (Length > 0) {
-        U64 Sector = Offset / SectorSize;
-        U32 Within = (U32)(Offset % SectorSize);
-        U32 Done;
-        KSTATUS Status;
-        if (Within == 0 && Length >= SectorSize) {
-            U32 Count = Length / SectorSize;
-            Status = Write ? DiskWrite(Disk, Sector, Count, Buffer) : DiskRead(Disk, Sector, Count, Buffer);
-            Done = Count * SectorSize;
-        } else {
-            Done = MIN(SectorSize - Within, Length);
-            Status = DiskRead(Disk, Sector, 1, Bounce);
-            if (Status == KSTATUS_SUCCESS && Write) {
-                MemoryCopy(Bounce + Within, Buffer, Done);
-                Status = DiskWrite(Disk, Sector, 1, Bounce);
-            } else if (Status == KSTATUS_SUCCESS) {
-                MemoryCopy(Buffer, Bounce + Within, Done);
-            }
-        }
-        if (Status != KSTATUS_SUCCESS) return Status;
-        Offset += Done;
-        Buffer += Done;
-        Length -= Done;
-    }
-    return KSTATUS_SUCCESS;
-}
-
-static LPCSTR ShellDiskError(KSTATUS Status, BOOL Write) {
-    if (Status == KSTATUS_NO_PERMISSION && Write) return VFSErrorString(VFS_ERROR_READ_ONLY);
-    if (Status == KSTATUS_BAD_PARAMETER) return VFSErrorString(VFS_ERROR_INVALID);
-    return VFSErrorString(VFS_ERROR_IO);
-}
+static LPCSTR ShellDiskError(KSTATUS Status, BOOL Write) { return VFSErrorString(VFSDiskStatus(Status, Write)); }
 
 /************************************************************************/
 // sha256sum
@@ -194,7 +162,6 @@ typedef struct tag_SHELL_DD_END {
     VFS_FILE* File;
     U64 Position;        // bytes, on the disk (files keep their own position)
     U64 DiskBytes;
-    U8* Bounce;          // one sector
 } SHELL_DD_END;
 
 typedef struct tag_SHELL_DD {
@@ -255,8 +222,6 @@ static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
     if (End->Disk != NULL) {
         End->DiskBytes = End->Disk->SectorCount * End->Disk->SectorSize;
         End->Position = Offset;
-        End->Bounce = (U8*)KernelHeapAlloc(End->Disk->SectorSize);
-        if (End->Bounce == NULL) return ShellFileError("dd", End->Name, VFS_ERROR_NO_MEMORY);
         return 0;
     }
     U32 Flags = Output ? (VFS_OPEN_WRITE | VFS_OPEN_CREATE) : VFS_OPEN_READ;
@@ -272,7 +237,6 @@ static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
 
 static void ShellDdClose(SHELL_DD_END* End) {
     if (End->File) VFSClose(End->File);
-    KernelHeapFree(End->Bounce);
 }
 
 /** One record in: up to Length bytes (fewer at the end of the input). */
@@ -281,7 +245,7 @@ static LPCSTR ShellDdRead(SHELL_DD_END* End, U8* Buffer, U32 Length, U32* Got) {
     if (End->Disk) {
         if (End->Position >= End->DiskBytes) return NULL;
         U32 Take = (U32)MIN((U64)Length, End->DiskBytes - End->Position);
-        KSTATUS Status = ShellDiskBytes(End->Disk, End->Position, Take, Buffer, FALSE, End->Bounce);
+        KSTATUS Status = DiskReadBytes(End->Disk, End->Position, Take, Buffer);
         if (Status != KSTATUS_SUCCESS) return ShellDiskError(Status, FALSE);
         End->Position += Take;
         *Got = Take;
@@ -303,7 +267,7 @@ static LPCSTR ShellDdWrite(SHELL_DD_END* End, const U8* Buffer, U32 Length, U32*
     if (End->Disk) {
         U32 Take = End->Position >= End->DiskBytes ? 0 : (U32)MIN((U64)Length, End->DiskBytes - End->Position);
         if (Take > 0) {
-            KSTATUS Status = ShellDiskBytes(End->Disk, End->Position, Take, (U8*)Buffer, TRUE, End->Bounce);
+            KSTATUS Status = DiskWriteBytes(End->Disk, End->Position, Take, Buffer);
             if (Status != KSTATUS_SUCCESS) return ShellDiskError(Status, TRUE);
         }
         End->Position += Take;

@@ -6,10 +6,11 @@
  * there; every structure is little-endian on disk, like the CPU.
  *
  * The driver's files, from the bottom:
- *   EXT2-Block.c  byte and block I/O on the DISK (sector read-modify-write),
- *                 and a small cache of metadata blocks (bitmaps, inode
- *                 tables, indirect and directory blocks) written back at the
- *                 end of every operation
+ *   EXT2-Block.c  the way to the disk: metadata blocks (bitmaps, inode
+ *                 tables, indirect, directory and attribute blocks) pinned
+ *                 in the block cache through block/BlockDevice.h; file data,
+ *                 the superblock and the descriptors as bytes on the DISK
+ *                 (block/Disk.h's read-modify-write); discards
  *   EXT2-Super.c  mount, superblock and group descriptor checks, features,
  *                 the corruption policy (read-only + one warning), the
  *                 operation bracket EXT2Begin/EXT2End, statfs, sync
@@ -22,9 +23,12 @@
  *
  * Locking: every entry point in the VFS table takes the volume's mutex
  * through EXT2Begin and drops it in EXT2End; everything else here assumes it
- * is held. Metadata changes made during one operation live in the block
- * cache and the in-memory superblock/descriptors until EXT2End writes them,
- * so between operations nothing is dirty in the driver.
+ * is held (so one thread at a time pins the volume's blocks). Metadata
+ * changes made during one operation live in the block cache and the
+ * in-memory superblock/descriptors; EXT2End hands the latter to the disk and
+ * syncs a private block cache, so between operations nothing is dirty in the
+ * driver: what is not on the disk yet waits in the disk's cache, like any
+ * other write.
  */
 
 #ifndef FS_EXT2_INTERNAL_H_INCLUDED
@@ -33,6 +37,7 @@
 #include "Base.h"
 #include "core/Sync.h"
 #include "fs/ext2/EXT2.h"
+#include "block/BlockDevice.h"
 #include "block/Disk.h"
 #include "fs/VFS.h"
 
@@ -250,18 +255,8 @@ typedef struct PACKED tag_EXT2_DIR_ENTRY {
 /************************************************************************/
 // The volume
 
-#define EXT2_BUFFER_COUNT 32
-#define EXT2_MAX_TRANSFER_BYTES (256 * 1024)  // largest single disk request the driver makes
+#define EXT2_MAX_TRANSFER_BYTES (256 * 1024)  // largest run of file blocks in one disk request
 #define EXT2_MAX_GROUPS 65536
-
-typedef struct tag_EXT2_BUFFER {
-    U32 Block;
-    U32 Pins;
-    U64 LastUse;
-    BOOL Valid;
-    BOOL Dirty;
-    U8* Data;                 // one block
-} EXT2_BUFFER;
 
 #define EXT2_DISCARD_RUNS 32
 
@@ -271,7 +266,6 @@ typedef struct tag_EXT2_VOLUME {
     MUTEX Lock;
     U32 SectorSize;
     U64 DiskBytes;
-    U32 MaxTransferSectors;   // per DiskRead/DiskWrite
 
     // Geometry, checked at mount.
     U32 BlockSize;
@@ -313,9 +307,7 @@ typedef struct tag_EXT2_VOLUME {
     U8* DescriptorBlockDirty; // one flag per descriptor block
     U32 NextDirectoryGroup;
 
-    EXT2_BUFFER Buffers[EXT2_BUFFER_COUNT];
-    U64 BufferClock;
-    U8* SectorBounce;         // one sector, for partial-sector I/O
+    BLOCK_DEVICE Blocks;      // the metadata blocks, pinned in the block cache (opened once the block size is known)
     U8* Scratch;              // one block, for partial-block file I/O
 } EXT2_VOLUME;
 
@@ -324,24 +316,23 @@ typedef struct tag_EXT2_VOLUME {
 /************************************************************************/
 // EXT2-Block.c
 
-VFS_STATUS EXT2ReadBytes(EXT2_VOLUME* Volume, U64 Offset, U64 Length, LPVOID Buffer);
+/** Bytes on the disk (the superblock, the descriptors); the range must lie on the disk. */
+VFS_STATUS EXT2ReadBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPVOID Buffer);
+VFS_STATUS EXT2WriteBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPCVOID Buffer);
+/** Whole blocks of file data (at most EXT2_MAX_TRANSFER_BYTES); the range must lie inside the volume. */
+VFS_STATUS EXT2ReadBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPVOID Buffer);
+VFS_STATUS EXT2WriteBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPCVOID Buffer);
+/**
+ * Pins a metadata block (BlockDirty after changing it, BlockRelease when
+ * done); Read FALSE gives a zeroed dirty block (a new one) without reading
+ * it. A block outside the volume is corruption. A freed block is forgotten
+ * with BlockForget(&Volume->Blocks, Block).
+ */
+VFS_STATUS EXT2BufferGet(EXT2_VOLUME* Volume, U32 Block, BOOL Read, BLOCK_BUFFER* Buffer);
 /** Sends the pending runs of freed blocks to the disk, one DF_DISK_TRIM each (errors only logged). */
 void EXT2DiscardFlush(EXT2_VOLUME* Volume);
 /** Forgets pending runs (a write-back failed: the blocks may still be in use on the disk). */
 void EXT2DiscardCancel(EXT2_VOLUME* Volume);
-VFS_STATUS EXT2WriteBytes(EXT2_VOLUME* Volume, U64 Offset, U64 Length, LPCVOID Buffer);
-/** Whole blocks; the range must lie inside the volume. */
-VFS_STATUS EXT2ReadBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPVOID Buffer);
-VFS_STATUS EXT2WriteBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPCVOID Buffer);
-VFS_STATUS EXT2BuffersCreate(EXT2_VOLUME* Volume);
-void EXT2BuffersDestroy(EXT2_VOLUME* Volume);
-/** A pinned cached copy of Block; Read FALSE gives a zeroed block (for a new one) instead of reading it. */
-VFS_STATUS EXT2BufferGet(EXT2_VOLUME* Volume, U32 Block, BOOL Read, EXT2_BUFFER** Buffer);
-void EXT2BufferDirty(EXT2_BUFFER* Buffer);
-void EXT2BufferRelease(EXT2_BUFFER* Buffer);
-/** Drops a block's cached copy without writing it (the block was freed). */
-void EXT2BufferForget(EXT2_VOLUME* Volume, U32 Block);
-VFS_STATUS EXT2BuffersFlush(EXT2_VOLUME* Volume);
 
 /************************************************************************/
 // EXT2-Super.c

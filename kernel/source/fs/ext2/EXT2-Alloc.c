@@ -55,12 +55,12 @@ static VFS_STATUS EXT2AllocateInGroup(EXT2_VOLUME* Volume, U32 Group, U32 Start,
     if (Descriptor->FreeBlocksCount == 0) return VFS_ERROR_NOT_FOUND;
     U32 Count = EXT2GroupBlockCount(Volume, Group);
     if (Start >= Count) return VFS_ERROR_NOT_FOUND;
-    EXT2_BUFFER* Bitmap;
+    BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->BlockBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;
-    U32 Bit = EXT2FindClearBit(Bitmap->Data, Start, Count);
+    U32 Bit = EXT2FindClearBit(Bitmap.Data, Start, Count);
     if (Bit >= Count) {
-        EXT2BufferRelease(Bitmap);
+        BlockRelease(&Bitmap);
         if (Start == 0) {
             return EXT2Corrupt(Volume, "group %u counts %u free blocks, its bitmap none", Group,
                                Descriptor->FreeBlocksCount);
@@ -69,16 +69,16 @@ static VFS_STATUS EXT2AllocateInGroup(EXT2_VOLUME* Volume, U32 Group, U32 Start,
     }
     U32 Found = EXT2GroupFirstBlock(Volume, Group) + Bit;
     if (!EXT2IsDataBlock(Volume, Found)) {
-        EXT2BufferRelease(Bitmap);
+        BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "group %u bitmap marks metadata block %u free", Group, Found);
     }
-    EXT2SetBit(Bitmap->Data, Bit);
-    EXT2BufferDirty(Bitmap);
-    EXT2BufferRelease(Bitmap);
+    EXT2SetBit(Bitmap.Data, Bit);
+    BlockDirty(&Bitmap);
+    BlockRelease(&Bitmap);
     Descriptor->FreeBlocksCount--;
     if (Volume->Super.FreeBlocksCount > 0) Volume->Super.FreeBlocksCount--;
     EXT2MarkGroupDirty(Volume, Group);
-    EXT2BufferForget(Volume, Found);
+    BlockForget(&Volume->Blocks, Found);
     *Block = Found;
     return VFS_OK;
 }
@@ -114,20 +114,20 @@ VFS_STATUS EXT2FreeBlock(EXT2_VOLUME* Volume, U32 Block) {
     U32 Group = (Block - Volume->FirstDataBlock) / Volume->BlocksPerGroup;
     U32 Bit = (Block - Volume->FirstDataBlock) % Volume->BlocksPerGroup;
     EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
-    EXT2_BUFFER* Bitmap;
+    BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->BlockBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;
-    if (!EXT2TestBit(Bitmap->Data, Bit)) {
-        EXT2BufferRelease(Bitmap);
+    if (!EXT2TestBit(Bitmap.Data, Bit)) {
+        BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "freeing block %u, already free", Block);
     }
-    EXT2ClearBit(Bitmap->Data, Bit);
-    EXT2BufferDirty(Bitmap);
-    EXT2BufferRelease(Bitmap);
+    EXT2ClearBit(Bitmap.Data, Bit);
+    BlockDirty(&Bitmap);
+    BlockRelease(&Bitmap);
     if (Descriptor->FreeBlocksCount < EXT2GroupBlockCount(Volume, Group)) Descriptor->FreeBlocksCount++;
     if (Volume->Super.FreeBlocksCount < Volume->BlocksCount) Volume->Super.FreeBlocksCount++;
     EXT2MarkGroupDirty(Volume, Group);
-    EXT2BufferForget(Volume, Block);
+    BlockForget(&Volume->Blocks, Block);
     if (Volume->Discard) {
         // Neighbouring blocks (a file's runs) grow the last run; others start a new one while there is room.
         U32 Last = Volume->DiscardRuns - 1;
@@ -171,23 +171,23 @@ static U32 EXT2ChooseDirectoryGroup(EXT2_VOLUME* Volume) {
 static VFS_STATUS EXT2AllocateInodeInGroup(EXT2_VOLUME* Volume, U32 Group, BOOL Directory, U32* Inode) {
     EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
     if (Descriptor->FreeInodesCount == 0) return VFS_ERROR_NOT_FOUND;
-    EXT2_BUFFER* Bitmap;
+    BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->InodeBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;
-    U32 Bit = EXT2FindClearBit(Bitmap->Data, 0, Volume->InodesPerGroup);
+    U32 Bit = EXT2FindClearBit(Bitmap.Data, 0, Volume->InodesPerGroup);
     if (Bit >= Volume->InodesPerGroup) {
-        EXT2BufferRelease(Bitmap);
+        BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "group %u counts %u free inodes, its bitmap none", Group,
                            Descriptor->FreeInodesCount);
     }
     U32 Number = Group * Volume->InodesPerGroup + Bit + 1;
     if (Number < Volume->FirstInode) {
-        EXT2BufferRelease(Bitmap);
+        BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "reserved inode %u marked free", Number);
     }
-    EXT2SetBit(Bitmap->Data, Bit);
-    EXT2BufferDirty(Bitmap);
-    EXT2BufferRelease(Bitmap);
+    EXT2SetBit(Bitmap.Data, Bit);
+    BlockDirty(&Bitmap);
+    BlockRelease(&Bitmap);
     Descriptor->FreeInodesCount--;
     if (Directory) Descriptor->UsedDirectoriesCount++;
     if (Volume->Super.FreeInodesCount > 0) Volume->Super.FreeInodesCount--;
@@ -230,16 +230,16 @@ VFS_STATUS EXT2FreeInode(EXT2_VOLUME* Volume, U32 Inode, BOOL Directory) {
     U32 Group = (Inode - 1) / Volume->InodesPerGroup;
     U32 Bit = (Inode - 1) % Volume->InodesPerGroup;
     EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
-    EXT2_BUFFER* Bitmap;
+    BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->InodeBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;
-    if (!EXT2TestBit(Bitmap->Data, Bit)) {
-        EXT2BufferRelease(Bitmap);
+    if (!EXT2TestBit(Bitmap.Data, Bit)) {
+        BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "freeing inode %u, already free", Inode);
     }
-    EXT2ClearBit(Bitmap->Data, Bit);
-    EXT2BufferDirty(Bitmap);
-    EXT2BufferRelease(Bitmap);
+    EXT2ClearBit(Bitmap.Data, Bit);
+    BlockDirty(&Bitmap);
+    BlockRelease(&Bitmap);
     if (Descriptor->FreeInodesCount < Volume->InodesPerGroup) Descriptor->FreeInodesCount++;
     if (Directory && Descriptor->UsedDirectoriesCount > 0) Descriptor->UsedDirectoriesCount--;
     if (Volume->Super.FreeInodesCount < Volume->InodesCount) Volume->Super.FreeInodesCount++;

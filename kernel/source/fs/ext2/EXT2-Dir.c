@@ -59,25 +59,26 @@ VFS_STATUS EXT2DirCheckInode(EXT2_VOLUME* Volume, const EXT2_INODE* Directory) {
     return VFS_OK;
 }
 
-static EXT2_DIR_ENTRY* EXT2EntryAt(const EXT2_BUFFER* Buffer, U32 Offset) {
+static EXT2_DIR_ENTRY* EXT2EntryAt(const BLOCK_BUFFER* Buffer, U32 Offset) {
     return (EXT2_DIR_ENTRY*)(Buffer->Data + Offset);
 }
 
-static VFS_STATUS EXT2DirCheckBlock(EXT2_VOLUME* Volume, const EXT2_BUFFER* Buffer) {
+static VFS_STATUS EXT2DirCheckBlock(EXT2_VOLUME* Volume, const BLOCK_BUFFER* Buffer) {
+    U32 Block = (U32)Buffer->Block;
     U32 Offset = 0;
     while (Offset < Volume->BlockSize) {
         if (Volume->BlockSize - Offset < EXT2_DIR_RECORD_LENGTH(1)) {
-            return EXT2Corrupt(Volume, "folder block %u: entry at %u crosses the block", Buffer->Block, Offset);
+            return EXT2Corrupt(Volume, "folder block %u: entry at %u crosses the block", Block, Offset);
         }
         const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, Offset);
         U32 Record = Entry->RecordLength;
         if (Record < EXT2_DIR_RECORD_LENGTH(1) || (Record & 3) != 0 || Record > Volume->BlockSize - Offset ||
             EXT2_DIR_RECORD_LENGTH(Entry->NameLength) > Record) {
-            return EXT2Corrupt(Volume, "folder block %u: bad record length %u at %u", Buffer->Block, Record, Offset);
+            return EXT2Corrupt(Volume, "folder block %u: bad record length %u at %u", Block, Record, Offset);
         }
         if (Entry->Inode > Volume->InodesCount || (Entry->Inode != 0 && Entry->NameLength == 0) ||
             (!Volume->HasFileType && Entry->FileType != 0)) {
-            return EXT2Corrupt(Volume, "folder block %u: bad entry at %u", Buffer->Block, Offset);
+            return EXT2Corrupt(Volume, "folder block %u: bad entry at %u", Block, Offset);
         }
         Offset += Record;
     }
@@ -85,15 +86,15 @@ static VFS_STATUS EXT2DirCheckBlock(EXT2_VOLUME* Volume, const EXT2_BUFFER* Buff
 }
 
 /** The checked, pinned block Logical of a folder. */
-static VFS_STATUS EXT2DirGetBlock(EXT2_VOLUME* Volume, EXT2_INODE* Directory, U32 Logical, EXT2_BUFFER** Buffer) {
+static VFS_STATUS EXT2DirGetBlock(EXT2_VOLUME* Volume, EXT2_INODE* Directory, U32 Logical, BLOCK_BUFFER* Buffer) {
     U32 Physical;
     VFS_STATUS Status = EXT2MapBlock(Volume, Directory, Logical, FALSE, NULL, &Physical, NULL);
     if (Status != VFS_OK) return Status;
     if (Physical == 0) return EXT2Corrupt(Volume, "folder has a hole at block %u", Logical);
     Status = EXT2BufferGet(Volume, Physical, TRUE, Buffer);
     if (Status != VFS_OK) return Status;
-    Status = EXT2DirCheckBlock(Volume, *Buffer);
-    if (Status != VFS_OK) EXT2BufferRelease(*Buffer);
+    Status = EXT2DirCheckBlock(Volume, Buffer);
+    if (Status != VFS_OK) BlockRelease(Buffer);
     return Status;
 }
 
@@ -120,20 +121,20 @@ VFS_STATUS EXT2DirFind(EXT2_VOLUME* Volume, EXT2_INODE* Directory, LPCSTR Name, 
     if (Status != VFS_OK) return Status;
     U32 Blocks = Directory->Size >> Volume->BlockShift;
     for (U32 Logical = 0; Logical < Blocks; Logical++) {
-        EXT2_BUFFER* Buffer;
+        BLOCK_BUFFER Buffer;
         Status = EXT2DirGetBlock(Volume, Directory, Logical, &Buffer);
         if (Status != VFS_OK) return Status;
-        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(Buffer, Offset)->RecordLength) {
-            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, Offset);
+        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(&Buffer, Offset)->RecordLength) {
+            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(&Buffer, Offset);
             if (!EXT2EntryNameIs(Entry, Name, Length)) continue;
             Slot->Logical = Logical;
             Slot->Offset = Offset;
             Slot->Inode = Entry->Inode;
             Slot->FileType = Entry->FileType;
-            EXT2BufferRelease(Buffer);
+            BlockRelease(&Buffer);
             return VFS_OK;
         }
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
     }
     return VFS_ERROR_NOT_FOUND;
 }
@@ -145,11 +146,11 @@ VFS_STATUS EXT2DirAdd(EXT2_VOLUME* Volume, U32 DirectoryNumber, EXT2_INODE* Dire
     U32 Needed = EXT2_DIR_RECORD_LENGTH(Length);
     U32 Blocks = Directory->Size >> Volume->BlockShift;
     for (U32 Logical = 0; Logical < Blocks; Logical++) {
-        EXT2_BUFFER* Buffer;
+        BLOCK_BUFFER Buffer;
         Status = EXT2DirGetBlock(Volume, Directory, Logical, &Buffer);
         if (Status != VFS_OK) return Status;
-        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(Buffer, Offset)->RecordLength) {
-            EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, Offset);
+        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(&Buffer, Offset)->RecordLength) {
+            EXT2_DIR_ENTRY* Entry = EXT2EntryAt(&Buffer, Offset);
             U32 Record = Entry->RecordLength;
             if (Entry->Inode == 0 && Record >= Needed) {
                 EXT2FillEntry(Volume, Entry, Name, Length, Inode, Mode);
@@ -157,15 +158,15 @@ VFS_STATUS EXT2DirAdd(EXT2_VOLUME* Volume, U32 DirectoryNumber, EXT2_INODE* Dire
                 U32 Used = EXT2_DIR_RECORD_LENGTH(Entry->NameLength);
                 if (Entry->Inode == 0 || Record < Used + Needed) continue;
                 Entry->RecordLength = (U16)Used;
-                EXT2_DIR_ENTRY* Added = EXT2EntryAt(Buffer, Offset + Used);
+                EXT2_DIR_ENTRY* Added = EXT2EntryAt(&Buffer, Offset + Used);
                 Added->RecordLength = (U16)(Record - Used);
                 EXT2FillEntry(Volume, Added, Name, Length, Inode, Mode);
             }
-            EXT2BufferDirty(Buffer);
-            EXT2BufferRelease(Buffer);
+            BlockDirty(&Buffer);
+            BlockRelease(&Buffer);
             return EXT2DirChanged(Volume, DirectoryNumber, Directory);
         }
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
     }
 
     // No room: one more block holding just this entry.
@@ -177,57 +178,57 @@ VFS_STATUS EXT2DirAdd(EXT2_VOLUME* Volume, U32 DirectoryNumber, EXT2_INODE* Dire
     }
     Status = EXT2MapBlock(Volume, Directory, Blocks, TRUE, &Goal, &Physical, NULL);
     if (Status != VFS_OK) return Status;
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Physical, FALSE, &Buffer);
     if (Status != VFS_OK) return Status;
-    EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, 0);
+    EXT2_DIR_ENTRY* Entry = EXT2EntryAt(&Buffer, 0);
     Entry->RecordLength = (U16)Volume->BlockSize;
     EXT2FillEntry(Volume, Entry, Name, Length, Inode, Mode);
-    EXT2BufferRelease(Buffer);
+    BlockRelease(&Buffer);
     Directory->Size += Volume->BlockSize;
     return EXT2DirChanged(Volume, DirectoryNumber, Directory);
 }
 
 /** Finds the entry at Slot again (the caller found it under the same lock) with the one before it. */
 static VFS_STATUS EXT2DirLocate(EXT2_VOLUME* Volume, EXT2_INODE* Directory, const EXT2_DIR_SLOT* Slot,
-                                EXT2_BUFFER** Buffer, EXT2_DIR_ENTRY** Entry, EXT2_DIR_ENTRY** Previous) {
+                                BLOCK_BUFFER* Buffer, EXT2_DIR_ENTRY** Entry, EXT2_DIR_ENTRY** Previous) {
     VFS_STATUS Status = EXT2DirGetBlock(Volume, Directory, Slot->Logical, Buffer);
     if (Status != VFS_OK) return Status;
     *Previous = NULL;
-    for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(*Buffer, Offset)->RecordLength) {
-        EXT2_DIR_ENTRY* Current = EXT2EntryAt(*Buffer, Offset);
+    for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(Buffer, Offset)->RecordLength) {
+        EXT2_DIR_ENTRY* Current = EXT2EntryAt(Buffer, Offset);
         if (Offset == Slot->Offset && Current->Inode == Slot->Inode) {
             *Entry = Current;
             return VFS_OK;
         }
         *Previous = Current;
     }
-    EXT2BufferRelease(*Buffer);
+    BlockRelease(Buffer);
     return EXT2Corrupt(Volume, "folder entry moved under the lock");
 }
 
 VFS_STATUS EXT2DirRemove(EXT2_VOLUME* Volume, U32 DirectoryNumber, EXT2_INODE* Directory, const EXT2_DIR_SLOT* Slot) {
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     EXT2_DIR_ENTRY *Entry, *Previous;
     VFS_STATUS Status = EXT2DirLocate(Volume, Directory, Slot, &Buffer, &Entry, &Previous);
     if (Status != VFS_OK) return Status;
     if (Previous != NULL) Previous->RecordLength = (U16)(Previous->RecordLength + Entry->RecordLength);
     else Entry->Inode = 0;
-    EXT2BufferDirty(Buffer);
-    EXT2BufferRelease(Buffer);
+    BlockDirty(&Buffer);
+    BlockRelease(&Buffer);
     return EXT2DirChanged(Volume, DirectoryNumber, Directory);
 }
 
 VFS_STATUS EXT2DirRetarget(EXT2_VOLUME* Volume, U32 DirectoryNumber, EXT2_INODE* Directory, const EXT2_DIR_SLOT* Slot,
                            U32 Inode, U32 Mode) {
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     EXT2_DIR_ENTRY *Entry, *Previous;
     VFS_STATUS Status = EXT2DirLocate(Volume, Directory, Slot, &Buffer, &Entry, &Previous);
     if (Status != VFS_OK) return Status;
     Entry->Inode = Inode;
     Entry->FileType = Volume->HasFileType ? EXT2FileTypeFromMode(Mode) : 0;
-    EXT2BufferDirty(Buffer);
-    EXT2BufferRelease(Buffer);
+    BlockDirty(&Buffer);
+    BlockRelease(&Buffer);
     return EXT2DirChanged(Volume, DirectoryNumber, Directory);
 }
 
@@ -237,16 +238,16 @@ VFS_STATUS EXT2DirIsEmpty(EXT2_VOLUME* Volume, EXT2_INODE* Directory, BOOL* Empt
     if (Status != VFS_OK) return Status;
     U32 Blocks = Directory->Size >> Volume->BlockShift;
     for (U32 Logical = 0; Logical < Blocks; Logical++) {
-        EXT2_BUFFER* Buffer;
+        BLOCK_BUFFER Buffer;
         Status = EXT2DirGetBlock(Volume, Directory, Logical, &Buffer);
         if (Status != VFS_OK) return Status;
-        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(Buffer, Offset)->RecordLength) {
-            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, Offset);
+        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(&Buffer, Offset)->RecordLength) {
+            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(&Buffer, Offset);
             if (Entry->Inode == 0 || EXT2EntryNameIs(Entry, ".", 1) || EXT2EntryNameIs(Entry, "..", 2)) continue;
-            EXT2BufferRelease(Buffer);
+            BlockRelease(&Buffer);
             return VFS_OK;
         }
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
     }
     *Empty = TRUE;
     return VFS_OK;
@@ -256,16 +257,16 @@ VFS_STATUS EXT2DirInitialize(EXT2_VOLUME* Volume, U32 Number, EXT2_INODE* Direct
     U32 Goal = EXT2InodeGoal(Volume, Number), Physical;
     VFS_STATUS Status = EXT2MapBlock(Volume, Directory, 0, TRUE, &Goal, &Physical, NULL);
     if (Status != VFS_OK) return Status;
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Physical, FALSE, &Buffer);
     if (Status != VFS_OK) return Status;
-    EXT2_DIR_ENTRY* Dot = EXT2EntryAt(Buffer, 0);
+    EXT2_DIR_ENTRY* Dot = EXT2EntryAt(&Buffer, 0);
     Dot->RecordLength = EXT2_DIR_RECORD_LENGTH(1);
     EXT2FillEntry(Volume, Dot, ".", 1, Number, VFS_TYPE_DIRECTORY);
-    EXT2_DIR_ENTRY* DotDot = EXT2EntryAt(Buffer, Dot->RecordLength);
+    EXT2_DIR_ENTRY* DotDot = EXT2EntryAt(&Buffer, Dot->RecordLength);
     DotDot->RecordLength = (U16)(Volume->BlockSize - Dot->RecordLength);
     EXT2FillEntry(Volume, DotDot, "..", 2, Parent, VFS_TYPE_DIRECTORY);
-    EXT2BufferRelease(Buffer);
+    BlockRelease(&Buffer);
     Directory->Size = Volume->BlockSize;
     return VFS_OK;
 }
@@ -305,21 +306,21 @@ VFS_STATUS EXT2ReadDirectory(LPVOID Handle, U64 DirectoryNumber, U64* Cursor, VF
     while ((Position >> Volume->BlockShift) < Blocks) {
         U32 Logical = (U32)(Position >> Volume->BlockShift);
         U32 Start = (U32)(Position & (Volume->BlockSize - 1));
-        EXT2_BUFFER* Buffer;
+        BLOCK_BUFFER Buffer;
         Status = EXT2DirGetBlock(Volume, &Directory, Logical, &Buffer);
         if (Status != VFS_OK) return EXT2End(Volume, Status);
-        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(Buffer, Offset)->RecordLength) {
-            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(Buffer, Offset);
+        for (U32 Offset = 0; Offset < Volume->BlockSize; Offset += EXT2EntryAt(&Buffer, Offset)->RecordLength) {
+            const EXT2_DIR_ENTRY* Entry = EXT2EntryAt(&Buffer, Offset);
             if (Offset < Start || Entry->Inode == 0) continue;
             Result->Inode = Entry->Inode;
             Result->Type = Volume->HasFileType ? EXT2ModeFromFileType(Entry->FileType) : 0;
             MemoryCopy(Result->Name, Entry->Name, Entry->NameLength);
             Result->Name[Entry->NameLength] = 0;
             *Cursor = ((U64)Logical << Volume->BlockShift) + Offset + Entry->RecordLength;
-            EXT2BufferRelease(Buffer);
+            BlockRelease(&Buffer);
             return EXT2End(Volume, VFS_OK);
         }
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
         Position = (U64)(Logical + 1) << Volume->BlockShift;
     }
     *Cursor = Position;

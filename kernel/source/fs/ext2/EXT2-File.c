@@ -2,13 +2,17 @@
  * EXT2-File.c - EXT2 file contents: read, write, truncate, and the
  * attributes (stat, symbolic link targets).
  *
- * Data moves straight between the caller's buffer and the disk, bypassing
- * the metadata cache: runs of physically consecutive whole blocks go in one
- * request; a partial block is read, patched and written through the volume's
- * scratch block; holes read as zeros. A write allocates missing blocks as it
- * goes (near the previous block of the file); when the disk fills up it stops
- * at the last whole block it could place and reports VFS_ERROR_NO_SPACE with
- * the bytes written, the size covering exactly those bytes.
+ * Data moves between the caller's buffer and the DISK (through the disk's
+ * cache, when it has one), not through pinned blocks: runs of physically
+ * consecutive whole blocks go in one request; a partial block is read,
+ * patched and written through the volume's scratch block; holes read as
+ * zeros. A write allocates missing blocks as it goes (near the previous
+ * block of the file); when the disk fills up it stops at the last whole
+ * block it could place and reports VFS_ERROR_NO_SPACE with the bytes
+ * written, the size covering exactly those bytes. A read that meets an
+ * error (a damaged block map, a failing disk) after some bytes returns
+ * those bytes, as a short read; the next read, starting at the failure,
+ * returns the error.
  *
  * Access times follow Linux's relatime: a read updates atime only when it
  * is older than the last change or a day old, and never on a read-only
@@ -35,20 +39,6 @@ static VFS_STATUS EXT2RunFlush(EXT2_VOLUME* Volume, EXT2_RUN* Run, BOOL Write) {
     return Status;
 }
 
-/** Adds one whole block to a read run, reading the run first when the block does not continue it. */
-static VFS_STATUS EXT2RunAdd(EXT2_VOLUME* Volume, EXT2_RUN* Run, U32 Physical, U8* Memory) {
-    U32 MaxBlocks = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
-    if (Run->Count > 0 && Run->Physical + Run->Count == Physical && Run->Count < MaxBlocks) {
-        Run->Count++;
-        return VFS_OK;
-    }
-    VFS_STATUS Status = EXT2RunFlush(Volume, Run, FALSE);
-    Run->Physical = Physical;
-    Run->Count = 1;
-    Run->Memory = Memory;
-    return Status;
-}
-
 /** The largest size a regular file may reach on this volume. */
 static U64 EXT2MaxFileSize(EXT2_VOLUME* Volume) {
     U64 Bytes = EXT2MaxLogicalBlocks(Volume) << Volume->BlockShift;
@@ -66,33 +56,51 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
     if (Offset >= Size || Length == 0) return VFS_OK;
     U32 Total = (U32)MIN((U64)Length, Size - Offset);
 
+    // Whole blocks that follow each other on the disk gather in Run, read in one request when it ends.
     EXT2_RUN Run = {0, 0, NULL};
     U32 BlockSize = Volume->BlockSize;
-    U32 Position = 0;
-    while (Position < Total && Status == VFS_OK) {
+    U32 MaxRun = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
+    U32 Position = 0, Good = 0;  // Good: the bytes before it are read (the pending run starts there)
+    while (Position < Total) {
         U64 Byte = Offset + Position;
         U32 Within = (U32)(Byte & (BlockSize - 1));
         U32 Chunk = MIN(BlockSize - Within, Total - Position);
         U32 Physical;
         Status = EXT2MapBlock(Volume, &Inode, (U32)(Byte >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
         if (Status != VFS_OK) break;
-        if (Physical != 0 && Chunk == BlockSize) {
-            Status = EXT2RunAdd(Volume, &Run, Physical, Buffer + Position);
+        BOOL Whole = Physical != 0 && Chunk == BlockSize;
+        if (Whole && Run.Count > 0 && Run.Physical + Run.Count == Physical && Run.Count < MaxRun) {
+            Run.Count++;
+            Position += Chunk;
+            continue;
+        }
+        Status = EXT2RunFlush(Volume, &Run, FALSE);
+        if (Status != VFS_OK) break;
+        Good = Position;
+        if (Whole) {
+            Run.Physical = Physical;
+            Run.Count = 1;
+            Run.Memory = Buffer + Position;
+        } else if (Physical == 0) {
+            MemorySet(Buffer + Position, 0, Chunk);
+            Good = Position + Chunk;
         } else {
-            Status = EXT2RunFlush(Volume, &Run, FALSE);
+            Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
             if (Status != VFS_OK) break;
-            if (Physical == 0) {
-                MemorySet(Buffer + Position, 0, Chunk);
-            } else {
-                Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
-                if (Status == VFS_OK) MemoryCopy(Buffer + Position, Volume->Scratch + Within, Chunk);
-            }
+            MemoryCopy(Buffer + Position, Volume->Scratch + Within, Chunk);
+            Good = Position + Chunk;
         }
         Position += Chunk;
     }
-    if (Status == VFS_OK) Status = EXT2RunFlush(Volume, &Run, FALSE);
-    if (Status != VFS_OK) return Status;
-    *Done = Total;
+    // A run still pending (a failed flush empties it) covers the bytes up to Position.
+    if (Run.Count > 0) {
+        VFS_STATUS RunStatus = EXT2RunFlush(Volume, &Run, FALSE);
+        if (RunStatus == VFS_OK) Good = Position;
+        else if (Status == VFS_OK) Status = RunStatus;
+    }
+    // The bytes read before an error are the answer (a short read); the next read, from there, gets the error.
+    if (Status != VFS_OK && Good == 0) return Status;
+    *Done = Good;
 
     if (EXT2CanWrite(Volume)) {
         U32 Now = EXT2Now();
@@ -291,11 +299,11 @@ static VFS_STATUS EXT2ReadLinkLocked(EXT2_VOLUME* Volume, U32 Number, LPSTR Buff
         Status = EXT2MapBlock(Volume, &Inode, 0, FALSE, NULL, &Physical, NULL);
         if (Status != VFS_OK) return Status;
         if (Physical == 0) return EXT2Corrupt(Volume, "symbolic link %u has no block", Number);
-        EXT2_BUFFER* Block;
+        BLOCK_BUFFER Block;
         Status = EXT2BufferGet(Volume, Physical, TRUE, &Block);
         if (Status != VFS_OK) return Status;
-        MemoryCopy(Buffer, Block->Data, Length);
-        EXT2BufferRelease(Block);
+        MemoryCopy(Buffer, Block.Data, Length);
+        BlockRelease(&Block);
     }
     Buffer[Length] = 0;
     if (StringLength(Buffer) != Length) return EXT2Corrupt(Volume, "symbolic link %u holds a zero byte", Number);

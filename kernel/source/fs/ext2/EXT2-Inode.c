@@ -38,12 +38,12 @@ VFS_STATUS EXT2ReadInode(EXT2_VOLUME* Volume, U32 Number, EXT2_INODE* Inode) {
     U32 Block, Offset;
     VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset);
     if (Status != VFS_OK) return Status;
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
     MemorySet(Inode, 0, sizeof(*Inode));
-    MemoryCopy(Inode, Buffer->Data + Offset, EXT2InodeCopySize(Volume));
-    EXT2BufferRelease(Buffer);
+    MemoryCopy(Inode, Buffer.Data + Offset, EXT2InodeCopySize(Volume));
+    BlockRelease(&Buffer);
     return VFS_OK;
 }
 
@@ -73,13 +73,13 @@ static VFS_STATUS EXT2StoreInode(EXT2_VOLUME* Volume, U32 Number, const EXT2_INO
     U32 Block, Offset;
     VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset);
     if (Status != VFS_OK) return Status;
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
-    if (Clear) MemorySet(Buffer->Data + Offset, 0, Volume->InodeSize);
-    MemoryCopy(Buffer->Data + Offset, Inode, EXT2InodeCopySize(Volume));
-    EXT2BufferDirty(Buffer);
-    EXT2BufferRelease(Buffer);
+    if (Clear) MemorySet(Buffer.Data + Offset, 0, Volume->InodeSize);
+    MemoryCopy(Buffer.Data + Offset, Inode, EXT2InodeCopySize(Volume));
+    BlockDirty(&Buffer);
+    BlockRelease(&Buffer);
     return VFS_OK;
 }
 
@@ -202,21 +202,21 @@ static VFS_STATUS EXT2MapPath(EXT2_VOLUME* Volume, U32 Logical, EXT2_MAP_PATH* P
 }
 
 static VFS_STATUS EXT2ReadPointer(EXT2_VOLUME* Volume, U32 Block, U32 Index, U32* Value) {
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     VFS_STATUS Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
-    *Value = ((const U32*)Buffer->Data)[Index];
-    EXT2BufferRelease(Buffer);
+    *Value = ((const U32*)Buffer.Data)[Index];
+    BlockRelease(&Buffer);
     return VFS_OK;
 }
 
 static VFS_STATUS EXT2WritePointer(EXT2_VOLUME* Volume, U32 Block, U32 Index, U32 Value, BOOL Fresh) {
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     VFS_STATUS Status = EXT2BufferGet(Volume, Block, !Fresh, &Buffer);
     if (Status != VFS_OK) return Status;
-    ((U32*)Buffer->Data)[Index] = Value;
-    EXT2BufferDirty(Buffer);
-    EXT2BufferRelease(Buffer);
+    ((U32*)Buffer.Data)[Index] = Value;
+    BlockDirty(&Buffer);
+    BlockRelease(&Buffer);
     return VFS_OK;
 }
 
@@ -300,10 +300,10 @@ static VFS_STATUS EXT2TruncateTree(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 B
     *Empty = FALSE;
     VFS_STATUS Status = EXT2CheckMapped(Volume, Block, Above, AboveCount);
     if (Status != VFS_OK) return Status;
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
-    U32* Entries = (U32*)Buffer->Data;
+    U32* Entries = (U32*)Buffer.Data;
     U64 ChildSpan = 1ULL << (Volume->PointerShift * (Level - 1));
     BOOL AnyLeft = FALSE;
     Above[AboveCount] = Block;
@@ -331,10 +331,10 @@ static VFS_STATUS EXT2TruncateTree(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 B
         Status = EXT2FreeBlock(Volume, Child);
         if (Status != VFS_OK) break;
         Entries[Index] = 0;
-        EXT2BufferDirty(Buffer);
+        BlockDirty(&Buffer);
         EXT2AddBlocks(Volume, Inode, -1);
     }
-    EXT2BufferRelease(Buffer);
+    BlockRelease(&Buffer);
     *Empty = (Status == VFS_OK) && !AnyLeft;
     return Status;
 }
@@ -377,21 +377,21 @@ VFS_STATUS EXT2ReleaseAttributeBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode) {
     U32 Block = Inode->FileAcl;
     if (Block == 0) return VFS_OK;
     if (!EXT2IsDataBlock(Volume, Block)) return EXT2Corrupt(Volume, "attribute block %u is invalid", Block);
-    EXT2_BUFFER* Buffer;
+    BLOCK_BUFFER Buffer;
     VFS_STATUS Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
-    U32* Header = (U32*)Buffer->Data;  // h_magic, h_refcount, h_blocks
+    U32* Header = (U32*)Buffer.Data;  // h_magic, h_refcount, h_blocks
     if (Header[0] != EXT2_XATTR_MAGIC || Header[2] != 1 || Header[1] == 0) {
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
         return EXT2Corrupt(Volume, "attribute block %u has a bad header", Block);
     }
     if (Header[1] > 1) {
         // Shared with other inodes (identical attribute sets): drop one reference.
         Header[1]--;
-        EXT2BufferDirty(Buffer);
-        EXT2BufferRelease(Buffer);
+        BlockDirty(&Buffer);
+        BlockRelease(&Buffer);
     } else {
-        EXT2BufferRelease(Buffer);
+        BlockRelease(&Buffer);
         Status = EXT2FreeBlock(Volume, Block);
         if (Status != VFS_OK) return Status;
     }

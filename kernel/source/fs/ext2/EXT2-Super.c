@@ -9,8 +9,9 @@
  * unknown read-only-compatible ones mount read-only.
  *
  * An operation runs between EXT2Begin (lock; refuses to modify a read-only
- * volume or disk) and EXT2End (writes back the cache, the dirty descriptor
- * blocks and the superblock, then unlocks). Corruption found at any time
+ * volume or disk) and EXT2End (syncs the volume's block device, writes the
+ * dirty descriptor blocks and the superblock to the disk, sends the
+ * discards, then unlocks). Corruption found at any time
  * goes through EXT2Corrupt: one warning for the volume's lifetime, the
  * volume turns read-only, the superblock records the error (when the disk
  * can be written) so e2fsck checks it, and the caller gets VFS_ERROR_IO.
@@ -79,14 +80,7 @@ U32 EXT2Now(void) { return (U32)RTCCurrentTime(); }
 /************************************************************************/
 // Corruption, operations, write-back
 
-BOOL EXT2CanWrite(EXT2_VOLUME* Volume) {
-    if (Volume->ReadOnly) return FALSE;
-    U32 Depth = 0;
-    for (DISK* Disk = Volume->Disk; Disk != NULL && Depth < 8; Disk = Disk->Parent, Depth++) {
-        if (Disk->Access & (DISK_ACCESS_READ_ONLY | DISK_ACCESS_DISABLED)) return FALSE;
-    }
-    return TRUE;
-}
+BOOL EXT2CanWrite(EXT2_VOLUME* Volume) { return !Volume->ReadOnly && DiskAccessAllows(Volume->Disk, TRUE); }
 
 VFS_STATUS EXT2Corrupt(EXT2_VOLUME* Volume, LPCSTR Format, ...) {
     char Message[160];
@@ -132,8 +126,15 @@ static VFS_STATUS EXT2WriteSuperblock(EXT2_VOLUME* Volume) {
     return Status;
 }
 
+/**
+ * The end of an operation, in this order: the metadata blocks (a private
+ * block cache writes them to the disk now; the disk's own cache already
+ * holds them), the dirty descriptor blocks, the superblock, then the
+ * discards of the blocks the operation freed. What reached the disk's cache
+ * is written back by it (sync, unmount, shutdown, eviction), in block order.
+ */
 static VFS_STATUS EXT2WriteBack(EXT2_VOLUME* Volume) {
-    VFS_STATUS Result = EXT2BuffersFlush(Volume);
+    VFS_STATUS Result = VFSDiskStatus(BlockDeviceSync(&Volume->Blocks), TRUE);
     BOOL MetadataWritten = Result == VFS_OK;
     for (U32 Block = 0; Block < Volume->DescriptorBlocks; Block++) {
         if (!Volume->DescriptorBlockDirty[Block]) continue;
@@ -328,10 +329,9 @@ static VFS_STATUS EXT2CheckDescriptors(EXT2_VOLUME* Volume) {
 
 static void EXT2FreeVolume(EXT2_VOLUME* Volume) {
     if (Volume == NULL) return;
-    EXT2BuffersDestroy(Volume);
+    BlockDeviceClose(&Volume->Blocks);
     KernelHeapFree(Volume->Groups);
     KernelHeapFree(Volume->DescriptorBlockDirty);
-    KernelHeapFree(Volume->SectorBounce);
     KernelHeapFree(Volume->Scratch);
     Volume->Magic = 0;
     KernelHeapFree(Volume);
@@ -371,21 +371,12 @@ static VFS_STATUS EXT2Mount(DISK* Disk, U32 Options, LPVOID* Result, U64* RootIn
     Volume->SectorSize = Disk->SectorSize;
     Volume->DiskBytes = Disk->SectorCount * Disk->SectorSize;
     DISK_INFO Info;
-    U32 MaxSectors = (U32)(EXT2_MAX_TRANSFER_BYTES / Disk->SectorSize);
-    BOOL DiskTrims = FALSE;
-    if (DiskGetInfo(Disk, &Info) == KSTATUS_SUCCESS) {
-        if (Info.MaxTransferSectors != 0) MaxSectors = MIN(MaxSectors, Info.MaxTransferSectors);
-        DiskTrims = Info.SupportsTrim;
-    }
+    BOOL DiskTrims = DiskGetInfo(Disk, &Info) == KSTATUS_SUCCESS && Info.SupportsTrim;
     // Freed blocks are passed on to the disk (TRIM) unless the mount says nodiscard.
     Volume->Discard = DiskTrims && !(Options & VFS_MOUNT_NO_DISCARD);
-    Volume->MaxTransferSectors = MAX(MaxSectors, 1U);
     Volume->MountedReadOnly = ReadOnly;
 
-    VFS_STATUS Status = VFS_ERROR_NO_MEMORY;
-    Volume->SectorBounce = (U8*)KernelHeapAlloc(Disk->SectorSize);
-    if (Volume->SectorBounce == NULL) goto Fail;
-    Status = EXT2ReadBytes(Volume, EXT2_SUPERBLOCK_OFFSET, EXT2_SUPERBLOCK_SIZE, &Volume->Super);
+    VFS_STATUS Status = EXT2ReadBytes(Volume, EXT2_SUPERBLOCK_OFFSET, EXT2_SUPERBLOCK_SIZE, &Volume->Super);
     if (Status != VFS_OK) goto Fail;
     Status = EXT2CheckSuperblock(Volume);
     if (Status != VFS_OK) goto Fail;
@@ -395,10 +386,10 @@ static VFS_STATUS EXT2Mount(DISK* Disk, U32 Options, LPVOID* Result, U64* RootIn
     Volume->DescriptorBlockDirty = (U8*)KernelHeapAllocZero(Volume->DescriptorBlocks);
     Volume->Scratch = (U8*)KernelHeapAlloc(Volume->BlockSize);
     if (Volume->Groups == NULL || Volume->DescriptorBlockDirty == NULL || Volume->Scratch == NULL) goto Fail;
-    Status = EXT2BuffersCreate(Volume);
+    Status = VFSDiskStatus(BlockDeviceOpen(&Volume->Blocks, Disk, Volume->BlockSize), FALSE);
     if (Status != VFS_OK) goto Fail;
     Status = EXT2ReadBytes(Volume, (U64)(Volume->FirstDataBlock + 1) << Volume->BlockShift,
-                           (U64)Volume->DescriptorBlocks << Volume->BlockShift, Volume->Groups);
+                           Volume->DescriptorBlocks << Volume->BlockShift, Volume->Groups);
     if (Status != VFS_OK) goto Fail;
     Status = EXT2CheckDescriptors(Volume);
     if (Status != VFS_OK) goto Fail;
