@@ -155,6 +155,8 @@ KSTATUS DiskSetAccess(DISK* Disk, U32 Access);
 
 /** DiskFlush that also tells how many blocks were written back (Written may be NULL). */
 KSTATUS DiskSync(DISK* Disk, U32* Written);
+/** Blocks of a physical disk's cache waiting to be written back (0 without a cache). */
+U32 DiskDirtyBlocks(DISK* Disk);
 /** DiskSync on every physical disk (a disabled one only if it still has dirty blocks); first error. Shutdown hook. */
 KSTATUS DiskSyncAll(void);
 /**

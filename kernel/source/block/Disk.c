@@ -485,16 +485,18 @@ KSTATUS DiskInvalidateCache(DISK* Disk) {
     return Status;
 }
 
+U32 DiskDirtyBlocks(DISK* Disk) {
+    if (Disk == NULL || Disk->Cache == NULL) return 0;
+    CACHE_STATS Stats;
+    CacheGetStats(Disk->Cache, &Stats);
+    return Stats.DirtyBlocks;
+}
+
 KSTATUS DiskSyncAll(void) {
     KSTATUS Result = KSTATUS_SUCCESS;
     for (DISK* Disk = Disks; Disk; Disk = Disk->Next) {
         if (Disk->Parent != NULL) continue;
-        U32 Dirty = 0;
-        if (Disk->Cache) {
-            CACHE_STATS Stats;
-            CacheGetStats(Disk->Cache, &Stats);
-            Dirty = Stats.DirtyBlocks;
-        }
+        U32 Dirty = DiskDirtyBlocks(Disk);
         // A disabled disk has nothing to flush unless writes are still waiting for it.
         if ((Disk->Access & DISK_ACCESS_DISABLED) && Dirty == 0) continue;
         U32 Written = 0;

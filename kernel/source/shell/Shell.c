@@ -29,13 +29,10 @@ static LINE_EDITOR ShellEditor;  // 8 KiB of history: too big for the stack
 // Output
 
 void ShellPrint(LPCSTR Format, ...) {
-    char Buffer[SHELL_PRINT_BUFFER];
     VA_LIST Arguments;
     VA_START(Arguments, Format);
-    SIZE Length = StringPrintFormatV(Buffer, sizeof(Buffer), Format, Arguments);
+    ConsolePrintV(Format, Arguments);
     VA_END(Arguments);
-    if (Length >= sizeof(Buffer)) Length = sizeof(Buffer) - 1;
-    ConsoleWrite(Buffer, Length);
 }
 
 void ShellError(LPCSTR Command, LPCSTR Format, ...) {

@@ -80,12 +80,7 @@ static I32 CommandSync(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Disks = 0, Failed = 0;
     for (DISK* Disk = GetDiskList(); Disk; Disk = Disk->Next) {
         if (Disk->Parent != NULL) continue;  // partitions are synced with their disk
-        U32 Dirty = 0;
-        if (Disk->Cache) {
-            CACHE_STATS Stats;
-            CacheGetStats(Disk->Cache, &Stats);
-            Dirty = Stats.DirtyBlocks;
-        }
+        U32 Dirty = DiskDirtyBlocks(Disk);
         if ((Disk->Access & DISK_ACCESS_DISABLED) && Dirty == 0) continue;
         U32 Written = 0;
         KSTATUS Status = DiskSync(Disk, &Written);

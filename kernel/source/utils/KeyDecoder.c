@@ -58,7 +58,8 @@ static U32 FeedNormal(KEY_DECODER* Decoder, U8 Byte) {
     return Byte;  // 0 (NUL) is swallowed
 }
 
-static U32 CSIFinal(const KEY_DECODER* Decoder, U8 Final) {
+/** The cursor keys' final letter, the same after CSI (ESC [) and SS3 (ESC O); 0 for any other byte. */
+static U32 CursorKey(U8 Final) {
     switch (Final) {
         case 'A': return KEY_UP;
         case 'B': return KEY_DOWN;
@@ -66,6 +67,13 @@ static U32 CSIFinal(const KEY_DECODER* Decoder, U8 Final) {
         case 'D': return KEY_LEFT;
         case 'H': return KEY_HOME;
         case 'F': return KEY_END;
+        default: return 0;
+    }
+}
+
+static U32 CSIFinal(const KEY_DECODER* Decoder, U8 Final) {
+    if (CursorKey(Final) != 0) return CursorKey(Final);
+    switch (Final) {
         case '~':
             switch (Decoder->Parameter) {
                 case 1: case 7: return KEY_HOME;
@@ -116,15 +124,7 @@ static U32 FeedSS3(KEY_DECODER* Decoder, U8 Byte) {
         return FeedNormal(Decoder, Byte);
     }
     Decoder->State = STATE_NORMAL;
-    switch (Byte) {
-        case 'A': return KEY_UP;
-        case 'B': return KEY_DOWN;
-        case 'C': return KEY_RIGHT;
-        case 'D': return KEY_LEFT;
-        case 'H': return KEY_HOME;
-        case 'F': return KEY_END;
-        default: return 0;  // function keys (ESC O P...) and the like
-    }
+    return CursorKey(Byte);  // 0 for function keys (ESC O P...) and the like
 }
 
 U32 KeyDecoderFeed(KEY_DECODER* Decoder, U8 Byte) {

@@ -30,6 +30,8 @@ void ConsoleRegister(CONSOLE_DEVICE* Device);
 void ConsoleWrite(LPCSTR Text, SIZE Length);
 void ConsoleWriteString(LPCSTR Text);
 void ConsolePrint(LPCSTR Format, ...) PRINTF_LIKE(1, 2);
+/** ConsolePrint with a va_list; output longer than 511 bytes is cut. */
+void ConsolePrintV(LPCSTR Format, VA_LIST Arguments);
 /** Writes to the screens, the serial lines or both (a pager shows a page on screens only). */
 void ConsoleWriteTo(U32 Targets, LPCSTR Text, SIZE Length);
 /** Text size of the smallest screen; FALSE (and 0x0) when no screen is registered. */

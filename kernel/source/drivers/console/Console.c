@@ -87,14 +87,18 @@ BOOL ConsoleScreensWanted(void) {
 
 void ConsoleWriteString(LPCSTR Text) { ConsoleWrite(Text, StringLength(Text)); }
 
-void ConsolePrint(LPCSTR Format, ...) {
+void ConsolePrintV(LPCSTR Format, VA_LIST Arguments) {
     char Buffer[512];
-    VA_LIST Arguments;
-    VA_START(Arguments, Format);
     SIZE Length = StringPrintFormatV(Buffer, sizeof(Buffer), Format, Arguments);
-    VA_END(Arguments);
     if (Length >= sizeof(Buffer)) Length = sizeof(Buffer) - 1;
     ConsoleWrite(Buffer, Length);
+}
+
+void ConsolePrint(LPCSTR Format, ...) {
+    VA_LIST Arguments;
+    VA_START(Arguments, Format);
+    ConsolePrintV(Format, Arguments);
+    VA_END(Arguments);
 }
 
 void ConsoleWriteEmergency(LPCSTR Text) {
