@@ -540,8 +540,10 @@ static void* ThreadMain(void* Argument) {
     HostAdoptThread();  // counted in RunningThreads by PlatformThreadCreate
     pthread_setname_np(pthread_self(), Start.Name);
     Start.Function(Start.Context);
-    HostUnregisterThread();
+    // Counted out before it stops holding the clock: a test sleeping until the count drops cannot have the
+    // virtual clock run past its bound while this thread is preempted between the two.
     __atomic_sub_fetch(&LiveThreads, 1, __ATOMIC_SEQ_CST);
+    HostUnregisterThread();
     return NULL;
 }
 
@@ -705,7 +707,9 @@ U32 HostPlatformRunShutdownHooks(BOOL Reboot) {
     SHUTDOWN_HOOK Copy[MAX_SHUTDOWN_HOOKS];
     memcpy(Copy, ShutdownHooks, sizeof(Copy));
     pthread_mutex_unlock(&MiscLock);
-    for (U32 I = 0; I < Count; I++) Copy[I].Function(Reboot, Copy[I].Context);
+    // The kernel's order: a driver registered later (an NVMe drive behind a VMD) goes before the one that
+    // brought its device up (the VMD, which restores its remapping last).
+    for (U32 I = Count; I > 0; I--) Copy[I - 1].Function(Reboot, Copy[I - 1].Context);
     return Count;
 }
 

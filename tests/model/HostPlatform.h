@@ -133,7 +133,7 @@ U64 HostInterruptVectorCount(U8 Vector);
 void HostPlatformSetOption(LPCSTR Name, LPCSTR Value);
 U32 HostPlatformShutdownHookCount(void);
 LPCSTR HostPlatformShutdownHookName(U32 Index);
-/** Runs the hooks drivers registered, in registration order; returns how many ran. */
+/** Runs the hooks drivers registered, last registered first (as system/Shutdown.c); returns how many ran. */
 U32 HostPlatformRunShutdownHooks(BOOL Reboot);
 
 /************************************************************************/
