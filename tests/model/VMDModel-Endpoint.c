@@ -74,7 +74,11 @@ void VmEndpointInit(VM_MODEL* Model) {
 
     // The VMD registers, RW/L (the lock is applied in VmEndpointWrite32Locked).
     VmPut32(S, W, NULL, VM_VMCAP, C->Vmcap, 0x1, 0);
-    VmPut32(S, W, NULL, VM_VMCONFIG, C->Vmconfig, 0x03FFFFF3, 0);
+    // MSI_RMP_DIS takes effect only where the ID can bypass (S1 CAN_BYPASS_MSI_REMAP: 28C0); elsewhere it reads 0,
+    // as the QEMU vmd device does (MODEL CHOICE: Intel's client header calls it RW, S6).
+    U32 RemapDisable = C->BypassCapable ? VM_VMCONFIG_MSI_RMP_DIS : 0;
+    VmPut32(S, W, NULL, VM_VMCONFIG, C->Vmconfig & ~(VM_VMCONFIG_MSI_RMP_DIS & ~RemapDisable),
+            0x03FFFFF1 | RemapDisable, 0);
     VmPut32(S, W, NULL, VM_VMASSIGN, C->Vmassign, 0xFFFFFFFF, 0);
     VmPut8(S, W, NULL, VM_CFGBARSZ, C->CfgbarSz, 0xFF, 0);
     VmPut8(S, W, NULL, VM_CFGBARSZ + 1, C->Membar1Sz, 0xFF, 0);
