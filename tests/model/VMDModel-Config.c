@@ -11,7 +11,9 @@
  * request: every bridge on the way holds it in [secondary, subordinate] and
  * the last one's secondary is it; below a port only device 0 answers. So a
  * bridge programmed with a CFGBAR index (1) instead of the real number
- * (start + 1) reaches nothing, and everything behind it reads all ones.
+ * (start + 1) reaches nothing, and everything behind it reads all ones. A
+ * bus two bridges route (duplicate secondary numbers) is answered by the
+ * one found last.
  * Indices beyond the CFGBAR (or past bus 255) read all ones too.
  *
  * Instruments: writes are posted (S1: "VMD h/w converts non-posted config
@@ -204,9 +206,13 @@ static BOOL DecodeLocked(VM_MODEL* Model, U64 Offset, VM_TARGET* T) {
         VM_FUNCTION* F = Model->Functions[I];
         if (!F->Present || F->Device != T->Device || F->Function != T->FunctionNumber) continue;
         if (VmFunctionBusLocked(Model, F) != (I32)T->Bus) continue;
-        if (Claims++ == 0) T->Function = F;
+        Claims++;
+        T->Function = F;
     }
-    if (Claims > 1) Model->Stats.CfgAmbiguous++;  // two bridges route one bus (duplicate secondary numbers)
+    // Two bridges route one bus (duplicate secondary numbers): MODEL CHOICE, the one found last answers, so an
+    // enumerator that does not clear the stale numbers first finds one drive twice and another not at all
+    // (SPDK #2413: "endpoint enumerated twice").
+    if (Claims > 1) Model->Stats.CfgAmbiguous++;
     if (T->Function == NULL) return FALSE;
     VM_FUNCTION* P = ParentOf(Model, T->Function);
     T->Crs = P && P->CrsUntilNs > PlatformTimeNs();
@@ -258,7 +264,6 @@ static void ResetBelowLocked(VM_MODEL* Model, VM_FUNCTION* Bridge) {
 static void BridgeWriteLocked(VM_MODEL* Model, VM_FUNCTION* F, U16 Offset, U32 Value) {
     U16 Control = VmGet16(F->Config, PCI_BRIDGE_CONTROL);
     U16 Slot = VmGet16(F->Config, SLOT_CONTROL);
-    U16 AttentionBefore = VmGet16(F->Config, SLOT_STATUS) & PCI_EXP_SLOT_STATUS_ATTENTION;
     VmWrite32(F->Config, F->Writable, F->Clear, Offset, Value);
     if (F->PrimaryFixed) F->Config[PCI_PRIMARY_BUS] = F->PrimaryValue;  // read-only (S11)
     if (Offset == PCI_INTERRUPT_LINE) {
@@ -278,13 +283,14 @@ static void BridgeWriteLocked(VM_MODEL* Model, VM_FUNCTION* F, U16 Offset, U32 V
         if (Off && !(Slot & PCI_EXP_SLOT_CONTROL_POWER_OFF)) {
             F->SlotPowered = FALSE;
             // Powered off after its attention button: the device leaves the slot (QEMU's device_del).
-            for (U32 I = 0; AttentionBefore && I < Model->FunctionCount; I++) {
+            for (U32 I = 0; F->EjectRequested && I < Model->FunctionCount; I++) {
                 VM_FUNCTION* Child = Model->Functions[I];
                 if (Child->Parent != (I32)F->Index || !Child->Present) continue;
                 Child->Present = FALSE;
                 Child->Nvme = NULL;
                 VmSlotEventLocked(Model, F, PCI_EXP_SLOT_STATUS_PRESENCE_CHANGED);
             }
+            F->EjectRequested = FALSE;
         } else if (!Off && (Slot & PCI_EXP_SLOT_CONTROL_POWER_OFF)) {
             F->SlotPowered = TRUE;
             if (ChildPresent(Model, F)) VmSlotEventLocked(Model, F, PCI_EXP_SLOT_STATUS_LINK_CHANGED);

@@ -86,6 +86,7 @@ typedef struct tag_VM_FUNCTION {
     BOOL BusReset;        // Bridge Control SBR held: nothing below answers
     U64 CrsUntilNs;       // after the reset: functions below answer CRS until then (platform time)
     BOOL SlotPowered;
+    BOOL EjectRequested;  // the attention button was pressed: powering the slot off ejects its device
 } VM_FUNCTION;
 
 struct tag_VMD_MODEL {

@@ -431,7 +431,10 @@ void VMDModelPlug(VMD_MODEL* Model, U32 Port, NVME_MODEL* Endpoint) {
 void VMDModelPressAttention(VMD_MODEL* Model, U32 Port) {
     pthread_mutex_lock(&Model->Lock);
     VM_FUNCTION* P = PortFunction(Model, Port);
-    if (P) VmSlotEventLocked(Model, P, PCI_EXP_SLOT_STATUS_ATTENTION);
+    if (P) {
+        P->EjectRequested = TRUE;
+        VmSlotEventLocked(Model, P, PCI_EXP_SLOT_STATUS_ATTENTION);
+    }
     pthread_mutex_unlock(&Model->Lock);
 }
 
