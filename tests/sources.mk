@@ -19,9 +19,13 @@ EXT2_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/fs/
 # The block layer: disks, partitions and their tables, the sector cache.
 BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c block/BlockDevice.c utils/CRC32.c
 
-# The PCI core's pure parts (the device-model tests' host kernel adds segments and MSI-X mapping).
+# The PCI core's pure parts (the device-model tests' host kernel adds segments and MSI-X mapping), and the
+# platform layer's remapped-message path, which the kernel's Platform.c and the host platform both run.
 PCI_SOURCES := bus/pci/PCI-Config.c bus/pci/PCI-Enumerate.c bus/pci/PCI-Resources.c bus/pci/PCI-MSI.c \
-	bus/pci/PCI-Registry.c bus/pci/PCI-Names.c
+	bus/pci/PCI-Registry.c bus/pci/PCI-Names.c drivers/Platform-Remap.c
+
+# The Intel VMD driver: every file of bus/vmd, and the PCI core's reset state it saves and restores.
+VMD_DRIVER_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/bus/vmd/*.c))) bus/pci/PCI-State.c
 
 # $(call TEST_SOURCES,file): the kernel sources on file's "// SOURCES:" line, groups expanded (eval runs the
 # line through make once more).

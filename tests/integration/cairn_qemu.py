@@ -194,13 +194,14 @@ class CairnVM:
     no_reboot:  True (default) makes a guest reset end QEMU; False lets the machine reboot
     skip_boot_menu: True (default) presses Enter on serial when GRUB's menu countdown appears
     work_dir:   where per-VM files go (OVMF vars copy, USB stick copy, QMP socket, trace file)
+    qemu:       the QEMU binary (default qemu-system-x86_64 from PATH; the VMD tests use build/qemu-vmd's)
     log_path:   the serial transcript is written there as it arrives (with the command line first and
                 QEMU's stderr and the NVMe trace appended at stop)
     """
 
     def __init__(self, image, work_dir, *, firmware="seabios", media="cd", machine="q35", memory_mib=256,
                  nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True,
-                 skip_boot_menu=True):
+                 skip_boot_menu=True, qemu="qemu-system-x86_64"):
         if firmware not in ("seabios", "ovmf"):
             raise ValueError("firmware must be seabios or ovmf")
         if media not in ("cd", "usb"):
@@ -222,6 +223,7 @@ class CairnVM:
         self.name = name
         self.no_reboot = no_reboot
         self.skip_boot_menu = skip_boot_menu
+        self.qemu = qemu
         self._menu_scan = 0       # where to look for GRUB's countdown; None: pressed, waiting for the kernel
 
         os.makedirs(work_dir, exist_ok=True)
@@ -251,7 +253,7 @@ class CairnVM:
     # -- command line ---------------------------------------------------------------------------------
 
     def command_line(self):
-        args = ["qemu-system-x86_64", "-machine", self.machine, "-m", str(self.memory_mib)]
+        args = [self.qemu, "-machine", self.machine, "-m", str(self.memory_mib)]
         if self.accel == "kvm":
             args += ["-accel", "kvm", "-cpu", "host"]
         else:

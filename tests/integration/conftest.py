@@ -4,7 +4,8 @@ The build folder comes from --cairn-build or $CAIRN_BUILD (default: build), rela
 Tests get VMs from `make_vm(**options)` (options as cairn_qemu.CairnVM); each VM's serial transcript is kept
 in <build>/test-logs/<test>.log, and at teardown the VM is stopped and the test fails if QEMU reported an NVMe
 trace event (pci_nvme_ub_*, pci_nvme_err_*) the test did not declare with vm.expect_nvme_events().
-Module-wide VMs (several tests sharing one boot) are made with `start_module_vm`.
+Module-wide VMs (several tests sharing one boot) are made with `start_module_vm`. `qemu_vmd` is the QEMU with the
+VMD device (skips without it, fails when CAIRN_REQUIRE_QEMU_VMD=1).
 """
 
 import os
@@ -46,6 +47,19 @@ def cairn_disk(build_dir):
     """The default NVMe disk image, or None when it was not built (the VMs then get no NVMe controller)."""
     disk = os.path.join(build_dir, "nvme-disk.img")
     return disk if os.path.isfile(disk) else None
+
+
+@pytest.fixture(scope="session")
+def qemu_vmd(build_dir):
+    """<build>/qemu-vmd/qemu-system-x86_64 (QEMU with a VMD device, `make qemu-vmd`): skips without it, and fails
+    when CAIRN_REQUIRE_QEMU_VMD=1 (`make test` built it, so a missing binary is a failure)."""
+    binary = os.path.join(build_dir, "qemu-vmd", "qemu-system-x86_64")
+    if not os.access(binary, os.X_OK):
+        message = "%s is missing: build it with `make qemu-vmd` (tools/qemu-vmd/build.sh)" % binary
+        if os.environ.get("CAIRN_REQUIRE_QEMU_VMD") == "1":
+            pytest.fail(message + "; `make test` requires it")
+        pytest.skip(message)
+    return binary
 
 
 @pytest.fixture(scope="session")

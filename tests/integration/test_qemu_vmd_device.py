@@ -1,7 +1,8 @@
 """test_qemu_vmd_device.py - the Intel VMD device of Cairn's patched QEMU (tools/qemu-vmd, `make qemu-vmd`).
 
-Skips (with the reason) unless <build>/qemu-vmd/qemu-system-x86_64 exists; the build folder is the harness's
-(--cairn-build, $CAIRN_BUILD or build). No Cairn image is needed: every test starts the patched QEMU itself.
+Skips (with the reason) unless <build>/qemu-vmd/qemu-system-x86_64 exists (the `qemu_vmd` fixture of conftest.py;
+it fails instead when CAIRN_REQUIRE_QEMU_VMD=1); the build folder is the harness's (--cairn-build, $CAIRN_BUILD
+or build). No Cairn image is needed: every test starts the patched QEMU itself.
 
 * QMP tests: `-machine q35 -accel tcg -S` (stopped before the first instruction) with a vmd device, a
   pcie-root-port on its bus and an NVMe below that port, for several device IDs. query-pci must show the VMD
@@ -45,17 +46,6 @@ VMD_DEVFN = (0x0E, 0)    # addr=0e.0, where client platforms put the VMD
 
 VMCONFIG = 0x44
 VMD_MSIX_CAP = 0x80
-
-
-@pytest.fixture(scope="module")
-def qemu_vmd(build_dir):
-    binary = os.path.join(build_dir, "qemu-vmd", "qemu-system-x86_64")
-    if not os.access(binary, os.X_OK):
-        message = "%s is missing: build it with `make qemu-vmd` (tools/qemu-vmd/build.sh)" % binary
-        if os.environ.get("CAIRN_REQUIRE_QEMU_VMD") == "1":
-            pytest.fail(message + "; `make test` requires it")  # make test built it: a missing binary is a failure
-        pytest.skip(message)
-    return binary
 
 
 class VMDMachine:

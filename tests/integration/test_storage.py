@@ -773,6 +773,35 @@ def test_fill_to_no_space(write_vm, write_setup):
     volume.complete = True
 
 
+def seed_dd_exercise(vm, raw_disk, origin, raw_before):
+    """seeds/003 TEST1 and TEST2 from the current folder, which holds origin.bin (the bytes `origin`), on the raw
+    512-byte-sector disk `raw_disk`, which holds `raw_before`:
+    TEST1: dd if=origin.bin of=<raw disk>; dd if=<raw disk> of=readback.bin bs=1M count=1; compare.
+    TEST2: a text written with `write`, dd'd to the raw disk, read back with bs=1 count=<size>, compared.
+    Leaves origin.txt, readback.bin and readback.txt in the folder; returns what the raw disk holds now."""
+    # TEST1
+    sectors = len(origin) // 512
+    assert dd(vm, "if=origin.bin of=%s" % raw_disk) == (sectors, 0, sectors, 0, len(origin))
+    assert dd(vm, "if=%s of=readback.bin bs=1M count=1" % raw_disk) == (1, 0, 1, 0, len(origin))
+    sums = sha256_lines(vm, ["origin.bin", "readback.bin", raw_disk])
+    assert sums["origin.bin"] == sums["readback.bin"] == sha256(origin), sums
+    raw = bytearray(raw_before)
+    raw[:len(origin)] = origin
+
+    # TEST2
+    text = SEED_TEXT + "\n"
+    size = len(text)
+    ok(vm, "write origin.txt " + SEED_TEXT)
+    assert dd(vm, "if=origin.txt of=%s" % raw_disk) == (0, 1, 0, 1, size)
+    raw[:size] = text.encode()
+    assert dd(vm, "if=%s of=readback.txt bs=1 count=%d" % (raw_disk, size)) == (size, 0, size, 0, size)
+    assert command(vm, "cat readback.txt") == text
+    sums = sha256_lines(vm, ["origin.txt", "readback.txt", raw_disk])
+    assert sums["origin.txt"] == sums["readback.txt"] == sha256(text.encode()), sums
+    assert sums[raw_disk] == sha256(bytes(raw)), "the raw disk is not origin.bin with the text over its start"
+    return bytes(raw)
+
+
 def test_seed_dd_exercise(write_vm, write_setup):
     """seeds/003 (EXOS-Linux TEST1 and TEST2) with Cairn's dd and a raw namespace (nvme0n3):
     TEST1: dd if=origin.bin of=<raw disk>; dd if=<raw disk> of=readback.bin bs=1M count=1; compare.
@@ -785,28 +814,12 @@ def test_seed_dd_exercise(write_vm, write_setup):
     volume.touched = True
     write_setup["raw"]["nvme0n3"] = "started"
 
-    # TEST1
-    assert dd(vm, "if=origin.bin of=nvme0n3") == (2048, 0, 2048, 0, ORIGIN_SIZE)
-    assert dd(vm, "if=nvme0n3 of=readback.bin bs=1M count=1") == (1, 0, 1, 0, ORIGIN_SIZE)
-    sums = sha256_lines(vm, ["origin.bin", "readback.bin", "nvme0n3"])
-    assert sums["origin.bin"] == sums["readback.bin"] == sha256(origin), sums
-    raw3 = bytearray(8 * MIB)
-    raw3[:ORIGIN_SIZE] = origin
-    volume.model.items["readback.bin"] = origin
-
-    # TEST2
+    raw3 = seed_dd_exercise(vm, "nvme0n3", origin, bytes(8 * MIB))
     text = SEED_TEXT + "\n"
     size = len(text)
-    ok(vm, "write origin.txt " + SEED_TEXT)
-    assert dd(vm, "if=origin.txt of=nvme0n3") == (0, 1, 0, 1, size)
-    raw3[:size] = text.encode()
-    assert dd(vm, "if=nvme0n3 of=readback.txt bs=1 count=%d" % size) == (size, 0, size, 0, size)
-    assert command(vm, "cat readback.txt") == text
-    sums = sha256_lines(vm, ["origin.txt", "readback.txt", "nvme0n3"])
-    assert sums["origin.txt"] == sums["readback.txt"] == sha256(text.encode()), sums
-    assert sums["nvme0n3"] == sha256(bytes(raw3)), "the raw disk is not origin.bin with the text over its start"
+    volume.model.items["readback.bin"] = origin
     volume.model.items["origin.txt"] = volume.model.items["readback.txt"] = text.encode()
-    write_setup["raw"]["nvme0n3"] = bytes(raw3)
+    write_setup["raw"]["nvme0n3"] = raw3
 
     # TEST2 on 4096-byte sectors, 1234 bytes into the third sector from the end.
     write_setup["raw"]["nvme0n4"] = "started"

@@ -21,13 +21,19 @@ static PCI_DEVICE* AllocateDevice(LPVOID Context) {
     return (PCI_DEVICE*)calloc(1, sizeof(PCI_DEVICE));
 }
 
+static void FreeDevice(PCI_DEVICE* Device) { free(Device); }
+
+static void StartEnumerator(PCI_ENUMERATOR* Enumerator) {
+    memset(Enumerator, 0, sizeof(*Enumerator));
+    Enumerator->Allocate = AllocateDevice;
+    Enumerator->SizeBars = TRUE;
+}
+
 void PCIInit(void) {}
 
 U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     PCI_ENUMERATOR Enumerator;
-    memset(&Enumerator, 0, sizeof(Enumerator));
-    Enumerator.Allocate = AllocateDevice;
-    Enumerator.SizeBars = TRUE;
+    StartEnumerator(&Enumerator);
 
     PCIRegistryAddSegment(Segment);
     U32 Found = PCIEnumerateSegment(&Enumerator, Segment);
@@ -35,6 +41,22 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
     PCIRegistryAddDevices(Enumerator.First);
     INFO("[PCIAddSegment] segment %04x buses %02x-%02x via %s: %u functions", Segment->Segment, Segment->StartBus,
          Segment->EndBus, Segment->AccessName ? Segment->AccessName : "?", Found);
+    return Found;
+}
+
+// As kernel/source/bus/pci/PCI.c, without its interrupt masking (the host has no interrupt flag to clear).
+void PCIRescanSegment(PCI_SEGMENT* Segment, PCI_RESCAN* Result) {
+    PCI_ENUMERATOR Enumerator;
+    StartEnumerator(&Enumerator);
+    PCIEnumerateSegmentAgain(&Enumerator, Segment);
+    PCIRegistryReconcile(Segment, Enumerator.First, FreeDevice, Result);
+}
+
+U32 PCIRescanBridge(PCI_DEVICE* Bridge) {
+    PCI_ENUMERATOR Enumerator;
+    StartEnumerator(&Enumerator);
+    U32 Found = PCIEnumerateBelow(&Enumerator, Bridge);
+    PCIRegistryAddDevices(Enumerator.First);
     return Found;
 }
 

@@ -528,7 +528,32 @@ static BOOL WaitUntil(U64 Deadline, READY_FUNCTION Ready, READY_FUNCTION Peek, R
 /************************************************************************/
 // Time
 
-U64 PlatformTimeNs(void) { return HostClockNowNs(); }
+/*
+ * A busy wait (PlatformBusyWaitUs) under a PLATFORM_LOCK is a CPU with interrupts off: its time passes for
+ * the waiting thread at once (PlatformTimeNs on it includes it) and for everyone else when the thread
+ * releases its last lock, as the kernel's timers fire once interrupts are back on. Nothing else wakes
+ * meanwhile, so no other thread of the driver runs in the middle of what the lock protects.
+ */
+static __thread U64 StallNs;
+
+U64 PlatformTimeNs(void) { return HostClockNowNs() + StallNs; }
+
+void HostClockPublishStall(void) {
+    U64 Ns = StallNs;
+    StallNs = 0;
+    if (Ns) HostClockAdvanceNs(Ns);
+}
+
+void PlatformBusyWaitUs(U32 Microseconds) {
+    U64 Ns = (U64)Microseconds * 1000ULL;
+    if (!HostClockIsVirtual()) {
+        U64 End = MonotonicNs() + Ns;
+        while (MonotonicNs() < End) sched_yield();
+        return;
+    }
+    StallNs += Ns;
+    if (HostLocksHeld() == 0) HostClockPublishStall();
+}
 
 static void SleepRealWait(LPVOID Context, U64 Nanoseconds) {
     UNUSED(Context);

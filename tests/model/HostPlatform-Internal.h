@@ -36,11 +36,15 @@ typedef struct tag_HOST_WAITER {
 } HOST_WAITER;
 void HostWaiterListAdd(HOST_WAITER* Waiter);
 void HostWaiterListRemove(HOST_WAITER* Waiter);
+/** The calling thread released its last PLATFORM_LOCK: the time it busy-waited under locks passes for all. */
+void HostClockPublishStall(void);
 
 // HostPlatform.c
 BOOL HostWorkBusy(void);
 /** Reports a blocking call from an interrupt handler or under a PLATFORM_LOCK. */
 void HostCheckMayBlock(LPCSTR What);
+/** PLATFORM_LOCKs the calling thread holds. */
+U32 HostLocksHeld(void);
 
 // HostPlatform-Interrupts.c
 void HostInterruptsInit(void);

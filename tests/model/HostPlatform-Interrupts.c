@@ -14,12 +14,18 @@
  *
  * Set-up mirrors the kernel's Platform.c: MSI-X entries are programmed
  * function-masked, every entry masked but those in use; MSI gets one
- * vector; INTx needs a pin and a line 1..15. CPU vectors come from
+ * vector; INTx needs a pin and a line 1..15 and a segment that forwards it.
+ * A function whose segment's owner remaps its messages (the VMD model's
+ * children) goes through the kernel's own drivers/Platform-Remap.c: the
+ * owner composes its messages and calls its handlers; a segment that routes
+ * no message at all leaves the driver polling. CPU vectors come from
  * 0x30..0xEF and the APIC ID is 0.
  */
 
 #define _GNU_SOURCE
 #include "HostPlatform-Internal.h"
+
+#include "drivers/Platform-Remap.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -208,7 +214,7 @@ U64 HostInterruptVectorCount(U8 Vector) {
 // Platform.h: set-up
 
 typedef struct tag_INTERRUPT_PRIVATE {
-    U32 Unused;
+    PLATFORM_REMAP Remap;  // remapped through the segment's owner (Remap.Routing set)
 } INTERRUPT_PRIVATE;
 
 static U8 AllocateVectorLocked(void) {
@@ -344,18 +350,30 @@ KSTATUS PlatformInterruptSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLAT
     if (Device == NULL || Handler == NULL || ContextCount == 0 || ContextCount > PLATFORM_MAX_VECTORS || Wanted == 0) {
         return KSTATUS_BAD_PARAMETER;
     }
+    U32 Limit;
+    PCI_MESSAGE_ROUTE Route = PlatformRemapRoute(Device, &Limit);
+    if (Route == PCI_MESSAGES_NONE) return KSTATUS_NOT_SUPPORTED;
     INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)calloc(1, sizeof(INTERRUPT_PRIVATE));
     if (Private == NULL) return KSTATUS_NO_MEMORY;
     Interrupts->Private = Private;
     Interrupts->Handler = Handler;
     Interrupts->ContextCount = ContextCount;
     for (U32 I = 0; I < ContextCount; I++) Interrupts->Contexts[I] = Contexts[I];
-    Wanted = MIN(Wanted, (U32)PLATFORM_MAX_VECTORS);
+    Wanted = MIN(MIN(Wanted, (U32)PLATFORM_MAX_VECTORS), MAX(Limit, 1U));
 
     PCIEnableBusMaster(Device);
-    if ((Allowed & PLATFORM_ALLOW_MSIX) && SetupMsix(Device, Wanted, Interrupts)) return KSTATUS_SUCCESS;
-    if ((Allowed & PLATFORM_ALLOW_MSI) && SetupMsi(Device, Interrupts)) return KSTATUS_SUCCESS;
-    if ((Allowed & PLATFORM_ALLOW_INTX) && SetupIntx(Device, Interrupts)) return KSTATUS_SUCCESS;
+    if (Route == PCI_MESSAGES_REMAPPED) {
+        if (PlatformRemapSetup(Device, Wanted, Allowed, Interrupts, &Private->Remap)) {
+            HostMmioSyncAll();  // the model re-reads the entries (a pending message goes out)
+            return KSTATUS_SUCCESS;
+        }
+    } else {
+        if ((Allowed & PLATFORM_ALLOW_MSIX) && SetupMsix(Device, Wanted, Interrupts)) return KSTATUS_SUCCESS;
+        if ((Allowed & PLATFORM_ALLOW_MSI) && SetupMsi(Device, Interrupts)) return KSTATUS_SUCCESS;
+        if ((Allowed & PLATFORM_ALLOW_INTX) && !PlatformRemapNoIntx(Device) && SetupIntx(Device, Interrupts)) {
+            return KSTATUS_SUCCESS;
+        }
+    }
 
     free(Private);
     Interrupts->Private = NULL;
@@ -364,6 +382,7 @@ KSTATUS PlatformInterruptSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLAT
 }
 
 void PlatformInterruptRelease(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts) {
+    INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)Interrupts->Private;
     switch (Interrupts->Mode) {
         case PCI_INTERRUPT_MSIX:
             for (U32 I = 0; I < Interrupts->Count; I++) PCIMSIXMaskEntry(&Interrupts->Msix, I, TRUE);
@@ -378,16 +397,19 @@ void PlatformInterruptRelease(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupt
         default:
             break;
     }
-    if (Interrupts->Private) {
-        UnbindAll(Interrupts);
-        free(Interrupts->Private);
+    if (Private && Private->Remap.Routing) {
+        PlatformRemapRelease(Interrupts, &Private->Remap);  // the CPU vectors are the owner's
+    } else {
+        if (Private) UnbindAll(Interrupts);
+        FreeVectors(Interrupts);
     }
-    FreeVectors(Interrupts);
+    free(Private);
     Interrupts->Private = NULL;
     Interrupts->Mode = PCI_INTERRUPT_NONE;
 }
 
 void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, U32 Index, BOOL Masked) {
+    INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)Interrupts->Private;
     switch (Interrupts->Mode) {
         case PCI_INTERRUPT_MSIX:
             PCIMSIXMaskEntry(&Interrupts->Msix, Index, Masked);
@@ -395,6 +417,7 @@ void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, 
             break;
         case PCI_INTERRUPT_MSI:
             if (Masked) PCIMSIDisable(Device, &Interrupts->Msi);
+            else if (Private && Private->Remap.Routing) PlatformRemapEnableMsi(Device, Interrupts, &Private->Remap);
             else PCIMSIEnable(Device, &Interrupts->Msi, 0, Interrupts->Vectors[0], 0);
             break;
         case PCI_INTERRUPT_INTX:

@@ -128,7 +128,7 @@ struct tag_HOST_MMIO_DEVICE {
 typedef struct tag_MAPPING {
     LINEAR Linear;       // what PlatformMapMMIO returned
     U64 Size;
-    LPVOID Reservation;  // the PROT_NONE area
+    LPVOID Reservation;  // the PROT_NONE area (NULL: the device's own memory, see PlatformMapMMIO)
     U64 ReservationSize;
     HOST_MMIO_DEVICE* Device;
     U64 Offset;          // device offset of Linear
@@ -235,25 +235,32 @@ LINEAR PlatformMapMMIO(PHYSICAL Physical, U64 Size) {
         if (D->Ops->Decode(D->Context, Physical, Size, &Offset)) Device = D;
     }
     LINEAR Result = 0;
-    if (Device) {
+    MAPPING* Mapping = Device ? (MAPPING*)calloc(1, sizeof(MAPPING)) : NULL;
+    // Memory-like device regions (an MSI-X table or PBA) are the model's memory itself, as the kernel's
+    // uncached mapping is real memory: the kernel's PCI code reads and writes tables directly (PCI-MSI.c,
+    // PCI-State.c). Register windows stay PROT_NONE, so only PlatformRead32/Write32 reach them.
+    LPVOID Memory = (Mapping && Device->Ops->Direct) ? Device->Ops->Direct(Device->Context, Offset, Size) : NULL;
+    if (Memory) {
+        Mapping->Linear = (LINEAR)Memory;
+    } else if (Mapping) {
         U64 InPage = Physical & (PAGE_SIZE - 1);
         U64 Reserve = ALIGN_UP(Size + InPage, PAGE_SIZE);
         LPVOID Area = mmap(NULL, Reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        MAPPING* Mapping = (MAPPING*)calloc(1, sizeof(MAPPING));
-        if (Area != MAP_FAILED && Mapping) {
+        if (Area != MAP_FAILED) {
             Mapping->Reservation = Area;
             Mapping->ReservationSize = Reserve;
             Mapping->Linear = (LINEAR)Area + InPage;
-            Mapping->Size = Size;
-            Mapping->Device = Device;
-            Mapping->Offset = Offset;
-            Mapping->Next = Mappings;
-            Mappings = Mapping;
-            Result = Mapping->Linear;
-        } else {
-            if (Area != MAP_FAILED) munmap(Area, Reserve);
-            free(Mapping);
         }
+    }
+    if (Mapping && Mapping->Linear) {
+        Mapping->Size = Size;
+        Mapping->Device = Device;
+        Mapping->Offset = Offset;
+        Mapping->Next = Mappings;
+        Mappings = Mapping;
+        Result = Mapping->Linear;
+    } else {
+        free(Mapping);
     }
     pthread_rwlock_unlock(&MmioLock);
     return Result;
@@ -279,7 +286,7 @@ void PlatformUnmapMMIO(LINEAR Linear, U64 Size) {
         HostPlatformReportViolation("MMIO_UNMAP_SIZE", "PlatformUnmapMMIO(%#lx): size %#llx, mapped %#llx", Linear,
                                     Size, Found->Size);
     }
-    munmap(Found->Reservation, Found->ReservationSize);
+    if (Found->Reservation) munmap(Found->Reservation, Found->ReservationSize);
     free(Found);
 }
 
@@ -353,11 +360,17 @@ KSTATUS PlatformDMAAlloc(U64 Size, U64 Alignment, U32 Flags, PLATFORM_DMA* Buffe
     if (Size == 0 || Size > N_1GB || (Flags & ~PLATFORM_DMA_BELOW_4GB) != 0) return KSTATUS_BAD_PARAMETER;
     if (Alignment < PAGE_SIZE) Alignment = PAGE_SIZE;
     if (!IS_POWER_OF_TWO(Alignment) || Alignment > N_2MB) return KSTATUS_BAD_PARAMETER;
+    // As drivers/Platform.c: below the lowest DMA address limit of any listed PCI function (the VMD's 48 bits).
+    PHYSICAL Limit = PCIGetDMALimit();
+    BOOL Below4GB = (Flags & PLATFORM_DMA_BELOW_4GB) != 0 || (Limit != 0 && Limit <= N_4GB);
     LPVOID Linear;
     PHYSICAL Physical;
-    if (!MemoryBusAllocate(HostPlatformMemoryBus(), Size, Alignment, (Flags & PLATFORM_DMA_BELOW_4GB) != 0, &Linear,
-                           &Physical)) {
-        return KSTATUS_NO_MEMORY;
+    MEMORY_BUS* Memory = HostPlatformMemoryBus();
+    if (!MemoryBusAllocate(Memory, Size, Alignment, Below4GB, &Linear, &Physical)) return KSTATUS_NO_MEMORY;
+    if (Limit != 0 && Physical + ALIGN_UP(Size, PAGE_SIZE) > Limit) {
+        // The high range ends past the limit: the low one lies below every limit the kernel allows (>= 4 GiB).
+        MemoryBusFree(Memory, Linear);
+        if (!MemoryBusAllocate(Memory, Size, Alignment, TRUE, &Linear, &Physical)) return KSTATUS_NO_MEMORY;
     }
     Buffer->Linear = Linear;
     Buffer->Physical = Physical;
@@ -375,7 +388,10 @@ void PlatformDMAFree(PLATFORM_DMA* Buffer) {
     Buffer->Size = 0;
 }
 
-PHYSICAL PlatformTranslate(LPCVOID Linear) { return MemoryBusTranslate(HostPlatformMemoryBus(), Linear); }
+// As drivers/Platform.c: a buffer a device could not address is refused, never handed over truncated.
+PHYSICAL PlatformTranslate(LPCVOID Linear) {
+    return PCICheckDMAAddress(MemoryBusTranslate(HostPlatformMemoryBus(), Linear));
+}
 LPVOID PlatformAlloc(SIZE Size) { return malloc(Size ? Size : 1); }
 LPVOID PlatformAllocZero(SIZE Size) { return calloc(1, Size ? Size : 1); }
 void PlatformFree(LPVOID Pointer) { free(Pointer); }
@@ -384,6 +400,8 @@ void PlatformFree(LPVOID Pointer) { free(Pointer); }
 // Time
 
 static __thread U32 LocksHeld;  // PLATFORM_LOCKs held by this thread
+
+U32 HostLocksHeld(void) { return LocksHeld; }
 
 void HostCheckMayBlock(LPCSTR What) {
     if (HostPlatformInInterrupt()) {
@@ -461,6 +479,7 @@ void PlatformLockRelease(PLATFORM_LOCK* Lock, U64 State) {
     __atomic_store_n(&Lock->Held, FALSE, __ATOMIC_SEQ_CST);
     if (LocksHeld > 0) LocksHeld--;
     pthread_mutex_unlock(&Lock->Mutex);
+    if (LocksHeld == 0) HostClockPublishStall();  // "interrupts back on": busy-waited time passes for all
 }
 
 PLATFORM_MUTEX* PlatformMutexCreate(void) {
@@ -521,8 +540,10 @@ static void* ThreadMain(void* Argument) {
     HostAdoptThread();  // counted in RunningThreads by PlatformThreadCreate
     pthread_setname_np(pthread_self(), Start.Name);
     Start.Function(Start.Context);
-    HostUnregisterThread();
+    // Counted out before it stops holding the clock: a test sleeping until the count drops cannot have the
+    // virtual clock run past its bound while this thread is preempted between the two.
     __atomic_sub_fetch(&LiveThreads, 1, __ATOMIC_SEQ_CST);
+    HostUnregisterThread();
     return NULL;
 }
 
@@ -686,7 +707,9 @@ U32 HostPlatformRunShutdownHooks(BOOL Reboot) {
     SHUTDOWN_HOOK Copy[MAX_SHUTDOWN_HOOKS];
     memcpy(Copy, ShutdownHooks, sizeof(Copy));
     pthread_mutex_unlock(&MiscLock);
-    for (U32 I = 0; I < Count; I++) Copy[I].Function(Reboot, Copy[I].Context);
+    // The kernel's order: a driver registered later (an NVMe drive behind a VMD) goes before the one that
+    // brought its device up (the VMD, which restores its remapping last).
+    for (U32 I = Count; I > 0; I--) Copy[I - 1].Function(Reboot, Copy[I - 1].Context);
     return Count;
 }
 

@@ -10,9 +10,13 @@
  *    PlatformMapMMIO returns is reserved PROT_NONE address space, so a
  *    driver that dereferences it directly instead of calling
  *    PlatformRead32/Write32 crashes at once; the accessors dispatch to the
- *    model by address.
+ *    model by address. A window over memory-like device space (an MSI-X
+ *    table or PBA, which the kernel's PCI code reads and writes directly)
+ *    is the model's memory itself (HOST_MMIO_OPS.Direct).
  *  - Memory: PlatformDMAAlloc and PlatformTranslate go through one global
- *    MEMORY_BUS (HostPlatformMemoryBus), whose frames are scattered.
+ *    MEMORY_BUS (HostPlatformMemoryBus), whose frames are scattered; both
+ *    honour the lowest DMA address limit of the listed PCI functions
+ *    (PCIGetDMALimit), as the kernel's do.
  *  - Time: a virtual clock by default. It moves only when every driver and
  *    test thread is inside a platform wait (sleep, event wait, contended
  *    mutex) and nothing else is in flight (no interrupt or deferred work
@@ -21,7 +25,10 @@
  *    5 s for a completion that never comes" takes microseconds, and runs the
  *    same every time. Threads are known from their first platform call.
  *    HostClockUseRealTime(TRUE) switches to CLOCK_MONOTONIC (and real
- *    sleeps) for stress tests.
+ *    sleeps) for stress tests. PlatformBusyWaitUs under a PLATFORM_LOCK
+ *    (interrupts off, in the kernel) moves the waiting thread's clock at
+ *    once and everyone's when it releases its last lock, so no other
+ *    thread wakes in the middle.
  *  - Interrupts: devices post MSI/MSI-X messages (HostInterruptMessage) or
  *    drive an INTx line (HostInterruptSetLine). One "CPU" thread delivers
  *    them to the handlers PlatformInterruptSetup bound, one at a time, so a
@@ -126,7 +133,7 @@ U64 HostInterruptVectorCount(U8 Vector);
 void HostPlatformSetOption(LPCSTR Name, LPCSTR Value);
 U32 HostPlatformShutdownHookCount(void);
 LPCSTR HostPlatformShutdownHookName(U32 Index);
-/** Runs the hooks drivers registered, in registration order; returns how many ran. */
+/** Runs the hooks drivers registered, last registered first (as system/Shutdown.c); returns how many ran. */
 U32 HostPlatformRunShutdownHooks(BOOL Reboot);
 
 /************************************************************************/

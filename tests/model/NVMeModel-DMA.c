@@ -69,6 +69,9 @@ BOOL NmDmaReadLocked(NM_MODEL* Model, PHYSICAL Address, LPVOID Buffer, U64 Lengt
                     "the controller must read %s at %#llx but Bus Master Enable is clear", What, Address);
         return FALSE;
     }
+    // Behind a bridge that does not pass bus-master requests the access never reaches memory (the port's
+    // model reports it): the command sees a data transfer error.
+    if (Model->Upstream && !Model->Upstream->DmaAllowed(Model->UpstreamContext)) return FALSE;
     if (!MemoryBusRead(Model->Bus, Address, Buffer, Length)) {
         NmViolation(Model, NVME_RULE_DMA_UNMAPPED, "%s at %#llx (%llu bytes) is not in memory", What, Address, Length);
         return FALSE;
@@ -82,6 +85,9 @@ BOOL NmDmaWriteLocked(NM_MODEL* Model, PHYSICAL Address, LPCVOID Buffer, U64 Len
                     "the controller must write %s at %#llx but Bus Master Enable is clear", What, Address);
         return FALSE;
     }
+    // Behind a bridge that does not pass bus-master requests the access never reaches memory (the port's
+    // model reports it): the command sees a data transfer error.
+    if (Model->Upstream && !Model->Upstream->DmaAllowed(Model->UpstreamContext)) return FALSE;
     if (!MemoryBusWrite(Model->Bus, Address, Buffer, Length)) {
         NmViolation(Model, NVME_RULE_DMA_UNMAPPED, "%s at %#llx (%llu bytes) is not in memory", What, Address, Length);
         return FALSE;

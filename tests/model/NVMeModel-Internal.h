@@ -163,7 +163,9 @@ struct tag_NVME_MODEL {
     U8* MsixTable;
     U8* MsixPba;
     U8 PmCap, MsiCap, MsixCap, PcieCap;
-    HOST_MMIO_DEVICE* Mmio;
+    HOST_MMIO_DEVICE* Mmio;       // NULL behind an upstream port
+    const NVME_MODEL_UPSTREAM* Upstream;
+    LPVOID UpstreamContext;
     BOOL IntxLevel;
     BOOL MsiPending;              // a message masked by INTMS, to send on INTMC
 
@@ -201,6 +203,8 @@ typedef NVME_MODEL NM_MODEL;
 // NVMeModel.c and NVMeModel-Registers.c
 
 void NmUpdateStatusLocked(NM_MODEL* Model);
+/** Power-on state of the controller registers (a conventional reset): CC, CSTS, AQA, ASQ, ACQ 0, queues gone. */
+void NmPowerOnResetLocked(NM_MODEL* Model);
 BOOL NmReadyLocked(NM_MODEL* Model);
 /** Posts a completion for (Sq, Cid) now (no faults): AERs, aborted commands. */
 void NmCompleteLocked(NM_MODEL* Model, NM_QUEUE* Sq, U16 Cid, U8 Opcode, U16 Status, U32 Dw0);
@@ -227,6 +231,12 @@ void NmFreeQueue(NM_QUEUE* Queue);
 
 void NmPciInit(NM_MODEL* Model);
 void NmPciRelease(NM_MODEL* Model);
+/** Configuration space at its defaults with BAR0 = Bar (what firmware programmed, or 0 after a reset). */
+void NmPciConfigResetLocked(NM_MODEL* Model, PHYSICAL Bar, U16 Command);
+/** A message write leaving the function: to HostPlatform, or to the upstream port. */
+void NmSendMessageLocked(NM_MODEL* Model, U64 Address, U32 Data);
+/** The function's INTx level: to HostPlatform's line, or to the upstream port. */
+void NmSetIntxLocked(NM_MODEL* Model, BOOL Level);
 BOOL NmBusMasterEnabled(NM_MODEL* Model);
 BOOL NmMemoryEnabled(NM_MODEL* Model);
 PHYSICAL NmBar0Locked(NM_MODEL* Model);

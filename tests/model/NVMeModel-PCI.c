@@ -134,8 +134,7 @@ static void MmioWrite(LPVOID Context, U64 Offset, U32 Size, U64 Value) {
     NVMeModelWrite((NM_MODEL*)Context, (U32)Offset, Size, Value);
 }
 
-static LPVOID MmioDirect(LPVOID Context, U64 Offset, U64 Size) {
-    NM_MODEL* Model = (NM_MODEL*)Context;
+LPVOID NVMeModelDirect(NVME_MODEL* Model, U64 Offset, U64 Size) {
     if (!Model->Config.Msix) return NULL;
     if (Offset >= Model->MsixTableOffset && Offset + Size <= Model->MsixPbaOffset) {
         return Model->MsixTable + (Offset - Model->MsixTableOffset);
@@ -146,12 +145,15 @@ static LPVOID MmioDirect(LPVOID Context, U64 Offset, U64 Size) {
     return NULL;
 }
 
-static void MmioSync(LPVOID Context) {
-    NM_MODEL* Model = (NM_MODEL*)Context;
+static LPVOID MmioDirect(LPVOID Context, U64 Offset, U64 Size) { return NVMeModelDirect((NM_MODEL*)Context, Offset, Size); }
+
+void NVMeModelSyncMessages(NVME_MODEL* Model) {
     pthread_mutex_lock(&Model->Lock);
     NmSyncMsixLocked(Model);
     pthread_mutex_unlock(&Model->Lock);
 }
+
+static void MmioSync(LPVOID Context) { NVMeModelSyncMessages((NM_MODEL*)Context); }
 
 static const HOST_MMIO_OPS MmioOps = {MmioDecode, MmioRead, MmioWrite, MmioDirect, MmioSync};
 
@@ -199,17 +201,9 @@ void NmMsixWrite(NM_MODEL* Model, U32 Offset, U32 Size, U64 Value) {
 /************************************************************************/
 // Set-up
 
-void NmPciInit(NM_MODEL* Model) {
+/** Configuration space at its defaults (at creation, and after a conventional reset). */
+void NmPciConfigResetLocked(NM_MODEL* Model, PHYSICAL Bar, U16 Command) {
     const NVME_MODEL_CONFIG* C = &Model->Config;
-    U32 Stride = 4U << C->Dstrd;
-    U32 DoorbellBytes = 2U * NM_MAX_QUEUES * Stride;
-    Model->MsixTableOffset = MAX(0x2000U, (U32)ALIGN_UP(NM_DOORBELL_BASE + DoorbellBytes, 0x1000U));
-    Model->MsixPbaOffset = Model->MsixTableOffset + (U32)ALIGN_UP(16U * C->MsixVectors, 0x1000U);
-    U64 End = Model->MsixPbaOffset + 0x1000ULL;
-    Model->BarSize = 0x4000;
-    while (Model->BarSize < End) Model->BarSize <<= 1;
-    Model->MsixTable = (U8*)aligned_alloc(4096, ALIGN_UP(16U * C->MsixVectors, 4096U));
-    Model->MsixPba = (U8*)aligned_alloc(4096, 4096);
     memset(Model->MsixTable, 0, ALIGN_UP(16U * C->MsixVectors, 4096U));
     memset(Model->MsixPba, 0, 4096);
     for (U32 V = 0; V < C->MsixVectors; V++) Model->MsixTable[V * 16 + 12] = 1;  // masked at reset
@@ -218,13 +212,13 @@ void NmPciInit(NM_MODEL* Model) {
     memset(Model->ConfigWritable, 0, sizeof(Model->ConfigWritable));
     Put16(Model, PCI_VENDOR_ID, C->VendorId, 0);
     Put16(Model, PCI_DEVICE_ID, C->DeviceId, 0);
-    // Firmware left memory decoding on; bus mastering is the driver's to enable.
-    Put16(Model, PCI_COMMAND, PCI_COMMAND_MEMORY, 0x0546);
+    // Bus mastering is the driver's to enable.
+    Put16(Model, PCI_COMMAND, Command, 0x0546);
     Put16(Model, PCI_STATUS, PCI_STATUS_CAPABILITIES, 0);
     Put32(Model, PCI_REVISION, ((U32)NM_PCI_CLASS_CODE << 8) | C->Revision, 0);
     Put8(Model, 0x0C, 0, 0xFF);  // cache line size
     Put8(Model, PCI_HEADER_TYPE, PCI_HEADER_NORMAL, 0);
-    PHYSICAL Bar = C->Bar0 & ~(Model->BarSize - 1);
+    Bar &= ~(Model->BarSize - 1);
     Put32(Model, PCI_BAR0, (U32)Bar | 0x4, (U32)~(Model->BarSize - 1) & 0xFFFFFFF0U);
     Put32(Model, PCI_BAR0 + 4, (U32)(Bar >> 32), 0xFFFFFFFF);
     Put16(Model, PCI_SUBSYSTEM_VENDOR_ID, C->SubsystemVendorId, 0);
@@ -265,6 +259,21 @@ void NmPciInit(NM_MODEL* Model) {
     Put8(Model, CAP_PM + 1, Next, 0);
     Put16(Model, CAP_PM + 2, 0x0003, 0);           // PM version 3
     Put16(Model, CAP_PM + 4, 0x0008, 0x0103);      // PMCSR: No_Soft_Reset; state and PME_En writable
+
+}
+
+void NmPciInit(NM_MODEL* Model) {
+    const NVME_MODEL_CONFIG* C = &Model->Config;
+    U32 Stride = 4U << C->Dstrd;
+    U32 DoorbellBytes = 2U * NM_MAX_QUEUES * Stride;
+    Model->MsixTableOffset = MAX(0x2000U, (U32)ALIGN_UP(NM_DOORBELL_BASE + DoorbellBytes, 0x1000U));
+    Model->MsixPbaOffset = Model->MsixTableOffset + (U32)ALIGN_UP(16U * C->MsixVectors, 0x1000U);
+    U64 End = Model->MsixPbaOffset + 0x1000ULL;
+    Model->BarSize = 0x4000;
+    while (Model->BarSize < End) Model->BarSize <<= 1;
+    Model->MsixTable = (U8*)aligned_alloc(4096, ALIGN_UP(16U * C->MsixVectors, 4096U));
+    Model->MsixPba = (U8*)aligned_alloc(4096, 4096);
+    NmPciConfigResetLocked(Model, C->Bar0, PCI_COMMAND_MEMORY);  // firmware left memory decoding on
 
     Model->Segment.Segment = C->PciSegment;
     Model->Segment.StartBus = C->Bus;
@@ -333,3 +342,34 @@ U8 NVMeModelCapabilityOffset(const NVME_MODEL* Model, U8 CapabilityId) {
 
 LPVOID NVMeModelMsixTable(NVME_MODEL* Model) { return Model->MsixTable; }
 LPVOID NVMeModelMsixPba(NVME_MODEL* Model) { return Model->MsixPba; }
+
+/************************************************************************/
+// Behind a bridge
+
+void NmSendMessageLocked(NM_MODEL* Model, U64 Address, U32 Data) {
+    if (Model->Upstream) Model->Upstream->Message(Model->UpstreamContext, Address, Data);
+    else HostInterruptMessage(Address, Data);
+}
+
+void NmSetIntxLocked(NM_MODEL* Model, BOOL Level) {
+    if (Model->Upstream) Model->Upstream->Intx(Model->UpstreamContext, Level);
+    else HostInterruptSetLine(Model->Config.InterruptLine, Level);
+}
+
+void NVMeModelSetUpstream(NVME_MODEL* Model, const NVME_MODEL_UPSTREAM* Upstream, LPVOID Context) {
+    HostMmioUnregister(Model->Mmio);  // the upstream port decodes BAR0 now
+    pthread_mutex_lock(&Model->Lock);
+    Model->Mmio = NULL;
+    Model->Upstream = Upstream;
+    Model->UpstreamContext = Context;
+    pthread_mutex_unlock(&Model->Lock);
+}
+
+void NVMeModelPciReset(NVME_MODEL* Model) {
+    pthread_mutex_lock(&Model->Lock);
+    NmPowerOnResetLocked(Model);
+    NmPciConfigResetLocked(Model, 0, 0);
+    NmEvaluateIntxLocked(Model);
+    Model->Stats.PciResets++;
+    pthread_mutex_unlock(&Model->Lock);
+}

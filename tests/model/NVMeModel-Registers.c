@@ -84,6 +84,16 @@ static void ControllerResetLocked(NM_MODEL* Model) {
     NmEvaluateIntxLocked(Model);
 }
 
+void NmPowerOnResetLocked(NM_MODEL* Model) {
+    ControllerResetLocked(Model);
+    Model->Cc = 0;
+    Model->Csts = 0;
+    Model->Aqa = 0;
+    Model->Asq = Model->Acq = 0;
+    Model->AsqLowWritten = Model->AcqLowWritten = FALSE;
+    Model->ReadyPending = Model->NotReadyPending = Model->ShutdownPending = FALSE;
+}
+
 static void CreateAdminQueue(NM_QUEUE* Queue, BOOL Completion, U32 Size, PHYSICAL Base) {
     memset(Queue, 0, sizeof(*Queue));
     Queue->Exists = TRUE;

@@ -66,7 +66,7 @@ void NmSyncMsixLocked(NM_MODEL* Model) {
         U32 Data = __atomic_load_n((U32*)(Entry + 8), __ATOMIC_SEQ_CST);
         Model->Stats.MsixMessages++;
         Model->Stats.MsixPerVector[V]++;
-        HostInterruptMessage(Address, Data);
+        NmSendMessageLocked(Model, Address, Data);
     }
 }
 
@@ -111,7 +111,7 @@ void NmSendMsiLocked(NM_MODEL* Model) {
     }
     Model->MsiPending = FALSE;
     Model->Stats.MsiMessages++;
-    HostInterruptMessage(Address, Data);
+    NmSendMessageLocked(Model, Address, Data);
 }
 
 void NmEvaluateIntxLocked(NM_MODEL* Model) {
@@ -129,7 +129,7 @@ void NmEvaluateIntxLocked(NM_MODEL* Model) {
     if (Level == Model->IntxLevel) return;
     Model->IntxLevel = Level;
     if (Level) Model->Stats.IntxAssertions++;
-    HostInterruptSetLine(Model->Config.InterruptLine, Level);
+    NmSetIntxLocked(Model, Level);
 }
 
 void NmFireInterruptsLocked(NM_MODEL* Model) {
@@ -428,7 +428,7 @@ void NVMeModelDestroy(NVME_MODEL* Model) {
     HostPlatformRemoveBusySource(ModelBusy, Model);
     HostTimerDestroy(Model->HoldTimer);
     pthread_mutex_lock(&Model->Lock);
-    if (Model->IntxLevel) HostInterruptSetLine(Model->Config.InterruptLine, FALSE);
+    if (Model->IntxLevel) NmSetIntxLocked(Model, FALSE);
     for (U32 Q = 0; Q < NM_MAX_QUEUES; Q++) {
         NmFreeQueue(&Model->Sq[Q]);
         NmFreeQueue(&Model->Cq[Q]);

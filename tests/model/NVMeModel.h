@@ -179,6 +179,35 @@ U8 NVMeModelCapabilityOffset(const NVME_MODEL* Model, U8 CapabilityId);
 /** The MSI-X table and PBA memory (what PCIMSIXMap hands the driver). */
 LPVOID NVMeModelMsixTable(NVME_MODEL* Model);
 LPVOID NVMeModelMsixPba(NVME_MODEL* Model);
+/** Plain memory behind BAR0 [Offset, Offset + Size) when it lies in the MSI-X table or PBA, else NULL. */
+LPVOID NVMeModelDirect(NVME_MODEL* Model, U64 Offset, U64 Size);
+/** Sends the MSI-X messages that became deliverable (entries unmasked through Direct memory). */
+void NVMeModelSyncMessages(NVME_MODEL* Model);
+
+/**
+ * Behind a bridge (the VMD model): what leaves the function goes to its upstream port instead of to
+ * HostPlatform. The callbacks run with the model locked and must not call back into it.
+ */
+typedef struct tag_NVME_MODEL_UPSTREAM {
+    /** An MSI or MSI-X message write. */
+    void (*Message)(LPVOID Context, U64 Address, U32 Data);
+    /** The INTx level of the function. */
+    void (*Intx)(LPVOID Context, BOOL Asserted);
+    /** Whether the function's DMA reaches memory (every bridge above is a bus master); FALSE fails it. */
+    BOOL (*DmaAllowed)(LPVOID Context);
+} NVME_MODEL_UPSTREAM;
+
+/**
+ * Plugs the model in below a port: BAR0 is no longer decoded by HostPlatform (the upstream routes memory
+ * accesses to NVMeModelRead/Write and NVMeModelDirect), messages, INTx and DMA go through Upstream.
+ */
+void NVMeModelSetUpstream(NVME_MODEL* Model, const NVME_MODEL_UPSTREAM* Upstream, LPVOID Context);
+/**
+ * A conventional reset (the secondary bus reset of the port above, PCIe 6.0 6.6.1): the controller as at
+ * power-on (CC, CSTS, AQA/ASQ/ACQ 0, every queue and command gone) and configuration space at its defaults:
+ * command 0, BAR0 0, MSI/MSI-X off, every MSI-X entry masked, nothing pending. The namespaces keep their data.
+ */
+void NVMeModelPciReset(NVME_MODEL* Model);
 
 /************************************************************************/
 // Processing
@@ -357,6 +386,7 @@ typedef struct tag_NVME_MODEL_STATS {
     U64 AsyncEventsCompleted;
     U32 MaxOutstanding;                // most commands outstanding at once on one SQ
     U64 MsixPerVector[NVME_MODEL_MAX_MSIX];
+    U64 PciResets;                     // conventional resets (NVMeModelPciReset)
 } NVME_MODEL_STATS;
 
 typedef struct tag_NVME_MODEL_QUEUE_INFO {

@@ -1,12 +1,12 @@
-# tests/model/model.mk - host tests against the device models (NVMe controller model, HostPlatform).
+# tests/model/model.mk - host tests against the device models (NVMe controller model, VMD model, HostPlatform).
 #
 # The top-level Makefile includes this file after tests/sources.mk and after it has defined BUILD, HOSTCC and
 # HOST_CFLAGS. Each tests/model/Test-<Name>.c is linked with:
 #   - the model library: every other .c file of tests/model (MemoryBus, DiskBackend, HostPlatform, HostPCI,
-#     NVMeModel*, TinyDriver),
+#     NVMeModel*, VMDModel*, TinyDriver),
 #   - the host kernel (tests/host, as every host test) and the PCI core's pure parts ($(PCI_SOURCES)),
 #   - the kernel sources named on the test's own "// SOURCES:" line, as unit tests do; a driver test names
-#     $(NVME_DRIVER_SOURCES) there.
+#     $(NVME_DRIVER_SOURCES) there, a VMD test $(VMD_DRIVER_SOURCES) too.
 # Everything is compiled once into $(BUILD)/host/model/ with the unit tests' flags plus -DNVME_HOST_MODEL (the
 # NVMe driver builds its platform-dependent half on the host). Binaries land in $(BUILD)/unit/ next to the
 # unit tests, so tests/run_all.py runs and counts them too.

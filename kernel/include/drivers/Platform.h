@@ -20,7 +20,8 @@
  *    zeroed); a caller's buffer is translated page by page with
  *    PlatformTranslate, because it need not be physically contiguous.
  *  - Waits never spin without a bound: sleep (PlatformSleepMs), or wait on
- *    an event with a timeout.
+ *    an event with a timeout; under a PLATFORM_LOCK (interrupts off), where
+ *    nothing may sleep, PlatformBusyWaitUs holds the CPU for a hardware time.
  *  - Sync objects are opaque and created by the platform, so each platform
  *    backs them with what it has (kernel threads, or host threads in tests).
  */
@@ -72,6 +73,11 @@ void PlatformFree(LPVOID Pointer);
 U64 PlatformTimeNs(void);
 /** Sleeps (or, before threads exist, waits) at least Milliseconds. */
 void PlatformSleepMs(U32 Milliseconds);
+/**
+ * Waits at least Microseconds without giving up the CPU: for hardware times that must pass while a
+ * PLATFORM_LOCK is held (a reset's hold time). Nothing else runs on this CPU meanwhile.
+ */
+void PlatformBusyWaitUs(U32 Microseconds);
 void PlatformYield(void);
 
 /************************************************************************/

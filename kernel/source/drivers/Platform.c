@@ -20,7 +20,8 @@
  * owner composes the message for each of the function's vectors, and calls
  * the handlers connected to its own vector when that fires), or not at all
  * (the driver polls). Such segments never forward INTx. The function's
- * driver sees the same PLATFORM_INTERRUPTS either way.
+ * driver sees the same PLATFORM_INTERRUPTS either way. The remapped path is
+ * drivers/Platform-Remap.c, which the host tests' platform runs too.
  *
  * DMA limits: PlatformDMAAlloc gives memory below the lowest DMA address
  * limit of any listed PCI function (PCIGetDMALimit), and PlatformTranslate
@@ -29,6 +30,7 @@
  */
 
 #include "drivers/Platform.h"
+#include "drivers/Platform-Remap.h"
 
 #include "arch/x86-64/APIC.h"
 #include "arch/x86-64/CPU.h"
@@ -81,16 +83,7 @@ void PlatformDMAFree(PLATFORM_DMA* Buffer) {
     Buffer->Size = 0;
 }
 
-PHYSICAL PlatformTranslate(LPCVOID Linear) {
-    PHYSICAL Physical = LinearToPhysical((LINEAR)Linear);
-    PHYSICAL Limit = PCIGetDMALimit();
-    if (Limit != 0 && Physical >= Limit) {
-        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 5000, 3, "[PlatformTranslate] buffer at %llx is above the DMA limit %llx",
-                         Physical, Limit);
-        return 0;
-    }
-    return Physical;
-}
+PHYSICAL PlatformTranslate(LPCVOID Linear) { return PCICheckDMAAddress(LinearToPhysical((LINEAR)Linear)); }
 LPVOID PlatformAlloc(SIZE Size) { return KernelHeapAlloc(Size); }
 LPVOID PlatformAllocZero(SIZE Size) { return KernelHeapAllocZero(Size); }
 void PlatformFree(LPVOID Pointer) { KernelHeapFree(Pointer); }
@@ -100,6 +93,12 @@ void PlatformFree(LPVOID Pointer) { KernelHeapFree(Pointer); }
 
 U64 PlatformTimeNs(void) { return GetSystemTimeNs(); }
 void PlatformSleepMs(U32 Milliseconds) { Sleep(Milliseconds); }
+
+void PlatformBusyWaitUs(U32 Microseconds) {
+    // The TSC clock moves with interrupts off (system/Clock.c), so this ends under a spinlock too.
+    U64 End = GetSystemTimeNs() + (U64)Microseconds * 1000;
+    while (GetSystemTimeNs() < End) CPUPause();
+}
 void PlatformYield(void) { Yield(); }
 
 /************************************************************************/
@@ -174,12 +173,7 @@ typedef struct tag_INTERRUPT_BINDING {
 typedef struct tag_INTERRUPT_PRIVATE {
     U32 BindingCount;
     INTERRUPT_BINDING Bindings[PLATFORM_MAX_VECTORS];
-    // Remapped through the segment's owner (RemappedCount > 0): what to give back on release.
-    const PCI_MESSAGE_ROUTING* Routing;
-    LPVOID RoutingContext;
-    U32 RemappedCount;
-    PCI_MESSAGE Messages[PLATFORM_MAX_VECTORS];
-    U32 ConnectedCount;
+    PLATFORM_REMAP Remap;  // remapped through the segment's owner (Remap.Routing set): what to give back
 } INTERRUPT_PRIVATE;
 
 static BOOL PlatformInterruptTrampoline(INTERRUPT_FRAME* Frame, LPVOID Context) {
@@ -286,83 +280,6 @@ static BOOL SetupIntx(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTER
 }
 
 /************************************************************************/
-// Messages remapped by the segment's owner
-
-static void ReleaseRemapped(PLATFORM_INTERRUPTS* Interrupts, INTERRUPT_PRIVATE* Private) {
-    const PCI_MESSAGE_ROUTING* Routing = Private->Routing;
-    for (U32 I = 0; I < Private->ConnectedCount; I++) {
-        U32 Index = I < Interrupts->Count ? I : 0;
-        Routing->Disconnect(Private->RoutingContext, Private->Messages[Index].OwnerVector, Interrupts->Handler,
-                            Interrupts->Contexts[I]);
-    }
-    for (U32 I = 0; I < Private->RemappedCount; I++) {
-        Routing->Release(Private->RoutingContext, Private->Messages[I].OwnerVector);
-    }
-    Private->ConnectedCount = 0;
-    Private->RemappedCount = 0;
-    for (U32 I = 0; I < Interrupts->Count; I++) Interrupts->Vectors[I] = 0;
-    Interrupts->Count = 0;
-}
-
-/** One message per vector from the owner, every context connected to the owner vector of its message. */
-static BOOL ComposeRemapped(PCI_DEVICE* Device, U32 Count, PLATFORM_INTERRUPTS* Interrupts,
-                            INTERRUPT_PRIVATE* Private) {
-    const PCI_MESSAGE_ROUTING* Routing = Private->Routing;
-    for (U32 I = 0; I < Count; I++) {
-        if (!Routing->Compose(Private->RoutingContext, Device, I, &Private->Messages[I])) break;
-        Interrupts->Vectors[I] = Private->Messages[I].CpuVector;
-        Private->RemappedCount++;
-    }
-    Interrupts->Count = Private->RemappedCount;
-    if (Interrupts->Count == 0) return FALSE;
-    for (U32 I = 0; I < Interrupts->ContextCount; I++) {
-        U32 Index = I < Interrupts->Count ? I : 0;
-        if (!Routing->Connect(Private->RoutingContext, Private->Messages[Index].OwnerVector, Interrupts->Handler,
-                              Interrupts->Contexts[I])) {
-            ReleaseRemapped(Interrupts, Private);
-            return FALSE;
-        }
-        Private->ConnectedCount++;
-    }
-    return TRUE;
-}
-
-static BOOL SetupRemappedMsix(PCI_DEVICE* Device, U32 Wanted, PLATFORM_INTERRUPTS* Interrupts,
-                              INTERRUPT_PRIVATE* Private) {
-    if (!PCIMSIXRead(Device, &Interrupts->Msix)) return FALSE;
-    if (Interrupts->Msix.Table == 0 && !PCIMSIXMap(Device, &Interrupts->Msix)) return FALSE;
-    if (!ComposeRemapped(Device, MIN(Wanted, Interrupts->Msix.TableSize), Interrupts, Private)) return FALSE;
-    PCIMSIXControl(Device, &Interrupts->Msix, TRUE, TRUE);
-    for (U32 I = 0; I < Interrupts->Msix.TableSize; I++) PCIMSIXMaskEntry(&Interrupts->Msix, I, TRUE);
-    for (U32 I = 0; I < Interrupts->Count; I++) {
-        PCIMSIXSetMessage(&Interrupts->Msix, I, Private->Messages[I].Address, Private->Messages[I].Data, TRUE);
-    }
-    PCIMSIXControl(Device, &Interrupts->Msix, TRUE, FALSE);
-    Interrupts->Mode = PCI_INTERRUPT_MSIX;
-    return TRUE;
-}
-
-/** Plain MSI gets one message: all of a function's MSI messages share one address, so they could not be told apart. */
-static BOOL SetupRemappedMsi(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTERRUPT_PRIVATE* Private) {
-    if (!PCIMSIRead(Device, &Interrupts->Msi)) return FALSE;
-    if (!ComposeRemapped(Device, 1, Interrupts, Private)) return FALSE;
-    if (!PCIMSIEnableMessage(Device, &Interrupts->Msi, Private->Messages[0].Address, Private->Messages[0].Data, 0)) {
-        ReleaseRemapped(Interrupts, Private);
-        return FALSE;
-    }
-    Interrupts->Mode = PCI_INTERRUPT_MSI;
-    return TRUE;
-}
-
-/** What the function's segment says about its messages; Limit caps the vectors asked for. */
-static PCI_MESSAGE_ROUTE RouteOf(const PCI_DEVICE* Device, U32* Limit) {
-    const PCI_SEGMENT* Segment = Device->SegmentInfo;
-    *Limit = PLATFORM_MAX_VECTORS;
-    if (Segment == NULL || Segment->Messages == NULL) return PCI_MESSAGES_DIRECT;
-    return Segment->Messages->Route(Segment->MessagesContext, Device, Limit);
-}
-
-/************************************************************************/
 
 KSTATUS PlatformInterruptSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLATFORM_INTERRUPT_HANDLER Handler,
                                LPVOID* Contexts, U32 ContextCount, PLATFORM_INTERRUPTS* Interrupts) {
@@ -371,7 +288,7 @@ KSTATUS PlatformInterruptSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLAT
         return KSTATUS_BAD_PARAMETER;
     }
     U32 Limit;
-    PCI_MESSAGE_ROUTE Route = RouteOf(Device, &Limit);
+    PCI_MESSAGE_ROUTE Route = PlatformRemapRoute(Device, &Limit);
     if (Route == PCI_MESSAGES_NONE) return KSTATUS_NOT_SUPPORTED;
     INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)KernelHeapAllocZero(sizeof(INTERRUPT_PRIVATE));
     if (Private == NULL) return KSTATUS_NO_MEMORY;
@@ -380,16 +297,11 @@ KSTATUS PlatformInterruptSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLAT
     Interrupts->ContextCount = ContextCount;
     for (U32 I = 0; I < ContextCount; I++) Interrupts->Contexts[I] = Contexts[I];
     Wanted = MIN(MIN(Wanted, (U32)PLATFORM_MAX_VECTORS), MAX(Limit, 1U));
-    BOOL NoIntx = Device->SegmentInfo && (Device->SegmentInfo->Flags & PCI_SEGMENT_NO_INTX);
+    BOOL NoIntx = PlatformRemapNoIntx(Device);
 
     PCIEnableBusMaster(Device);  // message interrupts are memory writes by the device
     if (Route == PCI_MESSAGES_REMAPPED) {
-        Private->Routing = Device->SegmentInfo->Messages;
-        Private->RoutingContext = Device->SegmentInfo->MessagesContext;
-        if ((Allowed & PLATFORM_ALLOW_MSIX) && SetupRemappedMsix(Device, Wanted, Interrupts, Private)) {
-            return KSTATUS_SUCCESS;
-        }
-        if ((Allowed & PLATFORM_ALLOW_MSI) && SetupRemappedMsi(Device, Interrupts, Private)) return KSTATUS_SUCCESS;
+        if (PlatformRemapSetup(Device, Wanted, Allowed, Interrupts, &Private->Remap)) return KSTATUS_SUCCESS;
     } else {
         if ((Allowed & PLATFORM_ALLOW_MSIX) && SetupMsix(Device, Wanted, Interrupts, Private)) {
             return KSTATUS_SUCCESS;
@@ -423,12 +335,13 @@ void PlatformInterruptRelease(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupt
         default:
             break;
     }
-    if (Private && Private->Routing) {
-        ReleaseRemapped(Interrupts, Private);
-    } else if (Private) {
-        UnbindAll(Private);
+    BOOL Remapped = Private && Private->Remap.Routing;
+    if (Remapped) {
+        PlatformRemapRelease(Interrupts, &Private->Remap);
+    } else {
+        if (Private) UnbindAll(Private);
+        FreeVectors(Interrupts);  // remapped: the CPU vectors are the owner's
     }
-    if (Private == NULL || Private->Routing == NULL) FreeVectors(Interrupts);
     if (Private) KernelHeapFree(Private);
     Interrupts->Private = NULL;
     Interrupts->Mode = PCI_INTERRUPT_NONE;
@@ -443,8 +356,8 @@ void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, 
         case PCI_INTERRUPT_MSI:
             if (Masked) {
                 PCIMSIDisable(Device, &Interrupts->Msi);
-            } else if (Private && Private->Routing) {
-                PCIMSIEnableMessage(Device, &Interrupts->Msi, Private->Messages[0].Address, Private->Messages[0].Data, 0);
+            } else if (Private && Private->Remap.Routing) {
+                PlatformRemapEnableMsi(Device, Interrupts, &Private->Remap);
             } else {
                 PCIMSIEnable(Device, &Interrupts->Msi, LAPICGetId(), Interrupts->Vectors[0], 0);
             }

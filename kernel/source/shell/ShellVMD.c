@@ -7,9 +7,15 @@
  *   vmd regs [n]     VMCAP, VMCONFIG, VMASSIGN, the BAR sizes, FN0-7_ASSIGN,
  *                    VMLOCK, the Arrow Lake BUSRANGE/MEMBAR offsets, the BARs
  *                    and the VMD's MSI-X table with its pending bits
- *   vmd reset [n]    secondary bus reset of the root ports, domain enumerated
+ *   vmd reset [n] [after=<ms>]
+ *                    secondary bus reset of the root ports, domain enumerated
  *                    again; refused while a file system on a disk behind the
- *                    VMD is mounted (the message names them)
+ *                    VMD is mounted (the message names them). With after=,
+ *                    the reset happens that much later on a thread of its own
+ *                    (mounts checked again then) while the shell goes on: the
+ *                    shell runs one command at a time, and this is how a
+ *                    reset lands in the middle of the next one (dd, disk
+ *                    fill, nvme bench); its result is logged.
  *
  * Which disks sit behind a VMD is found through public interfaces only: an
  * NVMe controller is the PCI function of the domain whose BAR0 is the
@@ -20,6 +26,8 @@
 #include "shell/ShellCommands.h"
 
 #include "block/Disk.h"
+#include "core/Log.h"
+#include "core/Thread.h"
 #include "bus/pci/PCI.h"
 #include "bus/vmd/VMD.h"
 #include "fs/VFS.h"
@@ -182,23 +190,71 @@ static BOOL ParseIndex(I32 ArgumentCount, LPSTR* Arguments, I32 At, U32* Index) 
     return TRUE;
 }
 
-static I32 CommandReset(U32 Index) {
+/** Why VMD Index may not be reset now (into Why), or FALSE with Info filled when it may. */
+static BOOL ResetRefused(U32 Index, VMD_INFO* Info, LPSTR Why, SIZE WhySize) {
+    char Mounted[200];
+    if (!VMDGetInfo(Index, Info)) {
+        StringCopy(Why, "no such VMD", WhySize);
+        return TRUE;
+    }
+    if (Info->State != VMD_STATE_RUNNING) {
+        StringPrintFormat(Why, WhySize, "%s is not driven: %s", Info->Name, Info->StateReason);
+        return TRUE;
+    }
+    if (MountsBehind(Info->Segment, Mounted, sizeof(Mounted)) != 0) {
+        StringPrintFormat(Why, WhySize, "%s not reset: mounted behind it: %s (umount first)", Info->Name, Mounted);
+        return TRUE;
+    }
+    return FALSE;
+}
+
+typedef struct tag_LATER_RESET {
+    U32 Index;
+    U32 DelayMs;
+} LATER_RESET;
+
+static void LaterResetThread(LPVOID Argument) {
+    LATER_RESET Later = *(LATER_RESET*)Argument;
+    KernelHeapFree(Argument);
+    Sleep(Later.DelayMs);
     VMD_INFO* Info = (VMD_INFO*)KernelHeapAllocZero(sizeof(VMD_INFO));
-    char Mounted[256];
-    if (Info == NULL || !VMDGetInfo(Index, Info)) {
-        KernelHeapFree(Info);
+    char Why[256];
+    if (Info == NULL) return;
+    if (ResetRefused(Later.Index, Info, Why, sizeof(Why))) {
+        WARNING("[ShellVMD] vmd%u: reset after %u ms not done: %s", Later.Index, Later.DelayMs, Why);
+    } else {
+        KSTATUS Status = VMDReset(Later.Index);
+        VMDGetInfo(Later.Index, Info);
+        INFO("[ShellVMD] %s: reset after %u ms %s (%u so far), %u function(s) in the domain", Info->Name,
+             Later.DelayMs, Status == KSTATUS_SUCCESS ? "done" : "FAILED", Info->Resets, Info->Children);
+    }
+    KernelHeapFree(Info);
+}
+
+static I32 CommandReset(U32 Index, U32 AfterMs) {
+    VMD_INFO* Info = (VMD_INFO*)KernelHeapAllocZero(sizeof(VMD_INFO));
+    char Why[256];
+    if (Info == NULL) {
         ShellError("vmd", "out of memory");
         return 1;
     }
-    if (Info->State != VMD_STATE_RUNNING) {
-        ShellError("vmd", "%s is not driven: %s", Info->Name, Info->StateReason);
+    if (ResetRefused(Index, Info, Why, sizeof(Why))) {
+        ShellError("vmd", "%s", Why);
         KernelHeapFree(Info);
         return 1;
     }
-    if (MountsBehind(Info->Segment, Mounted, sizeof(Mounted)) != 0) {
-        ShellError("vmd", "%s not reset: mounted behind it: %s (umount first)", Info->Name, Mounted);
+    if (AfterMs != 0) {
+        LATER_RESET* Later = (LATER_RESET*)KernelHeapAllocZero(sizeof(LATER_RESET));
+        if (Later) *Later = (LATER_RESET){Index, AfterMs};
+        if (Later == NULL || ThreadCreate("vmd-reset", LaterResetThread, Later) == NULL) {
+            KernelHeapFree(Later);
+            ShellError("vmd", "cannot start the reset thread");
+            KernelHeapFree(Info);
+            return 1;
+        }
+        ShellPrint("%s: reset of the root ports of segment %05x in %u ms\n", Info->Name, Info->Segment, AfterMs);
         KernelHeapFree(Info);
-        return 1;
+        return 0;
     }
     ShellPrint("%s: resetting the root ports of segment %05x...\n", Info->Name, Info->Segment);
     KSTATUS Status = VMDReset(Index);
@@ -217,8 +273,18 @@ static I32 CommandVMD(I32 ArgumentCount, LPSTR* Arguments) {
     BOOL Numbered = ArgumentCount > 1 && (CharIsDigit(Arguments[1][0]) || StringStartsWith(Arguments[1], "vmd"));
     if (Numbered) Verb = "info";
     I32 At = Numbered ? 1 : 2;
+    // `reset` takes after=<ms> last.
+    U64 AfterMs = 0;
+    if (StringCompare(Verb, "reset") == 0 && ArgumentCount > At && StringStartsWith(Arguments[ArgumentCount - 1],
+                                                                                 "after=")) {
+        if (!StringToU64(Arguments[ArgumentCount - 1] + 6, &AfterMs, FALSE) || AfterMs == 0 || AfterMs > 600000) {
+            ShellError("vmd", "after= takes 1..600000 milliseconds");
+            return 1;
+        }
+        ArgumentCount--;
+    }
     if (ArgumentCount > At + 1) {
-        ShellError("vmd", "usage: vmd [info|regs|reset] [n]");
+        ShellError("vmd", "usage: vmd [info|regs|reset] [n] (reset: [after=<ms>])");
         return 1;
     }
     if (VMDGetCount() == 0) {
@@ -228,7 +294,7 @@ static I32 CommandVMD(I32 ArgumentCount, LPSTR* Arguments) {
     U32 Index;
     if (!ParseIndex(ArgumentCount, Arguments, At, &Index)) return 1;
     BOOL All = ArgumentCount <= At;
-    if (StringCompare(Verb, "reset") == 0) return CommandReset(Index);
+    if (StringCompare(Verb, "reset") == 0) return CommandReset(Index, (U32)AfterMs);
 
     BOOL Regs = StringCompare(Verb, "regs") == 0;
     if (!Regs && StringCompare(Verb, "info") != 0) {
@@ -253,7 +319,7 @@ static I32 CommandVMD(I32 ArgumentCount, LPSTR* Arguments) {
     return 0;
 }
 
-static const SHELL_COMMAND VMDCommand = {"vmd", "[info|regs|reset] [n]",
+static const SHELL_COMMAND VMDCommand = {"vmd", "[info|regs|reset] [n] [after=<ms>]",
                                          "Intel VMD: domain, windows, vectors, ports; registers; reset the root ports",
                                          CommandVMD};
 

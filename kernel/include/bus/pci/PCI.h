@@ -316,6 +316,8 @@ void PCIConfigWrite8(const PCI_SEGMENT* Segment, U8 Bus, U8 Device, U8 Function,
  * devices added.
  */
 U32 PCIEnumerateSegment(PCI_ENUMERATOR* Enumerator, PCI_SEGMENT* Segment);
+/** Enumerates Segment afresh (after a reset): what the last enumeration scanned and assigned is forgotten first. */
+U32 PCIEnumerateSegmentAgain(PCI_ENUMERATOR* Enumerator, PCI_SEGMENT* Segment);
 /**
  * Scans the bus behind Bridge again (a device was hot-added below it), within the bus numbers and windows the
  * bridge already has; appends what it finds. Returns the devices added.
@@ -447,6 +449,8 @@ PCI_DEVICE* PCIGetFirstRemovedDevice(void);
 PCI_DEVICE* PCIFindDevice(U32 Segment, U8 Bus, U8 Device, U8 Function);
 /** The lowest DMA address limit of any listed device, as an exclusive physical address bound (0: none). */
 PHYSICAL PCIGetDMALimit(void);
+/** Physical when every listed device can address it, else 0 (logged, rate-limited): what PlatformTranslate gives. */
+PHYSICAL PCICheckDMAAddress(PHYSICAL Physical);
 
 /** Names for display (never NULL). */
 LPCSTR PCIGetClassName(U8 Class, U8 SubClass, U8 ProgIf);

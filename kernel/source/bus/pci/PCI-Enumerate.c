@@ -222,6 +222,14 @@ U32 PCIEnumerateSegment(PCI_ENUMERATOR* Enumerator, PCI_SEGMENT* Segment) {
     return E.Added;
 }
 
+U32 PCIEnumerateSegmentAgain(PCI_ENUMERATOR* Enumerator, PCI_SEGMENT* Segment) {
+    MemorySet(Segment->ScannedBuses, 0, sizeof(Segment->ScannedBuses));
+    Segment->AssignedBridges = 0;
+    Segment->UnassignedBars = 0;
+    for (U32 I = 0; I < Segment->WindowCount; I++) Segment->Windows[I].Used = 0;
+    return PCIEnumerateSegment(Enumerator, Segment);
+}
+
 U32 PCIEnumerateBelow(PCI_ENUMERATOR* Enumerator, PCI_DEVICE* Bridge) {
     PCI_SEGMENT* Segment = Bridge->SegmentInfo;
     ENUMERATION E;

@@ -252,6 +252,8 @@ void PCIRegistryReconcile(PCI_SEGMENT* Segment, PCI_DEVICE* First, void (*Free)(
         New = Next;
     }
     PCIRegistryAddDevices(Added);
+    INFO("[PCIRescanSegment] segment %04x: %u kept, %u added, %u removed", Segment->Segment, Result->Kept,
+         Result->Added, Result->Removed);
 }
 
 PHYSICAL PCIGetDMALimit(void) {
@@ -260,4 +262,14 @@ PHYSICAL PCIGetDMALimit(void) {
         if (D->DmaAddressBits != 0 && (Bits == 0 || D->DmaAddressBits < Bits)) Bits = D->DmaAddressBits;
     }
     return (Bits == 0 || Bits >= 64) ? 0 : (1ULL << Bits);
+}
+
+PHYSICAL PCICheckDMAAddress(PHYSICAL Physical) {
+    PHYSICAL Limit = PCIGetDMALimit();
+    if (Limit != 0 && Physical >= Limit) {
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 5000, 3, "[PlatformTranslate] buffer at %llx is above the DMA limit %llx",
+                         Physical, Limit);
+        return 0;
+    }
+    return Physical;
 }

@@ -142,17 +142,10 @@ U32 PCIAddSegment(PCI_SEGMENT* Segment) {
 void PCIRescanSegment(PCI_SEGMENT* Segment, PCI_RESCAN* Result) {
     PCI_ENUMERATOR Enumerator;
     StartEnumerator(&Enumerator);
-    MemorySet(Segment->ScannedBuses, 0, sizeof(Segment->ScannedBuses));
-    Segment->AssignedBridges = 0;
-    Segment->UnassignedBars = 0;
-    for (U32 I = 0; I < Segment->WindowCount; I++) Segment->Windows[I].Used = 0;
-
     U64 InterruptFlags = SaveAndDisableInterrupts();
-    PCIEnumerateSegment(&Enumerator, Segment);
+    PCIEnumerateSegmentAgain(&Enumerator, Segment);
     RestoreInterrupts(InterruptFlags);
     PCIRegistryReconcile(Segment, Enumerator.First, FreeDevice, Result);
-    INFO("[PCIRescanSegment] segment %04x: %u kept, %u added, %u removed", Segment->Segment, Result->Kept,
-         Result->Added, Result->Removed);
 }
 
 U32 PCIRescanBridge(PCI_DEVICE* Bridge) {

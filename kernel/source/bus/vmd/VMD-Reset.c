@@ -13,7 +13,8 @@
  *      while its device is in reset: Bridge Control SBR set, held 2 ms
  *      (Trst is 1 ms; Linux holds 2), cleared; 100 ms before the first
  *      configuration request (PCIe Base 6.0, 6.6.1), then up to 1 s more
- *      while a device answers Configuration Request Retry Status;
+ *      while a device answers Configuration Request Retry Status, polled
+ *      every millisecond (PlatformBusyWaitUs: nothing may sleep here);
  *   3. the windows are closed and the root ports' numbers cleared again
  *      (VMDDomainReset) and the segment enumerated afresh: assignment is
  *      deterministic, so a function found again at its address with the same
@@ -36,6 +37,7 @@
 #define SBR_HOLD_MS 2
 #define SBR_SETTLE_MS 100
 #define CRS_TIMEOUT_MS 1000
+#define CRS_POLL_US 1000
 
 typedef struct tag_SAVED_FUNCTION {
     PCI_DEVICE* Device;
@@ -43,13 +45,6 @@ typedef struct tag_SAVED_FUNCTION {
     LINEAR MsixTable;
     U64 MsixBytes;
 } SAVED_FUNCTION;
-
-/** A bounded busy wait: with interrupts off the scheduler cannot sleep us. */
-static void BusyWaitMs(U32 Milliseconds) {
-    U64 End = PlatformTimeNs() + (U64)Milliseconds * 1000000;
-    while (PlatformTimeNs() < End) {
-    }
-}
 
 static U32 CountChildren(VMD_CONTROLLER* Vmd) {
     U32 Count = 0;
@@ -88,13 +83,13 @@ static void SecondaryBusReset(VMD_CONTROLLER* Vmd) {
         U16 Control = PCIDeviceRead16(Port, PCI_BRIDGE_CONTROL);
         PCIDeviceWrite16(Port, PCI_BRIDGE_CONTROL, (U16)(Control | PCI_BRIDGE_CONTROL_BUS_RESET));
     }
-    BusyWaitMs(SBR_HOLD_MS);
+    PlatformBusyWaitUs(SBR_HOLD_MS * 1000);  // interrupts are off: nothing may sleep here
     for (U32 I = 0; I < Vmd->PortCount; I++) {
         PCI_DEVICE* Port = Vmd->Ports[I].Port;
         U16 Control = PCIDeviceRead16(Port, PCI_BRIDGE_CONTROL);
         PCIDeviceWrite16(Port, PCI_BRIDGE_CONTROL, (U16)(Control & ~PCI_BRIDGE_CONTROL_BUS_RESET));
     }
-    BusyWaitMs(SBR_SETTLE_MS);
+    PlatformBusyWaitUs(SBR_SETTLE_MS * 1000);
     // A device may answer Configuration Request Retry Status (vendor 0001h) a while longer.
     U64 End = PlatformTimeNs() + (U64)CRS_TIMEOUT_MS * 1000000;
     for (U32 I = 0; I < Vmd->PortCount; I++) {
@@ -103,6 +98,7 @@ static void SecondaryBusReset(VMD_CONTROLLER* Vmd) {
         while (PlatformTimeNs() < End) {
             U32 Id = PCIConfigRead32(&Vmd->Segment, Port->SecondaryBus, 0, 0, PCI_VENDOR_ID);
             if ((Id & 0xFFFF) != 0x0001) break;
+            PlatformBusyWaitUs(CRS_POLL_US);
         }
     }
 }
