@@ -2,7 +2,8 @@
 
   * a high-speed usb-kbd on a qemu-xhci root port: enumeration logged once, `echo` typed and answered, Shift,
     Caps Lock, the editing keys (Home, Right, Delete), the `usb` command (port, speed, slot, the device tree),
-    the `report` pager answered on the USB keyboard; keystroke latency (QMP event -> echo on serial) printed;
+    the `report` pager answered on the USB keyboard, seven keys at once (ErrorRollOver), a held key repeating;
+    keystroke latency (QMP event -> echo on serial) printed;
   * a full-speed keyboard behind QEMU's usb-hub (route string, hub ports), and a full-speed keyboard on a root
     port (EP0 of 8 bytes: the Evaluate Context path), two slots at once;
   * hot unplug and re-plug (QMP device_del / device_add): one log line each, the shell still answers, keys work
@@ -66,6 +67,29 @@ def test_high_speed_keyboard(make_vm):
     usb_keys.press(vm, "delete")
     usb_keys.press(vm, "ret")
     assert vm.finish_line(start_at).strip() == "BC"
+
+    # Seven keys down at once: QEMU's report says ErrorRollOver (0x01 x 6) for the seventh. The driver keeps the
+    # six it had (no release, no second press) and takes the seventh when a key goes up: each letter once.
+    letters = "abcdefg"
+    events = ([usb_keys.event(letter, True) for letter in letters] +
+              [usb_keys.event(letter, False) for letter in letters])
+    start_at = vm.mark()
+    usb_keys.type_text(vm, "echo ")
+    vm.qmp("input-send-event", device=usb_keys.DISPLAY, events=events)
+    time.sleep(0.5)
+    usb_keys.press(vm, "ret")
+    assert sorted(vm.finish_line(start_at).strip()) == list(letters)
+
+    # Typematic repeat: a key held for a second repeats after 500 ms, about 30 times a second.
+    start_at = vm.mark()
+    usb_keys.type_text(vm, "echo ")
+    vm.qmp("input-send-event", device=usb_keys.DISPLAY, events=[usb_keys.event("x", True)])
+    time.sleep(1.0)
+    vm.qmp("input-send-event", device=usb_keys.DISPLAY, events=[usb_keys.event("x", False)])
+    usb_keys.press(vm, "ret")
+    held = vm.finish_line(start_at).strip()
+    print("x held for 1 s gave %d characters" % len(held))
+    assert re.fullmatch(r"x{3,40}", held), held
 
     # Keystroke latency: from the QMP event to the echo of the character on serial (TCG, a loaded host).
     latencies = []

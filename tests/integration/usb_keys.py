@@ -48,14 +48,14 @@ def keyboard_args(port, kbd_id="kbd0", bus="xhci.0", bound=True, **properties):
     return ["-device", options]
 
 
-def _event(qcode, down):
+def event(qcode, down):
     return {"type": "key", "data": {"down": down, "key": {"type": "qcode", "data": qcode}}}
 
 
 def press(vm, *qcodes, pause=True):
     """Presses the keys in order (e.g. "shift", "a") and releases them in reverse, in one QMP command; then
     leaves QEMU's queue time to drain (pause=False: returns at once)."""
-    events = [_event(code, True) for code in qcodes] + [_event(code, False) for code in reversed(qcodes)]
+    events = [event(code, True) for code in qcodes] + [event(code, False) for code in reversed(qcodes)]
     vm.qmp("input-send-event", device=DISPLAY, events=events)
     if pause:
         time.sleep(PAUSE * len(qcodes))
