@@ -252,8 +252,7 @@ static BOOL HaltAndReset(XHCI_CONTROLLER* C) {
 
 static BOOL AllocatePage(PLATFORM_DMA* Memory, U64 Size) {
     if (Memory->Linear != NULL) return TRUE;  // kept across restarts
-    return PlatformDMAAlloc(Size, Size > XHCI_PAGE ? Size : XHCI_PAGE, PLATFORM_DMA_BELOW_4GB, Memory) ==
-           KSTATUS_SUCCESS;
+    return PlatformDMAAlloc(Size, XHCI_PAGE, PLATFORM_DMA_BELOW_4GB, Memory) == KSTATUS_SUCCESS;
 }
 
 static BOOL AllocateStructures(XHCI_CONTROLLER* C) {
@@ -432,6 +431,13 @@ static BOOL Healthy(XHCI_CONTROLLER* C) {
     return TRUE;
 }
 
+/** Clears R/S and waits for HCH (bounded); TRUE when the controller stopped. */
+static BOOL Halt(XHCI_CONTROLLER* C) {
+    U32 Status;
+    XHCIWriteOp(C, XHCI_OP_USBCMD, XHCIReadOp(C, XHCI_OP_USBCMD) & ~(XHCI_CMD_RUN | XHCI_CMD_INTE));
+    return WaitStatus(C, XHCI_STS_HCH, XHCI_STS_HCH, XHCI_HALT_TIMEOUT_MS, &Status);
+}
+
 static void RemoveAll(XHCI_CONTROLLER* C) {
     for (U32 Port = 1; Port <= C->PortCount; Port++) {
         USB_DEVICE* Device = XHCIDeviceAt(C, NULL, (U8)Port);
@@ -474,9 +480,15 @@ static void XHCIThread(LPVOID Context) {
         }
         PlatformEventSignal(C->Settled);
         if (C->Stopping) return;  // the machine is going down: the controller stays halted
-        RemoveAll(C);  // without commands (Dead): memory and slots given back, keys released
+        // Halted before anything is freed: a controller that still runs may still write into it.
         BOOL Gone = XHCIReadOp(C, XHCI_OP_USBSTS) == MAX_U32;
-        if (Gone || C->Restarts >= XHCI_MAX_RESTARTS || C->Registers == 0) break;
+        if (!Gone && !Halt(C)) {
+            WARNING("[XHCIThread] %s: does not halt: its memory is kept and it is left alone", C->Name);
+            return;
+        }
+        C->Dead = TRUE;  // no commands while the devices are taken down
+        RemoveAll(C);    // memory and slots given back, held keys released
+        if (Gone || C->Restarts >= XHCI_MAX_RESTARTS) break;
         C->Restarts++;
         WARNING("[XHCIThread] %s: starting again (%u of %u)", C->Name, C->Restarts, XHCI_MAX_RESTARTS);
         PlatformSleepMs(100);
@@ -492,10 +504,7 @@ static void XHCIShutdown(BOOL Reboot, LPVOID Context) {
     XHCI_CONTROLLER* C = (XHCI_CONTROLLER*)Context;
     C->Stopping = TRUE;  // the thread stops at its next wake instead of restarting a halted controller
     if (C->State != XHCI_STATE_RUNNING) return;
-    // Stop DMA before the machine goes: clear R/S and give the halt its 16 ms (not waited on by anyone after).
-    XHCIWriteOp(C, XHCI_OP_USBCMD, XHCIReadOp(C, XHCI_OP_USBCMD) & ~(XHCI_CMD_RUN | XHCI_CMD_INTE));
-    U32 Status;
-    WaitStatus(C, XHCI_STS_HCH, XHCI_STS_HCH, XHCI_HALT_TIMEOUT_MS, &Status);
+    Halt(C);  // no DMA while the machine goes down
     if (QuirksOf(C->Pci) & XHCI_QUIRK_SPURIOUS_REBOOT) {
         PCIDeviceWrite32(C->Pci, XHCI_INTEL_USB3_PSSEN, 0);
         PCIDeviceWrite32(C->Pci, XHCI_INTEL_XUSB2PR, 0);

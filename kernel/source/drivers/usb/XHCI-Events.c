@@ -129,20 +129,30 @@ void XHCIProcessEvents(XHCI_CONTROLLER* C) {
 /************************************************************************/
 // Commands
 
-/** A command that never completed: abort it (CRCR.CA) so the ring can go on (xHCI 4.6.1.2). */
+/**
+ * A command that never completed: abort it if the ring runs (CRCR.CA; the pointer bits are ignored while
+ * CRR = 1), then, with the ring stopped, start it afresh at its first TRB (CRCR may only be pointed while
+ * CRR = 0: writing it to a running ring, or CA to a stopped one, would move the ring; xHCI 4.6.1.2, 5.4.5).
+ */
 static void AbortCommand(XHCI_CONTROLLER* C) {
-    XHCIWriteOp(C, XHCI_OP_CRCR_LOW, XHCI_CRCR_CA);
-    XHCIWriteOp(C, XHCI_OP_CRCR_HIGH, 0);
-    U64 Deadline = XHCINowMs() + XHCI_ABORT_TIMEOUT_MS;
-    while (XHCIReadOp(C, XHCI_OP_CRCR_LOW) & XHCI_CRCR_CRR) {
-        XHCIProcessEvents(C);
-        if (!XHCIWaitStep(C, Deadline)) {
-            C->Dead = TRUE;
-            XHCIFail(C, "the command ring did not stop after an abort");
-            return;
+    if (XHCIReadOp(C, XHCI_OP_CRCR_LOW) & XHCI_CRCR_CRR) {
+        XHCIWriteOp(C, XHCI_OP_CRCR_LOW, XHCI_CRCR_CA);
+        XHCIWriteOp(C, XHCI_OP_CRCR_HIGH, 0);
+        U64 Deadline = XHCINowMs() + XHCI_ABORT_TIMEOUT_MS;
+        while (XHCIReadOp(C, XHCI_OP_CRCR_LOW) & XHCI_CRCR_CRR) {
+            XHCIProcessEvents(C);
+            if (!XHCIWaitStep(C, Deadline)) {
+                C->Dead = TRUE;
+                XHCIFail(C, "the command ring did not stop after an abort");
+                return;
+            }
         }
+        XHCIProcessEvents(C);  // the aborted command's completion and Command Ring Stopped
     }
-    XHCIProcessEvents(C);  // the aborted command's completion and Command Ring Stopped
+    XHCIRingInit(&C->CommandRing, C->CommandRing.Trbs, C->CommandRing.Physical, C->CommandRing.Count);
+    C->CommandRing.ChainLinks = C->Version < 0x0096;
+    XHCIWriteOp(C, XHCI_OP_CRCR_LOW, (U32)C->CommandRing.Physical | XHCI_CRCR_RCS);
+    XHCIWriteOp(C, XHCI_OP_CRCR_HIGH, (U32)(C->CommandRing.Physical >> 32));
 }
 
 KSTATUS XHCICommand(XHCI_CONTROLLER* C, const XHCI_TRB* Trb, XHCI_TRB* Completion) {
@@ -162,9 +172,8 @@ KSTATUS XHCICommand(XHCI_CONTROLLER* C, const XHCI_TRB* Trb, XHCI_TRB* Completio
         if (!XHCIWaitStep(C, Deadline)) {
             WARNING("[XHCICommand] %s: command type %u took more than %u ms: aborted", C->Name,
                     XHCI_TRB_TYPE(Trb->Control), XHCI_COMMAND_TIMEOUT_MS);
+            C->Command.Trb = 0;  // a late completion is stale from now on
             AbortCommand(C);
-            C->Command.Trb = 0;
-            XHCIRingRetire(&C->CommandRing, At);
             return KSTATUS_TIMEOUT;
         }
     }

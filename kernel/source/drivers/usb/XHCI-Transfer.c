@@ -81,11 +81,17 @@ static KSTATUS WaitTransfer(USB_DEVICE* Device, XHCI_ENDPOINT* Endpoint, U32 Tim
         if (!XHCIWaitStep(C, Deadline)) break;
     }
     XHCI_TRB Completion;
-    XHCISlotCommand(C, XHCI_TRB_STOP_ENDPOINT, Device->Slot, Endpoint->Dci, 0, &Completion);
+    KSTATUS Stopped = XHCISlotCommand(C, XHCI_TRB_STOP_ENDPOINT, Device->Slot, Endpoint->Dci, 0, &Completion);
     XHCIProcessEvents(C);
     if (Endpoint->Done && Endpoint->Code == XHCI_CC_SUCCESS) return KSTATUS_SUCCESS;  // it ended as we stopped it
-    Endpoint->NeedsRecovery = FALSE;
-    SetDequeue(Device, Endpoint);
+    // Stopped: skip the TD. Not stoppable (it halted meanwhile: Context State Error): reset it, then skip.
+    if (Stopped == KSTATUS_SUCCESS) {
+        Endpoint->NeedsRecovery = FALSE;
+        SetDequeue(Device, Endpoint);
+    } else {
+        XHCIEndpointRecover(Device, Endpoint);
+    }
+    Endpoint->Busy = FALSE;
     Endpoint->Code = XHCI_CC_STOPPED;
     return KSTATUS_TIMEOUT;
 }
