@@ -8,7 +8,7 @@
     port (EP0 of 8 bytes: the Evaluate Context path), two slots at once;
   * hot unplug and re-plug (QMP device_del / device_add): one log line each, the shell still answers, keys work
     again; a hub unplugged with a keyboard behind it;
-  * the interrupt modes: MSI (nec-usb-xhci without MSI-X), INTx (i440FX), polling (usb.poll=1).
+  * the interrupt modes: MSI (nec-usb-xhci without MSI-X), INTx (i440FX), polling (usb.poll=1); usb=off.
 Every VM's xHCI trace is checked after the kernel's reset: no unimplemented command, no enforced limit, no
 completion code but success or short packet (usb_keys.usb_trace_problems). The UEFI screen test with the USB
 keyboard is in test_screen.py.
@@ -181,18 +181,27 @@ def test_hot_unplug_and_replug(make_vm):
     check_trace(vm)
 
 
-@pytest.mark.parametrize("mode", ["msi", "intx", "polling"])
-def test_interrupt_modes(make_vm, tmp_path, build_dir, mode):
+@pytest.mark.parametrize("mode", ["msi", "intx", "polling", "off"])
+def test_interrupt_modes_and_usb_off(make_vm, tmp_path, build_dir, mode):
     image = None
     controller, machine, expected = "qemu-xhci", "q35", None
+    if mode in ("polling", "off"):
+        option = "usb.poll=1" if mode == "polling" else "usb=off"
+        image = make_iso(tmp_path, build_dir, lambda text: text.replace(
+            "multiboot2 /boot/kernel.elf log=info\n", "multiboot2 /boot/kernel.elf log=info %s\n" % option, 1))
+    if mode == "off":
+        # The controller is left to the firmware: no driver, no keyboard, and the shell says so.
+        vm = start(make_vm, usb_keys.keyboard_args("1"), image=image)
+        vm.wait_boot(BOOT_TIMEOUT)
+        assert "XHCI" not in vm.clean
+        assert vm.command("usb").strip() == "no xHCI controller (or usb=off)"
+        return
     if mode == "msi":
         controller, expected = "nec-usb-xhci,msix=off", r"interrupts: MSI, vector \d+, [1-9]\d* taken"
     elif mode == "intx":
         controller, machine = "nec-usb-xhci,msi=off,msix=off", "pc"
         expected = r"interrupts: INTx, vector \d+, [1-9]\d* taken"
     else:
-        image = make_iso(tmp_path, build_dir, lambda text: text.replace(
-            "multiboot2 /boot/kernel.elf log=info\n", "multiboot2 /boot/kernel.elf log=info usb.poll=1\n", 1))
         expected = r"interrupts: polling \(usb\.poll=1\), 0 taken"
     vm = start(make_vm, usb_keys.keyboard_args("1"), controller=controller, machine=machine, image=image)
     vm.wait_for(KEYBOARD_RE % ("5", "high"), BOOT_TIMEOUT, start=0)
