@@ -1,8 +1,10 @@
 """test_screen.py - what a person sees: the screen read back from QEMU screendumps, keys typed on the PS/2
-keyboard (QMP send-key), and the boot menu.
+keyboard (QMP send-key) or on a USB keyboard (QMP input-send-event to a usb-kbd bound to the display), and the
+boot menu.
 
-  * UEFI (OVMF) with QEMU's standard VGA, booted from the image as a USB stick, with no serial port at all:
-    the framebuffer console shows the boot, the prompt, `nvme list`, `disk` and the Data View;
+  * UEFI (OVMF) with QEMU's standard VGA, booted from the image as a USB stick, with no serial port at all and
+    a USB keyboard on the same xHCI controller as the stick: the framebuffer console shows the boot, the
+    prompt, `nvme list`, `disk` and the Data View, typed on the USB keyboard;
   * the framebuffer at 800x600 and 1920x1080 (the VGA's EDID makes OVMF pick them; 1280x800 is OVMF's
     default, above), each read with the font the kernel chose, and 24 bits per pixel (GRUB's bochs driver
     picks 800x600x24 when grub.cfg loads all_video);
@@ -23,6 +25,7 @@ import time
 import pytest
 
 import screen_reader
+import usb_keys
 from cairn_qemu import BOOT_TIMEOUT, CairnVM, READY_RE
 from conftest import REPOSITORY, _vm_log_path
 
@@ -41,9 +44,10 @@ SHIFTED = {"_": "minus", ":": "semicolon", "+": "equal", ">": "dot"}
 class ScreenVM(CairnVM):
     """A CairnVM that can go without a serial port (the serial transcript then stays empty)."""
 
-    def __init__(self, *arguments, serial=True, **options):
+    def __init__(self, *arguments, serial=True, usb_keyboard=False, **options):
         super().__init__(*arguments, **options)
         self.serial = serial
+        self.usb_keyboard = usb_keyboard  # keys go to a usb-kbd bound to the display (usb_keys.py)
 
     def command_line(self):
         args = super().command_line()
@@ -53,10 +57,13 @@ class ScreenVM(CairnVM):
         return args
 
     def press(self, *qcodes):
-        self.qmp("send-key", keys=[{"type": "qcode", "data": code} for code in qcodes])
+        if self.usb_keyboard:
+            usb_keys.press(self, *qcodes)
+        else:
+            self.qmp("send-key", keys=[{"type": "qcode", "data": code} for code in qcodes])
 
     def type_keys(self, text):
-        """Types text on the PS/2 keyboard, one key (or shift + key) at a time."""
+        """Types text on the keyboard (PS/2, or USB), one key (or shift + key) at a time."""
         for char in text:
             if char in SHIFTED:
                 self.press("shift", SHIFTED[char])
@@ -144,8 +151,11 @@ def check_commands(vm):
 
 
 def test_uefi_usb_stick_without_serial(screen_vm):
-    vm = screen_vm(firmware="ovmf", media="usb", serial=False, memory_mib=512)
+    # The keyboard is USB too, on the stick's controller (its port 2: xHCI port 6), which the kernel takes over.
+    vm = screen_vm(firmware="ovmf", media="usb", serial=False, memory_mib=512, usb_keyboard=True,
+                   extra_args=usb_keys.display_args() + usb_keys.keyboard_args("2"))
     reading, _ = vm.wait_screen(r"Cairn \S+ ready in \d+ ms\n/>", SCREEN_TIMEOUT)
+    assert re.search(r"xhci0 port 6: keyboard 0627:0001, high speed", reading.text), reading.text
     assert reading.layout.glyphs.name == "Uni2-VGA16" and reading.layout.scale == 1, reading.layout
     # The boot log on the screen names the mode OVMF set (1280x800, the VGA's EDID default) and the scroll time.
     match = FRAMEBUFFER_RE.search(reading.text)

@@ -17,6 +17,7 @@ void ShellRegisterNVMeCommands(void);
 void ShellRegisterCacheCommands(void);
 void ShellRegisterFileCommands(void);
 void ShellRegisterDataViewCommands(void);
+void ShellRegisterUSBCommands(void);
 void ShellRegisterReportCommand(void);
 
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

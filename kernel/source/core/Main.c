@@ -10,8 +10,9 @@
  *   screen mappings (the framebuffer write-combining) -> ACPI tables -> APICs
  *   (IOAPIC routing from the MADT) and timer -> input -> interrupts on ->
  *   scheduler threads -> PCI enumeration and drivers (a VMD adds its domain
- *   as it attaches, and its functions are bound in the same pass) ->
- *   autorun= commands -> shell.
+ *   as it attaches, and its functions are bound in the same pass; an xHCI
+ *   controller starts its own thread) -> a bounded wait for USB devices
+ *   present at boot -> autorun= commands -> shell.
  */
 
 #include "core/Kernel.h"
@@ -35,6 +36,7 @@
 #include "drivers/console/Keyboard.h"
 #include "drivers/console/Serial.h"
 #include "drivers/console/VGA.h"
+#include "drivers/usb/USB.h"
 #include "memory/Memory.h"
 #include "shell/Shell.h"
 #include "shell/ShellCommands.h"
@@ -42,6 +44,9 @@
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 #include "utils/Format.h"
+
+// How long the prompt waits for USB devices present at boot (their enumeration runs in the controllers' threads).
+#define USB_SETTLE_MS 1500
 
 U64 KernelEntryTSC;
 MULTIBOOT_INFO KernelBootInfo;
@@ -143,6 +148,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     VFSInit();
     NVMeRegisterDriver();
     VMDRegisterDriver();
+    USBRegisterDriver();
     PCIInit();
 
     ShellRegisterBuiltins();
@@ -156,7 +162,11 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     ShellRegisterCacheCommands();
     ShellRegisterDataViewCommands();
     ShellRegisterFileCommands();
+    ShellRegisterUSBCommands();
     ShellRegisterReportCommand();
+
+    // USB controllers come up in their own threads; a keyboard present at boot is usually ready by now.
+    if (!USBWaitSettled(USB_SETTLE_MS)) INFO("[KernelMain] USB still busy after %u ms: carrying on", USB_SETTLE_MS);
 
     U64 ReadyMs = ClockTicksToNs(ReadTSC() - KernelEntryTSC) / 1000000;
     ConsolePrint("%s %s ready in %llu ms\n", CAIRN_NAME, CAIRN_VERSION, ReadyMs);

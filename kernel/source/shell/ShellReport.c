@@ -3,7 +3,7 @@
  * machine, in one go (documentation/Bare-Metal.md).
  *
  * Layer: shell. It owns no facts of its own: it runs the commands that
- * show them (pci, nvme list, disk, vmd when this build has it, acpi, log)
+ * show them (pci, nvme list, disk, vmd when this build has it, usb, acpi, log)
  * under a header naming the build, the firmware and the console, with the
  * console captured into one buffer. The whole text then goes to the serial
  * line at once (to be copied from a terminal), and to the screens one page
@@ -32,7 +32,8 @@ typedef struct tag_REPORT_SECTION {
 } REPORT_SECTION;
 
 static const REPORT_SECTION ReportSections[] = {
-    {"pci", "pci"}, {"nvme", "nvme list"}, {"disks", "disk"}, {"vmd", "vmd"}, {"acpi", "acpi"}, {"log", "log"},
+    {"pci", "pci"}, {"nvme", "nvme list"}, {"disks", "disk"}, {"vmd", "vmd"}, {"usb", "usb"}, {"acpi", "acpi"},
+    {"log", "log"},
 };
 
 static BOOL CommandExists(LPCSTR Line) {
@@ -120,7 +121,7 @@ static I32 CommandReport(I32 ArgumentCount, LPSTR* Arguments) {
 }
 
 static const SHELL_COMMAND ReportCommand = {
-    "report", "", "Everything a tester sends back (pci, nvme, disks, vmd, acpi, log); pages on the screen",
+    "report", "", "Everything a tester sends back (pci, nvme, disks, vmd, usb, acpi, log); pages on the screen",
     CommandReport};
 
 void ShellRegisterReportCommand(void) { ShellRegisterCommand(&ReportCommand); }

@@ -2,8 +2,9 @@
  * Input.h - the one input stream of keys the shell reads.
  *
  * The PS/2 keyboard and the serial port both feed it; another key source
- * (a USB keyboard) only has to call InputPushKey with the same KEY codes,
- * from its interrupt handler or its poll. Serial bytes go
+ * (the USB keyboard driver, drivers/usb) registers an INPUT_SOURCE and calls
+ * InputPushKey with the same KEY codes, from its interrupt handler, its poll
+ * or its own thread. Serial bytes go
  * through an ANSI escape decoder (KeyDecoder.h) so that arrow keys typed in
  * a terminal arrive as the same KEY_* codes as the keyboard's arrows.
  * Producers run in interrupt context; the ring is protected by a spinlock.
@@ -34,7 +35,25 @@
 
 typedef U32 KEY;
 
+/**
+ * Another key source (a USB keyboard). The PS/2 keyboard and the serial
+ * port are known to Input.c; other sources register once, so a waiting
+ * reader knows whether it may sleep: Poll (optional) is called on every
+ * pass of the reader with interrupts disabled, WakesReader (optional, NULL
+ * meaning yes) says whether the source's keys reach the ring by themselves
+ * (from an interrupt, or a thread of its own whose InputPushKey wakes the
+ * reader) rather than only when polled.
+ */
+typedef struct tag_INPUT_SOURCE {
+    LPCSTR Name;
+    void (*Poll)(void);
+    BOOL (*WakesReader)(void);
+    struct tag_INPUT_SOURCE* Next;
+} INPUT_SOURCE;
+
 void InputInit(void);
+/** Adds a source (the structure must stay valid); a source registered twice is kept once. */
+void InputRegisterSource(INPUT_SOURCE* Source);
 void InputPushKey(KEY Key);
 void InputPushSerialByte(U8 Byte);
 /** Returns the next key or KEY_NONE when none is waiting. */

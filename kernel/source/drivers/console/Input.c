@@ -6,11 +6,15 @@
  * KeyDecoder turns into keys. Both run with interrupts disabled and take
  * InputLock, which guards the ring and the decoder.
  *
- * Consumer: InputReadKey. It polls both devices itself on every pass (with
+ * Other sources (INPUT_SOURCE: the USB keyboard, whose controller thread
+ * pushes keys) register; the reader calls their Poll, if any, with the
+ * PS/2 and serial polls.
+ *
+ * Consumer: InputReadKey. It polls every device itself on every pass (with
  * interrupts disabled, so a poll and an IRQ handler never read the same
  * UART or 8042 byte twice); that makes input work even when an interrupt
  * was never routed. It halts between passes only when something is sure to
- * wake it: the periodic timer, or both input interrupts. The ring is checked
+ * wake it: the periodic timer, or every source's interrupt (or thread). The ring is checked
  * with interrupts disabled and the halt is "sti; hlt", which cannot lose a
  * wake-up (sti takes effect after the next instruction).
  *
@@ -46,6 +50,7 @@ static KEY_DECODER SerialDecoder;
 static U64 SerialLastByteMs;
 static volatile U64 InputSpins;
 static EVENT InputAvailable;  // signalled on every push, so the reader can sleep
+static INPUT_SOURCE* InputSources;  // registered sources (added under InputLock, never removed)
 
 /************************************************************************/
 // Time
@@ -87,6 +92,23 @@ void InputInit(void) {
     InputCount = 0;
     KeyDecoderInit(&SerialDecoder);
     SpinlockRelease(&InputLock, Flags);
+}
+
+void InputRegisterSource(INPUT_SOURCE* Source) {
+    U64 Flags = SpinlockAcquire(&InputLock);
+    INPUT_SOURCE** Link = &InputSources;
+    while (*Link && *Link != Source) Link = &(*Link)->Next;
+    if (*Link == NULL) {
+        Source->Next = NULL;
+        *Link = Source;
+    }
+    SpinlockRelease(&InputLock, Flags);
+}
+
+static void PollSources(void) {
+    for (INPUT_SOURCE* Source = InputSources; Source; Source = Source->Next) {
+        if (Source->Poll) Source->Poll();
+    }
 }
 
 void InputPushKey(KEY Key) {
@@ -141,6 +163,9 @@ static BOOL CanHalt(void) {
     BOOL KeyboardWakes = !KeyboardIsPresent() || KeyboardIsInterruptDriven();
     // Serial.c enables the UART receive interrupt only once the IRQ is routed.
     BOOL SerialWakes = !SerialIsPresent() || (InPortByte(SERIAL_COM1 + UART_IER) & UART_IER_RECEIVE) != 0;
+    for (INPUT_SOURCE* Source = InputSources; Source; Source = Source->Next) {
+        if (Source->WakesReader && !Source->WakesReader()) return FALSE;
+    }
     return KeyboardWakes && SerialWakes;
 }
 
@@ -150,6 +175,7 @@ static KEY InputWait(BOOL Forever, U32 TimeoutMs) {
         U64 Flags = SaveAndDisableInterrupts();
         SerialPoll();
         KeyboardPoll();
+        PollSources();
         U64 Now = InputClockMs();
         BOOL EscapePending = CheckEscapeTimeout(Now);
         KEY Key = InputTryReadKey();
