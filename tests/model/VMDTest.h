@@ -37,6 +37,7 @@ typedef struct tag_VMD_TEST {
     VMD_MODEL_CONFIG Config;
     VMD_MODEL* Vmd;
     NVME_MODEL* Nvme[VMD_TEST_PORTS];  // by port (NULL: empty slot)
+    NVME_CONTROLLER_INFO View[VMD_TEST_PORTS];  // VMDTestController's copies (NVMeGetController copies views)
     PCI_DEVICE* Device;                // the VMD endpoint
     BOOL BindNvme;                     // register the NVMe driver (default TRUE)
     LPCSTR Options[8][2];              // boot options (name, value) set before the drivers bind
@@ -104,20 +105,30 @@ static inline void VMDTestStartReady(VMD_TEST* T) {
     if (NVMeGetControllerCount() != Drives) HostLogDump();
     assert_int_equal(NVMeGetControllerCount(), Drives);
     for (U32 C = 0; C < Drives; C++) {
-        if (NVMeGetController(C)->State != NVME_STATE_READY) HostLogDump();
-        assert_int_equal(NVMeGetController(C)->State, NVME_STATE_READY);
+        NVME_CONTROLLER_INFO Info;
+        assert_int_equal(NVMeGetController(C, &Info), KSTATUS_SUCCESS);
+        if (Info.State != NVME_STATE_READY) HostLogDump();
+        assert_int_equal(Info.State, NVME_STATE_READY);
     }
 }
 
-/** The NVMe driver's controller for the drive in port Port (matched by BAR0), or NULL. */
+/** A copy of the NVMe driver's view of the drive in port Port (matched by BAR0), kept in T->View[Port], or NULL. */
 static inline const NVME_CONTROLLER_INFO* VMDTestController(VMD_TEST* T, U32 Port) {
     if (T->Nvme[Port] == NULL) return NULL;
     PHYSICAL Bar = NVMeModelBar0(T->Nvme[Port]);
     for (U32 C = 0; C < NVMeGetControllerCount(); C++) {
-        const NVME_CONTROLLER_INFO* Info = NVMeGetController(C);
+        NVME_CONTROLLER_INFO* Info = &T->View[Port];
+        if (NVMeGetController(C, Info) != KSTATUS_SUCCESS) continue;
         if (Info->RegisterBase == Bar && Info->State != NVME_STATE_FAILED) return Info;
     }
     return NULL;
+}
+
+/** The state of the NVMe driver's controller number Index. */
+static inline U32 VMDTestControllerState(U32 Index) {
+    NVME_CONTROLLER_INFO Info;
+    assert_int_equal(NVMeGetController(Index, &Info), KSTATUS_SUCCESS);
+    return Info.State;
 }
 
 static inline DISK* VMDTestDisk(VMD_TEST* T, U32 Port) {
