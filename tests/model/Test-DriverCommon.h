@@ -36,6 +36,7 @@ typedef struct tag_DRIVER_TEST {
     NVME_CONTROLLER_INFO View;          // the last copy of its view (DriverInfo refreshes it)
     const NVME_CONTROLLER_INFO* Info;   // &View
     NVME_NAMESPACE* Ns;                 // namespace 1, when exposed
+    PCI_DEVICE* Device;                 // the model's PCI function
     U64 StartNs;
     U64 InvalidTransitionsExpected;     // state changes the test provokes on purpose (0: the tables must hold)
 } DRIVER_TEST;
@@ -69,6 +70,29 @@ static inline void DriverSetControllerFaults(const NVME_MODEL_CONTROLLER_FAULTS*
     DriverHavePendingFaults = TRUE;
 }
 
+/**
+ * Waits (platform time) until the controller's bring-up thread is done and gone: the threads left are the
+ * controller's own (watchdog, poll thread) on top of the Threads there were before it was bound.
+ */
+static inline void DriverWaitBringUp(DRIVER_TEST* T, U32 Threads) {
+    assert_true(NVMeWaitBringUp(2 * 3600 * 1000));  // two hours of platform time: any bring-up bound
+    for (U32 I = 0; I < 100000; I++) {
+        assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
+        if (HostPlatformLiveThreadCount() == Threads + T->View.ThreadsRunning) return;
+        PlatformSleepMs(1);
+    }
+    fail_msg("the bring-up thread did not end (%u threads, %u before, %u of the controller)",
+             HostPlatformLiveThreadCount(), Threads, T->View.ThreadsRunning);
+}
+
+/** Waits (platform time, bounded) until the controller's own threads have ended (after shutdown or removal). */
+static inline void DriverWaitThreadsEnd(DRIVER_TEST* T) {
+    for (U32 I = 0; I < 10000; I++) {
+        if (NVMeGetController(T->Index, &T->View) != KSTATUS_SUCCESS || T->View.ThreadsRunning == 0) return;
+        PlatformSleepMs(1);
+    }
+}
+
 /** Binds the driver to a fresh model. The controller may have failed: check T->Info->State. */
 static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Config) {
     memset(T, 0, sizeof(*T));
@@ -82,13 +106,26 @@ static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Con
     DriverHavePendingFaults = FALSE;
     U32 Before = NVMeGetControllerCount();
     assert_true(Before < NVME_MAX_CONTROLLERS);
+    // Threads of earlier controllers (a watchdog that saw its shutdown, a poll thread that saw its failure) end
+    // first, so the count below is this controller's alone.
+    U32 Threads = 0;
+    for (U32 I = 0; I < 10000; I++) {
+        Threads = 0;
+        for (U32 C = 0; C < Before; C++) {
+            NVME_CONTROLLER_INFO Earlier;
+            if (NVMeGetController(C, &Earlier) == KSTATUS_SUCCESS) Threads += Earlier.ThreadsRunning;
+        }
+        if (HostPlatformLiveThreadCount() == Threads) break;  // every thread that said it ended is gone
+        PlatformSleepMs(1);
+    }
     PCI_DEVICE* Device = NVMeModelAttachPCI(T->Model);
     assert_non_null(Device);
-    PCIBindDrivers();
+    T->Device = Device;
+    PCIBindDrivers();  // returns at once: the controller comes up on its own thread
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
     T->Index = Before;
     T->Info = &T->View;
-    assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
+    DriverWaitBringUp(T, Threads);
     T->Ns = NVMeGetNamespace(T->Index, 1);
     T->StartNs = HostClockNowNs();
     DriverCurrentModel = T->Model;
@@ -114,6 +151,7 @@ static inline U64 DriverElapsedMs(DRIVER_TEST* T) { return (HostClockNowNs() - T
 /** Runs the shutdown hook (the controller goes quiet for good), then fails on any violation left. */
 static inline void DriverEnd(DRIVER_TEST* T) {
     HostPlatformRunShutdownHooks(FALSE);
+    DriverWaitThreadsEnd(T);  // the next test counts threads from a quiet start
     // Every state change of the test, the shutdown included, was one the driver's tables allow.
     if (DriverInfo(T)->InvalidTransitions != T->InvalidTransitionsExpected) HostLogDump();
     assert_int_equal(T->View.InvalidTransitions, T->InvalidTransitionsExpected);
