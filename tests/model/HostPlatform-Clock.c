@@ -168,17 +168,13 @@ static BOOL MachineryIdle(BOOL CountThreads) {
 
 static BOOL Quiescent(void) {
     if (!MachineryIdle(TRUE)) return FALSE;
+    // The sources are asked under ClockLock, which HostPlatformRemoveBusySource takes too: a model being
+    // destroyed is never asked after it left the list (asked from a copy of the list, a model a test had just
+    // destroyed was read after its free). Busy functions only read their device's counters.
     pthread_mutex_lock(&ClockLock);
-    U32 Count = BusySourceCount;
-    HOST_BUSY_FUNCTION Functions[MAX_BUSY_SOURCES];
-    LPVOID Contexts[MAX_BUSY_SOURCES];
-    for (U32 I = 0; I < Count; I++) {
-        Functions[I] = BusySources[I].Function;
-        Contexts[I] = BusySources[I].Context;
-    }
-    pthread_mutex_unlock(&ClockLock);
     BOOL Idle = TRUE;
-    for (U32 I = 0; I < Count && Idle; I++) Idle = !Functions[I](Contexts[I]);
+    for (U32 I = 0; I < BusySourceCount && Idle; I++) Idle = !BusySources[I].Function(BusySources[I].Context);
+    pthread_mutex_unlock(&ClockLock);
     return Idle;
 }
 
