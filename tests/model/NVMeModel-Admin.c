@@ -614,8 +614,14 @@ static void Abort(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
         Result->Status = Model->Config.AbortFailStatus;
         return;
     }
-    if (Model->Config.AbortMode != NVME_ABORT_SUCCEEDS) return;
+    if (Model->Config.AbortMode == NVME_ABORT_NOT_ABORTED) return;
     NM_COMPLETION* Parked = SqId < NM_MAX_QUEUES ? NmTakeParkedLocked(Model, SqId, Cid) : NULL;
+    if (Parked && Model->Config.AbortMode == NVME_ABORT_COMPLETES_FIRST) {
+        // The command finished before the Abort reached it: its own completion is posted first (5.1 allows it).
+        NmPostLocked(Model, Parked);
+        return;
+    }
+    if (Model->Config.AbortMode != NVME_ABORT_SUCCEEDS) return;
     if (Parked) {
         Parked->Status = NM_STATUS(NM_SCT_GENERIC, NM_SC_ABORT_REQUESTED);
         Parked->Dw0 = 0;

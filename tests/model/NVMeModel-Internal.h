@@ -172,6 +172,7 @@ struct tag_NVME_MODEL {
     U32 FaultCount;
     NVME_MODEL_CONTROLLER_FAULTS ControllerFaults;
     U64 IoCommandsSeen;
+    U64 AdminCommandsSinceEnable;  // for FatalAfterAdminCommands
     U64 Random;
     NM_COMPLETION* Held;          // held by a fault
     NM_COMPLETION* Lost;          // dropped by a fault

@@ -307,7 +307,12 @@ static void ProcessOneLocked(NM_MODEL* Model, NM_QUEUE* Sq) {
     // Events released by this command (a log page read, a threshold change) follow its own completion.
     if (Sq->Id == 0 && Model->EventCount > 0) NmDeliverEventsLocked(Model);
 
-    if (Sq->Id != 0) {
+    if (Sq->Id == 0) {
+        U32 FatalAfter = Model->ControllerFaults.FatalAfterAdminCommands;
+        if (FatalAfter != 0 && ++Model->AdminCommandsSinceEnable == FatalAfter) {
+            NmSetFatalLocked(Model, "injected: CSTS.CFS after the configured number of admin commands");
+        }
+    } else {
         Model->IoCommandsSeen++;
         U32 FatalAfter = Model->ControllerFaults.FatalAfterIoCommands;
         if (FatalAfter != 0 && Model->IoCommandsSeen == FatalAfter) {

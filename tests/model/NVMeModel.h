@@ -62,6 +62,7 @@ typedef enum {
     NVME_ABORT_NOT_ABORTED = 0,  // QEMU: success with DW0 bit 0 set ("not aborted")
     NVME_ABORT_SUCCEEDS = 1,     // a lost or held command is completed "Command Abort Requested"
     NVME_ABORT_FAILS = 2,        // the Abort itself completes with AbortFailStatus
+    NVME_ABORT_COMPLETES_FIRST = 3,  // the command completes (normally) just before the Abort, answered "not aborted"
 } NVME_MODEL_ABORT_MODE;
 
 typedef struct tag_NVME_MODEL_LBA_FORMAT {
@@ -208,6 +209,7 @@ typedef struct tag_NVME_MODEL_MATCH {
     U32 Nth;         // the Nth matching command (1-based); 0: every matching command
     U32 Count;       // at most this many firings (0: no limit)
     U32 PerMille;    // instead of Nth: fire with this probability (seeded)
+    U32 From;        // instead of Nth: the From-th matching command and every one after (a device that goes mute)
 } NVME_MODEL_MATCH;
 
 typedef enum {
@@ -230,6 +232,7 @@ typedef struct tag_NVME_MODEL_CONTROLLER_FAULTS {
     U32 ReadyDelayMs;           // non-zero: overrides the configured delay
     BOOL ShutdownNever;         // SHST stays "occurring"
     U32 FatalAfterIoCommands;   // CSTS.CFS after this many I/O commands (0: never)
+    U32 FatalAfterAdminCommands;  // CSTS.CFS after this many admin commands since the last enable (0: never)
 } NVME_MODEL_CONTROLLER_FAULTS;
 
 /** Returns the fault's id (>= 1), 0 if the table is full. */
