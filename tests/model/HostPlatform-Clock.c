@@ -561,7 +561,17 @@ struct tag_PLATFORM_EVENT {
     BOOL ManualReset;
 };
 
+static U32 EventCreatesToFail;  // HostPlatformFailEventCreates
+
+void HostPlatformFailEventCreates(U32 Count) { __atomic_store_n(&EventCreatesToFail, Count, __ATOMIC_SEQ_CST); }
+
 PLATFORM_EVENT* PlatformEventCreate(BOOL ManualReset) {
+    for (U32 Left = __atomic_load_n(&EventCreatesToFail, __ATOMIC_SEQ_CST); Left != 0;) {
+        if (__atomic_compare_exchange_n(&EventCreatesToFail, &Left, Left - 1, FALSE, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            return NULL;
+        }
+    }
     PLATFORM_EVENT* Event = (PLATFORM_EVENT*)calloc(1, sizeof(PLATFORM_EVENT));
     if (Event == NULL) return NULL;
     pthread_condattr_t Attributes;
@@ -640,6 +650,7 @@ void HostClockInit(void) {
 }
 
 void HostClockReset(void) {
+    __atomic_store_n(&EventCreatesToFail, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&ClockLock);
     RealTime = FALSE;
     pthread_mutex_unlock(&ClockLock);
