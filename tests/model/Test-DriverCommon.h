@@ -62,6 +62,14 @@ static inline void DriverSetOption(LPCSTR Name, LPCSTR Value) {
     DriverOptionCount++;
 }
 
+/** Command faults for the next DriverStart, added to the model before the driver binds (bring-up faults). */
+static NVME_MODEL_FAULT DriverPendingCommandFaults[4];
+static U32 DriverPendingCommandFaultCount;
+static inline void DriverAddStartFault(const NVME_MODEL_FAULT* Fault) {
+    assert_true(DriverPendingCommandFaultCount < 4);
+    DriverPendingCommandFaults[DriverPendingCommandFaultCount++] = *Fault;
+}
+
 /** Controller faults for the next DriverStart, set on the model before the driver binds (RDY never...). */
 static NVME_MODEL_CONTROLLER_FAULTS DriverPendingFaults;
 static BOOL DriverHavePendingFaults;
@@ -104,6 +112,8 @@ static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Con
     DriverCurrentModel = T->Model;
     if (DriverHavePendingFaults) NVMeModelSetControllerFaults(T->Model, &DriverPendingFaults);
     DriverHavePendingFaults = FALSE;
+    for (U32 I = 0; I < DriverPendingCommandFaultCount; I++) NVMeModelAddFault(T->Model, &DriverPendingCommandFaults[I]);
+    DriverPendingCommandFaultCount = 0;  // their ids are 1, 2... in the order they were added
     U32 Before = NVMeGetControllerCount();
     assert_true(Before < NVME_MAX_CONTROLLERS);
     // Threads of earlier controllers (a watchdog that saw its shutdown, a poll thread that saw its failure) end
@@ -266,6 +276,57 @@ static inline BOOL DriverAsyncWait(DRIVER_ASYNC* Async, U32 TimeoutMs) {
 }
 
 static inline void DriverAsyncDestroy(DRIVER_ASYNC* Async) { PlatformEventDestroy(Async->Event); }
+
+/************************************************************************/
+// Worker threads: write-read rounds on namespace 1
+
+/** One thread's share: its own LBA range, 16 + 8 x Number blocks a round, odd numbers through a misaligned buffer. */
+typedef struct tag_DRIVER_WORKER {
+    DRIVER_TEST* Test;
+    U32 Number;
+    U32 Rounds;
+    U32 Failures;
+    U32 Mismatches;
+    PLATFORM_EVENT* Done;
+} DRIVER_WORKER;
+
+static inline void DriverWorkerThread(LPVOID Context) {
+    DRIVER_WORKER* W = (DRIVER_WORKER*)Context;
+    U32 Blocks = 16 + W->Number * 8;
+    U64 Length = (U64)Blocks * 512 + 3;
+    U8* Out = DriverAlloc(Length);
+    U8* In = DriverAlloc(Length);
+    U64 Lba = 20000 + (U64)W->Number * 4096;
+    for (U32 Round = 0; Round < W->Rounds; Round++) {
+        U8* Source = Out + (W->Number & 1);  // odd workers use a misaligned (bounced) buffer
+        DriverFill(Source, (U64)Blocks * 512, W->Number * 1000 + Round);
+        if (NVMeWriteSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, Source) != KSTATUS_SUCCESS) W->Failures++;
+        if (NVMeReadSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, In) != KSTATUS_SUCCESS) W->Failures++;
+        if (memcmp(In, Source, (U64)Blocks * 512) != 0) W->Mismatches++;
+    }
+    DriverFree(Out, Length);
+    DriverFree(In, Length);
+    PlatformEventSignal(W->Done);
+}
+
+/** Starts Count workers of Rounds rounds each. */
+static inline void DriverWorkersStart(DRIVER_TEST* T, DRIVER_WORKER* Workers, U32 Count, U32 Rounds) {
+    for (U32 I = 0; I < Count; I++) {
+        Workers[I] = (DRIVER_WORKER){T, I, Rounds, 0, 0, PlatformEventCreate(TRUE)};
+        assert_non_null(Workers[I].Done);
+        assert_true(PlatformThreadCreate("worker", DriverWorkerThread, &Workers[I]));
+    }
+}
+
+/** Waits for every worker (an hour of platform time at most): none failed a request or read back other bytes. */
+static inline void DriverWorkersFinish(DRIVER_WORKER* Workers, U32 Count) {
+    for (U32 I = 0; I < Count; I++) {
+        assert_true(PlatformEventWait(Workers[I].Done, 3600000U));
+        assert_int_equal(Workers[I].Failures, 0);
+        assert_int_equal(Workers[I].Mismatches, 0);
+        PlatformEventDestroy(Workers[I].Done);
+    }
+}
 
 /************************************************************************/
 // Leaks

@@ -141,30 +141,19 @@ static BOOL RingStillAllocated(NVME_MODEL* Model, U16 Qid, BOOL Completion) {
 
 static void test_failed_queue_creation_keeps_rings_until_disabled(void** State) {
     (void)State;
-    // Queue 2: Create SQ refused, and the clean-up Delete CQ refused too: CQ 2 stays the controller's. The faults
-    // go in before the driver binds.
+    // Queue 2: Create SQ refused, and the clean-up Delete CQ refused too: CQ 2 stays the controller's.
     NVME_MODEL_CONFIG Config;
     DriverDefaultConfig(&Config);
-    DRIVER_TEST T;
-    memset(&T, 0, sizeof(T));
-    ModelTestBegin();
-    HostPlatformSetOption("nvme.queues", "2");
-    NVMeRegisterDriver();
-    T.Model = ModelTestCreate(&Config);
+    DriverSetOption("nvme.queues", "2");
     NVME_MODEL_FAULT CreateSq = DriverFault(NVME_FAULT_ERROR_STATUS, 0, NM_ADMIN_CREATE_SQ, 2);
     CreateSq.Status = NM_STATUS(0, NM_SC_INTERNAL_ERROR) | NM_STATUS_DNR;
     NVME_MODEL_FAULT DeleteCq = DriverFault(NVME_FAULT_ERROR_STATUS, 0, NM_ADMIN_DELETE_CQ, 1);
     DeleteCq.Status = NM_STATUS(0, NM_SC_INTERNAL_ERROR) | NM_STATUS_DNR;
-    U32 CreateId = NVMeModelAddFault(T.Model, &CreateSq);
-    U32 DeleteId = NVMeModelAddFault(T.Model, &DeleteCq);
-    U32 Before = NVMeGetControllerCount();
-    DriverCurrentModel = T.Model;
-    assert_non_null(NVMeModelAttachPCI(T.Model));
-    PCIBindDrivers();
-    T.Index = Before;
-    T.Info = &T.View;
-    assert_true(NVMeWaitBringUp(HOUR_MS));
-    T.Ns = NVMeGetNamespace(T.Index, 1);
+    DriverAddStartFault(&CreateSq);  // fault 1
+    DriverAddStartFault(&DeleteCq);  // fault 2
+    DRIVER_TEST T;
+    DriverStart(&T, &Config);
+    U32 CreateId = 1, DeleteId = 2;
     assert_int_equal(DriverInfo(&T)->State, NVME_STATE_READY);
     assert_int_equal(T.Info->IoQueueCount, 1);
     assert_int_equal(NVMeModelFaultHits(T.Model, CreateId), 1);
@@ -303,21 +292,12 @@ static void test_admin_only_exposes_nothing_and_io_during_reset_fails(void** Sta
     (void)State;
     NVME_MODEL_CONFIG Config;
     DriverDefaultConfig(&Config);
-    DRIVER_TEST T;
-    memset(&T, 0, sizeof(T));
-    ModelTestBegin();
-    NVMeRegisterDriver();
-    T.Model = ModelTestCreate(&Config);
-    DriverCurrentModel = T.Model;
     // Number of Queues refused at bring-up: the controller stays admin-only.
     NVME_MODEL_FAULT Refuse = DriverFault(NVME_FAULT_ERROR_STATUS, 0, NM_ADMIN_SET_FEATURES, 1);
     Refuse.Status = NM_STATUS(0, NM_SC_INTERNAL_ERROR) | NM_STATUS_DNR;
-    NVMeModelAddFault(T.Model, &Refuse);
-    T.Index = NVMeGetControllerCount();
-    T.Info = &T.View;
-    assert_non_null(NVMeModelAttachPCI(T.Model));
-    PCIBindDrivers();
-    assert_true(NVMeWaitBringUp(HOUR_MS));
+    DriverAddStartFault(&Refuse);
+    DRIVER_TEST T;
+    DriverStartQuiet(&T, &Config);
     assert_int_equal(DriverInfo(&T)->State, NVME_STATE_ADMIN_ONLY);
     assert_int_equal(T.Info->IoQueueCount, 0);
     // Namespace 1 is known but not served: no handle, no disk.
@@ -422,29 +402,6 @@ static void test_shutdown_bounded_when_admin_commands_go_unanswered(void** State
 /************************************************************************/
 // Defect 7: the top half without the queue lock
 
-typedef struct tag_WRITER {
-    DRIVER_TEST* Test;
-    U32 Number;
-    U32 Rounds;
-    U32 Failures;
-    PLATFORM_EVENT* Done;
-} WRITER;
-
-static void WriterThread(LPVOID Context) {
-    WRITER* W = (WRITER*)Context;
-    U8* Out = DriverAlloc(8 * 512);
-    U8* In = DriverAlloc(8 * 512);
-    for (U32 Round = 0; Round < W->Rounds; Round++) {
-        U64 Lba = (U64)W->Number * 64 + Round % 8 * 8;
-        DriverFill(Out, 8 * 512, W->Number * 10000 + Round);
-        if (NVMeWriteSync(W->Test->Ns, Lba, 8, Out) != KSTATUS_SUCCESS) W->Failures++;
-        if (NVMeReadSync(W->Test->Ns, Lba, 8, In) != KSTATUS_SUCCESS || memcmp(In, Out, 8 * 512) != 0) W->Failures++;
-    }
-    DriverFree(Out, 8 * 512);
-    DriverFree(In, 8 * 512);
-    PlatformEventSignal(W->Done);
-}
-
 static void test_intx_top_half_under_load(void** State) {
     (void)State;
     NVME_MODEL_CONFIG Config;
@@ -455,17 +412,10 @@ static void test_intx_top_half_under_load(void** State) {
     DRIVER_TEST T;
     DriverStart(&T, &Config);
     assert_int_equal(T.Info->InterruptMode, PCI_INTERRUPT_INTX);
-    enum { WRITERS = 6, ROUNDS = 150 };
-    WRITER Writers[WRITERS];
-    for (U32 I = 0; I < WRITERS; I++) {
-        Writers[I] = (WRITER){&T, I, ROUNDS, 0, PlatformEventCreate(TRUE)};
-        assert_true(PlatformThreadCreate("writer", WriterThread, &Writers[I]));
-    }
-    for (U32 I = 0; I < WRITERS; I++) {
-        assert_true(PlatformEventWait(Writers[I].Done, HOUR_MS));
-        assert_int_equal(Writers[I].Failures, 0);
-        PlatformEventDestroy(Writers[I].Done);
-    }
+    enum { WORKERS = 6 };
+    DRIVER_WORKER Workers[WORKERS];
+    DriverWorkersStart(&T, Workers, WORKERS, 100);
+    DriverWorkersFinish(Workers, WORKERS);
     const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
     assert_int_equal(Info->BadCompletions, 0);
     assert_int_equal(Info->Timeouts, 0);
