@@ -178,6 +178,7 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
         NVME_VIEW_SET_TEXT(Controller, StateReason, "Number of Queues failed after the reset");
         return Status;
     }
+    Info->IoQueuesGranted = Granted;  // what this reset got, in the view (a smaller grant shows)
     DropExtraQueues(Controller, Granted);
     for (U32 I = 0; I < Controller->IoCount; I++) {
         // A queue that may linger on a failed creation is harmless here: the next attempt disables first.
