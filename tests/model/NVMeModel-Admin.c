@@ -71,6 +71,19 @@ static void IdentifyController(NM_MODEL* Model, U8* Data) {
     snprintf(Nqn, sizeof(Nqn), "nqn.2019-08.org.qemu:%s", C->SerialNumber);
     memcpy(Data + 768, Nqn, strlen(Nqn));
     Put16(Data, 2048, 2500);           // power state 0: 25 W
+    if (C->Apst) {
+        // APSTA 1, NPSS 3: PS1 operational (10 W), PS2 and PS3 non-operational with entry / exit latencies.
+        static const U32 Latencies[4][2] = {{0, 0}, {0, 0}, {2000, 2000}, {10000, 40000}};
+        Data[263] = 3;  // NPSS
+        Data[265] = 1;  // APSTA
+        for (U32 State = 1; State < 4; State++) {
+            U8* Descriptor = Data + 2048 + 32 * State;
+            Put16(Descriptor, 0, State == 1 ? 1000 : 50);
+            Descriptor[3] = State >= 2 ? 0x02 : 0;  // NOPS
+            Put32(Descriptor, 4, Latencies[State][0]);
+            Put32(Descriptor, 8, Latencies[State][1]);
+        }
+    }
 }
 
 static void IdentifyActiveList(NM_MODEL* Model, U32 After, U8* Data) {
@@ -334,6 +347,7 @@ static void DeleteCq(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) 
 
 static void FeatureDefaults(NM_MODEL* Model) {
     memset(Model->Features, 0, sizeof(Model->Features));
+    memset(Model->ApstTable, 0, sizeof(Model->ApstTable));
     Model->Features[NM_FEATURE_VOLATILE_WRITE_CACHE] = (Model->Config.Vwc & 1) ? 1 : 0;
     Model->TemperatureOver = Model->Config.Wctemp ? Model->Config.Wctemp : 343;
     Model->TemperatureUnder = 0;
@@ -352,6 +366,8 @@ static BOOL FeatureSupported(NM_MODEL* Model, U8 Fid) {
             return TRUE;
         case NM_FEATURE_VOLATILE_WRITE_CACHE:
             return (Model->Config.Vwc & 1) != 0;
+        case NM_FEATURE_APST:
+            return Model->Config.Apst;
         default:
             return FALSE;
     }
@@ -362,7 +378,7 @@ static U16 FeatureValueInvalid(NM_MODEL* Model, LPCSTR What, U32 Value) {
     return STATUS_INVALID_FIELD;
 }
 
-static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
+static void SetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result) {
     U8 Fid = (U8)Command->Cdw10;
     U32 Value = Command->Cdw11;
     if (Command->Cdw10 & 0x80000000U) {
@@ -420,6 +436,19 @@ static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
                 return;
             }
             break;
+        case NM_FEATURE_APST: {
+            U64 Table[32];
+            NM_SG_LIST List;
+            U16 Status = NmMapDataLocked(Model, Sq, Command, sizeof(Table), &List);
+            if (Status == 0) Status = NmSgCopyLocked(Model, &List, Table, sizeof(Table), FALSE);
+            NmSgRelease(&List);
+            if (Status != 0) {
+                Result->Status = Status;
+                return;
+            }
+            memcpy(Model->ApstTable, Table, sizeof(Table));
+            break;
+        }
         case NM_FEATURE_INTERRUPT_VECTOR_CONFIG: {
             U16 Vector = (U16)Value;
             if (Vector >= (NmMsixEnabled(Model) ? Model->Config.MsixVectors : 1)) {
@@ -434,7 +463,7 @@ static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
     Model->Features[Fid] = Value;
 }
 
-static void GetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
+static void GetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result) {
     U8 Fid = (U8)Command->Cdw10;
     U32 Select = (Command->Cdw10 >> 8) & 7;
     if (!FeatureSupported(Model, Fid) || Select > 3) {
@@ -463,6 +492,12 @@ static void GetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
         case NM_FEATURE_VOLATILE_WRITE_CACHE:
             Result->Dw0 = Default ? 1 : Model->Features[Fid];
             return;
+        case NM_FEATURE_APST: {
+            U64 Zero[32] = {0};
+            Result->Dw0 = Default ? 0 : (Model->Features[Fid] & 1);
+            Result->Status = Transfer(Model, Sq, Command, Default ? Zero : Model->ApstTable, sizeof(Zero), sizeof(Zero));
+            return;
+        }
         default:
             Result->Dw0 = Default ? 0 : Model->Features[Fid];
             return;
@@ -679,10 +714,10 @@ void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, 
             DeleteCq(Model, Command, Result);
             break;
         case NM_ADMIN_SET_FEATURES:
-            SetFeatures(Model, Command, Result);
+            SetFeatures(Model, Sq, Command, Result);
             break;
         case NM_ADMIN_GET_FEATURES:
-            GetFeatures(Model, Command, Result);
+            GetFeatures(Model, Sq, Command, Result);
             break;
         case NM_ADMIN_GET_LOG_PAGE:
             GetLogPage(Model, Sq, Command, Result);

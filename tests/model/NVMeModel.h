@@ -84,6 +84,7 @@ typedef struct tag_NVME_MODEL_NAMESPACE {
 typedef struct tag_NVME_MODEL_CONFIG {
     // CAP and VS
     U16 Mqes;              // 0-based maximum queue entries
+    BOOL MqesReadsZero;    // CAP.MQES reads 0 all the same (Samsung PM1725: it takes Mqes + 1 entries)
     BOOL Cqr;              // contiguous queues required
     U8 Timeout;            // CAP.TO, 500 ms units
     U8 Dstrd;              // doorbell stride 4 << Dstrd bytes
@@ -117,6 +118,8 @@ typedef struct tag_NVME_MODEL_CONFIG {
     U8 Vwc;
     U8 Aerl, Acl, Lpa, Elpe, Frmw;
     U16 Wctemp, Cctemp;    // Kelvin
+    BOOL Apst;             // APSTA 1, NPSS 3: PS1 operational, PS2 non-operational (2 + 2 ms), PS3 (10 + 40 ms);
+                           // Set/Get Features 0Ch keep the table (NVMeModelGetApst)
     U8 Sqes, Cqes;         // (max << 4) | min, log2
     // Queues
     U16 MaxIoQueues;       // I/O queue pairs the controller can give (<= 64)
@@ -380,6 +383,10 @@ BOOL NVMeModelQueueInfo(NVME_MODEL* Model, U16 Qid, BOOL Completion, NVME_MODEL_
 U32 NVMeModelPeekRegister(NVME_MODEL* Model, U32 Offset);
 BOOL NVMeModelIntxAsserted(NVME_MODEL* Model);
 DISK_BACKEND* NVMeModelBackend(NVME_MODEL* Model, U32 Nsid);
+/** The APST feature as the controller holds it: CDW11 of the last Set Features 0Ch and its 32-entry table. */
+void NVMeModelGetApst(NVME_MODEL* Model, U32* Dword11, U64 Table[32]);
+/** From the next Number of Queues on, at most Count I/O queue pairs are granted (a smaller grant after a reset). */
+void NVMeModelSetMaxIoQueues(NVME_MODEL* Model, U16 Count);
 /** Granted I/O queues (NSQA+1, NCQA+1 of the last Number of Queues). */
 void NVMeModelGrantedQueues(NVME_MODEL* Model, U32* Submission, U32* Completion);
 
