@@ -70,6 +70,10 @@ static inline void DriverAddStartFault(const NVME_MODEL_FAULT* Fault) {
     DriverPendingCommandFaults[DriverPendingCommandFaultCount++] = *Fault;
 }
 
+/** Called with the next DriverStart's model before the driver binds (firmware's doings: a controller left on). */
+typedef void (*DRIVER_PRE_BIND)(NVME_MODEL* Model);
+static DRIVER_PRE_BIND DriverPreBind;
+
 /** Controller faults for the next DriverStart, set on the model before the driver binds (RDY never...). */
 static NVME_MODEL_CONTROLLER_FAULTS DriverPendingFaults;
 static BOOL DriverHavePendingFaults;
@@ -114,6 +118,8 @@ static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Con
     DriverHavePendingFaults = FALSE;
     for (U32 I = 0; I < DriverPendingCommandFaultCount; I++) NVMeModelAddFault(T->Model, &DriverPendingCommandFaults[I]);
     DriverPendingCommandFaultCount = 0;  // their ids are 1, 2... in the order they were added
+    if (DriverPreBind) DriverPreBind(T->Model);
+    DriverPreBind = NULL;
     U32 Before = NVMeGetControllerCount();
     assert_true(Before < NVME_MAX_CONTROLLERS);
     // Threads of earlier controllers (a watchdog that saw its shutdown, a poll thread that saw its failure) end
