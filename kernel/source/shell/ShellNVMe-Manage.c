@@ -215,7 +215,7 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
                Info->MdtsBytes ? "" : " (no limit)", Info->MaxCommandBytes);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
-    ShellPrint("bring-up  : %u ms (given up after %u ms)\n", Info->BringUpMs, Info->BringUpBoundMs);
+    ShellPrint("bring up  : %u ms (given up after %u ms)\n", Info->BringUpMs, Info->BringUpBoundMs);
     PrintQuirks(Info);
     PrintApst(Info);
     if (Info->Polling) {
