@@ -162,6 +162,11 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     if (Supervised) {
         ERROR("[NVMeRequestWait] %s: a supervised command outlived its backstop (%llu ms); abandoned",
               Controller->Info.Name, LimitNs / 1000000);
+    } else if (PlatformTimeNs() - Start < LimitNs) {
+        // Cut short (shutdown or removal took the controller, or it failed): not a timeout of the device's.
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeRequestWait] %s: %s command given up after %llu ms (%s)",
+                         Controller->Info.Name, Queue->Id == 0 ? "admin" : "I/O",
+                         (PlatformTimeNs() - Start) / 1000000, NVMeStopAsked(Controller) ? "stopping" : "failed");
     } else {
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeRequestWait] %s: %s command timed out after %u ms",
                          Controller->Info.Name, Queue->Id == 0 ? "admin" : "I/O", TimeoutMs);
