@@ -94,7 +94,12 @@ static void IdentifyActiveList(NM_MODEL* Model, U32 After, U8* Data) {
         U32 Best = 0;
         for (U32 I = 0; I < Model->NamespaceCount; I++) {
             U32 Nsid = Model->Namespaces[I].Config.Nsid;
-            if (Nsid > Last && (Best == 0 || Nsid < Best)) Best = Nsid;
+            if (!Model->Namespaces[I].Detached && Nsid > Last && (Best == 0 || Nsid < Best)) Best = Nsid;
+        }
+        U32 PhantomEnd = Model->Config.PhantomFirst + Model->Config.PhantomCount;
+        if (Model->Config.PhantomCount && Last + 1 < PhantomEnd) {
+            U32 Phantom = MAX(Last + 1, Model->Config.PhantomFirst);
+            if (Best == 0 || Phantom < Best) Best = Phantom;
         }
         if (Best == 0) break;
         Put32(Data, Count * 4, Best);
@@ -438,10 +443,7 @@ static void SetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM
             break;
         case NM_FEATURE_APST: {
             U64 Table[32];
-            NM_SG_LIST List;
-            U16 Status = NmMapDataLocked(Model, Sq, Command, sizeof(Table), &List);
-            if (Status == 0) Status = NmSgCopyLocked(Model, &List, Table, sizeof(Table), FALSE);
-            NmSgRelease(&List);
+            U16 Status = NmCommandDataLocked(Model, Sq, Command, Table, sizeof(Table), FALSE);
             if (Status != 0) {
                 Result->Status = Status;
                 return;
@@ -543,6 +545,11 @@ static void GetLogPage(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_
             Size = 512;
             EventType = NM_AER_TYPE_SMART;
             BuildSmart(Model, Data);
+            break;
+        case NM_LOG_CHANGED_NAMESPACES:
+            Size = 4096;
+            EventType = NM_AER_TYPE_NOTICE;
+            NmChangedNamespaceLogLocked(Model, Data, RetainEvent);
             break;
         case NM_LOG_FIRMWARE_SLOT:
             Size = 512;
@@ -727,6 +734,9 @@ void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, 
             break;
         case NM_ADMIN_ASYNC_EVENT:
             AsyncEventRequest(Model, Command, Result);
+            break;
+        case NM_ADMIN_NAMESPACE_ATTACHMENT:
+            NmNamespaceAttachmentLocked(Model, Sq, Command, Result);
             break;
         default:
             NmViolation(Model, NVME_RULE_OPCODE_INVALID, "admin opcode %#x (CID %u) is not implemented", Opcode,

@@ -79,6 +79,7 @@ typedef struct tag_NVME_MODEL_NAMESPACE {
     BOOL ExtendedMetadata;   // FLBAS bit 4: metadata inline with the data
     NVME_MODEL_LBA_FORMAT Formats[NVME_MODEL_MAX_LBA_FORMATS];
     DISK_BACKEND* Backend;   // NULL: a sparse memory backend is made (and destroyed with the model)
+    BOOL Detached;           // allocated in the subsystem but not attached to this controller (QEMU detached=true)
 } NVME_MODEL_NAMESPACE;
 
 typedef struct tag_NVME_MODEL_CONFIG {
@@ -127,6 +128,7 @@ typedef struct tag_NVME_MODEL_CONFIG {
     // Namespaces
     U32 NamespaceCount;
     NVME_MODEL_NAMESPACE Namespaces[NVME_MODEL_MAX_NAMESPACES];
+    U32 PhantomFirst, PhantomCount;  // NSIDs First.. also listed active (CNS 02h), their Identify all zeros (size 0)
     // Behaviour
     NVME_MODEL_MODE Mode;
     NVME_MODEL_ABORT_MODE AbortMode;
@@ -383,6 +385,13 @@ BOOL NVMeModelQueueInfo(NVME_MODEL* Model, U16 Qid, BOOL Completion, NVME_MODEL_
 U32 NVMeModelPeekRegister(NVME_MODEL* Model, U32 Offset);
 BOOL NVMeModelIntxAsserted(NVME_MODEL* Model);
 DISK_BACKEND* NVMeModelBackend(NVME_MODEL* Model, U32 Nsid);
+/**
+ * Another host attaches or detaches namespace Nsid (configured, attached or not): the active list changes and,
+ * with Notify, a Namespace Attribute Changed event (log 04h lists Nsid) goes to this controller. FALSE if Nsid is
+ * not configured. The controller itself takes Namespace Attachment (opcode 15h) when OACS bit 3 is set.
+ */
+BOOL NVMeModelSetNamespaceAttached(NVME_MODEL* Model, U32 Nsid, BOOL Attached, BOOL Notify);
+
 /** The APST feature as the controller holds it: CDW11 of the last Set Features 0Ch and its 32-entry table. */
 void NVMeModelGetApst(NVME_MODEL* Model, U32* Dword11, U64 Table[32]);
 /** From the next Number of Queues on, at most Count I/O queue pairs are granted (a smaller grant after a reset). */
