@@ -529,3 +529,46 @@ I32 ShellNVMeReset(I32 ArgumentCount, LPSTR* Arguments) {
     if (Info->LastResetReason[0]) ShellPrint("%s: last reset: %s\n", Info->Name, Info->LastResetReason);
     return 0;
 }
+
+/************************************************************************/
+// attach, detach (Namespace Attachment, NVMe 1.4)
+
+/** `nvme attach|detach <ctrl> <nsid>`: this controller joins or leaves a namespace of its subsystem. */
+I32 ShellNVMeAttach(I32 ArgumentCount, LPSTR* Arguments) {
+    BOOL Attach = StringCompare(Arguments[1], "attach") == 0;
+    U32 Index;
+    U64 Nsid = 0;
+    if (ArgumentCount != 4 || !StringToU64(Arguments[3], &Nsid, FALSE) || Nsid == 0 || Nsid >= 0xFFFFFFFFULL) {
+        ShellError("nvme", "usage: nvme %s <controller> <nsid> (nvme0 or 0, NSID 1 and up)", Arguments[1]);
+        return 1;
+    }
+    if (!ShellNVMeParseController(Arguments[2], &Index) || NVMeGetController(Index, &View) != KSTATUS_SUCCESS ||
+        !RequireAdmin(&View)) {
+        return 1;
+    }
+    KSTATUS Status = NVMeAttachNamespace(Index, (U32)Nsid, Attach);
+    if (Status != KSTATUS_SUCCESS) {
+        char Reason[96];
+        DescribeFailure(Index, Status, Reason, sizeof(Reason));
+        ShellError("nvme", "%s: namespace %llu not %s: %s", View.Name, Nsid, Attach ? "attached" : "detached",
+                   Status == KSTATUS_NOT_SUPPORTED && View.LastErrorStatus == 0
+                       ? "the controller has no Namespace Management (OACS bit 3)"
+                       : Reason);
+        return 1;
+    }
+    const NVME_NAMESPACE_INFO* Found = NULL;
+    if (NVMeGetController(Index, &View) == KSTATUS_SUCCESS) {
+        for (U32 I = 0; View.Namespaces && I < View.ActiveNamespaceCount && !Found; I++) {
+            if (View.Namespaces[I].NSID == Nsid) Found = &View.Namespaces[I];
+        }
+    }
+    if (Attach && Found && Found->Exposed) {
+        ShellPrint("%s: namespace %llu attached: %s\n", View.Name, Nsid, Found->DiskName);
+    } else if (Attach) {
+        ShellPrint("%s: namespace %llu attached, not served: %s\n", View.Name, Nsid,
+                   Found ? Found->Reason : "not in the active list");
+    } else {
+        ShellPrint("%s: namespace %llu detached; its disk fails every request\n", View.Name, Nsid);
+    }
+    return 0;
+}

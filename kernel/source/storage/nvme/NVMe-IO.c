@@ -85,6 +85,7 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
             case NVME_ADMIN_GET_FEATURES: return "Get Features";
             case NVME_ADMIN_ABORT: return "Abort";
             case NVME_ADMIN_ASYNC_EVENT: return "Asynchronous Event Request";
+            case NVME_ADMIN_NAMESPACE_ATTACHMENT: return "Namespace Attachment";
             default: return "admin command";
         }
     }
