@@ -163,7 +163,7 @@ struct tag_NVME_MODEL {
     U8 ConfigSpace[4096];
     U8 ConfigWritable[4096];      // bit mask of writable bits per byte
     U64 BarSize;
-    U32 MsixTableOffset, MsixPbaOffset;
+    U32 MsixTableOffset, MsixPbaOffset;  // in the register space (reached through BAR0, or BAR4: MsixInBar4)
     U8* MsixTable;
     U8* MsixPba;
     U8 PmCap, MsiCap, MsixCap, PcieCap;

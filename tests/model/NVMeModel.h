@@ -104,6 +104,7 @@ typedef struct tag_NVME_MODEL_CONFIG {
     PHYSICAL Bar0;         // as firmware programmed it
     BOOL Msix;             // MSI-X capability present
     U32 MsixVectors;       // table entries (1..65)
+    BOOL MsixInBar4;       // table and PBA in a 16 KiB 64-bit BAR4 (table at 0, PBA at 8 KiB), not in BAR0
     BOOL Msi;              // MSI capability present (QEMU has none)
     U8 InterruptPin;       // 0: no INTx; 1 = INTA
     U8 InterruptLine;      // what firmware wrote (a GSI for HostPlatform)

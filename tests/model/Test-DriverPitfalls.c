@@ -13,6 +13,7 @@
  *   APST: Linux's table at bring-up and again after a reset
  *   firmware hand-off: the controller left enabled with queues in firmware
  *     memory
+ *   the MSI-X table and PBA in BAR4 (not BAR0)
  *   a smaller queue grant after a reset
  *   features set with NVMeSetFeature re-applied after a reset
  */
@@ -244,6 +245,35 @@ static void test_firmware_hand_off(void** State) {
 }
 
 /************************************************************************/
+// MSI-X table in BAR4
+
+static void test_msix_table_in_bar4(void** State) {
+    (void)State;
+    NVME_MODEL_CONFIG Config;
+    DriverDefaultConfig(&Config);
+    Config.MsixInBar4 = TRUE;
+    DriverSetOption("nvme.queues", "2");
+    DRIVER_TEST T;
+    DriverStart(&T, &Config);
+    U8 Cap = NVMeModelCapabilityOffset(T.Model, 0x11);
+    assert_int_equal(NVMeModelConfigRead32(T.Model, Cap + 4) & 7, 4);  // table BIR: BAR4
+    assert_int_equal(NVMeModelConfigRead32(T.Model, Cap + 8) & 7, 4);  // PBA BIR: BAR4
+    assert_int_equal(T.Info->InterruptMode, PCI_INTERRUPT_MSIX);
+    assert_int_equal(T.Info->IoQueueCount, 2);
+    enum { WORKERS = 2 };  // one per queue, round robin: both I/O vectors fire
+    DRIVER_WORKER Workers[WORKERS];
+    DriverWorkersStart(&T, Workers, WORKERS, 10);
+    DriverWorkersFinish(Workers, WORKERS);
+    NVME_MODEL_STATS Stats;
+    NVMeModelGetStats(T.Model, &Stats);
+    for (U32 Vector = 0; Vector < 3; Vector++) assert_true(Stats.MsixPerVector[Vector] > 0);
+    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
+    for (U32 Queue = 0; Queue < 3; Queue++) assert_true(Info->Queues[Queue].Interrupts > 0);
+    assert_int_equal(Info->MissedInterrupts, 0);
+    DriverEnd(&T);
+}
+
+/************************************************************************/
 // Queue grants and features across resets
 
 static void test_smaller_queue_grant_after_reset(void** State) {
@@ -311,6 +341,7 @@ int main(void) {
         DRIVER_TEST_CASE(test_apst_policy_at_bring_up_and_after_reset),
         DRIVER_TEST_CASE(test_apst_no_deepest_state_quirk),
         DRIVER_TEST_CASE(test_firmware_hand_off),
+        DRIVER_TEST_CASE(test_msix_table_in_bar4),
         DRIVER_TEST_CASE(test_smaller_queue_grant_after_reset),
         DRIVER_TEST_CASE(test_features_reapplied_after_reset),
     };
