@@ -546,14 +546,16 @@ I32 ShellNVMeAttach(I32 ArgumentCount, LPSTR* Arguments) {
         !RequireAdmin(&View)) {
         return 1;
     }
+    if (!(View.Identify.Oacs & NVME_OACS_NAMESPACE_MANAGEMENT)) {
+        ShellError("nvme", "%s has no Namespace Management (OACS bit 3 clear): nothing sent", View.Name);
+        return 1;
+    }
     KSTATUS Status = NVMeAttachNamespace(Index, (U32)Nsid, Attach);
     if (Status != KSTATUS_SUCCESS) {
         char Reason[96];
         DescribeFailure(Index, Status, Reason, sizeof(Reason));
         ShellError("nvme", "%s: namespace %llu not %s: %s", View.Name, Nsid, Attach ? "attached" : "detached",
-                   Status == KSTATUS_NOT_SUPPORTED && View.LastErrorStatus == 0
-                       ? "the controller has no Namespace Management (OACS bit 3)"
-                       : Reason);
+                   Reason);
         return 1;
     }
     const NVME_NAMESPACE_INFO* Found = NULL;
