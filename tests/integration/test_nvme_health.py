@@ -194,9 +194,12 @@ def test_argument_errors(two_controllers):
         ("nvme trim nvme0n1 x 1", "nvme: bad LBA 'x' (a decimal or 0x hex number)"),
         ("nvme trim nosuch 0 1", "nvme: no disk named 'nosuch'"),
         ("nvme trim nvme0n1 0", "nvme: usage: nvme trim <disk> <lba> <count>"),
+        ("nvme attach nvme0", "nvme: usage: nvme attach <controller> <nsid> (nvme0 or 0, NSID 1 and up)"),
+        ("nvme detach nvme0 0", "nvme: usage: nvme detach <controller> <nsid> (nvme0 or 0, NSID 1 and up)"),
         ("nvme flush nosuch", "nvme: no disk named 'nosuch'"),
         ("nvme frob", "nvme: unknown subcommand 'frob' (usage: nvme list|info|smart|error-log|regs|features|reset "
-                      "<ctrl> | trim <disk> <lba> <count> | flush <disk> | bench <disk> ...)"),
+                      "<ctrl> | attach|detach <ctrl> <nsid> | trim <disk> <lba> <count> | flush <disk> | "
+                      "bench <disk> ...)"),
     ]
     for command, expected in cases:
         assert vm.command(command).strip() == expected, command
