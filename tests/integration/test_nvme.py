@@ -384,7 +384,8 @@ def test_nvme_bench_bad_arguments(setup):
         ("nvme bench %s seconds=0" % name, "nvme: seconds=0 must be 1 to 600"),
         ("nvme bench %s qd=x" % name, "nvme: bad number in 'qd=x'"),
         ("nvme frob", "nvme: unknown subcommand 'frob' (usage: nvme list|info|smart|error-log|regs|features|reset "
-                      "<ctrl> | trim <disk> <lba> <count> | flush <disk> | bench <disk> ...)"),
+                      "<ctrl> | attach|detach <ctrl> <nsid> | trim <disk> <lba> <count> | flush <disk> | "
+                      "bench <disk> ...)"),
         ("nvme bench %s reset-after=5000 seconds=2" % name, "nvme: reset-after=5000 must be below the run time (2000 ms)"),
     ]
     for command, expected in cases:

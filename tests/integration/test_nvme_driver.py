@@ -67,8 +67,10 @@ def test_namespaces_and_reasons(make_vm, tmp_path):
              "-device", "nvme-ns,drive=b,bus=c1,nsid=2,logical_block_size=4096,physical_block_size=4096",
              "-drive", "if=none,id=c,format=raw,file=%s" % paths["c"], "-device", "nvme-ns,drive=c,bus=c1,nsid=5,ms=8"]
     vm = make_vm(extra_args=extra)
+    # Controllers come up in parallel (a thread each): only each controller's own lines are in order.
     bring_up(vm, "nvme0", "1 I/O queue pair(s)")
-    vm.wait_for(line("nvme1n1: 65536 blocks of 512 bytes, up to 1024 blocks per command"), timeout=BOOT_TIMEOUT)
+    vm.wait_for(line("nvme1n1: 65536 blocks of 512 bytes, up to 1024 blocks per command"), timeout=BOOT_TIMEOUT,
+                start=0)
     vm.wait_for(line("nvme1n2: 8192 blocks of 4096 bytes, up to 128 blocks per command"))
     vm.wait_for(line("nvme1: namespace 5 not exposed: metadata (8 bytes per block)"))
     bring_up(vm, "nvme1", "1 I/O queue pair(s) of 1024 entries, MSI-X (2 vector(s)), 3 namespace(s), 2 exposed")

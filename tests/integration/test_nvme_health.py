@@ -110,6 +110,10 @@ def test_info_matches_qemu_and_list(two_controllers):
         assert view["DSTRD"] == "0 (doorbells every 4 bytes)"
         assert view["TO"] == "15 (ready within 7500 ms)"
         assert view["MPSMIN"] == "0 (4096-byte pages)" and view["MPSMAX"] == "4 (65536-byte pages)"
+        # Issue 11: the bring-up bound (3 x 8 s ready timeout + 60 s admin timeout), no quirk for QEMU, no APST.
+        assert view["bring up"].endswith("ms (given up after 84000 ms)"), output
+        assert view["quirks"] == "none", output
+        assert view["apst"] == "disabled (not supported by the controller (APSTA 0))", output
         assert view["transfers"].startswith("MDTS %d bytes" % ((1 << mdts) * 4096)), view["transfers"]
         assert re.match(r"MSI-X, \d+ vectors", view["interrupts"]), view["interrupts"]
         assert re.search(r"^\s+0\s+\d+ 0 \(cpu \d+\)\s+\d+\s", output, re.M), "no admin queue row:\n" + output
@@ -166,6 +170,7 @@ def test_regs_features_error_log(two_controllers):
     assert re.search(r"^get-feature:0x05 \(Error Recovery\), Current value:", features, re.M), features
     assert re.search(r"^get-feature:0x0b \(Async Event Configuration\), Current value:", features, re.M)
     assert len(re.findall(r"^get-feature:0x", features, re.M)) == 8
+    assert "apst      : disabled (not supported by the controller (APSTA 0))" in features
     refused = [l for l in features.splitlines() if l.startswith("get-feature") and "Current value:" not in l]
     assert not refused, features
 
@@ -189,9 +194,12 @@ def test_argument_errors(two_controllers):
         ("nvme trim nvme0n1 x 1", "nvme: bad LBA 'x' (a decimal or 0x hex number)"),
         ("nvme trim nosuch 0 1", "nvme: no disk named 'nosuch'"),
         ("nvme trim nvme0n1 0", "nvme: usage: nvme trim <disk> <lba> <count>"),
+        ("nvme attach nvme0", "nvme: usage: nvme attach <controller> <nsid> (nvme0 or 0, NSID 1 and up)"),
+        ("nvme detach nvme0 0", "nvme: usage: nvme detach <controller> <nsid> (nvme0 or 0, NSID 1 and up)"),
         ("nvme flush nosuch", "nvme: no disk named 'nosuch'"),
         ("nvme frob", "nvme: unknown subcommand 'frob' (usage: nvme list|info|smart|error-log|regs|features|reset "
-                      "<ctrl> | trim <disk> <lba> <count> | flush <disk> | bench <disk> ...)"),
+                      "<ctrl> | attach|detach <ctrl> <nsid> | trim <disk> <lba> <count> | flush <disk> | "
+                      "bench <disk> ...)"),
     ]
     for command, expected in cases:
         assert vm.command(command).strip() == expected, command

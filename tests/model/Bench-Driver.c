@@ -59,6 +59,7 @@ static int Workload(U32 Count) {
     NVME_MODEL* Model = NVMeModelCreate(&Config);
     if (Model == NULL || NVMeModelAttachPCI(Model) == NULL) return 1;
     PCIBindDrivers();
+    NVMeWaitBringUp(60000);  // the controller comes up on its own thread
     NVME_NAMESPACE* Ns = NVMeGetNamespace(0, 1);
     if (Ns == NULL) {
         HostLogDump();

@@ -168,17 +168,13 @@ static BOOL MachineryIdle(BOOL CountThreads) {
 
 static BOOL Quiescent(void) {
     if (!MachineryIdle(TRUE)) return FALSE;
+    // The sources are asked under ClockLock, which HostPlatformRemoveBusySource takes too: a model being
+    // destroyed is never asked after it left the list (asked from a copy of the list, a model a test had just
+    // destroyed was read after its free). Busy functions only read their device's counters.
     pthread_mutex_lock(&ClockLock);
-    U32 Count = BusySourceCount;
-    HOST_BUSY_FUNCTION Functions[MAX_BUSY_SOURCES];
-    LPVOID Contexts[MAX_BUSY_SOURCES];
-    for (U32 I = 0; I < Count; I++) {
-        Functions[I] = BusySources[I].Function;
-        Contexts[I] = BusySources[I].Context;
-    }
-    pthread_mutex_unlock(&ClockLock);
     BOOL Idle = TRUE;
-    for (U32 I = 0; I < Count && Idle; I++) Idle = !Functions[I](Contexts[I]);
+    for (U32 I = 0; I < BusySourceCount && Idle; I++) Idle = !BusySources[I].Function(BusySources[I].Context);
+    pthread_mutex_unlock(&ClockLock);
     return Idle;
 }
 
@@ -590,7 +586,17 @@ struct tag_PLATFORM_EVENT {
     BOOL ManualReset;
 };
 
+static U32 EventCreatesToFail;  // HostPlatformFailEventCreates
+
+void HostPlatformFailEventCreates(U32 Count) { __atomic_store_n(&EventCreatesToFail, Count, __ATOMIC_SEQ_CST); }
+
 PLATFORM_EVENT* PlatformEventCreate(BOOL ManualReset) {
+    for (U32 Left = __atomic_load_n(&EventCreatesToFail, __ATOMIC_SEQ_CST); Left != 0;) {
+        if (__atomic_compare_exchange_n(&EventCreatesToFail, &Left, Left - 1, FALSE, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            return NULL;
+        }
+    }
     PLATFORM_EVENT* Event = (PLATFORM_EVENT*)calloc(1, sizeof(PLATFORM_EVENT));
     if (Event == NULL) return NULL;
     pthread_condattr_t Attributes;
@@ -669,6 +675,7 @@ void HostClockInit(void) {
 }
 
 void HostClockReset(void) {
+    __atomic_store_n(&EventCreatesToFail, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_lock(&ClockLock);
     RealTime = FALSE;
     pthread_mutex_unlock(&ClockLock);

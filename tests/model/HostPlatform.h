@@ -74,7 +74,13 @@ U64 HostClockNowNs(void);
 /** Moves the virtual clock forward (fires the timers it passes). No effect in real time. */
 void HostClockAdvanceNs(U64 Nanoseconds);
 
-/** Something that, while busy, keeps the virtual clock from jumping (a model with commands in hand). */
+/** The next Count PlatformEventCreate calls fail (NULL): what a driver does when no event can be had. */
+void HostPlatformFailEventCreates(U32 Count);
+
+/**
+ * Something that, while busy, keeps the virtual clock from jumping (a model with commands in hand). The function
+ * is called with the clock's lock held: it must only read (atomics), never block or call the platform.
+ */
 typedef BOOL (*HOST_BUSY_FUNCTION)(LPVOID Context);
 void HostPlatformAddBusySource(HOST_BUSY_FUNCTION Function, LPVOID Context);
 void HostPlatformRemoveBusySource(HOST_BUSY_FUNCTION Function, LPVOID Context);

@@ -71,6 +71,19 @@ static void IdentifyController(NM_MODEL* Model, U8* Data) {
     snprintf(Nqn, sizeof(Nqn), "nqn.2019-08.org.qemu:%s", C->SerialNumber);
     memcpy(Data + 768, Nqn, strlen(Nqn));
     Put16(Data, 2048, 2500);           // power state 0: 25 W
+    if (C->Apst) {
+        // APSTA 1, NPSS 3: PS1 operational (10 W), PS2 and PS3 non-operational with entry / exit latencies.
+        static const U32 Latencies[4][2] = {{0, 0}, {0, 0}, {2000, 2000}, {10000, 40000}};
+        Data[263] = 3;  // NPSS
+        Data[265] = 1;  // APSTA
+        for (U32 State = 1; State < 4; State++) {
+            U8* Descriptor = Data + 2048 + 32 * State;
+            Put16(Descriptor, 0, State == 1 ? 1000 : 50);
+            Descriptor[3] = State >= 2 ? 0x02 : 0;  // NOPS
+            Put32(Descriptor, 4, Latencies[State][0]);
+            Put32(Descriptor, 8, Latencies[State][1]);
+        }
+    }
 }
 
 static void IdentifyActiveList(NM_MODEL* Model, U32 After, U8* Data) {
@@ -81,7 +94,12 @@ static void IdentifyActiveList(NM_MODEL* Model, U32 After, U8* Data) {
         U32 Best = 0;
         for (U32 I = 0; I < Model->NamespaceCount; I++) {
             U32 Nsid = Model->Namespaces[I].Config.Nsid;
-            if (Nsid > Last && (Best == 0 || Nsid < Best)) Best = Nsid;
+            if (!Model->Namespaces[I].Detached && Nsid > Last && (Best == 0 || Nsid < Best)) Best = Nsid;
+        }
+        U32 PhantomEnd = Model->Config.PhantomFirst + Model->Config.PhantomCount;
+        if (Model->Config.PhantomCount && Last + 1 < PhantomEnd) {
+            U32 Phantom = MAX(Last + 1, Model->Config.PhantomFirst);
+            if (Best == 0 || Phantom < Best) Best = Phantom;
         }
         if (Best == 0) break;
         Put32(Data, Count * 4, Best);
@@ -334,6 +352,7 @@ static void DeleteCq(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) 
 
 static void FeatureDefaults(NM_MODEL* Model) {
     memset(Model->Features, 0, sizeof(Model->Features));
+    memset(Model->ApstTable, 0, sizeof(Model->ApstTable));
     Model->Features[NM_FEATURE_VOLATILE_WRITE_CACHE] = (Model->Config.Vwc & 1) ? 1 : 0;
     Model->TemperatureOver = Model->Config.Wctemp ? Model->Config.Wctemp : 343;
     Model->TemperatureUnder = 0;
@@ -352,6 +371,8 @@ static BOOL FeatureSupported(NM_MODEL* Model, U8 Fid) {
             return TRUE;
         case NM_FEATURE_VOLATILE_WRITE_CACHE:
             return (Model->Config.Vwc & 1) != 0;
+        case NM_FEATURE_APST:
+            return Model->Config.Apst;
         default:
             return FALSE;
     }
@@ -362,7 +383,7 @@ static U16 FeatureValueInvalid(NM_MODEL* Model, LPCSTR What, U32 Value) {
     return STATUS_INVALID_FIELD;
 }
 
-static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
+static void SetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result) {
     U8 Fid = (U8)Command->Cdw10;
     U32 Value = Command->Cdw11;
     if (Command->Cdw10 & 0x80000000U) {
@@ -420,6 +441,16 @@ static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
                 return;
             }
             break;
+        case NM_FEATURE_APST: {
+            U64 Table[32];
+            U16 Status = NmCommandDataLocked(Model, Sq, Command, Table, sizeof(Table), FALSE);
+            if (Status != 0) {
+                Result->Status = Status;
+                return;
+            }
+            memcpy(Model->ApstTable, Table, sizeof(Table));
+            break;
+        }
         case NM_FEATURE_INTERRUPT_VECTOR_CONFIG: {
             U16 Vector = (U16)Value;
             if (Vector >= (NmMsixEnabled(Model) ? Model->Config.MsixVectors : 1)) {
@@ -434,7 +465,7 @@ static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
     Model->Features[Fid] = Value;
 }
 
-static void GetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
+static void GetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result) {
     U8 Fid = (U8)Command->Cdw10;
     U32 Select = (Command->Cdw10 >> 8) & 7;
     if (!FeatureSupported(Model, Fid) || Select > 3) {
@@ -463,6 +494,12 @@ static void GetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
         case NM_FEATURE_VOLATILE_WRITE_CACHE:
             Result->Dw0 = Default ? 1 : Model->Features[Fid];
             return;
+        case NM_FEATURE_APST: {
+            U64 Zero[32] = {0};
+            Result->Dw0 = Default ? 0 : (Model->Features[Fid] & 1);
+            Result->Status = Transfer(Model, Sq, Command, Default ? Zero : Model->ApstTable, sizeof(Zero), sizeof(Zero));
+            return;
+        }
         default:
             Result->Dw0 = Default ? 0 : Model->Features[Fid];
             return;
@@ -508,6 +545,11 @@ static void GetLogPage(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_
             Size = 512;
             EventType = NM_AER_TYPE_SMART;
             BuildSmart(Model, Data);
+            break;
+        case NM_LOG_CHANGED_NAMESPACES:
+            Size = 4096;
+            EventType = NM_AER_TYPE_NOTICE;
+            NmChangedNamespaceLogLocked(Model, Data, RetainEvent);
             break;
         case NM_LOG_FIRMWARE_SLOT:
             Size = 512;
@@ -614,8 +656,14 @@ static void Abort(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result) {
         Result->Status = Model->Config.AbortFailStatus;
         return;
     }
-    if (Model->Config.AbortMode != NVME_ABORT_SUCCEEDS) return;
+    if (Model->Config.AbortMode == NVME_ABORT_NOT_ABORTED) return;
     NM_COMPLETION* Parked = SqId < NM_MAX_QUEUES ? NmTakeParkedLocked(Model, SqId, Cid) : NULL;
+    if (Parked && Model->Config.AbortMode == NVME_ABORT_COMPLETES_FIRST) {
+        // The command finished before the Abort reached it: its own completion is posted first (5.1 allows it).
+        NmPostLocked(Model, Parked);
+        return;
+    }
+    if (Model->Config.AbortMode != NVME_ABORT_SUCCEEDS) return;
     if (Parked) {
         Parked->Status = NM_STATUS(NM_SCT_GENERIC, NM_SC_ABORT_REQUESTED);
         Parked->Dw0 = 0;
@@ -673,10 +721,10 @@ void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, 
             DeleteCq(Model, Command, Result);
             break;
         case NM_ADMIN_SET_FEATURES:
-            SetFeatures(Model, Command, Result);
+            SetFeatures(Model, Sq, Command, Result);
             break;
         case NM_ADMIN_GET_FEATURES:
-            GetFeatures(Model, Command, Result);
+            GetFeatures(Model, Sq, Command, Result);
             break;
         case NM_ADMIN_GET_LOG_PAGE:
             GetLogPage(Model, Sq, Command, Result);
@@ -686,6 +734,9 @@ void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, 
             break;
         case NM_ADMIN_ASYNC_EVENT:
             AsyncEventRequest(Model, Command, Result);
+            break;
+        case NM_ADMIN_NAMESPACE_ATTACHMENT:
+            NmNamespaceAttachmentLocked(Model, Sq, Command, Result);
             break;
         default:
             NmViolation(Model, NVME_RULE_OPCODE_INVALID, "admin opcode %#x (CID %u) is not implemented", Opcode,

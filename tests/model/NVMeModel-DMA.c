@@ -328,3 +328,12 @@ U16 NmMapDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, 
     return Psdt == NM_PSDT_PRP ? MapPrpLocked(Model, Sq, Command, Length, List)
                                : MapSglLocked(Model, Sq, Command, Length, List);
 }
+
+U16 NmCommandDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, LPVOID Buffer, U64 Length,
+                        BOOL ToMemory) {
+    NM_SG_LIST List;
+    U16 Status = NmMapDataLocked(Model, Sq, Command, Length, &List);
+    if (Status == 0) Status = NmSgCopyLocked(Model, &List, Buffer, Length, ToMemory);
+    NmSgRelease(&List);
+    return Status;
+}

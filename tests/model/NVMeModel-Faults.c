@@ -41,6 +41,7 @@ static BOOL Fires(NM_MODEL* Model, NM_FAULT* Fault) {
     if (Match->Count != 0 && Fault->Hits >= Match->Count) return FALSE;
     BOOL Fire;
     if (Match->PerMille != 0) Fire = NmRandom(Model) % 1000 < Match->PerMille;
+    else if (Match->From != 0) Fire = Fault->Matches >= Match->From;
     else if (Match->Nth != 0) Fire = Fault->Matches == Match->Nth;
     else Fire = TRUE;
     if (Fire) Fault->Hits++;

@@ -28,6 +28,7 @@ BOOL NmNamespacesInit(NM_MODEL* Model) {
         NM_NAMESPACE* Namespace = &Model->Namespaces[Model->NamespaceCount];
         memset(Namespace, 0, sizeof(*Namespace));
         Namespace->Config = *Config;
+        Namespace->Detached = Config->Detached;
         if (Namespace->Config.FormatCount == 0) Namespace->Config.FormatCount = 1;
         if (Namespace->Config.CurrentFormat >= Namespace->Config.FormatCount) Namespace->Config.CurrentFormat = 0;
         const NVME_MODEL_LBA_FORMAT* Format = &Namespace->Config.Formats[Namespace->Config.CurrentFormat];
@@ -59,12 +60,17 @@ void NmNamespacesRelease(NM_MODEL* Model) {
     Model->NamespaceCount = 0;
 }
 
-NM_NAMESPACE* NmFindNamespace(NM_MODEL* Model, U32 Nsid) {
+NM_NAMESPACE* NmFindAllocatedNamespace(NM_MODEL* Model, U32 Nsid) {
     if (Nsid == 0 || Nsid > Model->Config.NumberOfNamespaces) return NULL;
     for (U32 I = 0; I < Model->NamespaceCount; I++) {
         if (Model->Namespaces[I].Config.Nsid == Nsid) return &Model->Namespaces[I];
     }
     return NULL;
+}
+
+NM_NAMESPACE* NmFindNamespace(NM_MODEL* Model, U32 Nsid) {
+    NM_NAMESPACE* Namespace = NmFindAllocatedNamespace(Model, Nsid);
+    return (Namespace && !Namespace->Detached) ? Namespace : NULL;
 }
 
 void NmIdentifyNamespace(NM_MODEL* Model, const NM_NAMESPACE* Namespace, U8* Data) {

@@ -86,6 +86,7 @@ typedef struct tag_NM_NAMESPACE {
     DISK_BACKEND* Data;
     DISK_BACKEND* Metadata;  // separate metadata (MS != 0), NULL otherwise
     BOOL OwnsData;
+    BOOL Detached;           // not attached to this controller: inactive (NmFindNamespace does not find it)
     U64 BlockSize;           // 2^LBADS
     U32 MetadataSize;
 } NM_NAMESPACE;
@@ -137,6 +138,7 @@ struct tag_NVME_MODEL {
 
     // Admin state
     U32 Features[256];
+    U64 ApstTable[32];      // Set Features 0Ch data
     U32 TemperatureOver, TemperatureUnder;
     U16 AerCids[NM_MAX_AERS];
     U32 AerCount;
@@ -153,13 +155,15 @@ struct tag_NVME_MODEL {
     // Namespaces
     NM_NAMESPACE Namespaces[NVME_MODEL_MAX_NAMESPACES];
     U32 NamespaceCount;
+    U32 ChangedNsids[1024];  // Changed Namespace List (log 04h) since it was last read with RAE clear
+    U32 ChangedCount;
 
     // PCI
     PCI_SEGMENT Segment;
     U8 ConfigSpace[4096];
     U8 ConfigWritable[4096];      // bit mask of writable bits per byte
     U64 BarSize;
-    U32 MsixTableOffset, MsixPbaOffset;
+    U32 MsixTableOffset, MsixPbaOffset;  // in the register space (reached through BAR0, or BAR4: MsixInBar4)
     U8* MsixTable;
     U8* MsixPba;
     U8 PmCap, MsiCap, MsixCap, PcieCap;
@@ -174,6 +178,7 @@ struct tag_NVME_MODEL {
     U32 FaultCount;
     NVME_MODEL_CONTROLLER_FAULTS ControllerFaults;
     U64 IoCommandsSeen;
+    U64 AdminCommandsSinceEnable;  // for FatalAfterAdminCommands
     U64 Random;
     NM_COMPLETION* Held;          // held by a fault
     NM_COMPLETION* Lost;          // dropped by a fault
@@ -258,6 +263,14 @@ BOOL NmRaiseEventLocked(NM_MODEL* Model, U8 Type, U8 Info, U8 LogPage);
 BOOL NmNamespacesInit(NM_MODEL* Model);
 void NmNamespacesRelease(NM_MODEL* Model);
 NM_NAMESPACE* NmFindNamespace(NM_MODEL* Model, U32 Nsid);
+/** A configured namespace, attached or not. */
+NM_NAMESPACE* NmFindAllocatedNamespace(NM_MODEL* Model, U32 Nsid);
+
+// NVMeModel-Attach.c
+/** Namespace Attachment (opcode 15h). */
+void NmNamespaceAttachmentLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result);
+/** Fills the Changed Namespace List (4096 bytes); clears it when Retain is FALSE. */
+void NmChangedNamespaceLogLocked(NM_MODEL* Model, U8* Data, BOOL Retain);
 void NmIoExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result);
 void NmIdentifyNamespace(NM_MODEL* Model, const NM_NAMESPACE* Namespace, U8* Data);
 
@@ -270,6 +283,9 @@ void NmSgRelease(NM_SG_LIST* List);
 U16 NmMapDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, U64 Length, NM_SG_LIST* List);
 /** Copies between the mapped memory and Buffer; returns a status field (Data Transfer Error on failure). */
 U16 NmSgCopyLocked(NM_MODEL* Model, const NM_SG_LIST* List, LPVOID Buffer, U64 Length, BOOL ToMemory);
+/** Maps the command's data pointer for Length bytes and copies them to or from Buffer; a status field. */
+U16 NmCommandDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, LPVOID Buffer, U64 Length,
+                        BOOL ToMemory);
 /** Device DMA with the bus-master check; FALSE (and a violation) when it cannot happen. */
 BOOL NmDmaReadLocked(NM_MODEL* Model, PHYSICAL Address, LPVOID Buffer, U64 Length, LPCSTR What);
 BOOL NmDmaWriteLocked(NM_MODEL* Model, PHYSICAL Address, LPCVOID Buffer, U64 Length, LPCSTR What);

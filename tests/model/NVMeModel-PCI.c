@@ -8,7 +8,8 @@
  * 1b36:0010 class 01/08/02, BAR0 64-bit non-prefetchable memory; the
  * capability list is PM (0x40) -> MSI (0x50, optional, 64-bit, one
  * vector) -> MSI-X (0x70, table in BAR0 at 0x2000, PBA at 0x3000 with the
- * default stride) -> PCI Express endpoint (0x80). Writes honour a per-bit
+ * default stride; or, MsixInBar4, in a 16 KiB BAR4 at 0 and 8 KiB, as some
+ * real controllers have them) -> PCI Express endpoint (0x80). Writes honour a per-bit
  * writable mask; BAR sizing reads back the size mask; status bit 3 shows
  * the INTx state. MSI-X entries start masked (PCI 3.0 6.8.2.9).
  */
@@ -21,6 +22,10 @@
 #define CAP_PM 0x40
 #define CAP_MSI 0x50
 #define CAP_MSIX 0x70
+#define BAR4 0x20
+#define BAR4_SIZE 0x4000ULL
+#define BAR4_PBA 0x2000ULL    // the PBA's offset in BAR4 (the table is at 0)
+#define BAR4_ADDRESS 0x80000  // above BAR0 (at most 512 KiB apart from the next model's)
 #define CAP_PCIE 0x80
 
 /************************************************************************/
@@ -116,12 +121,27 @@ static const PCI_CONFIG_OPS SegmentOps = {SegmentRead32, SegmentWrite32};
 /************************************************************************/
 // BAR0 for HostPlatform
 
+static PHYSICAL Bar4Locked(NM_MODEL* Model) {
+    return ((U64)NmConfigRead32Locked(Model, BAR4 + 4) << 32) | (NmConfigRead32Locked(Model, BAR4) & ~0xFULL);
+}
+
+/**
+ * BAR0 holds the registers, the doorbells and the MSI-X table and PBA. With MsixInBar4 the capability points at
+ * BAR4, whose table and PBA are decoded to the same offsets, so one MSI-X implementation serves both (BAR0 still
+ * answers there too: a driver that used BAR0 would not be caught, but it could not have found the table there).
+ */
 static BOOL MmioDecode(LPVOID Context, PHYSICAL Physical, U64 Size, U64* Offset) {
     NM_MODEL* Model = (NM_MODEL*)Context;
     pthread_mutex_lock(&Model->Lock);
     PHYSICAL Base = NmBar0Locked(Model);
     BOOL Hit = Base != 0 && Physical >= Base && Size <= Model->BarSize && Physical - Base <= Model->BarSize - Size;
     if (Hit) *Offset = Physical - Base;
+    PHYSICAL Bar4 = Model->Config.MsixInBar4 ? Bar4Locked(Model) : 0;
+    if (!Hit && Bar4 != 0 && Physical >= Bar4 && Size <= BAR4_SIZE && Physical - Bar4 <= BAR4_SIZE - Size) {
+        U64 Inside = Physical - Bar4;
+        Hit = TRUE;
+        *Offset = Inside < BAR4_PBA ? Model->MsixTableOffset + Inside : Model->MsixPbaOffset + (Inside - BAR4_PBA);
+    }
     pthread_mutex_unlock(&Model->Lock);
     return Hit;
 }
@@ -221,6 +241,11 @@ void NmPciConfigResetLocked(NM_MODEL* Model, PHYSICAL Bar, U16 Command) {
     Bar &= ~(Model->BarSize - 1);
     Put32(Model, PCI_BAR0, (U32)Bar | 0x4, (U32)~(Model->BarSize - 1) & 0xFFFFFFF0U);
     Put32(Model, PCI_BAR0 + 4, (U32)(Bar >> 32), 0xFFFFFFFF);
+    if (C->MsixInBar4) {
+        PHYSICAL Bar4 = Bar + BAR4_ADDRESS;
+        Put32(Model, BAR4, (U32)Bar4 | 0x4, (U32)~(BAR4_SIZE - 1) & 0xFFFFFFF0U);
+        Put32(Model, BAR4 + 4, (U32)(Bar4 >> 32), 0xFFFFFFFF);
+    }
     Put16(Model, PCI_SUBSYSTEM_VENDOR_ID, C->SubsystemVendorId, 0);
     Put16(Model, PCI_SUBSYSTEM_ID, C->SubsystemId, 0);
     Put8(Model, PCI_CAPABILITIES, CAP_PM, 0);
@@ -240,8 +265,13 @@ void NmPciConfigResetLocked(NM_MODEL* Model, PHYSICAL Bar, U16 Command) {
         Put8(Model, CAP_MSIX, PCI_CAP_ID_MSIX, 0);
         Put8(Model, CAP_MSIX + 1, Next, 0);
         Put16(Model, CAP_MSIX + 2, (U16)(C->MsixVectors - 1), 0xC000);
-        Put32(Model, CAP_MSIX + 4, Model->MsixTableOffset | 0, 0);
-        Put32(Model, CAP_MSIX + 8, Model->MsixPbaOffset | 0, 0);
+        if (C->MsixInBar4) {
+            Put32(Model, CAP_MSIX + 4, 0 | 4, 0);                  // table at BAR4 + 0 (BIR 4)
+            Put32(Model, CAP_MSIX + 8, (U32)BAR4_PBA | 4, 0);      // PBA at BAR4 + 8 KiB
+        } else {
+            Put32(Model, CAP_MSIX + 4, Model->MsixTableOffset | 0, 0);
+            Put32(Model, CAP_MSIX + 8, Model->MsixPbaOffset | 0, 0);
+        }
         Next = CAP_MSIX;
     }
     if (C->Msi) {

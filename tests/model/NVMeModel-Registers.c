@@ -168,6 +168,7 @@ static void StartLocked(NM_MODEL* Model) {
     CreateAdminQueue(&Model->Sq[0], FALSE, NM_AQA_ASQS(Model->Aqa) + 1, Model->Asq);
     CreateAdminQueue(&Model->Cq[0], TRUE, NM_AQA_ACQS(Model->Aqa) + 1, Model->Acq);
     Model->Stats.Enables++;
+    Model->AdminCommandsSinceEnable = 0;
     U32 Delay =
         Model->ControllerFaults.ReadyDelayMs ? Model->ControllerFaults.ReadyDelayMs : Model->Config.ReadyDelayMs;
     if (Model->ControllerFaults.ReadyNever) return;

@@ -307,7 +307,12 @@ static void ProcessOneLocked(NM_MODEL* Model, NM_QUEUE* Sq) {
     // Events released by this command (a log page read, a threshold change) follow its own completion.
     if (Sq->Id == 0 && Model->EventCount > 0) NmDeliverEventsLocked(Model);
 
-    if (Sq->Id != 0) {
+    if (Sq->Id == 0) {
+        U32 FatalAfter = Model->ControllerFaults.FatalAfterAdminCommands;
+        if (FatalAfter != 0 && ++Model->AdminCommandsSinceEnable == FatalAfter) {
+            NmSetFatalLocked(Model, "injected: CSTS.CFS after the configured number of admin commands");
+        }
+    } else {
         Model->IoCommandsSeen++;
         U32 FatalAfter = Model->ControllerFaults.FatalAfterIoCommands;
         if (FatalAfter != 0 && Model->IoCommandsSeen == FatalAfter) {
@@ -396,7 +401,7 @@ NVME_MODEL* NVMeModelCreate(const NVME_MODEL_CONFIG* Config) {
     pthread_cond_init(&Model->IdleCond, NULL);
 
     const NVME_MODEL_CONFIG* C = &Model->Config;
-    Model->Cap = (U64)C->Mqes | (C->Cqr ? NM_CAP_CQR : 0) | ((U64)C->Timeout << NM_CAP_TO_SHIFT) |
+    Model->Cap = (U64)(C->MqesReadsZero ? 0 : C->Mqes) | (C->Cqr ? NM_CAP_CQR : 0) | ((U64)C->Timeout << NM_CAP_TO_SHIFT) |
                  ((U64)(C->Dstrd & 0xF) << NM_CAP_DSTRD_SHIFT) | (C->Nssrs ? NM_CAP_NSSRS : 0) | NM_CAP_CSS_NVM |
                  ((U64)(C->MpsMin & 0xF) << NM_CAP_MPSMIN_SHIFT) | ((U64)(C->MpsMax & 0xF) << NM_CAP_MPSMAX_SHIFT);
     Model->GrantedSq = Model->GrantedCq = C->MaxIoQueues;
@@ -528,5 +533,17 @@ void NVMeModelGrantedQueues(NVME_MODEL* Model, U32* Submission, U32* Completion)
     pthread_mutex_lock(&Model->Lock);
     if (Submission) *Submission = Model->GrantedSq;
     if (Completion) *Completion = Model->GrantedCq;
+    pthread_mutex_unlock(&Model->Lock);
+}
+void NVMeModelGetApst(NVME_MODEL* Model, U32* Dword11, U64 Table[32]) {
+    pthread_mutex_lock(&Model->Lock);
+    *Dword11 = Model->Features[NM_FEATURE_APST];
+    memcpy(Table, Model->ApstTable, sizeof(Model->ApstTable));
+    pthread_mutex_unlock(&Model->Lock);
+}
+
+void NVMeModelSetMaxIoQueues(NVME_MODEL* Model, U16 Count) {
+    pthread_mutex_lock(&Model->Lock);
+    Model->Config.MaxIoQueues = MIN(Count, (U16)NVME_MODEL_MAX_IO_QUEUES);
     pthread_mutex_unlock(&Model->Lock);
 }

@@ -62,6 +62,7 @@ typedef enum {
     NVME_ABORT_NOT_ABORTED = 0,  // QEMU: success with DW0 bit 0 set ("not aborted")
     NVME_ABORT_SUCCEEDS = 1,     // a lost or held command is completed "Command Abort Requested"
     NVME_ABORT_FAILS = 2,        // the Abort itself completes with AbortFailStatus
+    NVME_ABORT_COMPLETES_FIRST = 3,  // the command completes (normally) just before the Abort, answered "not aborted"
 } NVME_MODEL_ABORT_MODE;
 
 typedef struct tag_NVME_MODEL_LBA_FORMAT {
@@ -78,11 +79,13 @@ typedef struct tag_NVME_MODEL_NAMESPACE {
     BOOL ExtendedMetadata;   // FLBAS bit 4: metadata inline with the data
     NVME_MODEL_LBA_FORMAT Formats[NVME_MODEL_MAX_LBA_FORMATS];
     DISK_BACKEND* Backend;   // NULL: a sparse memory backend is made (and destroyed with the model)
+    BOOL Detached;           // allocated in the subsystem but not attached to this controller (QEMU detached=true)
 } NVME_MODEL_NAMESPACE;
 
 typedef struct tag_NVME_MODEL_CONFIG {
     // CAP and VS
     U16 Mqes;              // 0-based maximum queue entries
+    BOOL MqesReadsZero;    // CAP.MQES reads 0 all the same (Samsung PM1725: it takes Mqes + 1 entries)
     BOOL Cqr;              // contiguous queues required
     U8 Timeout;            // CAP.TO, 500 ms units
     U8 Dstrd;              // doorbell stride 4 << Dstrd bytes
@@ -101,6 +104,7 @@ typedef struct tag_NVME_MODEL_CONFIG {
     PHYSICAL Bar0;         // as firmware programmed it
     BOOL Msix;             // MSI-X capability present
     U32 MsixVectors;       // table entries (1..65)
+    BOOL MsixInBar4;       // table and PBA in a 16 KiB 64-bit BAR4 (table at 0, PBA at 8 KiB), not in BAR0
     BOOL Msi;              // MSI capability present (QEMU has none)
     U8 InterruptPin;       // 0: no INTx; 1 = INTA
     U8 InterruptLine;      // what firmware wrote (a GSI for HostPlatform)
@@ -116,6 +120,8 @@ typedef struct tag_NVME_MODEL_CONFIG {
     U8 Vwc;
     U8 Aerl, Acl, Lpa, Elpe, Frmw;
     U16 Wctemp, Cctemp;    // Kelvin
+    BOOL Apst;             // APSTA 1, NPSS 3: PS1 operational, PS2 non-operational (2 + 2 ms), PS3 (10 + 40 ms);
+                           // Set/Get Features 0Ch keep the table (NVMeModelGetApst)
     U8 Sqes, Cqes;         // (max << 4) | min, log2
     // Queues
     U16 MaxIoQueues;       // I/O queue pairs the controller can give (<= 64)
@@ -123,6 +129,7 @@ typedef struct tag_NVME_MODEL_CONFIG {
     // Namespaces
     U32 NamespaceCount;
     NVME_MODEL_NAMESPACE Namespaces[NVME_MODEL_MAX_NAMESPACES];
+    U32 PhantomFirst, PhantomCount;  // NSIDs First.. also listed active (CNS 02h), their Identify all zeros (size 0)
     // Behaviour
     NVME_MODEL_MODE Mode;
     NVME_MODEL_ABORT_MODE AbortMode;
@@ -237,6 +244,7 @@ typedef struct tag_NVME_MODEL_MATCH {
     U32 Nth;         // the Nth matching command (1-based); 0: every matching command
     U32 Count;       // at most this many firings (0: no limit)
     U32 PerMille;    // instead of Nth: fire with this probability (seeded)
+    U32 From;        // instead of Nth: the From-th matching command and every one after (a device that goes mute)
 } NVME_MODEL_MATCH;
 
 typedef enum {
@@ -259,6 +267,7 @@ typedef struct tag_NVME_MODEL_CONTROLLER_FAULTS {
     U32 ReadyDelayMs;           // non-zero: overrides the configured delay
     BOOL ShutdownNever;         // SHST stays "occurring"
     U32 FatalAfterIoCommands;   // CSTS.CFS after this many I/O commands (0: never)
+    U32 FatalAfterAdminCommands;  // CSTS.CFS after this many admin commands since the last enable (0: never)
 } NVME_MODEL_CONTROLLER_FAULTS;
 
 /** Returns the fault's id (>= 1), 0 if the table is full. */
@@ -407,6 +416,17 @@ BOOL NVMeModelQueueInfo(NVME_MODEL* Model, U16 Qid, BOOL Completion, NVME_MODEL_
 U32 NVMeModelPeekRegister(NVME_MODEL* Model, U32 Offset);
 BOOL NVMeModelIntxAsserted(NVME_MODEL* Model);
 DISK_BACKEND* NVMeModelBackend(NVME_MODEL* Model, U32 Nsid);
+/**
+ * Another host attaches or detaches namespace Nsid (configured, attached or not): the active list changes and,
+ * with Notify, a Namespace Attribute Changed event (log 04h lists Nsid) goes to this controller. FALSE if Nsid is
+ * not configured. The controller itself takes Namespace Attachment (opcode 15h) when OACS bit 3 is set.
+ */
+BOOL NVMeModelSetNamespaceAttached(NVME_MODEL* Model, U32 Nsid, BOOL Attached, BOOL Notify);
+
+/** The APST feature as the controller holds it: CDW11 of the last Set Features 0Ch and its 32-entry table. */
+void NVMeModelGetApst(NVME_MODEL* Model, U32* Dword11, U64 Table[32]);
+/** From the next Number of Queues on, at most Count I/O queue pairs are granted (a smaller grant after a reset). */
+void NVMeModelSetMaxIoQueues(NVME_MODEL* Model, U16 Count);
 /** Granted I/O queues (NSQA+1, NCQA+1 of the last Number of Queues). */
 void NVMeModelGrantedQueues(NVME_MODEL* Model, U32* Submission, U32* Completion);
 

@@ -36,6 +36,7 @@ typedef struct tag_DRIVER_TEST {
     NVME_CONTROLLER_INFO View;          // the last copy of its view (DriverInfo refreshes it)
     const NVME_CONTROLLER_INFO* Info;   // &View
     NVME_NAMESPACE* Ns;                 // namespace 1, when exposed
+    PCI_DEVICE* Device;                 // the model's PCI function
     U64 StartNs;
     U64 InvalidTransitionsExpected;     // state changes the test provokes on purpose (0: the tables must hold)
 } DRIVER_TEST;
@@ -61,12 +62,47 @@ static inline void DriverSetOption(LPCSTR Name, LPCSTR Value) {
     DriverOptionCount++;
 }
 
+/** Command faults for the next DriverStart, added to the model before the driver binds (bring-up faults). */
+static NVME_MODEL_FAULT DriverPendingCommandFaults[4];
+static U32 DriverPendingCommandFaultCount;
+static inline void DriverAddStartFault(const NVME_MODEL_FAULT* Fault) {
+    assert_true(DriverPendingCommandFaultCount < 4);
+    DriverPendingCommandFaults[DriverPendingCommandFaultCount++] = *Fault;
+}
+
+/** Called with the next DriverStart's model before the driver binds (firmware's doings: a controller left on). */
+typedef void (*DRIVER_PRE_BIND)(NVME_MODEL* Model);
+static DRIVER_PRE_BIND DriverPreBind;
+
 /** Controller faults for the next DriverStart, set on the model before the driver binds (RDY never...). */
 static NVME_MODEL_CONTROLLER_FAULTS DriverPendingFaults;
 static BOOL DriverHavePendingFaults;
 static inline void DriverSetControllerFaults(const NVME_MODEL_CONTROLLER_FAULTS* Faults) {
     DriverPendingFaults = *Faults;
     DriverHavePendingFaults = TRUE;
+}
+
+/**
+ * Waits (platform time) until the controller's bring-up thread is done and gone: the threads left are the
+ * controller's own (watchdog, poll thread) on top of the Threads there were before it was bound.
+ */
+static inline void DriverWaitBringUp(DRIVER_TEST* T, U32 Threads) {
+    assert_true(NVMeWaitBringUp(2 * 3600 * 1000));  // two hours of platform time: any bring-up bound
+    for (U32 I = 0; I < 100000; I++) {
+        assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
+        if (HostPlatformLiveThreadCount() == Threads + T->View.ThreadsRunning) return;
+        PlatformSleepMs(1);
+    }
+    fail_msg("the bring-up thread did not end (%u threads, %u before, %u of the controller)",
+             HostPlatformLiveThreadCount(), Threads, T->View.ThreadsRunning);
+}
+
+/** Waits (platform time, bounded) until the controller's own threads have ended (after shutdown or removal). */
+static inline void DriverWaitThreadsEnd(DRIVER_TEST* T) {
+    for (U32 I = 0; I < 10000; I++) {
+        if (NVMeGetController(T->Index, &T->View) != KSTATUS_SUCCESS || T->View.ThreadsRunning == 0) return;
+        PlatformSleepMs(1);
+    }
 }
 
 /** Binds the driver to a fresh model. The controller may have failed: check T->Info->State. */
@@ -80,15 +116,32 @@ static inline void DriverStartQuiet(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Con
     DriverCurrentModel = T->Model;
     if (DriverHavePendingFaults) NVMeModelSetControllerFaults(T->Model, &DriverPendingFaults);
     DriverHavePendingFaults = FALSE;
+    for (U32 I = 0; I < DriverPendingCommandFaultCount; I++) NVMeModelAddFault(T->Model, &DriverPendingCommandFaults[I]);
+    DriverPendingCommandFaultCount = 0;  // their ids are 1, 2... in the order they were added
+    if (DriverPreBind) DriverPreBind(T->Model);
+    DriverPreBind = NULL;
     U32 Before = NVMeGetControllerCount();
     assert_true(Before < NVME_MAX_CONTROLLERS);
+    // Threads of earlier controllers (a watchdog that saw its shutdown, a poll thread that saw its failure) end
+    // first, so the count below is this controller's alone.
+    U32 Threads = 0;
+    for (U32 I = 0; I < 10000; I++) {
+        Threads = 0;
+        for (U32 C = 0; C < Before; C++) {
+            NVME_CONTROLLER_INFO Earlier;
+            if (NVMeGetController(C, &Earlier) == KSTATUS_SUCCESS) Threads += Earlier.ThreadsRunning;
+        }
+        if (HostPlatformLiveThreadCount() == Threads) break;  // every thread that said it ended is gone
+        PlatformSleepMs(1);
+    }
     PCI_DEVICE* Device = NVMeModelAttachPCI(T->Model);
     assert_non_null(Device);
-    PCIBindDrivers();
+    T->Device = Device;
+    PCIBindDrivers();  // returns at once: the controller comes up on its own thread
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
     T->Index = Before;
     T->Info = &T->View;
-    assert_int_equal(NVMeGetController(T->Index, &T->View), KSTATUS_SUCCESS);
+    DriverWaitBringUp(T, Threads);
     T->Ns = NVMeGetNamespace(T->Index, 1);
     T->StartNs = HostClockNowNs();
     DriverCurrentModel = T->Model;
@@ -114,6 +167,7 @@ static inline U64 DriverElapsedMs(DRIVER_TEST* T) { return (HostClockNowNs() - T
 /** Runs the shutdown hook (the controller goes quiet for good), then fails on any violation left. */
 static inline void DriverEnd(DRIVER_TEST* T) {
     HostPlatformRunShutdownHooks(FALSE);
+    DriverWaitThreadsEnd(T);  // the next test counts threads from a quiet start
     // Every state change of the test, the shutdown included, was one the driver's tables allow.
     if (DriverInfo(T)->InvalidTransitions != T->InvalidTransitionsExpected) HostLogDump();
     assert_int_equal(T->View.InvalidTransitions, T->InvalidTransitionsExpected);
@@ -228,6 +282,57 @@ static inline BOOL DriverAsyncWait(DRIVER_ASYNC* Async, U32 TimeoutMs) {
 }
 
 static inline void DriverAsyncDestroy(DRIVER_ASYNC* Async) { PlatformEventDestroy(Async->Event); }
+
+/************************************************************************/
+// Worker threads: write-read rounds on namespace 1
+
+/** One thread's share: its own LBA range, 16 + 8 x Number blocks a round, odd numbers through a misaligned buffer. */
+typedef struct tag_DRIVER_WORKER {
+    DRIVER_TEST* Test;
+    U32 Number;
+    U32 Rounds;
+    U32 Failures;
+    U32 Mismatches;
+    PLATFORM_EVENT* Done;
+} DRIVER_WORKER;
+
+static inline void DriverWorkerThread(LPVOID Context) {
+    DRIVER_WORKER* W = (DRIVER_WORKER*)Context;
+    U32 Blocks = 16 + W->Number * 8;
+    U64 Length = (U64)Blocks * 512 + 3;
+    U8* Out = DriverAlloc(Length);
+    U8* In = DriverAlloc(Length);
+    U64 Lba = 20000 + (U64)W->Number * 4096;
+    for (U32 Round = 0; Round < W->Rounds; Round++) {
+        U8* Source = Out + (W->Number & 1);  // odd workers use a misaligned (bounced) buffer
+        DriverFill(Source, (U64)Blocks * 512, W->Number * 1000 + Round);
+        if (NVMeWriteSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, Source) != KSTATUS_SUCCESS) W->Failures++;
+        if (NVMeReadSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, In) != KSTATUS_SUCCESS) W->Failures++;
+        if (memcmp(In, Source, (U64)Blocks * 512) != 0) W->Mismatches++;
+    }
+    DriverFree(Out, Length);
+    DriverFree(In, Length);
+    PlatformEventSignal(W->Done);
+}
+
+/** Starts Count workers of Rounds rounds each. */
+static inline void DriverWorkersStart(DRIVER_TEST* T, DRIVER_WORKER* Workers, U32 Count, U32 Rounds) {
+    for (U32 I = 0; I < Count; I++) {
+        Workers[I] = (DRIVER_WORKER){T, I, Rounds, 0, 0, PlatformEventCreate(TRUE)};
+        assert_non_null(Workers[I].Done);
+        assert_true(PlatformThreadCreate("worker", DriverWorkerThread, &Workers[I]));
+    }
+}
+
+/** Waits for every worker (an hour of platform time at most): none failed a request or read back other bytes. */
+static inline void DriverWorkersFinish(DRIVER_WORKER* Workers, U32 Count) {
+    for (U32 I = 0; I < Count; I++) {
+        assert_true(PlatformEventWait(Workers[I].Done, 3600000U));
+        assert_int_equal(Workers[I].Failures, 0);
+        assert_int_equal(Workers[I].Mismatches, 0);
+        PlatformEventDestroy(Workers[I].Done);
+    }
+}
 
 /************************************************************************/
 // Leaks

@@ -261,11 +261,10 @@ static void test_aer_error_and_notice_events(void** State) {
     WaitEvents(&T, 1);
     assert_true(strstr(DriverInfo(&T)->LastAsyncEvent,
                        "error: invalid doorbell write value (last: Unrecovered Read Error, queue 1 CID") != NULL);
-    // A notice the model cannot give the log of (04h): the line says so, nothing else breaks.
-    assert_true(NVMeModelRaiseAsyncEvent(T.Model, NM_AER_TYPE_NOTICE, 0, 0x04));
+    // A notice the model cannot give the log of (telemetry, 07h): the line says so, nothing else breaks.
+    assert_true(NVMeModelRaiseAsyncEvent(T.Model, NM_AER_TYPE_NOTICE, 2, 0x07));
     WaitEvents(&T, 2);
-    assert_string_equal(DriverInfo(&T)->LastAsyncEvent,
-                        "namespace attribute changed (log 04h unreadable: Invalid Log Page)");
+    assert_string_equal(DriverInfo(&T)->LastAsyncEvent, "telemetry log changed (log 07h unreadable: Invalid Log Page)");
     // A persistent internal error asks for a reset.
     assert_true(NVMeModelRaiseAsyncEvent(T.Model, NM_AER_TYPE_ERROR, 3, NM_LOG_ERROR));
     WaitEvents(&T, 3);

@@ -426,34 +426,6 @@ static void test_completions_out_of_order(void** State) {
 /************************************************************************/
 // Forced resets
 
-typedef struct tag_WORKER {
-    DRIVER_TEST* Test;
-    U32 Number;
-    U32 Rounds;
-    U32 Failures;
-    U32 Mismatches;
-    PLATFORM_EVENT* Done;
-} WORKER;
-
-static void WorkerThread(LPVOID Context) {
-    WORKER* W = (WORKER*)Context;
-    U32 Blocks = 16 + W->Number * 8;
-    U64 Length = (U64)Blocks * 512 + 3;
-    U8* Out = DriverAlloc(Length);
-    U8* In = DriverAlloc(Length);
-    U64 Lba = 20000 + (U64)W->Number * 4096;
-    for (U32 Round = 0; Round < W->Rounds; Round++) {
-        U8* Source = Out + (W->Number & 1);  // odd workers use a misaligned (bounced) buffer
-        DriverFill(Source, (U64)Blocks * 512, W->Number * 1000 + Round);
-        if (NVMeWriteSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, Source) != KSTATUS_SUCCESS) W->Failures++;
-        if (NVMeReadSync(W->Test->Ns, Lba + Round % 8 * Blocks, Blocks, In) != KSTATUS_SUCCESS) W->Failures++;
-        if (memcmp(In, Source, (U64)Blocks * 512) != 0) W->Mismatches++;
-    }
-    DriverFree(Out, Length);
-    DriverFree(In, Length);
-    PlatformEventSignal(W->Done);
-}
-
 static void test_forced_resets_during_io(void** State) {
     (void)State;
     DRIVER_TEST T;
@@ -467,25 +439,13 @@ static void test_forced_resets_during_io(void** State) {
     DRIVER_SNAPSHOT Before, After;
     DriverSnapshot(&T, &Before);
     enum { WORKERS = 4 };
-    WORKER Workers[WORKERS];
-    for (U32 I = 0; I < WORKERS; I++) {
-        memset(&Workers[I], 0, sizeof(WORKER));
-        Workers[I].Test = &T;
-        Workers[I].Number = I;
-        Workers[I].Rounds = 60;
-        Workers[I].Done = PlatformEventCreate(TRUE);
-        assert_true(PlatformThreadCreate("worker", WorkerThread, &Workers[I]));
-    }
+    DRIVER_WORKER Workers[WORKERS];
+    DriverWorkersStart(&T, Workers, WORKERS, 60);
     for (U32 I = 0; I < 5; I++) {
         PlatformSleepMs(3);
         assert_int_equal(NVMeResetController(T.Index), KSTATUS_SUCCESS);
     }
-    for (U32 I = 0; I < WORKERS; I++) {
-        assert_true(PlatformEventWait(Workers[I].Done, HOUR_MS));
-        assert_int_equal(Workers[I].Failures, 0);
-        assert_int_equal(Workers[I].Mismatches, 0);
-        PlatformEventDestroy(Workers[I].Done);
-    }
+    DriverWorkersFinish(Workers, WORKERS);
     const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
     assert_int_equal(Info->Resets, 5);
     assert_int_equal(Info->State, NVME_STATE_READY);

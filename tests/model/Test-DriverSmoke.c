@@ -30,8 +30,9 @@ static const NVME_CONTROLLER_INFO* Attach(NVME_MODEL* Model) {
     U32 Before = NVMeGetControllerCount();
     PCI_DEVICE* Device = NVMeModelAttachPCI(Model);
     assert_non_null(Device);
-    PCIBindDrivers();
+    PCIBindDrivers();  // the controller comes up on its own thread
     assert_int_equal(NVMeGetControllerCount(), Before + 1);
+    assert_true(NVMeWaitBringUp(60000));
     static NVME_CONTROLLER_INFO View;
     assert_int_equal(NVMeGetController(Before, &View), KSTATUS_SUCCESS);
     return &View;

@@ -1,9 +1,9 @@
 // Test-NVMeSpec.c - the one decoder of each NVMe structure (storage/nvme/NVMe-Spec.c): status fields (SCT, SC,
 // More, DNR -> names and KSTATUS), CAP, Identify Controller and Namespace (with the driver's checks on what a device
-// returns, NVMeNamespaceUsable in NVMe-Admin.c), the SMART / Health, Error Information and Firmware Slot logs with
+// returns, NVMeNamespaceUsable in NVMe-Namespace.c), the SMART / Health, Error Information and Firmware Slot logs with
 // odd values, the critical warning texts, feature and event names. Pages are built byte by byte here, at the
 // offsets of the NVMe 2.0 figures, independently of the decoder.
-// SOURCES: storage/nvme/NVMe-Spec.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c
+// SOURCES: storage/nvme/NVMe-Spec.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c storage/nvme/NVMe-Namespace.c
 
 #include <stdarg.h>
 #include <stddef.h>

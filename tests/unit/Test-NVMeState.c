@@ -54,17 +54,23 @@ static void test_controller_states(void** State) {
         {NVME_STATE_READY, NVME_STATE_SHUTDOWN},    {NVME_STATE_ADMIN_ONLY, NVME_STATE_RESETTING},
         {NVME_STATE_ADMIN_ONLY, NVME_STATE_SHUTDOWN}, {NVME_STATE_RESETTING, NVME_STATE_READY},
         {NVME_STATE_RESETTING, NVME_STATE_ADMIN_ONLY}, {NVME_STATE_RESETTING, NVME_STATE_FAILED},
+        {NVME_STATE_RESETTING, NVME_STATE_SHUTDOWN}, {NVME_STATE_PROBING, NVME_STATE_REMOVED},
+        {NVME_STATE_READY, NVME_STATE_REMOVED},     {NVME_STATE_ADMIN_ONLY, NVME_STATE_REMOVED},
+        {NVME_STATE_RESETTING, NVME_STATE_REMOVED}, {NVME_STATE_FAILED, NVME_STATE_REMOVED},
+        {NVME_STATE_SHUTDOWN, NVME_STATE_REMOVED},
     };
-    assert_int_equal(NVMeControllerStates.Count, 6);
-    // 7 x 7 pairs with the one past the end, 10 legal.
-    assert_int_equal(CheckMachine(&NVMeControllerStates, Legal, ARRAY_COUNT(Legal)), 49 - 10);
+    assert_int_equal(NVMeControllerStates.Count, 7);
+    // 8 x 8 pairs with the one past the end, 17 legal.
+    assert_int_equal(CheckMachine(&NVMeControllerStates, Legal, ARRAY_COUNT(Legal)), 64 - 17);
     CheckNames(&NVMeControllerStates);
-    // Terminal states have no way out, and no state leads back to PROBING.
+    // FAILED and SHUTDOWN lead only to REMOVED, REMOVED nowhere, and no state back to PROBING.
     for (U32 To = 0; To < NVME_STATE_COUNT; To++) {
-        assert_false(NVMeStateLegal(&NVMeControllerStates, NVME_STATE_FAILED, To));
-        assert_false(NVMeStateLegal(&NVMeControllerStates, NVME_STATE_SHUTDOWN, To));
+        assert_true(NVMeStateLegal(&NVMeControllerStates, NVME_STATE_FAILED, To) == (To == NVME_STATE_REMOVED));
+        assert_true(NVMeStateLegal(&NVMeControllerStates, NVME_STATE_SHUTDOWN, To) == (To == NVME_STATE_REMOVED));
+        assert_false(NVMeStateLegal(&NVMeControllerStates, NVME_STATE_REMOVED, To));
         assert_false(NVMeStateLegal(&NVMeControllerStates, To, NVME_STATE_PROBING));
     }
+    assert_string_equal(NVMeControllerStateName(NVME_STATE_REMOVED), "removed");
     assert_string_equal(NVMeControllerStateName(NVME_STATE_ADMIN_ONLY), "admin queue only");
     assert_string_equal(NVMeControllerStateName(NVME_STATE_SHUTDOWN), "shut down");
     assert_string_equal(NVMeControllerStateName(99), "unknown");

@@ -23,6 +23,7 @@ I32 ShellNVMeFeatures(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeFlush(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeReset(I32 ArgumentCount, LPSTR* Arguments);
+I32 ShellNVMeAttach(I32 ArgumentCount, LPSTR* Arguments);
 
 /**
  * The controller an argument names ("nvme0" or "0"), or FALSE after

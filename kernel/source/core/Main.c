@@ -150,6 +150,9 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     VMDRegisterDriver();
     USBRegisterDriver();
     PCIInit();
+    // NVMe controllers come up on their own threads, in parallel: give healthy ones a moment so their disks
+    // are there at the prompt; a dead one is given up on in its own thread and never holds the prompt longer.
+    NVMeWaitBringUp(NVME_BOOT_WAIT_MS);
 
     ShellRegisterBuiltins();
     ShellRegisterSystemCommands();

@@ -172,6 +172,28 @@ static void PrintQueues(const NVME_CONTROLLER_INFO* Info) {
     }
 }
 
+/** The quirks applied ("none"), by name (NVMe-Quirks.c's table chose them). */
+static void PrintQuirks(const NVME_CONTROLLER_INFO* Info) {
+    ShellPrint("quirks    :");
+    if (Info->Quirks == 0) ShellPrint(" none");
+    for (U32 Bit = 0; Bit < NVME_QUIRK_COUNT; Bit++) {
+        if (!(Info->Quirks & (1U << Bit))) continue;
+        ShellPrint("%s %s", (Info->Quirks & ((1U << Bit) - 1)) ? "," : "", NVMeQuirkName(1U << Bit));
+    }
+    ShellPrint("\n");
+}
+
+/** APST as the driver set it: the policy and, per power state that idles, where to and after how long. */
+static void PrintApst(const NVME_CONTROLLER_INFO* Info) {
+    ShellPrint("apst      : %s (%s)\n", Info->ApstEnabled ? "enabled" : "disabled", Info->ApstPolicy);
+    for (U32 State = 0; State < NVME_APST_MAX_STATES; State++) {
+        U64 Entry = Info->ApstTable[State];
+        if (Entry == 0) continue;
+        ShellPrint("            PS%u -> PS%u after %llu ms idle\n", State, (U32)((Entry >> 3) & 0x1F),
+                   (Entry >> 8) & 0xFFFFFF);
+    }
+}
+
 static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     const NVME_CAP_INFO* Cap = &Info->Cap;
     ShellPrint("\nCairn's view of %s (PCI %04x:%02x:%02x.%u, %04x:%04x, BAR0 0x%llx, %llu KiB):\n", Info->Name,
@@ -193,6 +215,9 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
                Info->MdtsBytes ? "" : " (no limit)", Info->MaxCommandBytes);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
+    ShellPrint("bring up  : %u ms (given up after %u ms)\n", Info->BringUpMs, Info->BringUpBoundMs);
+    PrintQuirks(Info);
+    PrintApst(Info);
     if (Info->Polling) {
         ShellPrint("interrupts: none, completions polled (%s)\n", Info->PollingReason);
     } else {
@@ -350,6 +375,7 @@ I32 ShellNVMeFeatures(I32 ArgumentCount, LPSTR* Arguments) {
             Failed++;
         }
     }
+    PrintApst(Info);  // Get Features 0Ch carries a table: the driver's copy of what it set is shown instead
     if (Failed == ARRAY_COUNT(ShownFeatures)) {
         ShellError("nvme", "%s answered no Get Features command", Info->Name);
         return 1;
@@ -501,5 +527,50 @@ I32 ShellNVMeReset(I32 ArgumentCount, LPSTR* Arguments) {
                Info->Name, Ms, NVMeControllerStateName(Info->State), ResetsBefore, Info->Resets,
                Info->Resubmits - ResubmitsBefore, Info->CommandsCompleted - CompletedBefore);
     if (Info->LastResetReason[0]) ShellPrint("%s: last reset: %s\n", Info->Name, Info->LastResetReason);
+    return 0;
+}
+
+/************************************************************************/
+// attach, detach (Namespace Attachment, NVMe 1.4)
+
+/** `nvme attach|detach <ctrl> <nsid>`: this controller joins or leaves a namespace of its subsystem. */
+I32 ShellNVMeAttach(I32 ArgumentCount, LPSTR* Arguments) {
+    BOOL Attach = StringCompare(Arguments[1], "attach") == 0;
+    U32 Index;
+    U64 Nsid = 0;
+    if (ArgumentCount != 4 || !StringToU64(Arguments[3], &Nsid, FALSE) || Nsid == 0 || Nsid >= 0xFFFFFFFFULL) {
+        ShellError("nvme", "usage: nvme %s <controller> <nsid> (nvme0 or 0, NSID 1 and up)", Arguments[1]);
+        return 1;
+    }
+    if (!ShellNVMeParseController(Arguments[2], &Index) || NVMeGetController(Index, &View) != KSTATUS_SUCCESS ||
+        !RequireAdmin(&View)) {
+        return 1;
+    }
+    if (!(View.Identify.Oacs & NVME_OACS_NAMESPACE_MANAGEMENT)) {
+        ShellError("nvme", "%s has no Namespace Management (OACS bit 3 clear): nothing sent", View.Name);
+        return 1;
+    }
+    KSTATUS Status = NVMeAttachNamespace(Index, (U32)Nsid, Attach);
+    if (Status != KSTATUS_SUCCESS) {
+        char Reason[96];
+        DescribeFailure(Index, Status, Reason, sizeof(Reason));
+        ShellError("nvme", "%s: namespace %llu not %s: %s", View.Name, Nsid, Attach ? "attached" : "detached",
+                   Reason);
+        return 1;
+    }
+    const NVME_NAMESPACE_INFO* Found = NULL;
+    if (NVMeGetController(Index, &View) == KSTATUS_SUCCESS) {
+        for (U32 I = 0; View.Namespaces && I < View.ActiveNamespaceCount && !Found; I++) {
+            if (View.Namespaces[I].NSID == Nsid) Found = &View.Namespaces[I];
+        }
+    }
+    if (Attach && Found && Found->Exposed) {
+        ShellPrint("%s: namespace %llu attached: %s\n", View.Name, Nsid, Found->DiskName);
+    } else if (Attach) {
+        ShellPrint("%s: namespace %llu attached, not served: %s\n", View.Name, Nsid,
+                   Found ? Found->Reason : "not in the active list");
+    } else {
+        ShellPrint("%s: namespace %llu detached; its disk fails every request\n", View.Name, Nsid);
+    }
     return 0;
 }

@@ -492,11 +492,11 @@ static const NVME_SUBCOMMAND Subcommands[] = {
     {"list", CommandListEntry},        {"info", ShellNVMeInfo},          {"smart", ShellNVMeSmart},
     {"error-log", ShellNVMeErrorLog},  {"regs", ShellNVMeRegisters},     {"features", ShellNVMeFeatures},
     {"trim", ShellNVMeTrim},           {"flush", ShellNVMeFlush},        {"reset", ShellNVMeReset},
-    {"bench", CommandBench},
+    {"bench", CommandBench},           {"attach", ShellNVMeAttach},      {"detach", ShellNVMeAttach},
 };
 
-#define NVME_USAGE "nvme list|info|smart|error-log|regs|features|reset <ctrl> | trim <disk> <lba> <count> | " \
-                   "flush <disk> | bench <disk> ..."
+#define NVME_USAGE "nvme list|info|smart|error-log|regs|features|reset <ctrl> | attach|detach <ctrl> <nsid> | " \
+                   "trim <disk> <lba> <count> | flush <disk> | bench <disk> ..."
 
 static I32 CommandNVMe(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount < 2) {
@@ -514,7 +514,8 @@ static I32 CommandNVMe(I32 ArgumentCount, LPSTR* Arguments) {
 
 static const SHELL_COMMAND NVMeShellCommand = {
     "nvme", "list|info|smart|... (help nvme)",
-    "NVMe: list, info|smart|error-log|regs|features|reset <ctrl>, trim <disk> <lba> <n>, flush <disk>, bench <disk>",
+    "NVMe: list, info|smart|error-log|regs|features|reset <ctrl>, attach|detach <ctrl> <nsid>, trim <disk> <lba> <n>, "
+    "flush <disk>, bench <disk>",
     CommandNVMe};
 
 void ShellRegisterNVMeCommands(void) { ShellRegisterCommand(&NVMeShellCommand); }

@@ -97,6 +97,10 @@ U32 NVMeMaxBlocksPerCommand(U64 MaxCommandBytes, U32 LbaSize);
 /************************************************************************/
 // Ring and command identifier arithmetic (pure, NVMe-Queue.c)
 
+#define NVME_CQ_STATE(Head, Phase) ((U32)(Head) | ((U32)(Phase) << 16))
+#define NVME_CQ_STATE_HEAD(State) ((U16)(State))
+#define NVME_CQ_STATE_PHASE(State) ((U8)((State) >> 16))
+
 #define NVME_CID_INDEX_BITS 12        // tracker index; the 4 bits above are a generation
 #define NVME_CID_INDEX_MASK 0x0FFF
 #define NVME_MAX_QUEUE_DEPTH 4096     // so an index always fits the CID's low bits
@@ -131,7 +135,33 @@ void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
 
 /************************************************************************/
-// Namespace policy (pure, NVMe-Admin.c)
+// Quirks (pure, NVMe-Quirks.c)
+
+/** The quirks of a PCI vendor/device pair (entries without strings). */
+U32 NVMeQuirksForDevice(U16 VendorId, U16 DeviceId);
+/** The quirks of an Identify vendor, model and firmware (entries with strings). */
+U32 NVMeQuirksForIdentity(U16 Vid, LPCSTR Model, LPCSTR Firmware);
+/** How long to wait after clearing CC.EN before reading CSTS (NVME_QUIRK_DELAY_BEFORE_READY), in ms. */
+U32 NVMeQuirkDelayMs(U32 Quirks);
+/** "delay before ready, no Write Zeroes" ("none" when Quirks is 0). */
+void NVMeQuirksFormat(U32 Quirks, LPSTR Buffer, SIZE Size);
+
+/************************************************************************/
+// APST (pure part, NVMe-Power.c)
+
+#define NVME_APST_DEFAULT_MAX_LATENCY_US 100000  // Linux's default_ps_max_latency_us
+
+/**
+ * Linux's APST table (nvme_configure_apst) from the Identify Controller page: walking from the deepest state up,
+ * each non-operational state whose exit latency is at most MaxLatencyUs becomes the idle target of every
+ * shallower state, entered after 50 x (entry + exit latency) of idle time (in ms, rounded up). NoDeepest skips
+ * state NPSS. Returns the deepest state used (-1: none fits, the table stays zero).
+ */
+I32 NVMeApstBuildTable(const U8* IdentifyData, U8 Npss, U32 MaxLatencyUs, BOOL NoDeepest,
+                       U64 Table[NVME_APST_MAX_STATES]);
+
+/************************************************************************/
+// Namespace policy (pure, NVMe-Namespace.c)
 
 /** TRUE when the driver can serve the namespace; otherwise Reason says why not. */
 BOOL NVMeNamespaceUsable(const NVME_NAMESPACE_INFO* Info, U32 PageSize, LPSTR Reason, SIZE ReasonSize);
@@ -197,8 +227,15 @@ LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 #define NVME_RESET_ATTEMPTS 3           // a controller that fails this many resets in a row is failed
 #define NVME_MAX_AERS 8                 // Asynchronous Event Requests kept outstanding, at most
 #define NVME_AER_RING 16                // events waiting for the watchdog to read their log page
-#define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s for the shutdown wait
+#define NVME_SHUTDOWN_MIN_MS 5000       // RTD3E is clamped to 5..60 s: the whole poweroff hook's bound
 #define NVME_SHUTDOWN_MAX_MS 60000
+#define NVME_MAX_PARKED 8               // DMA regions kept from reuse until the controller is seen disabled
+#define NVME_MAX_SAVED_FEATURES 16      // NVMeSetFeature values re-applied after a reset
+
+// Controller->Stopping: shutdown or detach wants the controller; whoever holds ResetMutex lets go
+#define NVME_STOP_NONE 0
+#define NVME_STOP_ASKED 1     // self-timed waits, ready waits and reset attempts give up at their next step
+#define NVME_STOP_OWNED 2     // the stopper holds ResetMutex: its own commands run normally
 
 // Tracker flags
 #define NVME_TRACKER_NO_DEADLINE 0x01  // Asynchronous Event Requests: outstanding until an event
@@ -206,6 +243,7 @@ LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 #define NVME_TRACKER_ABORT_SENT 0x04   // an Abort named this command
 #define NVME_TRACKER_CANCEL 0x08       // never posted again: failed by a reset (AERs, Aborts, abandoned commands)
 #define NVME_TRACKER_RECOVERY 0x10     // issued by the reset (or watchdog) thread: passes a RECOVERING queue
+#define NVME_TRACKER_QUIET 0x20        // a probe: its failure is expected, not logged
 
 struct tag_NVME_CONTROLLER;
 struct tag_NVME_QUEUE;
@@ -262,8 +300,12 @@ typedef struct tag_NVME_QUEUE {
     volatile NVME_COMMAND* Sq;
     volatile NVME_COMPLETION* Cq;
     LINEAR SqDoorbell, CqDoorbell;
-    U16 SqTail, SqHead, CqHead;
-    U8 CqPhase;
+    U16 SqTail, SqHead;
+    /**
+     * The CQ head (bits 15:0) and the phase expected there (bit 16), one word: the reaper (under Lock) stores it
+     * after the head doorbell, the top half loads it without the lock (NVMeQueueInterrupt says why that is safe).
+     */
+    U32 CqState;
     NVME_CID_ALLOCATOR Cids;
     NVME_TRACKER* Trackers;     // Depth - 1
     U16 TrackerCount;
@@ -275,21 +317,44 @@ typedef struct tag_NVME_QUEUE {
     PLATFORM_WORK* Work;        // the bottom half
     PLATFORM_MUTEX* BounceMutex;
     U32 MessageIndex;           // interrupt vector number given to Create I/O CQ
-    BOOL SharedVector;          // the handler must check its own CQ
     NVME_QUEUE_INFO Stats;      // counters, copied into the public view
 } NVME_QUEUE;
 
-/** NVME_NAMESPACE (opaque in NVMe.h). */
+/**
+ * NVME_NAMESPACE (opaque in NVMe.h): one namespace as the driver met it, never freed (its DISK may be held by a
+ * mount for ever). A namespace that goes away (detached, deleted, changed under us) is Exposed no more and its
+ * disk is unregistered; if its NSID comes back, a new NVME_NAMESPACE (and a new DISK) serves it.
+ */
 struct tag_NVME_NAMESPACE {
     struct tag_NVME_CONTROLLER* Controller;
-    NVME_NAMESPACE_INFO* Info;
+    NVME_NAMESPACE_INFO* Info;  // &InfoData
+    NVME_NAMESPACE_INFO InfoData;
     U32 Nsid;
     U32 LbaSize;
     U64 Blocks;
     U32 MaxBlocks;              // per command
-    BOOL Exposed;
+    BOOL Exposed;               // I/O allowed (cleared when it goes away)
+    BOOL DiskRegistered;
     DISK Disk;
 };
+
+/**
+ * The active namespaces, published whole (one pointer, under ViewLock): readers never see a count that does not
+ * match the arrays. A rescan publishes a new table; old tables are kept (a view copy may still point at them).
+ */
+typedef struct tag_NVME_NAMESPACE_TABLE {
+    U32 Count;
+    struct tag_NVME_NAMESPACE** Namespaces;  // by NSID
+    NVME_NAMESPACE_INFO* Infos;              // copies for the view, same order
+    struct tag_NVME_NAMESPACE_TABLE* Older;
+} NVME_NAMESPACE_TABLE;
+
+/** A feature value set with NVMeSetFeature, put back after a reset (the controller forgets it). */
+typedef struct tag_NVME_SAVED_FEATURE {
+    U8 FeatureId;
+    U32 Nsid;
+    U32 Dword11;
+} NVME_SAVED_FEATURE;
 
 /**
  * The controller. Info is the master copy of the public view: NVMeGetController copies it out under ViewLock.
@@ -304,7 +369,7 @@ typedef struct tag_NVME_CONTROLLER {
     U64 RegisterSize;
     PLATFORM_DMA IdentifyPage;  // Identify Controller, kept
     PLATFORM_DMA ScratchPage;   // admin data transfers, under AdminMutex
-    PLATFORM_DMA EventPage;     // log pages read for asynchronous events (the watchdog's own)
+    PLATFORM_DMA EventPage;     // the ResetMutex holder's page (event logs, a reset's APST table), bring-up's before
     PLATFORM_MUTEX* AdminMutex;
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
@@ -315,12 +380,28 @@ typedef struct tag_NVME_CONTROLLER {
     BOOL InterruptsActive;
     PLATFORM_EVENT* PollEvent;
     BOOL PollThreadStarted;
-    PLATFORM_LOCK* WaiterLock;
+    PLATFORM_LOCK* WaiterLock;  // request completion state (NVMe-Request.c); taken after a queue lock, never before
     PLATFORM_EVENT* Waiters[NVME_WAITER_POOL];
     U32 WaiterFree;             // bit i: Waiters[i] is free
-    NVME_NAMESPACE_INFO* NamespaceInfos;
-    struct tag_NVME_NAMESPACE* Namespaces;  // parallel to NamespaceInfos
-    U32 NamespaceCount;
+    // Namespaces (NVMe-Namespace.c)
+    NVME_NAMESPACE_TABLE* Namespaces;  // published under ViewLock; never NULL after bring-up allocated it
+    PLATFORM_MUTEX* NamespaceMutex;    // one scan at a time
+    U32 RescanRequested;               // an event asked for a rescan (under ViewLock with RescanRunning)
+    BOOL RescanRunning;
+    // Bring-up (NVMe-BringUp.c) and life (NVMe-Core.c)
+    U32 Quirks;                 // NVME_QUIRK_*
+    U64 BringUpStartNs;
+    U64 BringUpDeadlineNs;      // while probing: every wait ends by then (0 once bring-up is over)
+    BOOL BringUpRunning;        // the bring-up thread has not finished
+    BOOL Enabled;               // the driver programmed the admin queue and set EN (something to quiet on failure)
+    U32 Stopping;               // NVME_STOP_*
+    BOOL Removed;               // detached: BAR0 is never touched again (NVMeRead32 answers all ones)
+    U32 ThreadsRunning;         // watchdog, poll and rescan threads not yet ended (detach waits for 0)
+    PLATFORM_DMA Parked[NVME_MAX_PARKED];  // memory the controller may still write; freed once it is disabled
+    U32 ParkedCount;            // under ViewLock
+    // Features to put back after a reset (NVMe-Features.c, under ViewLock)
+    NVME_SAVED_FEATURE SavedFeatures[NVME_MAX_SAVED_FEATURES];
+    U32 SavedFeatureCount;
     U32 IoTimeoutMs, AdminTimeoutMs;  // nvme.io_timeout / nvme.admin_timeout (seconds on the command line)
     // Recovery (NVMe-Recovery.c)
     PLATFORM_MUTEX* ResetMutex;  // one reset, shutdown or watchdog pass at a time
@@ -493,11 +574,33 @@ KSTATUS NVMeAdminCommandTimed(NVME_CONTROLLER* Controller, NVME_COMMAND* Command
 KSTATUS NVMeAdminIdentify(NVME_CONTROLLER* Controller, U8 Cns, U32 Nsid, PHYSICAL Page, BOOL Quiet);
 /** Set Features Number of Queues; *Granted receives min(NSQA, NCQA) + 1. */
 KSTATUS NVMeAdminSetQueueCount(NVME_CONTROLLER* Controller, U32 Wanted, U32* Granted);
-KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled);
+/**
+ * Create I/O CQ, then SQ. On a failure *MayExist says whether the controller may still hold either (a timeout, or
+ * a failed clean-up): the rings must then not be freed or reused before the controller is disabled.
+ */
+KSTATUS NVMeAdminCreateQueuePair(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL InterruptsEnabled,
+                                 BOOL* MayExist);
 /** Deletes the SQ (DeleteCq FALSE) or the CQ of Queue, waiting at most TimeoutMs. */
 KSTATUS NVMeAdminDeleteQueue(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, BOOL DeleteCq, U32 TimeoutMs);
-/** Reads the active namespace list (or probes 1..NN) and identifies each namespace. */
-KSTATUS NVMeAdminDiscoverNamespaces(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-Namespace.c
+
+/**
+ * Reads the active namespace list (CNS 02h page by page, or probes 1..NN) and identifies each namespace: new
+ * ones are added (exposed when usable and the controller has I/O queues), gone or changed ones stop being
+ * exposed and lose their disk. Bring-up calls it first (then a timeout fails the bring-up); rescans after events
+ * and attach/detach later (supervised). KSTATUS_TIMEOUT when the controller stopped answering.
+ */
+KSTATUS NVMeNamespaceScan(NVME_CONTROLLER* Controller);
+/** Registers a DISK for every exposed namespace that has none yet. */
+void NVMeNamespaceRegisterDisks(NVME_CONTROLLER* Controller);
+/** A rescan in its own thread (the watchdog cannot wait for supervised commands); a second request reruns it. */
+void NVMeNamespaceRequestRescan(NVME_CONTROLLER* Controller);
+/** Unregisters every disk of the controller (detach, failure of a live one): their requests fail from now on. */
+void NVMeNamespaceDropDisks(NVME_CONTROLLER* Controller, LPCSTR Reason);
+/** The current table (acquire). */
+NVME_NAMESPACE_TABLE* NVMeNamespaceTable(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Core.c
@@ -511,8 +614,26 @@ void NVMeViewSetText(NVME_CONTROLLER* Controller, LPSTR Field, SIZE Size, LPCSTR
 /** Records a failed command's status in the view (LastErrorStatus and its name in LastError, together). */
 void NVMeViewSetError(NVME_CONTROLLER* Controller, U16 NvmeStatus);
 
+/** BAR0 registers; once the controller is Removed, reads answer all ones and writes go nowhere. */
 U32 NVMeRead32(NVME_CONTROLLER* Controller, U32 Offset);
 void NVMeWrite32(NVME_CONTROLLER* Controller, U32 Offset, U32 Value);
+/**
+ * Keeps a DMA region the controller may still write (a timed-out command's page, the rings of a queue whose
+ * creation or deletion failed) from being freed or reused until the controller is seen disabled; *Region is
+ * emptied. With no room left the region is forgotten (never freed).
+ */
+void NVMeDmaPark(NVME_CONTROLLER* Controller, PLATFORM_DMA* Region);
+/** CC.EN=0 and RDY=0 were seen: nothing parked can be written any more, so it goes (or refills a lost page). */
+void NVMeDmaReleaseParked(NVME_CONTROLLER* Controller);
+/** A given-up command named Page: if it is the scratch or event page, a fresh page replaces it, the old is parked. */
+void NVMeDmaRetirePage(NVME_CONTROLLER* Controller, PHYSICAL Page);
+/** TRUE while shutdown or detach asks the holder of ResetMutex to let go (NVME_STOP_ASKED). */
+static inline BOOL NVMeStopAsked(NVME_CONTROLLER* Controller) {
+    return __atomic_load_n(&Controller->Stopping, __ATOMIC_ACQUIRE) == NVME_STOP_ASKED;
+}
+/** A thread of the controller's (watchdog, poll, rescan) starts / ends: detach waits for them all. */
+BOOL NVMeThreadStart(NVME_CONTROLLER* Controller, LPCSTR Suffix, PLATFORM_FUNCTION Function);
+void NVMeThreadEnd(NVME_CONTROLLER* Controller);
 NVME_CONTROLLER* NVMeGetControllerInternal(U32 Index);
 /** The admin queue and the I/O queues in use, in that order: the one list every walk over the queues uses. */
 U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues);
@@ -520,6 +641,24 @@ U32 NVMeControllerQueues(NVME_CONTROLLER* Controller, NVME_QUEUE** Queues);
 KSTATUS NVMeControllerDisable(NVME_CONTROLLER* Controller);
 /** Programs AQA/ASQ/ACQ and CC from the admin queue, sets EN and waits for RDY=1, bounded by CAP.TO. */
 KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller);
+/** Waits (sleeping between reads) until CSTS.RDY equals Ready, bounded by CAP.TO (and bring-up's bound). */
+KSTATUS NVMeControllerWaitReady(NVME_CONTROLLER* Controller, BOOL Ready);
+/** Records why a step failed in StateReason; returns Status. */
+KSTATUS NVMeControllerFail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) PRINTF_LIKE(3, 4);
+/** The vector queue Index (0 = admin) uses and its completion variant. */
+void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U32 Index);
+
+/************************************************************************/
+// NVMe-BringUp.c
+
+/** Brings the controller up on its own thread (Attach returns at once). */
+void NVMeBringUpStart(NVME_CONTROLLER* Controller);
+
+/************************************************************************/
+// NVMe-Power.c
+
+/** Applies the APST policy (bring-up and after every reset; self-timed: the caller supervises). */
+void NVMePowerApply(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Recovery.c
@@ -534,6 +673,12 @@ void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason);
 void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context);
 /** Tells the watchdog to reset the controller at its next pass (from a thread that cannot wait). */
 void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/************************************************************************/
+// NVMe-Features.c
+
+/** Puts back the features NVMeSetFeature set (after a reset; self-timed). */
+void NVMeFeaturesReapply(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Health.c
@@ -551,7 +696,19 @@ void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 /** The I/O queue a new command goes to. */
 NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
 /** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */
-KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer);
+static inline KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer) {
+    if (UNLIKELY(Namespace == NULL || Buffer == NULL || Blocks == 0)) return KSTATUS_BAD_PARAMETER;
+    // A namespace not served (never exposed, or gone: detached, removed) has no blocks, so the range check
+    // refuses it too; only then is it told apart from a bad range.
+    if (UNLIKELY(Lba >= Namespace->Blocks || Blocks > Namespace->Blocks - Lba)) {
+        return Namespace->Exposed ? KSTATUS_BAD_PARAMETER : KSTATUS_IO_ERROR;
+    }
+    U32 State = Namespace->Controller->Info.State;
+    if (LIKELY((1U << State) & ((1U << NVME_STATE_READY) | (1U << NVME_STATE_RESETTING)))) {
+        return KSTATUS_SUCCESS;  // a reset holds the commands
+    }
+    return State == NVME_STATE_ADMIN_ONLY ? KSTATUS_NOT_SUPPORTED : KSTATUS_IO_ERROR;
+}
 /** The error a caller gets when no tracker could be had (failed controller, or a queue that stayed full). */
 KSTATUS NVMeIoNoTracker(NVME_CONTROLLER* Controller);
 /** Logs a failed command (rate limited) and records it on the controller. */
@@ -563,8 +720,8 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode);
 /************************************************************************/
 // NVMe-Disk.c
 
-/** Registers a DISK for every exposed namespace of Controller. */
-void NVMeDiskRegisterNamespaces(NVME_CONTROLLER* Controller);
+/** Registers Namespace's DISK (once); FALSE when the disk layer refused it (the namespace is then not exposed). */
+BOOL NVMeDiskRegister(NVME_NAMESPACE* Namespace);
 
 #endif  // NVME_WITH_PLATFORM
 

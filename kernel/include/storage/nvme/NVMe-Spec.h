@@ -141,6 +141,7 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_ADMIN_SET_FEATURES 0x09
 #define NVME_ADMIN_GET_FEATURES 0x0A
 #define NVME_ADMIN_ASYNC_EVENT 0x0C
+#define NVME_ADMIN_NAMESPACE_ATTACHMENT 0x15
 
 // NVM command set (the ones NVMeSubmitIO accepts: Flush, Write, Read)
 #define NVME_IO_FLUSH 0x00
@@ -155,6 +156,8 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_CQ_IRQ_VECTOR_SHIFT 16
 #define NVME_LOG_RETAIN_EVENT 0x8000   // RAE: reading does not clear the event
 #define NVME_ABORT_DW0_NOT_ABORTED 0x1 // Abort completion DW0 bit 0: the command was not aborted
+#define NVME_NS_ATTACH 0x0             // Namespace Attachment CDW10 SEL (figure 189)
+#define NVME_NS_DETACH 0x1
 
 /************************************************************************/
 // Identify (figures 273, 275, 280)
@@ -180,6 +183,16 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_LPA_EXTENDED_DATA 0x04    // offsets and more than 4 KiB
 #define NVME_OAES_NAMESPACE_NOTICES 0x100
 #define NVME_OAES_FIRMWARE_NOTICES 0x200
+#define NVME_OACS_NAMESPACE_MANAGEMENT 0x0008  // Namespace Management and Attachment
+#define NVME_APSTA_SUPPORTED 0x01      // autonomous power state transitions
+// Power state descriptors (figure 276): 32 bytes each from byte 2048; flags byte 3 bit 1: non-operational
+#define NVME_POWER_STATES_OFFSET 2048
+#define NVME_POWER_STATE_SIZE 32
+#define NVME_PS_FLAGS_NON_OPERATIONAL 0x02
+#define NVME_PS_ENTRY_LATENCY 4        // ENLAT, microseconds
+#define NVME_PS_EXIT_LATENCY 8         // EXLAT, microseconds
+#define NVME_APST_TABLE_SIZE 256       // Set Features 0Ch data: 32 entries of 8 bytes
+#define NVME_APST_ENABLE 0x1           // CDW11 / DW0 bit 0: APSTE
 
 /** Identify Controller, decoded; texts trimmed, unprintable bytes as '?'. */
 typedef struct tag_NVME_IDENTIFY_INFO {
@@ -365,6 +378,7 @@ typedef struct tag_NVME_FIRMWARE_LOG {
 #define NVME_EVENT_TYPE_IO_COMMAND_SET 6
 #define NVME_EVENT_TYPE_VENDOR 7
 #define NVME_EVENT_ERROR_PERSISTENT_INTERNAL 3   // the controller needs a reset
+#define NVME_EVENT_NOTICE_NAMESPACE_CHANGED 0    // Namespace Attribute Changed (log 04h)
 // Asynchronous Event Configuration (figure 330): SMART warnings 0-4, PMR 5, notices as in OAES
 #define NVME_EVENT_CONFIG_SMART 0x1F
 #define NVME_EVENT_CONFIG_PMR 0x20

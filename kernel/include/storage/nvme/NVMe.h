@@ -59,7 +59,21 @@
 #define NVME_STATE_ADMIN_ONLY 3 // up, but no I/O queue could be created
 #define NVME_STATE_RESETTING 4 // being reset (timeout, fatal status, or asked to): new commands wait
 #define NVME_STATE_SHUTDOWN 5  // shut down (CC.SHN) by the poweroff/reboot hook; nothing more is accepted
-#define NVME_STATE_COUNT 6
+#define NVME_STATE_REMOVED 6   // the PCI function went away (hot unplug, a VMD reset): BAR0 is never touched again
+#define NVME_STATE_COUNT 7
+
+// Quirks (NVMe-Quirks.c holds the table: which devices, and where each entry comes from)
+#define NVME_QUIRK_DELAY_BEFORE_READY 0x01  // wait 2.3 s after clearing CC.EN before reading CSTS
+#define NVME_QUIRK_MQES_ZERO_IS_64 0x02     // CAP.MQES reads 0: the queues take 64 entries
+#define NVME_QUIRK_NO_WRITE_ZEROES 0x04     // Write Zeroes is broken: never sent
+#define NVME_QUIRK_BROKEN_MSI 0x08          // plain MSI never fires: MSI-X or INTx only
+#define NVME_QUIRK_NO_APST 0x10             // any autonomous power state transition kills it: APST off
+#define NVME_QUIRK_NO_DEEPEST_PS 0x20       // its deepest power state drops it off the bus: APST stops above it
+#define NVME_QUIRK_DMA_48BIT 0x40           // it addresses only 48 bits of DMA
+#define NVME_QUIRK_COUNT 7
+
+// APST policy (NVMe-Power.c)
+#define NVME_APST_MAX_STATES 32
 
 /************************************************************************/
 // Read-only views
@@ -80,6 +94,7 @@ typedef struct tag_NVME_NAMESPACE_INFO {
     char Reason[NVME_REASON_LENGTH];  // why not exposed ("" when exposed)
     char DiskName[DISK_NAME_LENGTH];  // "nvme0n1" ("" when not exposed)
     U32 MaxBlocksPerCommand;  // largest single device command (MDTS, PRP pool, NLB limits)
+    BOOL Removed;             // was exposed, then detached or deleted: its disk fails every request
 } NVME_NAMESPACE_INFO;
 
 typedef struct tag_NVME_QUEUE_INFO {
@@ -108,7 +123,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 State;                        // NVME_STATE_*
     char StateReason[NVME_REASON_LENGTH];
     // PCI
-    U16 PciSegment;
+    U32 PciSegment;                   // 0x10000 and up behind a VMD
     U8 PciBus, PciDevice, PciFunction;
     U16 PciVendorId, PciDeviceId;
     PHYSICAL RegisterBase;            // BAR0
@@ -118,7 +133,10 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     NVME_CAP_INFO Cap;
     U32 PageSize;                     // CC.MPS in bytes
     U32 ReadyTimeoutMs;               // (CAP.TO + 1) * 500
+    U32 BringUpBoundMs;               // bring-up gives up on a controller that is not up within this
+    U32 BringUpMs;                    // how long bring-up took (0 while probing)
     BOOL WasEnabledByFirmware;        // CC.EN was set when the driver took over
+    U32 Quirks;                       // NVME_QUIRK_* applied (NVMeQuirkName names them)
     // Identify Controller
     BOOL IdentifyValid;
     NVME_IDENTIFY_INFO Identify;
@@ -168,6 +186,16 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 WaiterEventsFree;             // of the pooled waiter events (NVME_WAITER_POOL when idle)
     U32 ExtraWaiterEvents;            // waiter events made beyond the pool and not yet destroyed
     U64 InvalidTransitions;           // state changes a table refused (a driver bug: 0)
+    // Power (APST, NVMe-Power.c)
+    BOOL ApstSupported;               // Identify APSTA bit 0
+    BOOL ApstEnabled;                 // what the driver set (Set Features 0Ch, APSTE)
+    U32 ApstMaxLatencyUs;             // the policy's bound on a state's exit latency (0: APST off)
+    U64 ApstTable[NVME_APST_MAX_STATES];  // the table sent (ITPS 7:3, ITPT 31:8 in ms), by power state
+    char ApstPolicy[NVME_REASON_LENGTH];  // "Linux's table (exit latency <= 100000 us)", "off: nvme.apst=0", ...
+    U32 FeaturesSaved;                // features set with NVMeSetFeature, re-applied after every reset
+    BOOL BringUpRunning;              // its bring-up thread has not finished
+    U32 ThreadsRunning;               // its watchdog, poll and rescan threads still running
+    U64 NamespaceRescans;             // namespace lists read again (attribute-changed events, attach/detach)
 } NVME_CONTROLLER_INFO;
 
 /************************************************************************/
@@ -272,6 +300,27 @@ KSTATUS NVMeReadSmartLog(U32 ControllerIndex, U32 Nsid, NVME_SMART_LOG* Smart);
  */
 KSTATUS NVMeReadErrorLog(U32 ControllerIndex, NVME_ERROR_ENTRY* Entries, U32 MaxEntries, U32* Count);
 KSTATUS NVMeReadFirmwareLog(U32 ControllerIndex, NVME_FIRMWARE_LOG* Firmware);
+
+/************************************************************************/
+// Bring-up, quirks, namespaces (issue 11)
+
+/**
+ * Waits until no controller is still being brought up (each comes up on its own thread, in parallel), at most
+ * TimeoutMs; TRUE when none is left. The boot waits a short while so healthy controllers' disks are there at
+ * the prompt; a dead controller is given up on later, in its own thread, within its BringUpBoundMs.
+ */
+BOOL NVMeWaitBringUp(U32 TimeoutMs);
+#define NVME_BOOT_WAIT_MS 3000  // what the boot gives bring-ups before the prompt (QEMU's take milliseconds)
+/** "delay before ready", ... for one NVME_QUIRK_* bit; NULL for an unknown one. */
+LPCSTR NVMeQuirkName(U32 Quirk);
+/**
+ * Namespace Attachment (admin 15h, needs OACS bit 3): attaches (Attach TRUE) or detaches namespace Nsid to or
+ * from this controller, then reads the namespace list again: an attached namespace becomes a disk, a detached
+ * one's disk fails every request from then on. KSTATUS_NOT_SUPPORTED without namespace management.
+ */
+KSTATUS NVMeAttachNamespace(U32 ControllerIndex, U32 Nsid, BOOL Attach);
+/** Reads the active namespace list again (as a Namespace Attribute Changed event does) and waits for it. */
+KSTATUS NVMeRescanNamespaces(U32 ControllerIndex);
 
 
 #endif  // STORAGE_NVME_H_INCLUDED

@@ -15,7 +15,8 @@
  * Write Zeroes (opcode 08h) moves no data; NLB is 16 bits (0-based), so a
  * long range becomes commands of 65536 blocks.
  *
- * Both exist only when Identify Controller ONCS says so (bits 2 and 3);
+ * Both exist only when Identify Controller ONCS says so (bits 2 and 3), and
+ * Write Zeroes only on a controller without NVME_QUIRK_NO_WRITE_ZEROES;
  * otherwise KSTATUS_NOT_SUPPORTED, and no command is sent (the model flags
  * an unadvertised command). Commands of one call are in flight together on
  * one queue and complete as one request (the first error wins), with the
@@ -81,8 +82,11 @@ static KSTATUS RangeCommand(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U64 B
     U16 Needed = Opcode == NVME_IO_DSM ? NVME_ONCS_DSM : NVME_ONCS_WRITE_ZEROES;
     NVME_CONTROLLER* Controller = Namespace->Controller;
     if ((Controller->Info.Identify.Oncs & Needed) == 0) return KSTATUS_NOT_SUPPORTED;
+    // Some controllers advertise a Write Zeroes that corrupts or hangs (NVMe-Quirks.c): never sent to them.
+    if (Opcode == NVME_IO_WRITE_ZEROES && (Controller->Quirks & NVME_QUIRK_NO_WRITE_ZEROES)) return KSTATUS_NOT_SUPPORTED;
 
     NVME_QUEUE* Queue = NVMeIoPickQueue(Controller);
+    if (Queue == NULL) return KSTATUS_IO_ERROR;
     NVME_REQUEST Request;
     NVMeRequestInit(Controller, &Request);
     U64 End = Lba + Blocks;

@@ -24,7 +24,8 @@
  * and always end (completion, retry limit, resubmission limit, failed
  * controller), so a waiter keeps only a backstop of (3 + 2) x timeout + 10
  * minutes against a broken machinery; before that (bring-up), and for the
- * commands the watchdog and resets time themselves, the wait is the timeout.
+ * commands the watchdog and resets time themselves, the wait is the timeout,
+ * and during bring-up never beyond its bound (NVMe-BringUp.c).
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -40,12 +41,24 @@
 // Waiting
 
 U64 NVMeDeadlineLimitNs(NVME_CONTROLLER* Controller, U32 TimeoutMs, BOOL SelfTimed) {
-    if (SelfTimed || !Controller->WatchdogStarted) return (U64)TimeoutMs * NS_PER_MS;
-    return ((U64)(NVME_MAX_RESUBMITS + 2) * TimeoutMs + BACKSTOP_EXTRA_MS) * NS_PER_MS;
+    U64 Limit = (SelfTimed || !Controller->WatchdogStarted)
+                    ? (U64)TimeoutMs * NS_PER_MS
+                    : ((U64)(NVME_MAX_RESUBMITS + 2) * TimeoutMs + BACKSTOP_EXTRA_MS) * NS_PER_MS;
+    // While probing, no wait outlives the bring-up bound (NVMe-BringUp.c).
+    U64 End = __atomic_load_n(&Controller->BringUpDeadlineNs, __ATOMIC_RELAXED);
+    if (End) {
+        U64 Now = PlatformTimeNs();
+        Limit = MIN(Limit, End > Now ? End - Now : 0);
+    }
+    return Limit;
 }
 
 BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event) {
-    if (PlatformEventWait(Event, NVME_WAIT_STEP_MS)) return TRUE;
+    if (Event == NULL) {
+        PlatformSleepMs(1);  // no event could be had (NVMeRequestInit): poll, a short step at a time
+    } else if (PlatformEventWait(Event, NVME_WAIT_STEP_MS)) {
+        return TRUE;
+    }
     U32 Found = NVMeQueueReap(Queue);
     if (Found) {
         U64 State = PlatformLockAcquire(Queue->Lock);

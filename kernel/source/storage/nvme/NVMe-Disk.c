@@ -13,6 +13,9 @@
  *               nothing to do
  *   TRIM        Dataset Management deallocate (NVMeTrim) when ONCS has it
  *               (SupportsTrim says so), else KSTATUS_NOT_SUPPORTED
+ * A namespace that goes away (NVMe-Namespace.c) has its DISK unregistered:
+ * requests already past DiskCommand fail here (not exposed), later ones in
+ * the disk layer (disabled).
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -38,7 +41,8 @@ static KSTATUS NVMeDiskGetInfo(NVME_NAMESPACE* Namespace, DISK* Disk, DISK_INFO*
 
 static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     NVME_NAMESPACE* Namespace = (NVME_NAMESPACE*)Disk->DriverData;
-    if (Namespace == NULL || !Namespace->Exposed) return KSTATUS_BAD_PARAMETER;
+    if (Namespace == NULL) return KSTATUS_BAD_PARAMETER;
+    if (!Namespace->Exposed) return KSTATUS_IO_ERROR;  // gone (detached, removed): its mount sees errors
     switch (Function) {
         case DF_DISK_READ: {
             DISK_IO* Io = (DISK_IO*)Parameter;
@@ -70,60 +74,25 @@ static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
 
 static const DISK_DRIVER NVMeDiskDriver = {"nvme", NVMeDiskCommand};
 
-void NVMeDiskRegisterNamespaces(NVME_CONTROLLER* Controller) {
-    for (U32 I = 0; I < Controller->NamespaceCount; I++) {
-        NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
-        NVME_NAMESPACE_INFO* Info = &Controller->NamespaceInfos[I];
-        if (!Info->Exposed) {
-            INFO("[NVMeDiskRegisterNamespaces] %s: namespace %u not exposed: %s", Controller->Info.Name, Info->NSID,
-                 Info->Reason);
-            continue;
-        }
-        DISK* Disk = &Namespace->Disk;
-        MemorySet(Disk, 0, sizeof(*Disk));
-        StringCopy(Disk->Name, Info->DiskName, sizeof(Disk->Name));
-        Disk->Driver = &NVMeDiskDriver;
-        Disk->DriverData = Namespace;
-        KSTATUS Status = DiskRegister(Disk);
-        if (Status != KSTATUS_SUCCESS) {
-            Info->Exposed = FALSE;
-            Namespace->Exposed = FALSE;
-            StringCopy(Info->Reason, "DiskRegister failed", sizeof(Info->Reason));
-            Info->DiskName[0] = 0;
-            WARNING("[NVMeDiskRegisterNamespaces] %s: %s not registered (%d)", Controller->Info.Name, Disk->Name,
-                    Status);
-            continue;
-        }
-        INFO("[NVMeDiskRegisterNamespaces] %s: %llu blocks of %u bytes, up to %u blocks per command", Disk->Name,
-             Namespace->Blocks, Namespace->LbaSize, Namespace->MaxBlocks);
+BOOL NVMeDiskRegister(NVME_NAMESPACE* Namespace) {
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    NVME_NAMESPACE_INFO* Info = Namespace->Info;
+    DISK* Disk = &Namespace->Disk;
+    MemorySet(Disk, 0, sizeof(*Disk));
+    StringCopy(Disk->Name, Info->DiskName, sizeof(Disk->Name));
+    Disk->Driver = &NVMeDiskDriver;
+    Disk->DriverData = Namespace;
+    KSTATUS Status = DiskRegister(Disk);
+    if (Status != KSTATUS_SUCCESS) {
+        Info->Exposed = FALSE;
+        Namespace->Exposed = FALSE;
+        StringCopy(Info->Reason, "DiskRegister failed", sizeof(Info->Reason));
+        Info->DiskName[0] = 0;
+        WARNING("[NVMeDiskRegisterNamespaces] %s: %s not registered (%d)", Controller->Info.Name, Disk->Name, Status);
+        return FALSE;
     }
-}
-
-/************************************************************************/
-// Namespace handles
-
-NVME_NAMESPACE* NVMeGetNamespace(U32 ControllerIndex, U32 Nsid) {
-    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(ControllerIndex);
-    if (Controller == NULL) return NULL;
-    for (U32 I = 0; I < Controller->NamespaceCount; I++) {
-        NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
-        if (Namespace->Nsid == Nsid && Namespace->Exposed) return Namespace;
-    }
-    return NULL;
-}
-
-NVME_NAMESPACE* NVMeFindNamespace(LPCSTR DiskName) {
-    if (DiskName == NULL) return NULL;
-    for (U32 C = 0; C < NVMeGetControllerCount(); C++) {
-        NVME_CONTROLLER* Controller = NVMeGetControllerInternal(C);
-        for (U32 I = 0; Controller && I < Controller->NamespaceCount; I++) {
-            NVME_NAMESPACE* Namespace = &Controller->Namespaces[I];
-            if (Namespace->Exposed && StringCompare(Namespace->Info->DiskName, DiskName) == 0) return Namespace;
-        }
-    }
-    return NULL;
-}
-
-const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace) {
-    return Namespace ? Namespace->Info : NULL;
+    Namespace->DiskRegistered = TRUE;
+    INFO("[NVMeDiskRegisterNamespaces] %s: %llu blocks of %u bytes, up to %u blocks per command", Disk->Name,
+         Namespace->Blocks, Namespace->LbaSize, Namespace->MaxBlocks);
+    return TRUE;
 }

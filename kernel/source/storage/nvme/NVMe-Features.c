@@ -17,6 +17,12 @@
  * enabled: the specification forbids touching them then (3.1.3), so they
  * read back as 0 in the snapshot.
  *
+ * A controller reset returns features to their defaults: the values set
+ * through NVMeSetFeature (the latest per feature and namespace, up to
+ * NVME_MAX_SAVED_FEATURES) are put back by every reset
+ * (NVMeFeaturesReapply), except those the reset sets itself (Number of
+ * Queues, Asynchronous Event Configuration, APST).
+ *
  * Feature names are NVMe-Spec.c's.
  */
 
@@ -42,6 +48,7 @@ NVME_CONTROLLER* NVMeAdminController(U32 Index) {
 static KSTATUS FeatureCommand(U32 ControllerIndex, BOOL Set, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
     NVME_CONTROLLER* Controller = NVMeAdminController(ControllerIndex);
     if (Controller == NULL) return KSTATUS_NOT_FOUND;
+    if (Controller->ScratchPage.Linear == NULL) return KSTATUS_NO_MEMORY;  // lost to a timeout until a reset
     NVME_COMMAND Command;
     MemorySet(&Command, 0, sizeof(Command));
     Command.Opcode = Set ? NVME_ADMIN_SET_FEATURES : NVME_ADMIN_GET_FEATURES;
@@ -70,14 +77,70 @@ KSTATUS NVMeGetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11,
     return FeatureCommand(ControllerIndex, FALSE, FeatureId, Nsid, Dword11, Result);
 }
 
+/** Features a reset puts back by itself (Number of Queues, event configuration, APST) are not saved here. */
+static BOOL Saveable(U8 FeatureId) {
+    return FeatureId != NVME_FEATURE_NUMBER_OF_QUEUES && FeatureId != NVME_FEATURE_ASYNC_EVENT_CONFIG &&
+           FeatureId != NVME_FEATURE_APST;
+}
+
+/** Remembers a value the controller accepted (the latest per feature and namespace). */
+static void Save(NVME_CONTROLLER* Controller, U8 FeatureId, U32 Nsid, U32 Dword11) {
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    U32 I = 0;
+    while (I < Controller->SavedFeatureCount &&
+           (Controller->SavedFeatures[I].FeatureId != FeatureId || Controller->SavedFeatures[I].Nsid != Nsid)) {
+        I++;
+    }
+    if (I < NVME_MAX_SAVED_FEATURES) {
+        Controller->SavedFeatures[I] = (NVME_SAVED_FEATURE){FeatureId, Nsid, Dword11};
+        if (I == Controller->SavedFeatureCount) Controller->SavedFeatureCount++;
+        Controller->Info.FeaturesSaved = Controller->SavedFeatureCount;
+    }
+    PlatformLockRelease(Controller->ViewLock, State);
+    if (I == NVME_MAX_SAVED_FEATURES) {
+        WARNING("[NVMeFeature] %s: more than %u features set: %s (%02xh) is not re-applied after a reset",
+                Controller->Info.Name, NVME_MAX_SAVED_FEATURES, NVMeFeatureName(FeatureId), FeatureId);
+    }
+}
+
 KSTATUS NVMeSetFeature(U32 ControllerIndex, U8 FeatureId, U32 Nsid, U32 Dword11, U32* Result) {
-    return FeatureCommand(ControllerIndex, TRUE, FeatureId, Nsid, Dword11, Result);
+    KSTATUS Status = FeatureCommand(ControllerIndex, TRUE, FeatureId, Nsid, Dword11, Result);
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(ControllerIndex);
+    if (Status == KSTATUS_SUCCESS && Controller && Saveable(FeatureId)) Save(Controller, FeatureId, Nsid, Dword11);
+    return Status;
+}
+
+void NVMeFeaturesReapply(NVME_CONTROLLER* Controller) {
+    // A copy, then the commands without AdminMutex: a reset must not wait for a caller whose command it holds.
+    NVME_SAVED_FEATURE Saved[NVME_MAX_SAVED_FEATURES];
+    U64 State = PlatformLockAcquire(Controller->ViewLock);
+    U32 Count = Controller->SavedFeatureCount;
+    MemoryCopy(Saved, Controller->SavedFeatures, Count * sizeof(NVME_SAVED_FEATURE));
+    PlatformLockRelease(Controller->ViewLock, State);
+    for (U32 I = 0; I < Count; I++) {
+        const NVME_SAVED_FEATURE* Feature = &Saved[I];
+        NVME_COMMAND Command = {0};
+        Command.Opcode = NVME_ADMIN_SET_FEATURES;
+        Command.Nsid = Feature->Nsid;
+        Command.Prp1 = Controller->EventPage.Physical;  // the ResetMutex holder's page (no feature data is sent)
+        Command.Cdw10 = Feature->FeatureId;
+        Command.Cdw11 = Feature->Dword11;
+        U16 NvmeStatus = 0;
+        if (NVMeAdminCommandTimed(Controller, &Command, TRUE, Controller->AdminTimeoutMs, NULL, &NvmeStatus) !=
+            KSTATUS_SUCCESS) {
+            char Text[NVME_REASON_LENGTH];
+            if (NvmeStatus) NVMeStatusFormat(NvmeStatus, Text, sizeof(Text));
+            else StringCopy(Text, "no answer", sizeof(Text));
+            WARNING("[NVMeFeature] %s: %s (%02xh) not re-applied after the reset: %s", Controller->Info.Name,
+                    NVMeFeatureName(Feature->FeatureId), Feature->FeatureId, Text);
+        }
+    }
 }
 
 KSTATUS NVMeReadRegisters(U32 ControllerIndex, NVME_REGISTERS* Registers) {
     NVME_CONTROLLER* Controller = NVMeGetControllerInternal(ControllerIndex);
     if (Controller == NULL || Registers == NULL) return KSTATUS_BAD_PARAMETER;
-    if (Controller->Registers == 0) return KSTATUS_NOT_FOUND;
+    if (Controller->Registers == 0 || Controller->Removed) return KSTATUS_NOT_FOUND;
     MemorySet(Registers, 0, sizeof(*Registers));
     U32 Low = NVMeRead32(Controller, NVME_REG_CAP_LOW);
     Registers->Cap = ((U64)NVMeRead32(Controller, NVME_REG_CAP_HIGH) << 32) | Low;

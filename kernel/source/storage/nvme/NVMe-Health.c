@@ -21,7 +21,9 @@
  * the event names (RAE clear) into its own DMA page, logs one line (a SMART
  * warning names its condition), records it in the view and re-arms. An error
  * status ends re-arming for that AER (a controller that says "limit
- * exceeded" gets no more); a persistent internal error asks for a reset.
+ * exceeded" gets no more); a persistent internal error asks for a reset; a
+ * Namespace Attribute Changed notice rescans the namespaces
+ * (NVMe-Namespace.c).
  *
  * The pages are decoded by NVMe-Spec.c, the one decoder of each.
  */
@@ -64,6 +66,7 @@ KSTATUS NVMeGetLogPageAt(U32 ControllerIndex, U8 LogId, U32 Nsid, U64 Offset, LP
     if ((Offset != 0 || Size > NVME_IDENTIFY_SIZE) && !Extended) return KSTATUS_NOT_SUPPORTED;
     KSTATUS Status = KSTATUS_SUCCESS;
     PlatformMutexLock(Controller->AdminMutex);
+    if (Controller->ScratchPage.Linear == NULL) Status = KSTATUS_NO_MEMORY;  // lost to a timeout until a reset
     for (U32 Done = 0; Done < Size && Status == KSTATUS_SUCCESS;) {
         U32 Piece = MIN(Size - Done, (U32)NVME_IDENTIFY_SIZE);
         Status = ReadLog(Controller, LogId, Nsid, Offset + Done, &Controller->ScratchPage, Piece, TRUE, FALSE, NULL);
@@ -229,7 +232,10 @@ static void HandleEvent(NVME_CONTROLLER* Controller, U32 Dw0) {
                                                       : NVME_LOG_SMART_SIZE;
     U16 NvmeStatus = 0;
     U32 Nsid = LogId == NVME_LOG_SMART_HEALTH ? NVME_NSID_ALL : 0;
-    KSTATUS Status = ReadLog(Controller, LogId, Nsid, 0, &Controller->EventPage, Size, FALSE, TRUE, &NvmeStatus);
+    // The page is the watchdog's own; one a timed-out read may still write is replaced (NVMeDmaRetirePage).
+    KSTATUS Status = Controller->EventPage.Linear == NULL
+                         ? KSTATUS_NO_MEMORY
+                         : ReadLog(Controller, LogId, Nsid, 0, &Controller->EventPage, Size, FALSE, TRUE, &NvmeStatus);
     const U8* Data = (const U8*)Controller->EventPage.Linear;
     char Text[NVME_EVENT_TEXT_LENGTH];
     if (Status != KSTATUS_SUCCESS) {
@@ -260,6 +266,11 @@ static void HandleEvent(NVME_CONTROLLER* Controller, U32 Dw0) {
     else WARNING("[NVMeHealth] %s: %s", Info->Name, Text);
     if (Type == NVME_EVENT_TYPE_ERROR && Detail == NVME_EVENT_ERROR_PERSISTENT_INTERNAL) {
         NVMeRecoveryRequestReset(Controller, "persistent internal error (event)");
+    }
+    // Namespace Attribute Changed: the list is read again in a thread of its own (it waits for supervised
+    // commands and registers disks, which the watchdog must not).
+    if (Type == NVME_EVENT_TYPE_NOTICE && Detail == NVME_EVENT_NOTICE_NAMESPACE_CHANGED) {
+        NVMeNamespaceRequestRescan(Controller);
     }
 }
 

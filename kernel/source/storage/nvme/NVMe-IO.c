@@ -85,6 +85,7 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
             case NVME_ADMIN_GET_FEATURES: return "Get Features";
             case NVME_ADMIN_ABORT: return "Abort";
             case NVME_ADMIN_ASYNC_EVENT: return "Asynchronous Event Request";
+            case NVME_ADMIN_NAMESPACE_ATTACHMENT: return "Namespace Attachment";
             default: return "admin command";
         }
     }
@@ -137,17 +138,14 @@ static PHYSICAL Translate(LPCVOID Linear, LPVOID Context) {
 }
 
 NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
-    // One pair per CPU once the platform tells the current CPU; until then, spread round robin.
+    // One pair per CPU once the platform tells the current CPU; until then, spread round robin. IoCount is read
+    // once: a reset may lower it meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on
+    // an admin-only controller.
+    U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
+    if (LIKELY(Count == 1)) return &Controller->Io[0];
+    if (UNLIKELY(Count == 0)) return NULL;
     U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
-    return &Controller->Io[Next % Controller->IoCount];
-}
-
-KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer) {
-    if (Namespace == NULL || !Namespace->Exposed || Buffer == NULL || Blocks == 0) return KSTATUS_BAD_PARAMETER;
-    if (Lba >= Namespace->Blocks || Blocks > Namespace->Blocks - Lba) return KSTATUS_BAD_PARAMETER;
-    U32 State = Namespace->Controller->Info.State;
-    if (State == NVME_STATE_READY || State == NVME_STATE_RESETTING) return KSTATUS_SUCCESS;  // a reset holds them
-    return (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) ? KSTATUS_IO_ERROR : KSTATUS_NOT_SUPPORTED;
+    return &Controller->Io[Next % Count];
 }
 
 /** Builds a Read/Write/Flush command in the tracker, its PRPs in the tracker's list pages. */
@@ -185,7 +183,9 @@ static void AsyncDone(NVME_TRACKER* Tracker) {
 KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
                      NVME_IO_CALLBACK Callback, LPVOID Context) {
     if (Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
-    if (Opcode != NVME_IO_READ && Opcode != NVME_IO_WRITE && Opcode != NVME_IO_FLUSH) return KSTATUS_NOT_SUPPORTED;
+    // Flush, Write and Read are opcodes 0, 1 and 2: one comparison says it is one of them.
+    STATIC_ASSERT(NVME_IO_FLUSH == 0 && NVME_IO_WRITE == 1 && NVME_IO_READ == 2, "the NVM opcodes NVMeSubmitIO takes");
+    if (UNLIKELY(Opcode > NVME_IO_READ)) return KSTATUS_NOT_SUPPORTED;
     if (Opcode == NVME_IO_FLUSH) {
         Lba = 0;
         Blocks = 1;
@@ -196,7 +196,9 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     if (Opcode != NVME_IO_FLUSH && (Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Buffer, 4))) {
         return KSTATUS_BAD_PARAMETER;
     }
-    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(NVMeIoPickQueue(Namespace->Controller));
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
     if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
     Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) {
@@ -263,6 +265,7 @@ static KSTATUS Transfer(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U32 Block
     KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
     NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (Queue == NULL) return KSTATUS_IO_ERROR;
     if (IS_ALIGNED((LINEAR)Buffer, 4)) return TransferAligned(Namespace, Queue, Opcode, Lba, Blocks, Buffer);
     return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
 }
@@ -278,7 +281,9 @@ KSTATUS NVMeWriteSync(NVME_NAMESPACE* Namespace, U64 Lba, U32 Blocks, LPCVOID Bu
 KSTATUS NVMeFlushSync(NVME_NAMESPACE* Namespace) {
     KSTATUS Status = NVMeIoCheckRange(Namespace, 0, 1, Namespace);
     if (Status != KSTATUS_SUCCESS) return Status;
-    return TransferAligned(Namespace, NVMeIoPickQueue(Namespace->Controller), NVME_IO_FLUSH, 0, 1, NULL);
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (Queue == NULL) return KSTATUS_IO_ERROR;
+    return TransferAligned(Namespace, Queue, NVME_IO_FLUSH, 0, 1, NULL);
 }
 
 #endif  // NVME_WITH_PLATFORM

@@ -256,8 +256,7 @@ static void RestartRingsLocked(NVME_QUEUE* Queue) {
     MemorySet(Queue->CqMemory.Linear, 0, Queue->CqMemory.Size);
     Queue->SqTail = 0;
     Queue->SqHead = 0;
-    Queue->CqHead = 0;
-    Queue->CqPhase = 1;
+    __atomic_store_n(&Queue->CqState, NVME_CQ_STATE(0, 1), __ATOMIC_RELEASE);
 }
 
 void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
@@ -321,6 +320,7 @@ NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue) {
             Queue->Stats.FullWaits++;
         }
         if (Now - Start > NVMeDeadlineLimitNs(Controller, Controller->IoTimeoutMs, FALSE)) break;
+        if (NVMeStopAsked(Controller)) break;  // shutdown or detach takes the controller
         Queue->SlotWaiters++;
         PlatformLockRelease(Queue->Lock, State);
         NVMeDeadlineWaitStep(Queue, Queue->SlotEvent);
@@ -648,8 +648,9 @@ static void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_
 
 /** The three steps over every posted entry, then the head: doorbell first (while the CQ exists), then the head. */
 static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
-    U16 Head = Queue->CqHead;
-    U8 Phase = Queue->CqPhase;
+    U32 CqState = Queue->CqState;
+    U16 Head = NVME_CQ_STATE_HEAD(CqState);
+    U8 Phase = NVME_CQ_STATE_PHASE(CqState);
     NVME_COMPLETION Entry;
     while (TakeEntry(Queue, &Head, &Phase, &Entry)) {
         Reap->Count++;
@@ -663,8 +664,7 @@ static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
     }
     if (Reap->Count == 0) return;
     if (Queue->CqLive) PlatformWrite32(Queue->CqDoorbell, Head);  // once per batch
-    Queue->CqHead = Head;
-    Queue->CqPhase = Phase;
+    __atomic_store_n(&Queue->CqState, NVME_CQ_STATE(Head, Phase), __ATOMIC_RELEASE);  // after the doorbell
 }
 
 /** After the lock: one line for what looked wrong or is retried, the watchdog told, the Done functions run. */
@@ -713,8 +713,8 @@ BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
     BOOL Found = FALSE;
     if (!Queue->Allocated) return FALSE;
     U64 State = PlatformLockAcquire(Queue->Lock);
-    U16 Head = Queue->CqHead;
-    U8 Phase = Queue->CqPhase;
+    U16 Head = NVME_CQ_STATE_HEAD(Queue->CqState);
+    U8 Phase = NVME_CQ_STATE_PHASE(Queue->CqState);
     for (U16 I = 0; I < Queue->Depth && !Found; I++) {
         volatile NVME_COMPLETION* Slot = &Queue->Cq[Head];
         if ((Slot->Status & 1) != Phase) break;
@@ -726,19 +726,38 @@ BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
     return Found;
 }
 
+/**
+ * INTx with nothing posted on the admin queue: a controller in fatal status ignores CQ head doorbells, so its
+ * level may stay up with every entry reaped. Mask it (the reset unmasks) and let the watchdog look, or it storms.
+ */
+static BOOL NVMeIntxFatalCheck(NVME_QUEUE* Queue) {
+    U32 Csts = NVMeRead32(Queue->Controller, NVME_REG_CSTS);
+    if (Csts != MAX_U32 && !(Csts & NVME_CSTS_CFS)) return FALSE;
+    NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);
+    __atomic_store_n(&Queue->Controller->CheckNow, 1, __ATOMIC_RELEASE);
+    NVMeRecoveryKick(Queue->Controller);
+    return TRUE;
+}
+
+/**
+ * The top half, on any CPU, without the queue lock: it only looks whether the entry at the published head is
+ * posted, and claims the interrupt (counts it, queues the bottom half) only then, so a vector shared with other
+ * queues or other devices (INTx, MSI, a VMD's) costs one load and one compare. It never writes the head or phase.
+ *
+ * Why the unlocked look never misses an entry: the reaper (one at a time, under the lock) writes the CQ head
+ * doorbell and only then publishes head and phase together (CqState, one word, release). Whatever word the top
+ * half loads (acquire), the slot it names was either not yet consumed (posted or not, exactly what the reaper
+ * would see) or consumed by a reaper still running, whose entry still carries the phase the word expects: the
+ * controller cannot have written that slot again, because the trackers of the batch being reaped are not freed
+ * before the word is published, so fewer than Depth entries can follow the old head. A stale word therefore
+ * gives at worst a spurious claim (the bottom half then reaps nothing), never a lost one.
+ */
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
-    if (!Queue->Allocated || Queue->Ops == &NVMePolledQueueOps) return FALSE;
-    if (Queue->SharedVector && (Queue->Cq[Queue->CqHead].Status & 1) != Queue->CqPhase) {
-        // Nothing new here. On INTx a controller in fatal status ignores CQ head doorbells, so its level may stay
-        // up with every entry reaped: mask it (the reset unmasks) and let the watchdog look, or it storms.
-        if (Queue->Ops != &NVMeIntxQueueOps || Queue->Id != 0) return FALSE;
-        U32 Csts = NVMeRead32(Queue->Controller, NVME_REG_CSTS);
-        if (Csts != MAX_U32 && !(Csts & NVME_CSTS_CFS)) return FALSE;
-        NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);
-        __atomic_store_n(&Queue->Controller->CheckNow, 1, __ATOMIC_RELEASE);
-        NVMeRecoveryKick(Queue->Controller);
-        return TRUE;
+    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
+    if (UNLIKELY(!Queue->Allocated) ||
+        (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) != NVME_CQ_STATE_PHASE(CqState)) {
+        return Queue->Ops == &NVMeIntxQueueOps && Queue->Id == 0 && NVMeIntxFatalCheck(Queue);
     }
     if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
     __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);  // the one counter written outside the lock
@@ -753,6 +772,12 @@ static void NVMePollThread(LPVOID Context) {
     NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
     BOOL Idle = FALSE;
     for (;;) {
+        U32 State = __atomic_load_n(&Controller->Info.State, __ATOMIC_ACQUIRE);
+        // Failed, removed, or shut down to the end: nothing is outstanding any more, the device is not touched again.
+        if (State == NVME_STATE_FAILED || State == NVME_STATE_REMOVED ||
+            (State == NVME_STATE_SHUTDOWN && Controller->Admin.Mode == NVME_QUEUE_DEAD)) {
+            break;
+        }
         BOOL Busy = FALSE;
         NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
         U32 Count = NVMeControllerQueues(Controller, Queues);
@@ -772,6 +797,7 @@ static void NVMePollThread(LPVOID Context) {
             Idle = TRUE;
         }
     }
+    NVMeThreadEnd(Controller);
 }
 
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
@@ -787,12 +813,7 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) Controller->Io[I].Ops = &NVMePolledQueueOps;
     NVME_VIEW_SET_TEXT(Controller, PollingReason, Reason);
     Controller->Info.Polling = TRUE;
-    if (!Controller->PollThreadStarted) {
-        char Name[24];
-        StringCopy(Name, Controller->Info.Name, sizeof(Name));
-        StringAppend(Name, "-poll", sizeof(Name));
-        Controller->PollThreadStarted = PlatformThreadCreate(Name, NVMePollThread, Controller);
-    }
+    if (!Controller->PollThreadStarted) Controller->PollThreadStarted = NVMeThreadStart(Controller, "-poll", NVMePollThread);
     INFO("[NVMeControllerStartPolling] %s: polling completions (%s)", Controller->Info.Name, Reason);
 }
 

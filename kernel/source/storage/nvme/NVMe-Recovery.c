@@ -42,11 +42,9 @@
  * itself (aborts, event logs, reset steps) are timed by the watchdog's own
  * wait (NVMeAdminCommandTimed).
  *
- * Shutdown (poweroff/reboot hook): state SHUTDOWN (new requests fail), I/O in
- * flight given up to 5 s, Flush of every exposed namespace when VWC says a
- * volatile cache exists, Delete I/O SQs then CQs, CC.SHN=01b and wait for
- * CSTS.SHST=10b bounded by RTD3E clamped to 5..60 s; a shutdown that never
- * completes is logged and given up on.
+ * Shutdown and detach take the controller from whoever holds ResetMutex
+ * (NVMe-Shutdown.c, NVMe-Core.c): every wait here ends at its next step
+ * once they ask (NVMeStopAsked), and a reset they cut short is left to them.
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -59,7 +57,6 @@
 
 #define EXPIRED_MAX 16
 #define NVME_RESET_REQUESTED "requested"  // NVMeResetController: logged as INFO, the others as WARNING
-#define SHUTDOWN_DRAIN_MS 5000
 #define NVME_DELETE_TIMEOUT_MS 5000  // a reset's queue deletions: short, disabling follows anyway
 
 void NVMeRecoveryKick(NVME_CONTROLLER* Controller) {
@@ -181,9 +178,12 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
         NVME_VIEW_SET_TEXT(Controller, StateReason, "Number of Queues failed after the reset");
         return Status;
     }
+    Info->IoQueuesGranted = Granted;  // what this reset got, in the view (a smaller grant shows)
     DropExtraQueues(Controller, Granted);
     for (U32 I = 0; I < Controller->IoCount; I++) {
-        Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], !Info->Polling);
+        // A queue that may linger on a failed creation is harmless here: the next attempt disables first.
+        BOOL MayExist = FALSE;
+        Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], !Info->Polling, &MayExist);
         if (Status != KSTATUS_SUCCESS) {
             char Reason[NVME_REASON_LENGTH];
             StringPrintFormat(Reason, sizeof(Reason), "creating I/O queue %u failed", I + 1);
@@ -191,9 +191,12 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
             return Status;
         }
     }
+    // What the controller forgot with its reset: the APST table, the features callers set, the event config.
+    NVMePowerApply(Controller);
+    NVMeFeaturesReapply(Controller);
     NVMeHealthStart(Controller);
     DEBUG("[NVMeRecovery] %s: %u command(s) held and posted again", Info->Name, Held);
-    return KSTATUS_SUCCESS;
+    return NVMeStopAsked(Controller) ? KSTATUS_IO_ERROR : KSTATUS_SUCCESS;
 }
 
 /** Resets the controller (ResetMutex held); fails it after NVME_RESET_ATTEMPTS failed attempts. */
@@ -211,6 +214,8 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     U64 Start = PlatformTimeNs();
     for (U32 Attempt = 1; Attempt <= NVME_RESET_ATTEMPTS; Attempt++) {
         BOOL Gone = FALSE;
+        // Shutdown or detach wants the controller: it takes over a reset cut short (state RESETTING).
+        if (NVMeStopAsked(Controller)) return KSTATUS_IO_ERROR;
         if (ResetAttempt(Controller, &Gone) == KSTATUS_SUCCESS) {
             NVMeControllerSetState(Controller, Controller->IoCount ? NVME_STATE_READY : NVME_STATE_ADMIN_ONLY, "");
             // Ready before the queues post what they held: a caller woken by its completion sees it so.
@@ -220,6 +225,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
                  (PlatformTimeNs() - Start) / 1000000, Attempt);
             return KSTATUS_SUCCESS;
         }
+        if (NVMeStopAsked(Controller)) return KSTATUS_IO_ERROR;
         NVME_COUNT(Info->ResetFailures, 1);
         WARNING("[NVMeRecovery] %s: reset attempt %u failed: %s", Info->Name, Attempt, Info->StateReason);
         if (Gone) break;
@@ -264,6 +270,15 @@ static BOOL AbortCommand(NVME_CONTROLLER* Controller, const NVME_EXPIRED* Entry)
         return FALSE;
     }
     if (Dw0 & NVME_ABORT_DW0_NOT_ABORTED) {
+        // "Not aborted" also means "it completed meanwhile" (5.1: the command may finish before the Abort reaches
+        // it): look in its CQ before calling it stuck, or a command that merely came late costs a reset.
+        NVMeQueueReap(Entry->Queue);
+        NVME_TRACKER Copy;
+        if (!NVMeDeadlinePending(Entry, &Copy)) {
+            INFO("[NVMeRecovery] %s: CID %x on queue %u completed while its Abort was under way", Controller->Info.Name,
+                 Entry->Cid, Entry->Queue->Id);
+            return TRUE;
+        }
         INFO("[NVMeRecovery] %s: the controller did not abort CID %x on queue %u", Controller->Info.Name, Entry->Cid,
              Entry->Queue->Id);
         return FALSE;
@@ -342,10 +357,12 @@ static void WatchdogThread(LPVOID Context) {
 
         PlatformMutexLock(Controller->ResetMutex);
         U32 State = Controller->Info.State;
-        if (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN) {
-            // Terminal: nothing will be submitted again, and the device is not touched any more.
+        if (State == NVME_STATE_FAILED || State == NVME_STATE_SHUTDOWN || State == NVME_STATE_REMOVED ||
+            Controller->Stopping != NVME_STOP_NONE) {
+            // Terminal (or about to be): nothing will be submitted again, and the device is not touched any more.
             PlatformMutexUnlock(Controller->ResetMutex);
             DEBUG("[NVMeRecovery] %s: watchdog ends (%s)", Controller->Info.Name, NVMeControllerStateName(State));
+            NVMeThreadEnd(Controller);
             return;
         }
         NVMeHealthProcessEvents(Controller);
@@ -371,116 +388,15 @@ static void WatchdogThread(LPVOID Context) {
 }
 
 void NVMeRecoveryStart(NVME_CONTROLLER* Controller) {
-    char Name[24];
-    StringCopy(Name, Controller->Info.Name, sizeof(Name));
-    StringAppend(Name, "-watch", sizeof(Name));
     NVMeDeadlineTick(Controller, PlatformTimeNs());  // tick 0: the watchdog's clock starts now
     Controller->WatchdogStarted = TRUE;  // before the thread: commands from now on are supervised
     Controller->Info.Supervised = TRUE;
-    if (!PlatformThreadCreate(Name, WatchdogThread, Controller)) {
+    if (!NVMeThreadStart(Controller, "-watch", WatchdogThread)) {
         Controller->WatchdogStarted = FALSE;
         Controller->Info.Supervised = FALSE;
-        WARNING("[NVMeRecovery] %s: no watchdog thread: commands time out on their own, no reset", Name);
+        WARNING("[NVMeRecovery] %s: no watchdog thread: commands time out on their own, no reset",
+                Controller->Info.Name);
     }
-}
-
-/************************************************************************/
-// Shutdown
-
-/** A Flush of one namespace, timed here (the watchdog waits for ResetMutex, which shutdown holds). */
-static KSTATUS FlushTimed(NVME_NAMESPACE* Namespace) {
-    NVME_CONTROLLER* Controller = Namespace->Controller;
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Controller);
-    NVME_REQUEST Request;
-    NVMeRequestInit(Controller, &Request);
-    Request.SelfTimed = TRUE;
-    KSTATUS Status = KSTATUS_IO_ERROR;
-    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
-    if (Tracker) {
-        Tracker->Command = (NVME_COMMAND){.Opcode = NVME_IO_FLUSH, .Nsid = Namespace->Nsid};
-        Tracker->Lba = 0;
-        Tracker->Blocks = 0;
-        Status = NVMeRequestSubmitChild(&Request, Tracker);
-    }
-    KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
-    NVMeRequestRelease(Controller, &Request);
-    return Status != KSTATUS_SUCCESS ? Status : Result;
-}
-
-/** Lets I/O in flight end (bounded); retries keep going meanwhile, since the watchdog cannot run them. */
-static void DrainIo(NVME_CONTROLLER* Controller) {
-    for (U32 Waited = 0; Waited < SHUTDOWN_DRAIN_MS; Waited += 10) {
-        U32 Busy = 0;
-        RetryAll(Controller);
-        for (U32 I = 0; I < Controller->IoCount; I++) {
-            NVME_QUEUE* Queue = &Controller->Io[I];
-            Busy += Queue->Stats.Outstanding + Queue->Held + Queue->Retrying;
-        }
-        if (Busy == 0) return;
-        PlatformSleepMs(10);
-    }
-    WARNING("[NVMeShutdown] %s: I/O still in flight after %u ms; it is aborted by the queue deletion",
-            Controller->Info.Name, SHUTDOWN_DRAIN_MS);
-}
-
-void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context) {
-    NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Context;
-    NVME_CONTROLLER_INFO* Info = &Controller->Info;
-    UNUSED(Reboot);
-    PlatformMutexLock(Controller->ResetMutex);
-    if (Info->State != NVME_STATE_READY && Info->State != NVME_STATE_ADMIN_ONLY) {
-        PlatformMutexUnlock(Controller->ResetMutex);
-        return;
-    }
-    U64 Start = PlatformTimeNs();
-    NVMeControllerSetState(Controller, NVME_STATE_SHUTDOWN, NULL);  // new requests fail; the watchdog ends next pass
-    DrainIo(Controller);
-    U32 Flushed = 0;
-    if ((Info->Identify.Vwc & NVME_VWC_PRESENT) && Controller->IoCount) {
-        for (U32 I = 0; I < Controller->NamespaceCount; I++) {
-            if (!Controller->Namespaces[I].Exposed) continue;
-            if (FlushTimed(&Controller->Namespaces[I]) == KSTATUS_SUCCESS) Flushed++;
-            else WARNING("[NVMeShutdown] %s: flush of namespace %u failed", Info->Name, Controller->Namespaces[I].Nsid);
-        }
-    }
-    // The I/O queues go, SQs before CQs (a CQ may be deleted only once no SQ uses it).
-    U32 TimeoutMs = Controller->AdminTimeoutMs;
-    for (U32 I = 0; I < Controller->IoCount; I++) {
-        NVMeAdminDeleteQueue(Controller, &Controller->Io[I], FALSE, TimeoutMs);
-    }
-    for (U32 I = 0; I < Controller->IoCount; I++) {
-        NVME_QUEUE* Queue = &Controller->Io[I];
-        NVMeQueueReap(Queue);                       // commands aborted by the SQ deletion fail to their callers
-        NVMeQueueSetMode(Queue, NVME_QUEUE_DEAD);   // and whatever is left
-        NVMeAdminDeleteQueue(Controller, Queue, TRUE, TimeoutMs);
-    }
-    NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_SUSPENDED);  // no doorbell once SHN is set
-
-    // CC.SHN normal, then SHST complete; the wait is RTD3E clamped to 5..60 s (Linux's rule).
-    U32 LimitMs = Info->Identify.Rtd3e / 1000;
-    LimitMs = MAX((U32)NVME_SHUTDOWN_MIN_MS, MIN(LimitMs, (U32)NVME_SHUTDOWN_MAX_MS));
-    U32 Cc = NVMeRead32(Controller, NVME_REG_CC);
-    NVMeWrite32(Controller, NVME_REG_CC, (Cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL);
-    U64 ShnStart = PlatformTimeNs();
-    U32 Csts = 0;
-    for (;;) {
-        Csts = NVMeRead32(Controller, NVME_REG_CSTS);
-        if (Csts == MAX_U32 || (Csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_COMPLETE) break;
-        if (PlatformTimeNs() - ShnStart >= (U64)LimitMs * 1000000ULL) break;
-        PlatformSleepMs(10);
-    }
-    NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_DEAD);  // the AERs fail
-    Info->ShutdownMs = (U32)((PlatformTimeNs() - Start) / 1000000);
-    if (Csts != MAX_U32 && (Csts & NVME_CSTS_SHST_MASK) == NVME_CSTS_SHST_COMPLETE) {
-        Info->ShutdownComplete = TRUE;
-        INFO("[NVMeShutdown] %s: shut down in %u ms (%u namespace(s) flushed, %u I/O queue(s) deleted)", Info->Name,
-             Info->ShutdownMs, Flushed, Controller->IoCount);
-    } else {
-        WARNING("[NVMeShutdown] %s: shutdown did not complete within %u ms (CSTS %x); giving up", Info->Name,
-                LimitMs, Csts);
-    }
-    PlatformMutexUnlock(Controller->ResetMutex);
-    NVMeRecoveryKick(Controller);  // the watchdog sees SHUTDOWN and ends
 }
 
 #endif  // NVME_WITH_PLATFORM

@@ -43,7 +43,8 @@ void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
         }
     }
     PlatformLockRelease(Controller->WaiterLock, State);
-    // More sleeping callers than pooled events: rare, so an event of its own.
+    // More sleeping callers than pooled events: rare, so an event of its own. None to be had: the waiter polls
+    // (NVMeDeadlineWaitStep without an event), slower but never wrong.
     if (Request->Event == NULL) {
         Request->Event = PlatformEventCreate(FALSE);
         if (Request->Event) NVME_COUNT(Controller->Info.ExtraWaiterEvents, 1);
@@ -51,28 +52,32 @@ void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
 }
 
 void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request) {
-    if (Request->Event == NULL) return;
-    PlatformEventReset(Request->Event);
+    // Under WaiterLock: a child that brought Pending to 0 signals the event inside that lock, so once the lock is
+    // had no child is still touching the event (or the request) and it may go back to the pool or be destroyed.
     U64 State = PlatformLockAcquire(Controller->WaiterLock);
-    for (U32 I = 0; I < NVME_WAITER_POOL; I++) {
-        if (Controller->Waiters[I] == Request->Event) {
+    PLATFORM_EVENT* Event = Request->Event;
+    Request->Event = NULL;
+    BOOL Pooled = FALSE;
+    if (Event) PlatformEventReset(Event);
+    for (U32 I = 0; Event && I < NVME_WAITER_POOL; I++) {
+        if (Controller->Waiters[I] == Event) {
             Controller->WaiterFree |= 1U << I;
-            Request->Event = NULL;
+            Pooled = TRUE;
             break;
         }
     }
     PlatformLockRelease(Controller->WaiterLock, State);
-    if (Request->Event) {
-        PlatformEventDestroy(Request->Event);
+    if (Event && !Pooled) {
+        PlatformEventDestroy(Event);
         NVME_COUNT(Controller->Info.ExtraWaiterEvents, -1);
     }
-    Request->Event = NULL;
 }
 
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
     __atomic_add_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL);
     Tracker->Done = NVMeRequestChildDone;
     Tracker->Context = Request;
+    if (Request->Quiet) Tracker->Flags |= NVME_TRACKER_QUIET;  // its end need not look at the request to know
 }
 
 KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
@@ -85,53 +90,55 @@ KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
     return Status;
 }
 
+/**
+ * A child's end. Everything it does to its request happens under the controller's WaiterLock, with the request
+ * read from the tracker there: an abandoning waiter clears Tracker->Context under the same lock, and a releasing
+ * one takes it before its event goes, so a child never reaches into a stack frame or an event that is gone.
+ */
 void NVMeRequestChildDone(NVME_TRACKER* Tracker) {
-    NVME_REQUEST* Request = (NVME_REQUEST*)Tracker->Context;
+    NVME_CONTROLLER* Controller = Tracker->Queue->Controller;
     U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
     KSTATUS Status = Tracker->Failure;
-    if (Status == KSTATUS_SUCCESS) {
-        Request->Dw0 = Tracker->Completion.Dw0;
-        Status = NVMeStatusToKStatus(NvmeStatus);
-        if (NvmeStatus != 0 && !Request->Quiet) NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
-    } else {
-        NvmeStatus = 0;  // the driver ended it: no device status
-    }
-    if (Status != KSTATUS_SUCCESS) {
-        KSTATUS Expected = KSTATUS_SUCCESS;
-        if (__atomic_compare_exchange_n(&Request->Status, &Expected, Status, FALSE, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
+    if (Status == KSTATUS_SUCCESS) Status = NVMeStatusToKStatus(NvmeStatus);
+    else NvmeStatus = 0;  // the driver ended it: no device status
+    // Logged before the waiter can wake (it may look for the line at once).
+    if (NvmeStatus != 0 && !(Tracker->Flags & NVME_TRACKER_QUIET)) NVMeReportError(Controller, Tracker, NvmeStatus);
+    U64 State = PlatformLockAcquire(Controller->WaiterLock);
+    NVME_REQUEST* Request = (NVME_REQUEST*)Tracker->Context;
+    if (Request != NULL) {
+        if (Tracker->Failure == KSTATUS_SUCCESS) Request->Dw0 = Tracker->Completion.Dw0;
+        if (Status != KSTATUS_SUCCESS && Request->Status == KSTATUS_SUCCESS) {
+            Request->Status = Status;
             Request->NvmeStatus = NvmeStatus;
         }
+        PLATFORM_EVENT* Event = Request->Event;
+        if (__atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL) == 0 && Event) PlatformEventSignal(Event);
     }
-    PLATFORM_EVENT* Event = Request->Event;  // the request may be gone once Pending reaches 0
-    if (__atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL) == 0) PlatformEventSignal(Event);
+    PlatformLockRelease(Controller->WaiterLock, State);
+    if (Request == NULL) {
+        DEBUG("[NVMeQueue] %s: command %x (CID %x) ended after its caller gave up", Controller->Info.Name,
+              Tracker->Opcode, Tracker->Cid);
+    }
 }
 
-static void AbandonedDone(NVME_TRACKER* Tracker) {
-    DEBUG("[NVMeQueue] %s: command %x (CID %x) ended after its caller gave up", Tracker->Queue->Controller->Info.Name,
-          Tracker->Opcode, Tracker->Cid);
-}
-
-/** Detaches a timed-out request's commands: their ends touch nothing of the caller, and none is sent again. */
+/**
+ * Detaches a timed-out request's commands, whatever state they are in (a Done function may be queued behind a
+ * slow one in another thread's chain): their ends touch nothing of the caller, and none is posted again.
+ */
 static void AbandonRequest(NVME_QUEUE* Queue, NVME_REQUEST* Request) {
-    for (U32 Try = 0; Try < 1000; Try++) {
-        U32 Completing = 0;
-        U64 State = PlatformLockAcquire(Queue->Lock);
-        for (U16 I = 0; I < Queue->TrackerCount; I++) {
-            NVME_TRACKER* Tracker = &Queue->Trackers[I];
-            if (Tracker->Context != Request || Tracker->Done != NVMeRequestChildDone) continue;
-            if (Tracker->State == NVME_TRACKER_COMPLETING) {
-                Completing++;
-            } else if (Tracker->State != NVME_TRACKER_FREE && Tracker->State != NVME_TRACKER_RESERVED) {
-                Tracker->Done = AbandonedDone;
-                Tracker->Context = NULL;
-                Tracker->Flags |= NVME_TRACKER_CANCEL;
-            }
+    NVME_CONTROLLER* Controller = Queue->Controller;
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    U64 Waiters = PlatformLockAcquire(Controller->WaiterLock);  // lock order: queue, then waiters
+    for (U16 I = 0; I < Queue->TrackerCount; I++) {
+        NVME_TRACKER* Tracker = &Queue->Trackers[I];
+        if (Tracker->Context != Request || Tracker->Done != NVMeRequestChildDone) continue;
+        Tracker->Context = NULL;
+        if (Tracker->State != NVME_TRACKER_FREE && Tracker->State != NVME_TRACKER_COMPLETING) {
+            Tracker->Flags |= NVME_TRACKER_CANCEL;
         }
-        PlatformLockRelease(Queue->Lock, State);
-        if (Completing == 0) return;
-        PlatformSleepMs(1);  // a Done function is running right now: let it finish
     }
+    PlatformLockRelease(Controller->WaiterLock, Waiters);
+    PlatformLockRelease(Queue->Lock, State);
 }
 
 KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs) {
@@ -144,8 +151,9 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
         NVMeDeadlineWaitStep(Queue, Request->Event);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
         if (PlatformTimeNs() - Start >= LimitNs) break;
-        // Unsupervised waits stop when the controller failed; supervised ones are failed by the watchdog.
-        if (!Supervised && Controller->Info.State == NVME_STATE_FAILED) break;
+        // Unsupervised waits stop when the controller failed, or when shutdown or detach asks the thread holding
+        // the controller to let go; supervised ones are failed by the watchdog (or by shutdown and detach).
+        if (!Supervised && (Controller->Info.State == NVME_STATE_FAILED || NVMeStopAsked(Controller))) break;
     }
     AbandonRequest(Queue, Request);
     if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;  // finished meanwhile
@@ -154,6 +162,11 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     if (Supervised) {
         ERROR("[NVMeRequestWait] %s: a supervised command outlived its backstop (%llu ms); abandoned",
               Controller->Info.Name, LimitNs / 1000000);
+    } else if (PlatformTimeNs() - Start < LimitNs) {
+        // Cut short (shutdown or removal took the controller, or it failed): not a timeout of the device's.
+        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeRequestWait] %s: %s command given up after %llu ms (%s)",
+                         Controller->Info.Name, Queue->Id == 0 ? "admin" : "I/O",
+                         (PlatformTimeNs() - Start) / 1000000, NVMeStopAsked(Controller) ? "stopping" : "failed");
     } else {
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 3, "[NVMeRequestWait] %s: %s command timed out after %u ms",
                          Controller->Info.Name, Queue->Id == 0 ? "admin" : "I/O", TimeoutMs);

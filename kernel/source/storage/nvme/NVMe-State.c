@@ -25,22 +25,28 @@
 // Controller (NVME_STATE_*, NVMe.h)
 
 static const U8 ControllerNext[NVME_STATE_COUNT] = {
-    // bring-up ends with I/O queues, with the admin queue only, or not at all
-    [NVME_STATE_PROBING] = TO(NVME_STATE_READY) | TO(NVME_STATE_ADMIN_ONLY) | TO(NVME_STATE_FAILED),
-    // a timeout, a fatal status or NVMeResetController; the poweroff hook
-    [NVME_STATE_READY] = TO(NVME_STATE_RESETTING) | TO(NVME_STATE_SHUTDOWN),
-    [NVME_STATE_ADMIN_ONLY] = TO(NVME_STATE_RESETTING) | TO(NVME_STATE_SHUTDOWN),
-    // the reset brings it back (maybe with fewer queues) or gives up after its attempts
-    [NVME_STATE_RESETTING] = TO(NVME_STATE_READY) | TO(NVME_STATE_ADMIN_ONLY) | TO(NVME_STATE_FAILED),
-    // terminal: the device is never touched again
-    [NVME_STATE_FAILED] = 0,
-    [NVME_STATE_SHUTDOWN] = 0,
+    // bring-up ends with I/O queues, with the admin queue only, or not at all; the function went away meanwhile
+    [NVME_STATE_PROBING] = TO(NVME_STATE_READY) | TO(NVME_STATE_ADMIN_ONLY) | TO(NVME_STATE_FAILED) |
+                           TO(NVME_STATE_REMOVED),
+    // a timeout, a fatal status or NVMeResetController; the poweroff hook; hot unplug
+    [NVME_STATE_READY] = TO(NVME_STATE_RESETTING) | TO(NVME_STATE_SHUTDOWN) | TO(NVME_STATE_REMOVED),
+    [NVME_STATE_ADMIN_ONLY] = TO(NVME_STATE_RESETTING) | TO(NVME_STATE_SHUTDOWN) | TO(NVME_STATE_REMOVED),
+    // the reset brings it back (maybe with fewer queues) or gives up after its attempts; poweroff or unplug
+    // cut it short
+    [NVME_STATE_RESETTING] = TO(NVME_STATE_READY) | TO(NVME_STATE_ADMIN_ONLY) | TO(NVME_STATE_FAILED) |
+                             TO(NVME_STATE_SHUTDOWN) | TO(NVME_STATE_REMOVED),
+    // the device is never touched again; the function may still be taken away (its disks go)
+    [NVME_STATE_FAILED] = TO(NVME_STATE_REMOVED),
+    [NVME_STATE_SHUTDOWN] = TO(NVME_STATE_REMOVED),
+    // terminal
+    [NVME_STATE_REMOVED] = 0,
 };
 
 static const LPCSTR ControllerNames[NVME_STATE_COUNT] = {
     [NVME_STATE_PROBING] = "probing",       [NVME_STATE_READY] = "ready",
     [NVME_STATE_FAILED] = "failed",         [NVME_STATE_ADMIN_ONLY] = "admin queue only",
     [NVME_STATE_RESETTING] = "resetting",   [NVME_STATE_SHUTDOWN] = "shut down",
+    [NVME_STATE_REMOVED] = "removed",
 };
 
 const NVME_STATE_MACHINE NVMeControllerStates = {"controller", NVME_STATE_COUNT, ControllerNames, ControllerNext};
