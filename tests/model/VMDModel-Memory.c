@@ -187,7 +187,11 @@ static U64 Access(VM_MODEL* Model, U64 Offset, U32 Size, BOOL Write, U64 Value) 
     pthread_mutex_lock(&Model->Lock);
     if (Write) Model->Stats.MemWrites++;
     else Model->Stats.MemReads++;
-    VmCompletePendingLocked(Model, "a MEMBAR access");
+    // A posted CFGBAR write is ordered only with its own thread's later accesses: another CPU's MEMBAR access may
+    // pass it (and sees the routing before it lands).
+    if (Model->Pending && pthread_equal(Model->PendingThread, pthread_self())) {
+        VmCompletePendingLocked(Model, "a MEMBAR access");
+    }
     if (!VmMemoryEnabled(Model)) {
         VmViolation(Model, VMD_RULE_MEM_DECODE_DISABLED, "MEMBAR%u access at +%#llx while the VMD's Memory Space "
                     "Enable is clear", Region == VM_REGION_MEMBAR1 ? 1 : 2, Within);

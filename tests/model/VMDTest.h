@@ -100,6 +100,7 @@ static inline void VMDTestStartReady(VMD_TEST* T) {
     if (Info.State != VMD_STATE_RUNNING) HostLogDump();
     assert_int_equal(Info.State, VMD_STATE_RUNNING);
     if (!T->BindNvme) return;
+    assert_true(NVMeWaitBringUp(2 * 3600 * 1000));  // bring-up runs on its own thread; any bound of it
     U32 Drives = 0;
     for (U32 P = 0; P < T->Config.PortCount; P++) Drives += T->Nvme[P] != NULL;
     if (NVMeGetControllerCount() != Drives) HostLogDump();
@@ -119,7 +120,7 @@ static inline const NVME_CONTROLLER_INFO* VMDTestController(VMD_TEST* T, U32 Por
     for (U32 C = 0; C < NVMeGetControllerCount(); C++) {
         NVME_CONTROLLER_INFO* Info = &T->View[Port];
         if (NVMeGetController(C, Info) != KSTATUS_SUCCESS) continue;
-        if (Info->RegisterBase == Bar && Info->State != NVME_STATE_FAILED) return Info;
+        if (Info->RegisterBase == Bar && Info->State != NVME_STATE_FAILED && Info->State != NVME_STATE_REMOVED) return Info;
     }
     return NULL;
 }
