@@ -420,7 +420,7 @@ I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments) {
     // Through DiskCommand: access and bounds checked again, cached copies of the range forgotten.
     U64 Start = GetSystemTimeNs();
     for (U64 Done = 0; Done < Count;) {
-        DISK_IO Io;
+        DISK_IO Io = {0};
         Io.Sector = Lba + Done;
         Io.SectorCount = (U32)MIN(Count - Done, (U64)TRIM_CHUNK_SECTORS);
         Io.Buffer = NULL;
