@@ -3,7 +3,7 @@
 // returns, NVMeNamespaceUsable in NVMe-Admin.c), the SMART / Health, Error Information and Firmware Slot logs with
 // odd values, the critical warning texts, feature and event names. Pages are built byte by byte here, at the
 // offsets of the NVMe 2.0 figures, independently of the decoder.
-// SOURCES: storage/nvme/NVMe-Spec.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-Admin.c storage/nvme/NVMe-PRP.c
+// SOURCES: storage/nvme/NVMe-Spec.c storage/nvme/NVMe-IO.c storage/nvme/NVMe-Namespace.c storage/nvme/NVMe-PRP.c
 
 #include <stdarg.h>
 #include <stddef.h>
