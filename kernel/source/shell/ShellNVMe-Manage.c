@@ -191,6 +191,10 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     ShellPrint("page size : %u bytes\n", Info->PageSize);
     ShellPrint("transfers : MDTS %llu bytes%s, %llu bytes per command here\n", Info->MdtsBytes,
                Info->MdtsBytes ? "" : " (no limit)", Info->MaxCommandBytes);
+    // How data commands carry their data (nvme.sgl, NVMe-SGL.c) and how many went each way.
+    ShellPrint("data      : nvme.sgl=%s (SGLS 1:0 = %u), %llu SGL commands, %llu PRP commands\n",
+               NVMeSglModeName(Info->SglMode), Info->Identify.Sgls & NVME_SGLS_SUPPORT_MASK, Info->SglCommands,
+               Info->PrpCommands);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
     if (Info->Polling) {
