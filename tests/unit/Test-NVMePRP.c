@@ -359,6 +359,21 @@ static void test_sgl_chain(void** State) {
     Pool.Pages = 2;
     assert_int_equal(BuildSgl(0, 600ULL * PAGE, FALSE, &R), KSTATUS_NO_MEMORY);
     assert_int_equal(BuildSgl(0, 511ULL * PAGE, FALSE, &R), KSTATUS_SUCCESS);  // 2 * 255 + 1
+    assert_int_equal(R.SegmentPages, 2);
+    assert_int_equal(PoolSlot(1, 255)->Type, NVME_SGL_DATA_BLOCK << 4);  // the last block in the chain slot
+    assert_int_equal(PoolSlot(1, 255)->Address, Mmu.Physical[510]);
+    assert_int_equal(PoolSlot(0, 255)->Type, NVME_SGL_LAST_SEGMENT << 4);
+    assert_int_equal(PoolSlot(0, 255)->Length, 256 * 16);
+    // One pool page (the driver's): 256 blocks behind a Last Segment descriptor in SGL1, 257 too many.
+    Pool.Pages = 1;
+    assert_int_equal(BuildSgl(0, 256ULL * PAGE, FALSE, &R), KSTATUS_SUCCESS);
+    assert_int_equal(R.SegmentPages, 1);
+    D = Descriptor(R.Sgl1);
+    assert_int_equal(D.Type, NVME_SGL_LAST_SEGMENT << 4);
+    assert_int_equal(D.Length, 256 * 16);
+    assert_int_equal(PoolSlot(0, 255)->Type, NVME_SGL_DATA_BLOCK << 4);
+    assert_int_equal(PoolSlot(0, 255)->Address, Mmu.Physical[255]);
+    assert_int_equal(BuildSgl(0, 257ULL * PAGE, FALSE, &R), KSTATUS_NO_MEMORY);
     Pool.Pages = POOL_PAGES;
     assert_int_equal(NVMeSGLCapacity(1, PAGE), 256);
     assert_int_equal(NVMeSGLCapacity(2, PAGE), 511);

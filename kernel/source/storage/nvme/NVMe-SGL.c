@@ -72,9 +72,10 @@ static U32 SGLWalk(const NVME_DATA* Data, U32 PageSize, BOOL DwordAligned, NVME_
 typedef struct {
     const NVME_PRP_POOL* Pool;
     U32 PageSize;
-    U32 Blocks;
-    U32 Pages;
-    NVME_SGL_DESCRIPTOR* First;   // SGL1 when there is one block
+    U32 PerPage;                  // descriptors in a pool page
+    NVME_SGL_DESCRIPTOR First;    // block 0, in SGL1 if it stays the only one
+    NVME_SGL_DESCRIPTOR Spare;    // a last block that falls just past the pool (moved back at the end)
+    BOOL Overflow;                // a block beyond what the pool can hold
 } SGL_PLACE;
 
 static NVME_SGL_DESCRIPTOR* SlotAt(const SGL_PLACE* Place, U32 Page, U32 Slot) {
@@ -86,18 +87,26 @@ static void Describe(NVME_SGL_DESCRIPTOR* Descriptor, PHYSICAL Address, U32 Leng
 }
 
 /**
- * Data block Index goes to its slot: pages other than the last hold PerPage - 1 blocks and chain through their
- * last slot; the last page holds what is left, up to PerPage.
+ * Data block Index goes to page Index / (PerPage - 1), slot Index % (PerPage - 1): every page keeps its last
+ * slot for a chain, as if more blocks were to come (the end moves a lone block on the last page back into the
+ * chain slot before it). Block 0 waits in First until block 1 shows that the data needs a segment.
  */
 static void PlaceBlock(LPVOID Context, U32 Index, PHYSICAL Address, U32 Length) {
     SGL_PLACE* Place = (SGL_PLACE*)Context;
-    if (Place->Blocks == 1) {
-        Describe(Place->First, Address, Length, NVME_SGL_DATA_BLOCK);
+    if (Index == 0) {
+        Describe(&Place->First, Address, Length, NVME_SGL_DATA_BLOCK);
         return;
     }
-    U32 PerPage = Place->PageSize / NVME_SGL_DESCRIPTOR_SIZE;
-    U32 Page = MIN(Index / (PerPage - 1), Place->Pages - 1);
-    Describe(SlotAt(Place, Page, Index - Page * (PerPage - 1)), Address, Length, NVME_SGL_DATA_BLOCK);
+    const NVME_PRP_POOL* Pool = Place->Pool;
+    if (Pool == NULL || Pool->Linear == NULL || Pool->Physical == 0 || Pool->Pages == 0) {
+        Place->Overflow = TRUE;
+        return;
+    }
+    if (Index == 1) *SlotAt(Place, 0, 0) = Place->First;
+    U32 Page = Index / (Place->PerPage - 1), Slot = Index % (Place->PerPage - 1);
+    if (Page < Pool->Pages) Describe(SlotAt(Place, Page, Slot), Address, Length, NVME_SGL_DATA_BLOCK);
+    else if (Page == Pool->Pages && Slot == 0) Describe(&Place->Spare, Address, Length, NVME_SGL_DATA_BLOCK);
+    else Place->Overflow = TRUE;
 }
 
 KSTATUS NVMeSGLBuild(const NVME_DATA* Data, U32 PageSize, BOOL DwordAligned, NVME_TRANSLATE Translate,
@@ -108,17 +117,22 @@ KSTATUS NVMeSGLBuild(const NVME_DATA* Data, U32 PageSize, BOOL DwordAligned, NVM
         !IS_POWER_OF_TWO(PageSize)) {
         return KSTATUS_BAD_PARAMETER;
     }
-    U32 Blocks = SGLWalk(Data, PageSize, DwordAligned, Translate, TranslateContext, NULL, NULL);
-    if (Blocks == 0) return KSTATUS_BAD_PARAMETER;
     U32 PerPage = PageSize / NVME_SGL_DESCRIPTOR_SIZE;
-    U32 Pages = Blocks <= PerPage ? 1 : 1 + (Blocks - 2) / (PerPage - 1);
-    if (Blocks > 1 && (Pool == NULL || Pool->Linear == NULL || Pool->Physical == 0 || Pages > Pool->Pages)) {
-        return KSTATUS_NO_MEMORY;
-    }
-    NVME_SGL_DESCRIPTOR First;
-    SGL_PLACE Place = {Pool, PageSize, Blocks, Pages, &First};
-    SGLWalk(Data, PageSize, DwordAligned, Translate, TranslateContext, PlaceBlock, &Place);
+    SGL_PLACE Place = {Pool, PageSize, PerPage, {0, 0, {0, 0, 0}, 0}, {0, 0, {0, 0, 0}, 0}, FALSE};
+    // One walk, one translation a page: blocks are placed as they come (a failed build leaves only the tracker's
+    // own pool page written).
+    U32 Blocks = SGLWalk(Data, PageSize, DwordAligned, Translate, TranslateContext, PlaceBlock, &Place);
+    if (Blocks == 0) return KSTATUS_BAD_PARAMETER;
+    if (Place.Overflow || (Blocks > 1 && Blocks > NVMeSGLCapacity(Pool->Pages, PageSize))) return KSTATUS_NO_MEMORY;
+    NVME_SGL_DESCRIPTOR First = Place.First;
     if (Blocks > 1) {
+        U32 Pages = (Blocks + PerPage - 2) / (PerPage - 1);  // every page keeping its chain slot
+        if (Pages > 1 && Blocks - (Pages - 1) * (PerPage - 1) == 1) {
+            // A lone block on the last page takes the chain slot before it instead.
+            NVME_SGL_DESCRIPTOR Lone = Pages > Pool->Pages ? Place.Spare : *SlotAt(&Place, Pages - 1, 0);
+            Pages--;
+            *SlotAt(&Place, Pages - 1, PerPage - 1) = Lone;
+        }
         // The chain: page P (not the last) ends with a descriptor of page P + 1, whose length is its blocks.
         U32 InPage = Pages == 1 ? Blocks : PerPage;  // descriptors in the first page, its chain slot included
         for (U32 Page = 0; Page + 1 < Pages; Page++) {
@@ -147,6 +161,17 @@ KSTATUS NVMeSGLBuild(const NVME_DATA* Data, U32 PageSize, BOOL DwordAligned, NVM
  */
 NVME_DATA_PLAN NVMePlanCommand(const NVME_DATA* Data, const NVME_PLAN_LIMITS* Limits) {
     U32 PageSize = Limits->PageSize;
+    if (Data->Count > 0 && (U64)Data->Offset + Data->Length <= Data->Segments[0].Length &&
+        Data->Length <= Limits->MaxBytes) {
+        // All in one buffer (every single-buffer command): its pieces are its pages, no walk needed. When both
+        // ways carry it whole, the walk below would decide on the same figures.
+        U32 Pieces = NVMePRPPagesSpanned((LINEAR)Data->Segments[0].Buffer + Data->Offset, Data->Length, PageSize);
+        U64 Bytes = Data->Length - Data->Length % Limits->BlockSize;
+        if (Pieces <= Limits->PrpPages && Pieces <= Limits->SglDescriptors && Bytes > 0) {
+            BOOL Sgl = Limits->Mode == NVME_SGL_ON || (Limits->Mode == NVME_SGL_AUTO && Bytes >= Limits->Threshold);
+            return (NVME_DATA_PLAN){Bytes, Sgl};
+        }
+    }
     U64 PrpBytes = 0, SglBytes = 0;
     U32 Pieces = 0, Segments = 0;
     BOOL PrpOpen = TRUE, SglOpen = Limits->Mode != NVME_SGL_OFF, EndsPage = TRUE;
