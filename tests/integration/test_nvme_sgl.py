@@ -44,7 +44,8 @@ RAW_SEED = 0x5A5A
 RAW_FILLS = [(7, 3, 0, 0x61), (100, 17, 0, 0x62), (1000, 64, 8, 0x63), (5000, 250, 4, 0x64), (20001, 9, 0, 0x65)]
 COPY_TIMEOUT = 180.0
 
-DATA_RE = re.compile(r"^data\s*: nvme\.sgl=(\w+) \(SGLS 1:0 = (\d)\), (\d+) SGL commands, (\d+) PRP commands$", re.M)
+DATA_RE = re.compile(r"^data\s*: nvme\.sgl=(\w+), nvme\.sgl_threshold=\d+ \(SGLS 1:0 = (\d)\), (\d+) SGL commands, "
+                     r"(\d+) PRP commands$", re.M)
 CACHE_RE = re.compile(r"^(nvme\d+n\d+)\s+\d+/\d+ .*\n  block .*; staged (\d+) bytes$", re.M)
 
 

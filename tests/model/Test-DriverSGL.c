@@ -141,15 +141,30 @@ static void test_on_every_data_command(void** State) {
     DriverEnd(&T);
 }
 
-/** Auto with one buffer: PRPs below the threshold, an SGL from it on. */
+/**
+ * Auto with one buffer: PRPs whatever its size by default (nvme.sgl_threshold 0); with nvme.sgl_threshold=32k
+ * (Linux's default), PRPs below it and an SGL from it on; a bad value is ignored with a warning.
+ */
 static void test_auto_threshold(void** State) {
     (void)State;
     DRIVER_TEST T;
     Start(&T, 1, NULL, NVME_SGL_AUTO);
+    assert_int_equal(DriverInfo(&T)->SglThreshold, 0);
+    DriverWriteRead(&T, 0, 1024, 5);  // 512 KiB, one command
+    assert_int_equal(Stats(&T).SglCommands, 0);
+    DriverEnd(&T);
+    DriverSetOption("nvme.sgl_threshold", "lots");
+    Start(&T, 1, NULL, NVME_SGL_AUTO);
+    assert_non_null(strstr(HostLogText(LOG_LEVEL_WARNING), "nvme.sgl_threshold=lots ignored"));
+    assert_int_equal(DriverInfo(&T)->SglThreshold, 0);
+    DriverEnd(&T);
+    DriverSetOption("nvme.sgl_threshold", "32k");
+    Start(&T, 1, NULL, NVME_SGL_AUTO);
+    assert_int_equal(DriverInfo(&T)->SglThreshold, 32 * 1024);
     U64 Before = Stats(&T).SglCommands;
     DriverWriteRead(&T, 0, 8, 6);  // 4 KiB
     assert_int_equal(Stats(&T).SglCommands, Before);
-    DriverWriteRead(&T, 0, 32 * 1024 / 512, 7);  // NVME_SGL_THRESHOLD
+    DriverWriteRead(&T, 0, 32 * 1024 / 512, 7);  // the threshold
     assert_int_equal(Stats(&T).SglCommands - Before, 2);
     // The mode can be changed at run time (the bench does).
     assert_int_equal(NVMeSetSglMode(T.Index, NVME_SGL_OFF), KSTATUS_SUCCESS);

@@ -382,7 +382,7 @@ static void test_sgl_chain(void** State) {
 /** The rule on two cache-like blocks (not meeting on a page boundary) and on single buffers. */
 static void test_plan(void** State) {
     (void)State;
-    NVME_PLAN_LIMITS Limits = {PAGE, 512, 512 * 1024, 513, 256, NVME_SGL_AUTO, NVME_SGL_THRESHOLD};
+    NVME_PLAN_LIMITS Limits = {PAGE, 512, 512 * 1024, 513, 256, NVME_SGL_AUTO, 32 * 1024};  // nvme.sgl_threshold=32k
     DISK_SEGMENT Blocks[2] = {{Buffer + 96, 4096}, {Buffer + 8192 + 96, 4096}};
     NVME_DATA Data = {Blocks, 2, 0, 8192};
     NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);
@@ -396,9 +396,15 @@ static void test_plan(void** State) {
     DISK_SEGMENT One = {Buffer, 4096};
     Data = (NVME_DATA){&One, 1, 0, 4096};
     assert_false(NVMePlanCommand(&Data, &Limits).Sgl);  // below the threshold: PRPs
-    One.Length = NVME_SGL_THRESHOLD;
+    One.Length = 32 * 1024;
     Data.Length = One.Length;
     assert_true(NVMePlanCommand(&Data, &Limits).Sgl);  // favours it
+    Limits.Threshold = NVME_SGL_THRESHOLD;  // the default, 0: size alone never favours an SGL
+    assert_false(NVMePlanCommand(&Data, &Limits).Sgl);
+    Data = (NVME_DATA){Blocks, 2, 0, 8192};
+    assert_true(NVMePlanCommand(&Data, &Limits).Sgl);  // the layout still needs one
+    Data = (NVME_DATA){&One, 1, 0, One.Length};
+    Limits.Threshold = 32 * 1024;
     One.Length = 1024 * 1024;
     Data.Length = One.Length;
     Plan = NVMePlanCommand(&Data, &Limits);

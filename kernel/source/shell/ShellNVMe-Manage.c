@@ -192,9 +192,10 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     ShellPrint("transfers : MDTS %llu bytes%s, %llu bytes per command here\n", Info->MdtsBytes,
                Info->MdtsBytes ? "" : " (no limit)", Info->MaxCommandBytes);
     // How data commands carry their data (nvme.sgl, NVMe-SGL.c) and how many went each way.
-    ShellPrint("data      : nvme.sgl=%s (SGLS 1:0 = %u), %llu SGL commands, %llu PRP commands\n",
-               NVMeSglModeName(Info->SglMode), Info->Identify.Sgls & NVME_SGLS_SUPPORT_MASK, Info->SglCommands,
-               Info->PrpCommands);
+    ShellPrint("data      : nvme.sgl=%s, nvme.sgl_threshold=%u (SGLS 1:0 = %u), %llu SGL commands, "
+               "%llu PRP commands\n",
+               NVMeSglModeName(Info->SglMode), Info->SglThreshold, Info->Identify.Sgls & NVME_SGLS_SUPPORT_MASK,
+               Info->SglCommands, Info->PrpCommands);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
     if (Info->Polling) {

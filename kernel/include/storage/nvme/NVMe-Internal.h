@@ -116,7 +116,9 @@ KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Tr
 /************************************************************************/
 // SGL builder and the PRP-or-SGL rule (pure, NVMe-SGL.c)
 
-#define NVME_SGL_THRESHOLD (32 * 1024)  // auto: average segment (bytes) from which SGL is favoured (NVMe.md)
+// auto: average segment (bytes) from which an SGL is favoured; 0: never, SGLs only where the layout needs them
+// (measured in NVMe.md: SGLs cost the driver more and QEMU no less). nvme.sgl_threshold=<bytes> sets another.
+#define NVME_SGL_THRESHOLD 0
 
 typedef struct tag_NVME_SGL_RESULT {
     U64 Sgl1[2];         // the command's SGL1 (its PRP1 and PRP2 fields)
@@ -151,7 +153,7 @@ typedef struct tag_NVME_PLAN_LIMITS {
     U32 PrpPages;        // data pages one command's PRPs may name (1 + the list pages' entries)
     U32 SglDescriptors;  // data blocks one command's SGL may hold (NVMeSGLCapacity)
     U8 Mode;             // NVME_SGL_*, already NVME_SGL_OFF when the controller has no SGLs
-    U32 Threshold;       // NVME_SGL_THRESHOLD
+    U32 Threshold;       // the controller's SglThreshold (0: size alone never favours an SGL)
 } NVME_PLAN_LIMITS;
 
 /**

@@ -144,6 +144,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U64 MdtsBytes;                    // maximum data transfer from MDTS (0: no limit reported)
     U64 MaxCommandBytes;              // what one command may carry here (MDTS and the PRP pool)
     U32 SglMode;                      // NVME_SGL_* in force (nvme.sgl, NVMeSetSglMode; OFF without SGL support)
+    U32 SglThreshold;                 // auto: one buffer this large goes as an SGL (nvme.sgl_threshold; 0: never)
     U64 SglCommands, PrpCommands;     // data commands whose data went as an SGL / as PRPs
     // Namespaces
     U32 ActiveNamespaceCount;

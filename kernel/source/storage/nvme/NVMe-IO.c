@@ -159,7 +159,7 @@ static NVME_PLAN_LIMITS PlanLimits(NVME_NAMESPACE* Namespace) {
                               (U32)(NVMePRPMaxTransfer(NVME_PRP_PAGES_PER_TRACKER, PageSize) / PageSize) + 1,
                               NVMeSGLCapacity(NVME_PRP_PAGES_PER_TRACKER, PageSize),
                               (U8)__atomic_load_n(&Controller->Info.SglMode, __ATOMIC_RELAXED),
-                              NVME_SGL_THRESHOLD};
+                              Controller->Info.SglThreshold};
 }
 
 /**
@@ -238,7 +238,8 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     NVME_DATA Data = {&Segment, 1, 0, Segment.Length};
     U32 Mode = __atomic_load_n(&Namespace->Controller->Info.SglMode, __ATOMIC_RELAXED);
     BOOL Sgl = FALSE;
-    BOOL MaySgl = Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Data.Length >= NVME_SGL_THRESHOLD);
+    U32 Threshold = Namespace->Controller->Info.SglThreshold;
+    BOOL MaySgl = Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Data.Length >= Threshold);
     if (Opcode != NVME_IO_FLUSH && MaySgl) {
         NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
         NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);

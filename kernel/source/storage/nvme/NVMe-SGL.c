@@ -168,7 +168,8 @@ NVME_DATA_PLAN NVMePlanCommand(const NVME_DATA* Data, const NVME_PLAN_LIMITS* Li
         U32 Pieces = NVMePRPPagesSpanned((LINEAR)Data->Segments[0].Buffer + Data->Offset, Data->Length, PageSize);
         U64 Bytes = Data->Length - Data->Length % Limits->BlockSize;
         if (Pieces <= Limits->PrpPages && Pieces <= Limits->SglDescriptors && Bytes > 0) {
-            BOOL Sgl = Limits->Mode == NVME_SGL_ON || (Limits->Mode == NVME_SGL_AUTO && Bytes >= Limits->Threshold);
+            BOOL Sgl = Limits->Mode == NVME_SGL_ON ||
+                       (Limits->Mode == NVME_SGL_AUTO && Limits->Threshold != 0 && Bytes >= Limits->Threshold);
             return (NVME_DATA_PLAN){Bytes, Sgl};
         }
     }
@@ -208,7 +209,7 @@ NVME_DATA_PLAN NVMePlanCommand(const NVME_DATA* Data, const NVME_PLAN_LIMITS* Li
     }
     // Auto: PRPs when they carry the same in one command and the segments are small; an SGL otherwise.
     BOOL Needs = SglBytes > PrpBytes;
-    BOOL Favours = Segments > 0 && SglBytes / Segments >= Limits->Threshold;
+    BOOL Favours = Limits->Threshold != 0 && Segments > 0 && SglBytes / Segments >= Limits->Threshold;
     if (Needs || Favours) return (NVME_DATA_PLAN){SglBytes, TRUE};
     return (NVME_DATA_PLAN){PrpBytes, FALSE};
 }
@@ -249,6 +250,13 @@ void NVMeSglConfigure(NVME_CONTROLLER* Controller) {
         Mode = NVME_SGL_OFF;
     }
     __atomic_store_n(&Controller->Info.SglMode, Mode, __ATOMIC_RELAXED);
+    LPCSTR Threshold = PlatformGetOption("nvme.sgl_threshold");
+    U64 Bytes = NVME_SGL_THRESHOLD;
+    if (Threshold && (!StringToU64(Threshold, &Bytes, TRUE) || Bytes > MAX_U32)) {
+        WARNING("[NVMeBringUp] nvme.sgl_threshold=%s ignored (bytes, k/M suffixes; 0: never)", Threshold);
+        Bytes = NVME_SGL_THRESHOLD;
+    }
+    Controller->Info.SglThreshold = (U32)Bytes;
 }
 
 KSTATUS NVMeSetSglMode(U32 ControllerIndex, U32 Mode) {
