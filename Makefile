@@ -5,6 +5,7 @@
 #   make image   build/kernel.elf and build/cairn.iso
 #   make unit    host unit tests only
 #   make disk    build/nvme-disk.img
+#   make bench-sgl  PRPs against SGLs in QEMU (4 KiB and 128 KiB; a benchmark, not part of make test)
 #   make usb DEVICE=/dev/sdX   write build/cairn.iso to a removable USB stick (checks, asks, verifies)
 #   make clean
 #
@@ -74,7 +75,7 @@ $(foreach Test,$(UNIT_TEST_SOURCES),$(eval $(call UNIT_TEST_RULE,$(Test))))
 # outside the work tree and links it as $(QEMU_VMD); the VMD integration tests use it.
 include tools/qemu-vmd/qemu-vmd.mk
 
-.PHONY: all image kernel run test unit integration disk deps clean usb
+.PHONY: all image kernel run test unit integration disk deps clean usb bench-sgl
 
 all: image
 
@@ -128,6 +129,10 @@ unit: $(UNIT_TEST_BINARIES) $(MODEL_TEST_BINARIES)
 
 integration: image disk
 	@$(PYTHON) tests/run_all.py --build $(BUILD) --integration-only
+
+# BENCH_SGL_ARGS passes options on (--seconds, --rounds, --qd, --workloads, --sizes: see the script).
+bench-sgl: image
+	@$(PYTHON) tests/integration/bench_nvme_sgl.py --build $(BUILD) $(BENCH_SGL_ARGS)
 
 # A unit test that does not compile is counted as failed by run_all.py, so the
 # closing "N passed, N failed" line is always printed (the binaries are removed

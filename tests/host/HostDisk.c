@@ -36,8 +36,30 @@ static void HostDiskCheck(HOST_DISK* Host, U32 Function, const DISK_IO* Io) {
         HostKernelFail("%s: %u sectors in one request, more than the %u reported", Host->Disk.Name, Io->SectorCount,
                        Host->MaxTransfer);
     }
+    if (Io->Segments != NULL && (Io->SegmentCount < 2 || Io->SegmentCount > Host->MaxSegments)) {
+        HostKernelFail("%s: %u segments in one request (%u reported)", Host->Disk.Name, Io->SegmentCount,
+                       Host->MaxSegments);
+    }
     if (Host->ExpectLocked && HostMutexDepth() == 0) {
         HostKernelFail("%s: a request without the caller's lock held", Host->Disk.Name);
+    }
+}
+
+/** Copies between the disk's bytes and the request's buffer (or, in order, its segments). */
+static void HostDiskCopy(HOST_DISK* Host, const DISK_IO* Io, BOOL Write) {
+    U8* Disk = HostDiskBytes(Host, Io);
+    if (Io->Segments == NULL) {
+        SIZE Bytes = (SIZE)Io->SectorCount * Host->SectorSize;
+        if (Write) memcpy(Disk, Io->Buffer, Bytes);
+        else memcpy(Io->Buffer, Disk, Bytes);
+        return;
+    }
+    if (Write) Host->VectoredWrites++;
+    else Host->VectoredReads++;
+    for (U32 I = 0; I < Io->SegmentCount; I++) {
+        if (Write) memcpy(Disk, Io->Segments[I].Buffer, Io->Segments[I].Length);
+        else memcpy(Io->Segments[I].Buffer, Disk, Io->Segments[I].Length);
+        Disk += Io->Segments[I].Length;
     }
 }
 
@@ -49,7 +71,7 @@ static KSTATUS HostDiskTransfer(HOST_DISK* Host, U32 Function, DISK_IO* Io) {
             Host->LastSector = Io->Sector;
             Host->LastCount = Io->SectorCount;
             if (Host->FailReads && HostDiskHitsFault(Host, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
-            memcpy(Io->Buffer, HostDiskBytes(Host, Io), Bytes);
+            HostDiskCopy(Host, Io, FALSE);
             Host->SectorsRead += Io->SectorCount;
             return KSTATUS_SUCCESS;
         case DF_DISK_WRITE:
@@ -57,7 +79,7 @@ static KSTATUS HostDiskTransfer(HOST_DISK* Host, U32 Function, DISK_IO* Io) {
             Host->LastSector = Io->Sector;
             Host->LastCount = Io->SectorCount;
             if (Host->FailWrites && HostDiskHitsFault(Host, Io->Sector, Io->SectorCount)) return KSTATUS_IO_ERROR;
-            memcpy(HostDiskBytes(Host, Io), Io->Buffer, Bytes);
+            HostDiskCopy(Host, Io, TRUE);
             Host->SectorsWritten += Io->SectorCount;
             return KSTATUS_SUCCESS;
         default:  // DF_DISK_TRIM
@@ -91,6 +113,7 @@ static KSTATUS HostDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
             Info->SectorCount = Host->Sectors;
             Info->Access = Disk->Access;
             Info->MaxTransferSectors = Host->MaxTransfer;
+            Info->MaxSegments = Host->MaxSegments;
             Info->SupportsTrim = Host->SupportsTrim;
             Info->VolatileCache = Host->VolatileCache;
             return KSTATUS_SUCCESS;

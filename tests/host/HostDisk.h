@@ -18,9 +18,9 @@
  *    on the Nth write, a sparse disk whose sectors are computed
  *    (HostDiskCreateHooked: no Data, the hook serves reads and writes).
  *
- * DISK_INFO reports Type, SectorSize, Sectors, MaxTransfer, SupportsTrim and
- * VolatileCache as set here (HostDiskCreate: DISK_TYPE_RAM, no limit, no
- * TRIM, no volatile cache). TRIM zeroes the sectors; FLUSH and SETACCESS
+ * DISK_INFO reports Type, SectorSize, Sectors, MaxTransfer, MaxSegments,
+ * SupportsTrim and VolatileCache as set here (HostDiskCreate: DISK_TYPE_RAM,
+ * no limit, no vectored requests, no TRIM, no volatile cache). TRIM zeroes the sectors; FLUSH and SETACCESS
  * succeed. The DISK is not registered: the test calls DiskRegister.
  */
 
@@ -40,9 +40,11 @@ struct tag_HOST_DISK {
     U64 Sectors;
     U32 Type;          // DISK_TYPE_*
     U32 MaxTransfer;   // MaxTransferSectors reported (0: no limit)
+    U32 MaxSegments;   // MaxSegments reported (0: no vectored requests; more segments than this fail the test)
     BOOL SupportsTrim, VolatileCache;
     // Counters (requests as the driver sees them; SectorsRead/Written only for successful ones)
     U32 Reads, Writes, Flushes, Trims;
+    U32 VectoredReads, VectoredWrites;  // of Reads and Writes: those with segments
     U64 SectorsRead, SectorsWritten;
     U64 LastSector;    // of the last read or write
     U32 LastCount;

@@ -383,6 +383,7 @@ def test_nvme_bench_bad_arguments(setup):
         ("nvme bench %s qd=0" % name, "nvme: qd=0 must be 1 to 1024"),
         ("nvme bench %s seconds=0" % name, "nvme: seconds=0 must be 1 to 600"),
         ("nvme bench %s qd=x" % name, "nvme: bad number in 'qd=x'"),
+        ("nvme bench %s sgl=maybe" % name, "nvme: sgl=maybe: sgl= takes auto, on or off"),
         ("nvme frob", "nvme: unknown subcommand 'frob' (usage: nvme list|info|smart|error-log|regs|features|reset "
                       "<ctrl> | attach|detach <ctrl> <nsid> | trim <disk> <lba> <count> | flush <disk> | "
                       "bench <disk> ...)"),

@@ -10,10 +10,17 @@
  * NVMeSubmitIO (the submission, doorbell included), NVMeQueueInterrupt (the
  * top half) and NVMeQueueBottomHalf (reaping, the callback, freeing).
  *
- *   Bench-Driver [Count]                 the workload (run under callgrind)
- *   Bench-Driver --report FILE [Count]   reads callgrind's output (through
+ *   Bench-Driver [Count] [bs=N] [sgl=auto|on|off]
+ *                                        the workload (run under callgrind)
+ *   Bench-Driver --report FILE [Count] [bs=N] [sgl=...]
+ *                                        reads callgrind's output (through
  *                                        callgrind_annotate --inclusive=yes)
  *                                        and prints the figure per read
+ *
+ * bs (default 4096, a multiple of 4 KiB up to 512 KiB) and sgl (default: the
+ * driver's auto) compare PRPs with SGLs at other sizes
+ * (documentation/NVMe.md, "Vectored requests and hardware SGLs"):
+ *   make bench-model MODEL_BENCH_ARGS="bs=131072 sgl=on"
  *
  * The report splits the collected instructions: the model (everything under
  * its MMIO write handler: an inline doorbell write processes the command
@@ -38,6 +45,8 @@
 static U32 Completed, Failed;
 static PLATFORM_EVENT* BurstDone;
 static U32 BurstTarget;
+static U32 BlockBytes = 4096;
+static U32 SglMode = NVME_SGL_AUTO;
 
 static void ReadDone(KSTATUS Status, U16 NvmeStatus, LPVOID Context) {
     (void)NvmeStatus;
@@ -65,16 +74,22 @@ static int Workload(U32 Count) {
         HostLogDump();
         return 1;
     }
+    if (NVMeSetSglMode(0, SglMode) != KSTATUS_SUCCESS) {
+        fprintf(stderr, "bench: sgl=%s refused\n", NVMeSglModeName(SglMode));
+        return 1;
+    }
     BurstDone = PlatformEventCreate(FALSE);
-    U8* Buffer = (U8*)aligned_alloc(4096, 4096 * BURST);
-    memset(Buffer, 0, 4096 * BURST);
+    U32 Blocks = BlockBytes / 512;
+    U8* Buffer = (U8*)aligned_alloc(4096, (SIZE)BlockBytes * BURST);
+    memset(Buffer, 0, (SIZE)BlockBytes * BURST);
     U32 Submitted = 0;
     while (Submitted < Count) {
         U32 Burst = Count - Submitted < BURST ? Count - Submitted : BURST;
         __atomic_store_n(&BurstTarget, Submitted + Burst, __ATOMIC_RELEASE);
         for (U32 I = 0; I < Burst; I++) {
-            U64 Lba = ((U64)(Submitted + I) * 8) % (262144 - 8);
-            if (NVMeSubmitIO(Ns, NVME_IO_READ, Lba, 8, Buffer + 4096 * I, ReadDone, NULL) != KSTATUS_SUCCESS) {
+            U64 Lba = ((U64)(Submitted + I) * Blocks) % (262144 - Blocks);
+            if (NVMeSubmitIO(Ns, NVME_IO_READ, Lba, Blocks, Buffer + (SIZE)BlockBytes * I, ReadDone, NULL) !=
+                KSTATUS_SUCCESS) {
                 fprintf(stderr, "bench: submission failed\n");
                 return 1;
             }
@@ -84,8 +99,9 @@ static int Workload(U32 Count) {
     }
     static NVME_CONTROLLER_INFO Info;
     NVMeGetController(0, &Info);
-    printf("bench: %u reads of 4 KiB, %u failed, %llu interrupts\n", Completed, Failed,
-           (unsigned long long)Info.Queues[1].Interrupts);
+    printf("bench: %u reads of %u bytes, %u failed, %llu interrupts, sgl=%s: %llu SGL and %llu PRP commands\n",
+           Completed, BlockBytes, Failed, (unsigned long long)Info.Queues[1].Interrupts, NVMeSglModeName(SglMode),
+           (unsigned long long)Info.SglCommands, (unsigned long long)Info.PrpCommands);
     HostPlatformRunShutdownHooks(FALSE);
     HostPlatformWaitIdle(5000);
     NVMeModelDestroy(Model);
@@ -142,21 +158,45 @@ static int Report(LPCSTR File, U32 Count) {
     }
     double HostPlatform = Platform - Model;
     double Own = Driver - Platform;
-    printf("NVMe driver, 4 KiB reads through NVMeSubmitIO (%u reads, bursts of %u, MSI-X, inline model):\n", Count,
-           BURST);
+    printf("NVMe driver, %u-byte reads through NVMeSubmitIO (%u reads, bursts of %u, MSI-X, inline model, sgl=%s):\n",
+           BlockBytes, Count, BURST, NVMeSglModeName(SglMode));
     printf("  collected %.0f instructions (program total %.0f)\n", Driver, Total);
     printf("  per read: submit %.0f, top half %.0f, bottom half %.0f (callback included)\n", Entry[0] / Count,
            Entry[1] / Count, Entry[2] / Count);
     printf("  per read: model %.0f, host platform layer %.0f, driver's own code %.0f\n", Model / Count,
            HostPlatform / Count, Own / Count);
-    printf("instructions per 4 KiB read in the driver (model and host platform excluded): %.0f\n", Own / Count);
+    printf("instructions per %u-byte read in the driver (model and host platform excluded): %.0f\n", BlockBytes,
+           Own / Count);
     return 0;
 }
 
-int main(int Argc, char** Argv) {
-    if (Argc >= 3 && strcmp(Argv[1], "--report") == 0) {
-        return Report(Argv[2], Argc >= 4 ? (U32)strtoul(Argv[3], NULL, 0) : 10000);
+/** bs=N and sgl=MODE from Argv[First...]; FALSE on anything else. */
+static BOOL ParseOptions(int Argc, char** Argv, int First) {
+    for (int I = First; I < Argc; I++) {
+        if (strncmp(Argv[I], "bs=", 3) == 0) {
+            BlockBytes = (U32)strtoul(Argv[I] + 3, NULL, 0);
+            if (BlockBytes == 0 || BlockBytes % 4096 || BlockBytes > 512 * 1024) return FALSE;
+            continue;
+        }
+        BOOL Known = FALSE;
+        for (U32 Mode = NVME_SGL_AUTO; Mode <= NVME_SGL_OFF; Mode++) {
+            if (strncmp(Argv[I], "sgl=", 4) == 0 && strcmp(Argv[I] + 4, NVMeSglModeName(Mode)) == 0) {
+                SglMode = Mode;
+                Known = TRUE;
+            }
+        }
+        if (!Known) return FALSE;
     }
-    U32 Count = Argc >= 2 ? (U32)strtoul(Argv[1], NULL, 0) : 10000;
-    return Workload(Count);
+    return TRUE;
+}
+
+int main(int Argc, char** Argv) {
+    BOOL Reporting = Argc >= 3 && strcmp(Argv[1], "--report") == 0;
+    int CountAt = Reporting ? 3 : 1;
+    U32 Count = Argc > CountAt ? (U32)strtoul(Argv[CountAt], NULL, 0) : 10000;
+    if (!ParseOptions(Argc, Argv, CountAt + 1)) {
+        fprintf(stderr, "usage: Bench-Driver [--report FILE] [Count] [bs=N] [sgl=auto|on|off]\n");
+        return 2;
+    }
+    return Reporting ? Report(Argv[2], Count) : Workload(Count);
 }

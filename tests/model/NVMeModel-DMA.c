@@ -214,6 +214,7 @@ static U16 SglDataBlock(NM_MODEL* Model, const NM_SQE* Command, const NM_SGL_DES
         return SglStatus(NM_SC_SGL_GRANULARITY_INVALID);
     }
     if (!SgAdd(List, D->Address, D->Length)) return NM_STATUS(NM_SCT_GENERIC, NM_SC_INTERNAL_ERROR);
+    Model->Stats.SglDataBlocks++;
     return 0;
 }
 
@@ -325,8 +326,10 @@ U16 NmMapDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, 
         return NM_STATUS(NM_SCT_GENERIC, NM_SC_INVALID_FIELD) | NM_STATUS_DNR;
     }
     if (Length == 0) return 0;
-    return Psdt == NM_PSDT_PRP ? MapPrpLocked(Model, Sq, Command, Length, List)
-                               : MapSglLocked(Model, Sq, Command, Length, List);
+    if (Psdt == NM_PSDT_PRP) return MapPrpLocked(Model, Sq, Command, Length, List);
+    U16 Status = MapSglLocked(Model, Sq, Command, Length, List);
+    if (Status == 0) Model->Stats.SglCommands++;
+    return Status;
 }
 
 U16 NmCommandDataLocked(NM_MODEL* Model, const NM_QUEUE* Sq, const NM_SQE* Command, LPVOID Buffer, U64 Length,

@@ -382,6 +382,7 @@ typedef struct tag_NVME_MODEL_STATS {
     U64 AdminCommands, IoCommands;
     U64 Reads, Writes, Flushes, WriteZeroes, Deallocates;
     U64 BytesRead, BytesWritten;       // data moved between memory and namespaces
+    U64 SglCommands, SglDataBlocks;    // commands whose data pointer was an SGL (that the checker accepted)
     U64 Completions;                   // CQEs posted
     U64 ErrorCompletions;              // ...with a non-zero status
     U64 MsixMessages, MsiMessages, IntxAssertions;

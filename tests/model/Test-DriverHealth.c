@@ -328,7 +328,7 @@ static void test_trim_and_write_zeroes(void** State) {
     assert_int_equal(DiskGetInfo(Disk, &DiskInfo), KSTATUS_SUCCESS);
     assert_true(DiskInfo.SupportsTrim);
     assert_true(DiskInfo.VolatileCache);
-    DISK_IO Io = {0, 50, NULL};
+    DISK_IO Io = {0, 50, NULL, NULL, 0};
     assert_int_equal(DiskCommand(Disk, DF_DISK_TRIM, &Io), KSTATUS_SUCCESS);
     DriverBackendRead(&T, 1, 0, Stored, 50 * 512);
     assert_true(AllZero(Stored, 50 * 512));
@@ -353,7 +353,7 @@ static void test_trim_unsupported(void** State) {
     assert_int_equal(DiskGetInfo(Disk, &DiskInfo), KSTATUS_SUCCESS);
     assert_false(DiskInfo.SupportsTrim);
     assert_false(DiskInfo.VolatileCache);
-    DISK_IO Io = {0, 8, NULL};
+    DISK_IO Io = {0, 8, NULL, NULL, 0};
     assert_int_equal(DiskCommand(Disk, DF_DISK_TRIM, &Io), KSTATUS_NOT_SUPPORTED);
     // No volatile cache: FLUSH is done without a device command, and shutdown sends none either.
     DriverWriteRead(&T, 0, 8, 1);

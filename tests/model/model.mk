@@ -17,7 +17,8 @@
 #                            runs: SOAK_PROCESSES processes of 14 seeds each, SOAK_OPS operations per thread
 #   make bench-model         instructions per 4 KiB read in the NVMe driver, counted with callgrind
 #                            (tests/model/Bench-Driver.c, built -O2 without sanitizers into
-#                            $(BUILD)/host/bench/; needs valgrind)
+#                            $(BUILD)/host/bench/; needs valgrind); MODEL_BENCH_ARGS="bs=131072 sgl=on"
+#                            for other sizes and data pointer modes
 
 MODEL_DIR := tests/model
 MODEL_TEST_SOURCES := $(sort $(wildcard $(MODEL_DIR)/Test-*.c))
@@ -65,6 +66,7 @@ soak-model: $(BUILD)/unit/Test-DriverSoak
 # Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
 MODEL_BENCH := $(BUILD)/bench/Bench-Driver
 MODEL_BENCH_COUNT ?= 10000
+MODEL_BENCH_ARGS ?=
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -DCAIRN_HOST_BUILD -DNVME_HOST_MODEL -Ikernel/include \
 	-Itests/host -I$(MODEL_DIR) -pthread
 
@@ -80,5 +82,5 @@ bench-model: $(MODEL_BENCH)
 	@command -v valgrind > /dev/null || (echo "bench-model: valgrind is missing (tools/install-deps.sh)" && false)
 	valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/bench/callgrind.out --collect-atstart=no \
 		--toggle-collect=NVMeSubmitIO --toggle-collect=NVMeQueueInterrupt --toggle-collect=NVMeQueueBottomHalf \
-		$(MODEL_BENCH) $(MODEL_BENCH_COUNT) 2> $(BUILD)/bench/valgrind.log
-	@$(MODEL_BENCH) --report $(BUILD)/bench/callgrind.out $(MODEL_BENCH_COUNT)
+		$(MODEL_BENCH) $(MODEL_BENCH_COUNT) $(MODEL_BENCH_ARGS) 2> $(BUILD)/bench/valgrind.log
+	@$(MODEL_BENCH) --report $(BUILD)/bench/callgrind.out $(MODEL_BENCH_COUNT) $(MODEL_BENCH_ARGS)

@@ -53,6 +53,7 @@ static void TestResetLog(void) { HostKernelReset(); }
 typedef HOST_DISK TEST_DISK;
 
 static U32 TestDiskSerial;
+static U32 TestDiskMaxSegments;  // MaxSegments the next disks report (0: no vectored requests)
 
 /** Registers a DISK over Image (named "tdN") with the given sector size and type. */
 static TEST_DISK* TestDiskOpen(const char* Image, U32 SectorSize, U32 Type) {
@@ -61,6 +62,7 @@ static TEST_DISK* TestDiskOpen(const char* Image, U32 SectorSize, U32 Type) {
     TEST_DISK* Test = HostDiskOpenFile(Name, Image, SectorSize);
     Test->Type = Type;
     Test->MaxTransfer = 64;
+    Test->MaxSegments = TestDiskMaxSegments;
     assert_int_equal(DiskRegister(&Test->Disk), KSTATUS_SUCCESS);
     return Test;
 }

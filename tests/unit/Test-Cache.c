@@ -479,7 +479,7 @@ static void TestReadOnly(void** State) {
     assert_int_equal(DiskWrite(&Fake->Disk, 100, 8, Buffer), KSTATUS_NO_PERMISSION);
     assert_int_equal(DiskWrite(Partition, 0, 8, Buffer), KSTATUS_NO_PERMISSION);
     assert_int_equal(DiskWrite(&Fake->Disk, 0, 1024, Buffer), KSTATUS_NO_PERMISSION);  // the bypass size too
-    DISK_IO Trim = {100, 8, NULL};
+    DISK_IO Trim = {100, 8, NULL, NULL, 0};
     assert_int_equal(DiskCommand(Partition, DF_DISK_TRIM, &Trim), KSTATUS_NO_PERMISSION);
     assert_int_equal(Stats(Fake).Blocks, Blocks);
     assert_int_equal(Stats(Fake).DirtyBlocks, 0);
@@ -562,7 +562,7 @@ static void TestPartitionCoherence(void** State) {
     // Bounds: the partition cannot reach past its end, nor can its driver be tricked into it.
     assert_int_equal(DiskRead(Partition, 8191, 2, Buffer), KSTATUS_BAD_PARAMETER);
     assert_int_equal(DiskRead(Partition, 8191, 1, Buffer), KSTATUS_SUCCESS);
-    DISK_IO Io = {8192, 1, Buffer};
+    DISK_IO Io = {8192, 1, Buffer, NULL, 0};
     assert_int_equal(Partition->Driver->Command(Partition, DF_DISK_READ, &Io), KSTATUS_BAD_PARAMETER);
     // A flush through the partition writes the parent's blocks back.
     assert_int_equal(Fake->Writes, 0);
@@ -588,7 +588,7 @@ static void TestTrim(void** State) {
     FakeRegister(Fake);
     memset(Buffer, 0x31, 32 * 512);
     assert_int_equal(DiskWrite(&Fake->Disk, 0, 32, Buffer), KSTATUS_SUCCESS);
-    DISK_IO Trim = {4, 20, NULL};
+    DISK_IO Trim = {4, 20, NULL, NULL, 0};
     assert_int_equal(DiskCommand(&Fake->Disk, DF_DISK_TRIM, &Trim), KSTATUS_SUCCESS);
     assert_int_equal(Fake->Trims, 1);
     assert_int_equal(Stats(Fake).Blocks, 2);  // blocks 0 and 2 keep their untrimmed sectors; block 1 is gone
@@ -619,6 +619,77 @@ static void TestMaxTransferSplit(void** State) {
     assert_int_equal(DiskWrite(&Fake->Disk, 0, 100, Buffer), KSTATUS_SUCCESS);
     assert_int_equal(DiskFlush(&Fake->Disk), KSTATUS_SUCCESS);
     assert_int_equal(Fake->Writes, 7);  // 100 sectors in pieces of at most 16
+    FakeFree(Fake);
+}
+
+/**
+ * The splitter with vectored requests, straight to the driver (no cache): a driver without vectored calls gets
+ * one call per buffer piece, one with MaxSegments = 3 and MaxTransfer = 16 gets pieces of at most 3 buffers and 16
+ * sectors, a buffer cut between two pieces; the data lands in the right buffers both ways. Bad vectors are refused.
+ */
+static void TestVectoredSplit(void** State) {
+    (void)State;
+    for (U32 Segments = 0; Segments <= 3; Segments += 3) {
+        char Name[16];
+        snprintf(Name, sizeof(Name), "vec%u", Segments);
+        FAKE* Fake = FakeNew(Name, 512, 4096, 0);
+        Fake->MaxTransfer = 16;
+        Fake->MaxSegments = Segments;
+        assert_int_equal(DiskRegister(&Fake->Disk), KSTATUS_SUCCESS);
+        Fake->ExpectLocked = FALSE;  // no cache: nothing holds a lock
+        // Buffers of 2, 20, 1, 1 and 4 sectors, spread over Buffer in the other order.
+        static const U32 Lengths[] = {2, 20, 1, 1, 4};
+        static const U32 Offsets[] = {100, 60, 40, 20, 0};  // in sectors
+        DISK_SEGMENT Vector[5];
+        for (U32 I = 0; I < 5; I++) Vector[I] = (DISK_SEGMENT){Buffer + Offsets[I] * 512, Lengths[I] * 512};
+        memset(Buffer, 0, 128 * 512);
+        assert_int_equal(DiskReadVector(&Fake->Disk, 7, Vector, 5), KSTATUS_SUCCESS);
+        U64 Sector = 7;
+        for (U32 I = 0; I < 5; I++) {
+            ExpectPattern(Buffer + Offsets[I] * 512, Sector, Lengths[I], 512);
+            Sector += Lengths[I];
+        }
+        // No cache: 5 buffers, the 20-sector one cut at 16, in calls of one buffer; or pieces
+        // {2, 14} {6, 1, 1} {4} of at most 16 sectors and 3 buffers.
+        assert_int_equal(Fake->Reads, Segments ? 3 : 6);
+        assert_int_equal(Fake->VectoredReads, Segments ? 2 : 0);
+        assert_int_equal(Fake->SectorsRead, 28);
+        for (U32 I = 0; I < 128 * 512; I++) Buffer[I] = (U8)(I * 13 + 5);
+        assert_int_equal(DiskWriteVector(&Fake->Disk, 1000, Vector, 5), KSTATUS_SUCCESS);
+        Sector = 1000;
+        for (U32 I = 0; I < 5; I++) {
+            assert_memory_equal(Fake->Data + Sector * 512, Buffer + Offsets[I] * 512, Lengths[I] * 512);
+            Sector += Lengths[I];
+        }
+        assert_int_equal(Fake->Writes, Segments ? 3 : 6);
+        // A length that is not whole sectors, a NULL buffer, a buffer and segments at once: refused.
+        Vector[1].Length = 513;
+        assert_int_equal(DiskReadVector(&Fake->Disk, 7, Vector, 5), KSTATUS_BAD_PARAMETER);
+        Vector[1] = (DISK_SEGMENT){NULL, 512};
+        assert_int_equal(DiskReadVector(&Fake->Disk, 7, Vector, 5), KSTATUS_BAD_PARAMETER);
+        Vector[1] = (DISK_SEGMENT){Buffer, 512};
+        DISK_IO Both = {0, 10, Buffer, Vector, 5};
+        assert_int_equal(DiskCommand(&Fake->Disk, DF_DISK_READ, &Both), KSTATUS_BAD_PARAMETER);
+        assert_int_equal(Fake->Reads, Segments ? 3 : 6);
+        DiskUnregister(&Fake->Disk);
+        HostDiskDestroy(Fake);
+    }
+}
+
+/** Through the cache: each buffer of a vectored request is one cache request; hits need no device request. */
+static void TestVectoredCached(void** State) {
+    (void)State;
+    FAKE* Fake = FakeNew("veccache", 512, 8192, 8 * N_1MB);
+    Fake->MaxSegments = DISK_MAX_SEGMENTS;
+    FakeRegister(Fake);
+    assert_int_equal(DiskRead(&Fake->Disk, 0, 64, Buffer), KSTATUS_SUCCESS);
+    ResetCounters(Fake);
+    DISK_SEGMENT Vector[3] = {{Buffer + 4096, 1024}, {Buffer, 512}, {Buffer + 8192, 2048}};
+    assert_int_equal(DiskReadVector(&Fake->Disk, 3, Vector, 3), KSTATUS_SUCCESS);
+    ExpectPattern(Buffer + 4096, 3, 2, 512);
+    ExpectPattern(Buffer, 5, 1, 512);
+    ExpectPattern(Buffer + 8192, 6, 4, 512);
+    assert_int_equal(Fake->Reads, 0);
     FakeFree(Fake);
 }
 
@@ -1178,6 +1249,8 @@ int main(void) {
         cmocka_unit_test(TestPartitionCoherence),
         cmocka_unit_test(TestTrim),
         cmocka_unit_test(TestMaxTransferSplit),
+        cmocka_unit_test(TestVectoredSplit),
+        cmocka_unit_test(TestVectoredCached),
         cmocka_unit_test(TestShutdownHookAndUnregister),
         cmocka_unit_test(TestSectors4096AndPartialBlock),
         cmocka_unit_test(TestOutOfMemory),

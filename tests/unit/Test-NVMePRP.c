@@ -1,5 +1,6 @@
-// Test-NVMePRP.c - the NVMe PRP builder and transfer limits, against fake (scrambled) physical pages.
-// SOURCES: storage/nvme/NVMe-PRP.c storage/nvme/NVMe-IO.c
+// Test-NVMePRP.c - the NVMe PRP and SGL builders, the PRP-or-SGL rule and the transfer limits, against fake
+// (scrambled) physical pages.
+// SOURCES: storage/nvme/NVMe-PRP.c storage/nvme/NVMe-SGL.c storage/nvme/NVMe-IO.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +291,134 @@ static void test_mdts_split(void** State) {
     assert_int_equal(Commands, 7);
 }
 
+/************************************************************************/
+// SGL
+
+static NVME_SGL_DESCRIPTOR Descriptor(const U64* Raw) {
+    NVME_SGL_DESCRIPTOR D;
+    memcpy(&D, Raw, sizeof(D));
+    return D;
+}
+
+static NVME_SGL_DESCRIPTOR* PoolSlot(U32 Page, U32 Slot) {
+    return (NVME_SGL_DESCRIPTOR*)((U8*)PoolPages + (SIZE)Page * PAGE) + Slot;
+}
+
+static KSTATUS BuildSgl(U32 Offset, U64 Length, BOOL Dword, NVME_SGL_RESULT* Result) {
+    DISK_SEGMENT Segment = {Buffer + Offset, (U32)Length};
+    NVME_DATA Data = {&Segment, 1, 0, Length};
+    return NVMeSGLBuild(&Data, PAGE, Dword, FakeTranslate, &Mmu, &Pool, Result);
+}
+
+/** Physically contiguous: one Data Block descriptor in SGL1, no pool page; an odd address only without SGLS 10b. */
+static void test_sgl_one_block(void** State) {
+    (void)State;
+    MapPages(FALSE);
+    NVME_SGL_RESULT R;
+    assert_int_equal(BuildSgl(96, 65536, TRUE, &R), KSTATUS_SUCCESS);
+    NVME_SGL_DESCRIPTOR D = Descriptor(R.Sgl1);
+    assert_int_equal(D.Type, NVME_SGL_DATA_BLOCK << 4);
+    assert_int_equal(D.Address, 0x100ULL * PAGE + 96);
+    assert_int_equal(D.Length, 65536);
+    assert_int_equal(R.Descriptors, 1);
+    assert_int_equal(R.SegmentPages, 0);
+    assert_int_equal(BuildSgl(98, 512, TRUE, &R), KSTATUS_BAD_PARAMETER);  // SGLS 10b: dword aligned blocks
+    assert_int_equal(BuildSgl(98, 512, FALSE, &R), KSTATUS_SUCCESS);
+    MapPages(TRUE);
+}
+
+/**
+ * 600 scattered pages: 600 data blocks over three pool pages of 256 descriptors; pages 0 and 1 chain through
+ * their last slot (a Segment descriptor, then a Last Segment one), SGL1 is a Segment descriptor of page 0; the
+ * blocks come in buffer order. Two pool pages are too few.
+ */
+static void test_sgl_chain(void** State) {
+    (void)State;
+    NVME_SGL_RESULT R;
+    memset(PoolPages, 0xAB, (SIZE)POOL_PAGES * PAGE);
+    assert_int_equal(BuildSgl(0, 600ULL * PAGE, FALSE, &R), KSTATUS_SUCCESS);
+    assert_int_equal(R.Descriptors, 600);
+    assert_int_equal(R.SegmentPages, 3);
+    NVME_SGL_DESCRIPTOR D = Descriptor(R.Sgl1);
+    assert_int_equal(D.Type, NVME_SGL_SEGMENT << 4);
+    assert_int_equal(D.Address, POOL_PHYSICAL);
+    assert_int_equal(D.Length, 256 * 16);
+    assert_int_equal(PoolSlot(0, 255)->Type, NVME_SGL_SEGMENT << 4);
+    assert_int_equal(PoolSlot(0, 255)->Address, POOL_PHYSICAL + PAGE);
+    assert_int_equal(PoolSlot(0, 255)->Length, 256 * 16);
+    assert_int_equal(PoolSlot(1, 255)->Type, NVME_SGL_LAST_SEGMENT << 4);
+    assert_int_equal(PoolSlot(1, 255)->Address, POOL_PHYSICAL + 2 * PAGE);
+    assert_int_equal(PoolSlot(1, 255)->Length, (600 - 2 * 255) * 16);
+    for (U32 I = 0; I < 600; I++) {
+        U32 Page = I / 255 < 2 ? I / 255 : 2, Slot = I - Page * 255;
+        NVME_SGL_DESCRIPTOR* Block = PoolSlot(Page, Slot);
+        assert_int_equal(Block->Type, NVME_SGL_DATA_BLOCK << 4);
+        assert_int_equal(Block->Address, Mmu.Physical[I]);
+        assert_int_equal(Block->Length, PAGE);
+    }
+    Pool.Pages = 2;
+    assert_int_equal(BuildSgl(0, 600ULL * PAGE, FALSE, &R), KSTATUS_NO_MEMORY);
+    assert_int_equal(BuildSgl(0, 511ULL * PAGE, FALSE, &R), KSTATUS_SUCCESS);  // 2 * 255 + 1
+    assert_int_equal(R.SegmentPages, 2);
+    assert_int_equal(PoolSlot(1, 255)->Type, NVME_SGL_DATA_BLOCK << 4);  // the last block in the chain slot
+    assert_int_equal(PoolSlot(1, 255)->Address, Mmu.Physical[510]);
+    assert_int_equal(PoolSlot(0, 255)->Type, NVME_SGL_LAST_SEGMENT << 4);
+    assert_int_equal(PoolSlot(0, 255)->Length, 256 * 16);
+    // One pool page (the driver's): 256 blocks behind a Last Segment descriptor in SGL1, 257 too many.
+    Pool.Pages = 1;
+    assert_int_equal(BuildSgl(0, 256ULL * PAGE, FALSE, &R), KSTATUS_SUCCESS);
+    assert_int_equal(R.SegmentPages, 1);
+    D = Descriptor(R.Sgl1);
+    assert_int_equal(D.Type, NVME_SGL_LAST_SEGMENT << 4);
+    assert_int_equal(D.Length, 256 * 16);
+    assert_int_equal(PoolSlot(0, 255)->Type, NVME_SGL_DATA_BLOCK << 4);
+    assert_int_equal(PoolSlot(0, 255)->Address, Mmu.Physical[255]);
+    assert_int_equal(BuildSgl(0, 257ULL * PAGE, FALSE, &R), KSTATUS_NO_MEMORY);
+    Pool.Pages = POOL_PAGES;
+    assert_int_equal(NVMeSGLCapacity(1, PAGE), 256);
+    assert_int_equal(NVMeSGLCapacity(2, PAGE), 511);
+}
+
+/** The rule on two cache-like blocks (not meeting on a page boundary) and on single buffers. */
+static void test_plan(void** State) {
+    (void)State;
+    NVME_PLAN_LIMITS Limits = {PAGE, 512, 512 * 1024, 513, 256, NVME_SGL_AUTO, 32 * 1024};  // nvme.sgl_threshold=32k
+    DISK_SEGMENT Blocks[2] = {{Buffer + 96, 4096}, {Buffer + 8192 + 96, 4096}};
+    NVME_DATA Data = {Blocks, 2, 0, 8192};
+    NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);
+    assert_true(Plan.Sgl);  // needs it: one command
+    assert_int_equal(Plan.Bytes, 8192);
+    Limits.Mode = NVME_SGL_OFF;
+    Plan = NVMePlanCommand(&Data, &Limits);
+    assert_false(Plan.Sgl);  // PRPs stop at the joint
+    assert_int_equal(Plan.Bytes, 4096);
+    Limits.Mode = NVME_SGL_AUTO;
+    DISK_SEGMENT One = {Buffer, 4096};
+    Data = (NVME_DATA){&One, 1, 0, 4096};
+    assert_false(NVMePlanCommand(&Data, &Limits).Sgl);  // below the threshold: PRPs
+    One.Length = 32 * 1024;
+    Data.Length = One.Length;
+    assert_true(NVMePlanCommand(&Data, &Limits).Sgl);  // favours it
+    Limits.Threshold = NVME_SGL_THRESHOLD;  // the default, 0: size alone never favours an SGL
+    assert_false(NVMePlanCommand(&Data, &Limits).Sgl);
+    Data = (NVME_DATA){Blocks, 2, 0, 8192};
+    assert_true(NVMePlanCommand(&Data, &Limits).Sgl);  // the layout still needs one
+    Data = (NVME_DATA){&One, 1, 0, One.Length};
+    Limits.Threshold = 32 * 1024;
+    One.Length = 1024 * 1024;
+    Data.Length = One.Length;
+    Plan = NVMePlanCommand(&Data, &Limits);
+    assert_int_equal(Plan.Bytes, 512 * 1024);  // MaxBytes
+    Limits.MaxBytes = 4ULL * 1024 * 1024;
+    Plan = NVMePlanCommand(&Data, &Limits);
+    assert_true(Plan.Sgl);
+    assert_int_equal(Plan.Bytes, 256ULL * PAGE);  // 256 descriptors (pieces) at most
+    // A joint PRPs cannot take, with a second buffer offset within the command: Offset skips into Blocks[0].
+    Data = (NVME_DATA){Blocks, 2, 512, 7680};
+    Limits.Mode = NVME_SGL_OFF;
+    assert_int_equal(NVMePlanCommand(&Data, &Limits).Bytes, 3584);
+}
+
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(test_within_one_page),      cmocka_unit_test(test_exactly_two_pages),
@@ -297,6 +426,9 @@ int main(void) {
         cmocka_unit_test(test_pool_too_small),       cmocka_unit_test(test_refuses_bad_input),
         cmocka_unit_test(test_every_page_translated), cmocka_unit_test(test_offsets_with_each_class),
         cmocka_unit_test(test_limits),               cmocka_unit_test(test_mdts_split),
+        cmocka_unit_test(test_sgl_one_block),
+        cmocka_unit_test(test_sgl_chain),
+        cmocka_unit_test(test_plan),
     };
     return cmocka_run_group_tests(Tests, Setup, Teardown);
 }

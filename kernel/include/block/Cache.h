@@ -73,6 +73,7 @@
 #define BLOCK_CACHE_H_INCLUDED
 
 #include "Base.h"
+#include "block/Disk.h"
 #include "core/Sync.h"
 
 #define CACHE_DEFAULT_BUDGET (8 * N_1MB)   // per disk
@@ -88,6 +89,13 @@ typedef struct tag_CACHE_BACKEND {
     KSTATUS (*Write)(LPVOID Context, U64 Sector, U32 SectorCount, LPCVOID Buffer);
     void (*Dirtied)(LPVOID Context);    // optional: data became dirty (a write or a pin); called unlocked
     LPVOID Context;
+    /**
+     * Optional, both or neither: one request for a run of sectors held in several buffers (at most
+     * DISK_MAX_SEGMENTS). With them, fills read into the blocks themselves and write-backs write from them:
+     * Staging only takes what must not land in a block (sectors a block already holds).
+     */
+    KSTATUS (*ReadVector)(LPVOID Context, U64 Sector, const DISK_SEGMENT* Segments, U32 Count);
+    KSTATUS (*WriteVector)(LPVOID Context, U64 Sector, const DISK_SEGMENT* Segments, U32 Count);
 } CACHE_BACKEND;
 
 typedef struct tag_CACHE_BLOCK {
@@ -123,6 +131,7 @@ typedef struct tag_CACHE_STATS {
     U64 BypassWrites;
     U64 Evictions;
     U64 Pins;               // CachePin calls served (their hits and misses count above too)
+    U64 StagedBytes;        // bytes copied through Staging by fills and write-backs (vectored backends: few)
 } CACHE_STATS;
 
 typedef struct tag_CACHE {
@@ -149,6 +158,9 @@ typedef struct tag_CACHE {
     CACHE_BLOCK** Scratch;      // Capacity pointers, for sorting write-backs
     U8* Staging;                // CACHE_STAGING_BYTES (at least one block)
     U32 StagingBlocks;
+    BOOL Vectored;              // the backend's vector calls are used (it has them; a run fits DISK_MAX_SEGMENTS)
+    DISK_SEGMENT* Segments;     // DISK_MAX_SEGMENTS entries: one vectored request's buffers
+    CACHE_BLOCK** Direct;       // StagingBlocks entries: the blocks a vectored fill reads into
     U64 NextSequential;         // sector just after the previous read (a pin's fill counts as one)
     U32 SequentialRun;          // reads in a row that continued the previous one
     U64 FillEnd;                // block after the last one the latest fill read

@@ -14,6 +14,13 @@
  * alignment and need not be physically contiguous. DiskCommand splits a
  * request larger than the driver's MaxTransferSectors into several calls.
  *
+ * Vectored requests: a READ or WRITE whose data is in several buffers (a
+ * DISK_SEGMENT list, each a whole number of sectors, in disk order) for one
+ * run of sectors. A driver that says MaxSegments > 1 gets up to that many
+ * segments in one call (the NVMe driver makes one command of them with an
+ * SGL); for the others the disk layer sends one call per buffer. The one
+ * splitter (Disk.c) cuts by MaxTransferSectors and by segment count alike.
+ *
  * Block cache: every physical disk (Parent NULL, not DISK_FLAG_NO_CACHE)
  * gets a write-back block cache at registration (block/Cache.h), and
  * DiskCommand routes READ, WRITE, FLUSH and TRIM through it; a partition
@@ -57,14 +64,24 @@
 #define DISK_FLAG_NO_CACHE 0x0001  // set by the driver before DiskRegister: no block cache (file systems
                                    // on it then pin their metadata in a private one: block/BlockDevice.h)
 
+#define DISK_MAX_SEGMENTS 64  // segments one driver call carries at most (the splitter cuts longer lists)
+
 struct tag_CACHE;
 
 struct tag_DISK;
 
+/** One buffer of a vectored request. */
+typedef struct tag_DISK_SEGMENT {
+    LPVOID Buffer;
+    U32 Length;       // bytes: a non-zero multiple of the sector size
+} DISK_SEGMENT;
+
 typedef struct tag_DISK_IO {
     U64 Sector;       // first sector (of the disk's own sector size)
     U32 SectorCount;
-    LPVOID Buffer;    // SectorCount * SectorSize bytes
+    LPVOID Buffer;    // SectorCount * SectorSize bytes (NULL for a vectored request)
+    const DISK_SEGMENT* Segments;  // vectored READ/WRITE: the data, in disk order (their lengths add up)
+    U32 SegmentCount;
 } DISK_IO;
 
 typedef struct tag_DISK_INFO {
@@ -76,6 +93,7 @@ typedef struct tag_DISK_INFO {
     U64 SectorCount;
     U32 Access;
     U32 MaxTransferSectors;  // largest single device command (0: no limit); larger requests are split
+    U32 MaxSegments;         // buffers one READ/WRITE call may carry (0 or 1: no vectored calls)
     BOOL SupportsTrim;
     BOOL VolatileCache;      // writes need DF_DISK_FLUSH to be durable
 } DISK_INFO;
@@ -107,6 +125,7 @@ typedef struct tag_DISK {
     U32 Flags;                 // DISK_FLAG_*, set by the driver before registering
     struct tag_CACHE* Cache;   // set by DiskRegister for physical disks; NULL otherwise
     U64 StartSector;           // partitions: where the disk starts in Parent (set before DiskRegister)
+    U32 MaxSegments;           // cached at registration (0 or 1: vectored requests go one buffer a call)
 } DISK;
 
 typedef void (*DISK_LISTENER)(DISK* Disk, LPVOID Context);
@@ -131,6 +150,9 @@ void DiskAddListener(DISK_LISTENER Listener, LPVOID Context);
 KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter);
 KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer);
 KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer);
+/** Vectored: the sectors from Sector on, in Count buffers (each a non-zero multiple of the sector size). */
+KSTATUS DiskReadVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32 Count);
+KSTATUS DiskWriteVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32 Count);
 /**
  * Bytes at any offset, through DiskRead/DiskWrite: whole sectors in one
  * request (split by DiskCommand), a sector cut by the range read, patched

@@ -57,7 +57,7 @@ KSTATUS BlockDeviceOpen(BLOCK_DEVICE* Device, DISK* Disk, U32 BlockSize) {
     }
     // Like a file system's own pool: blocks of one file-system block, read one at a time (the disk below,
     // if it has a cache, reads ahead itself).
-    CACHE_BACKEND Backend = {BlockDeviceRead, BlockDeviceWrite, NULL, Device};
+    CACHE_BACKEND Backend = {BlockDeviceRead, BlockDeviceWrite, NULL, Device, NULL, NULL};
     U64 Budget = MAX((U64)BLOCK_PRIVATE_CACHE_BYTES, (U64)CACHE_MIN_CAPACITY * BlockSize);
     Device->Cache = CacheCreate(BlockSize, Device->BlockCount, BlockSize, Budget, &Backend);
     if (Device->Cache == NULL) return KSTATUS_NO_MEMORY;

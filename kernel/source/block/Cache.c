@@ -15,7 +15,10 @@
  *    CacheUnpin;
  *  - Staging is only used between one backend call and the copies that
  *    follow it; a write-back (which uses Staging) never runs while a fill's
- *    data is in it (fills make room first and then evict clean blocks only).
+ *    data is in it (fills make room first and then evict clean blocks only);
+ *  - with a vectored backend a fill reads into the blocks it adds (pinned
+ *    until the fill is done with them) and a write-back writes from the
+ *    blocks themselves: a run is one request, whatever the blocks' addresses.
  */
 
 #include "block/Cache.h"
@@ -148,7 +151,9 @@ static U32 MarkClean(CACHE* Cache, CACHE_BLOCK** Blocks, U32 First, U32 Index, U
 /**
  * Writes the dirty sectors of Blocks (sorted by block number, all dirty) in
  * runs as long as Staging allows: contiguous dirty sectors, across blocks
- * that follow each other. A failed run stays dirty; the others go on.
+ * that follow each other. A vectored backend gets the blocks' own memory, a
+ * segment a block (at most DISK_MAX_SEGMENTS a run); the others a copy in
+ * Staging. A failed run stays dirty; the others go on.
  */
 static KSTATUS WriteBackSorted(CACHE* Cache, CACHE_BLOCK** Blocks, U32 Count, U32* Cleaned) {
     KSTATUS Result = KSTATUS_SUCCESS;
@@ -163,18 +168,26 @@ static KSTATUS WriteBackSorted(CACHE* Cache, CACHE_BLOCK** Blocks, U32 Count, U3
             Index = 0;
             continue;
         }
-        U32 FirstBlock = I, FirstIndex = Index, Length = 0;
+        U32 FirstBlock = I, FirstIndex = Index, Length = 0, Segments = 0;
         U64 RunSector = Block->Block * Cache->SectorsPerBlock + Index;
         for (;;) {
             CACHE_BLOCK* Current = Blocks[I];
             U32 CurrentSectors = BlockSectors(Cache, Current->Block);
+            U32 Start = Index;
             while (Index < CurrentSectors && ((Current->DirtyMask >> Index) & 1) && Length < StagingSectors) {
-                MemoryCopy(Cache->Staging + (SIZE)Length * Cache->SectorSize,
-                           Current->Data + (SIZE)Index * Cache->SectorSize, Cache->SectorSize);
+                if (!Cache->Vectored) {
+                    MemoryCopy(Cache->Staging + (SIZE)Length * Cache->SectorSize,
+                               Current->Data + (SIZE)Index * Cache->SectorSize, Cache->SectorSize);
+                }
                 Length++;
                 Index++;
             }
+            if (Cache->Vectored) {
+                Cache->Segments[Segments++] = (DISK_SEGMENT){Current->Data + (SIZE)Start * Cache->SectorSize,
+                                                             (Index - Start) * Cache->SectorSize};
+            }
             if (Length == StagingSectors || Index < CurrentSectors) break;
+            if (Cache->Vectored && Segments == DISK_MAX_SEGMENTS) break;
             if (I + 1 < Count && Blocks[I + 1]->Block == Current->Block + 1 && (Blocks[I + 1]->DirtyMask & 1)) {
                 I++;
                 Index = 0;
@@ -182,7 +195,13 @@ static KSTATUS WriteBackSorted(CACHE* Cache, CACHE_BLOCK** Blocks, U32 Count, U3
             }
             break;
         }
-        KSTATUS Status = Cache->Backend.Write(Cache->Backend.Context, RunSector, Length, Cache->Staging);
+        KSTATUS Status;
+        if (Cache->Vectored) {
+            Status = Cache->Backend.WriteVector(Cache->Backend.Context, RunSector, Cache->Segments, Segments);
+        } else {
+            Status = Cache->Backend.Write(Cache->Backend.Context, RunSector, Length, Cache->Staging);
+            Cache->Stats.StagedBytes += (U64)Length * Cache->SectorSize;
+        }
         if (Status == KSTATUS_SUCCESS) {
             U32 Made = MarkClean(Cache, Blocks, FirstBlock, FirstIndex, Length);
             Cache->Stats.Writebacks += Made;
@@ -315,30 +334,81 @@ static void CopyOut(CACHE* Cache, const U8* Source, U64 Block, U64 Sector, U64 C
 }
 
 /**
- * Reads blocks [From, To) into Staging in one backend request, puts them in
- * the cache (keeping every valid sector: dirty ones are newer, and a pinner
- * may be changing clean ones) and copies the request's part out (not when
- * Buffer is NULL: a pin only wants the blocks cached). Blocks from
- * RequestEnd on are read-ahead. Nothing is cached on failure.
+ * Vectored read of blocks [From, To) in one backend request: a block not yet
+ * cached is added and read into (held by a pin until Fill has used it:
+ * nothing evicts it meanwhile); the others, whose valid sectors must stay,
+ * are read into their place in Staging. Cache->Direct[I] is the block read
+ * into for block From + I (NULL: Staging). Nothing stays cached on failure.
+ */
+static KSTATUS FillVectored(CACHE* Cache, U64 From, U64 To) {
+    U32 Count = 0;
+    U64 Staged = 0;
+    for (U64 Number = From; Number < To; Number++) {
+        U32 I = (U32)(Number - From);
+        U32 Bytes = BlockSectors(Cache, Number) * Cache->SectorSize;
+        CACHE_BLOCK* Block = Lookup(Cache, Number) ? NULL : AddBlock(Cache, Number, FALSE);
+        U8* Target = Cache->Staging + (SIZE)I * Cache->BlockSize;
+        Cache->Direct[I] = Block;
+        if (Block) {
+            Block->Pins++;
+            Cache->PinnedCount++;
+            Target = Block->Data;
+        } else {
+            Staged += Bytes;
+        }
+        DISK_SEGMENT* Last = Count ? &Cache->Segments[Count - 1] : NULL;
+        if (Last && (U8*)Last->Buffer + Last->Length == Target) Last->Length += Bytes;
+        else Cache->Segments[Count++] = (DISK_SEGMENT){Target, Bytes};
+    }
+    KSTATUS Status =
+        Cache->Backend.ReadVector(Cache->Backend.Context, From * Cache->SectorsPerBlock, Cache->Segments, Count);
+    if (Status == KSTATUS_SUCCESS) {
+        Cache->Stats.StagedBytes += Staged;
+        return Status;
+    }
+    for (U32 I = 0; I < To - From; I++) {
+        if (Cache->Direct[I] == NULL) continue;
+        Cache->Direct[I]->Pins--;
+        Cache->PinnedCount--;
+        FreeBlock(Cache, Cache->Direct[I]);
+    }
+    return Status;
+}
+
+/**
+ * Reads blocks [From, To) in one backend request, puts them in the cache
+ * (keeping every valid sector: dirty ones are newer, and a pinner may be
+ * changing clean ones) and copies the request's part out (not when Buffer
+ * is NULL: a pin only wants the blocks cached). Blocks from RequestEnd on
+ * are read-ahead. Nothing is cached on failure.
  */
 static KSTATUS Fill(CACHE* Cache, U64 From, U64 To, U64 RequestEnd, U64 Sector, U64 Count, U8* Buffer) {
     U64 First = From * Cache->SectorsPerBlock;
     U64 End = MIN(To * Cache->SectorsPerBlock, Cache->SectorCount);
-    KSTATUS Status = Cache->Backend.Read(Cache->Backend.Context, First, (U32)(End - First), Cache->Staging);
+    KSTATUS Status;
+    if (Cache->Vectored) {
+        Status = FillVectored(Cache, From, To);
+    } else {
+        Status = Cache->Backend.Read(Cache->Backend.Context, First, (U32)(End - First), Cache->Staging);
+        if (Status == KSTATUS_SUCCESS) Cache->Stats.StagedBytes += (End - First) * Cache->SectorSize;
+    }
     if (Status != KSTATUS_SUCCESS) return Status;
     Cache->FillEnd = To;
     for (U64 Number = From; Number < To; Number++) {
         const U8* Source = Cache->Staging + (SIZE)(Number - From) * Cache->BlockSize;
+        CACHE_BLOCK* Direct = Cache->Vectored ? Cache->Direct[Number - From] : NULL;
         CACHE_BLOCK* Block = CacheFind(Cache, Number);
         if (Block == NULL) Block = AddBlock(Cache, Number, FALSE);
-        if (Block) {
+        if (Block && Block != Direct) {
             U32 Sectors = BlockSectors(Cache, Number);
             for (U32 I = 0; I < Sectors; I++) {
                 if ((Block->ValidMask >> I) & 1) continue;
                 MemoryCopy(Block->Data + (SIZE)I * Cache->SectorSize, Source + (SIZE)I * Cache->SectorSize,
                            Cache->SectorSize);
             }
-            Block->ValidMask = FullMask(Sectors);
+        }
+        if (Block) {
+            Block->ValidMask = FullMask(BlockSectors(Cache, Number));
             Source = Block->Data;
         }
         if (Number < RequestEnd) {
@@ -347,6 +417,12 @@ static KSTATUS Fill(CACHE* Cache, U64 From, U64 To, U64 RequestEnd, U64 Sector, 
         } else if (Block) {
             Cache->Stats.ReadAheadBlocks++;
         }
+    }
+    for (U64 Number = From; Cache->Vectored && Number < To; Number++) {
+        CACHE_BLOCK* Direct = Cache->Direct[Number - From];
+        if (Direct == NULL) continue;
+        Direct->Pins--;
+        Cache->PinnedCount--;
     }
     return KSTATUS_SUCCESS;
 }
@@ -673,9 +749,13 @@ static void FreeAll(CACHE* Cache) {
     KernelHeapFree(Cache->Buckets);
     KernelHeapFree(Cache->Scratch);
     KernelHeapFree(Cache->Staging);
+    KernelHeapFree(Cache->Segments);
+    KernelHeapFree(Cache->Direct);
     Cache->Buckets = NULL;
     Cache->Scratch = NULL;
     Cache->Staging = NULL;
+    Cache->Segments = NULL;
+    Cache->Direct = NULL;
 }
 
 U32 CacheShutdown(CACHE* Cache) {
@@ -743,13 +823,20 @@ KSTATUS CacheInit(CACHE* Cache, U32 SectorSize, U64 SectorCount, U32 BlockSize, 
     Cache->ReadAheadWindow = MIN((U32)CACHE_READ_AHEAD_BLOCKS, Cache->Capacity / 4);
     Cache->ActiveLimit = Cache->Capacity / 4;
     Cache->StagingBlocks = MAX(1U, (U32)(CACHE_STAGING_BYTES / Cache->BlockSize));
+    // Vectored fills give each block of a run a segment: a run must fit one request's segments.
+    Cache->Vectored = Backend->ReadVector && Backend->WriteVector && Cache->StagingBlocks <= DISK_MAX_SEGMENTS;
     U32 Buckets = 16;
     while (Buckets < Cache->Capacity) Buckets <<= 1;
     Cache->BucketMask = Buckets - 1;
     Cache->Buckets = (CACHE_BLOCK**)KernelHeapAllocZero(Buckets * sizeof(CACHE_BLOCK*));
     Cache->Scratch = (CACHE_BLOCK**)KernelHeapAlloc((SIZE)Cache->Capacity * sizeof(CACHE_BLOCK*));
     Cache->Staging = (U8*)KernelHeapAlloc((SIZE)Cache->StagingBlocks * Cache->BlockSize);
-    if (Cache->Buckets == NULL || Cache->Scratch == NULL || Cache->Staging == NULL) {
+    if (Cache->Vectored) {
+        Cache->Segments = (DISK_SEGMENT*)KernelHeapAlloc(DISK_MAX_SEGMENTS * sizeof(DISK_SEGMENT));
+        Cache->Direct = (CACHE_BLOCK**)KernelHeapAlloc((SIZE)Cache->StagingBlocks * sizeof(CACHE_BLOCK*));
+    }
+    if (Cache->Buckets == NULL || Cache->Scratch == NULL || Cache->Staging == NULL ||
+        (Cache->Vectored && (Cache->Segments == NULL || Cache->Direct == NULL))) {
         FreeAll(Cache);
         return KSTATUS_NO_MEMORY;
     }

@@ -11,7 +11,9 @@
  * through DiskBackendRead/Write, which call the driver directly and refuse
  * to write to a read-only or disabled disk, so nothing below the cache
  * writes what the access mode forbids either. DiskDriverTransfer is the one
- * place a request is split to the driver's MaxTransferSectors.
+ * place a request is split, to the driver's MaxTransferSectors and
+ * MaxSegments (a vectored request to a driver without vectored calls goes
+ * one buffer a call; through a cache, one CacheRead/CacheWrite a buffer).
  *
  * DiskReadBytes/DiskWriteBytes are the one sector read-modify-write of the
  * kernel (file systems, dd on a raw disk).
@@ -81,16 +83,49 @@ static BOOL DiskHookNeeded;
 /************************************************************************/
 // The driver, reached directly
 
-/** The one request splitter: pieces of at most MaxTransferSectors. */
-static KSTATUS DiskDriverTransfer(DISK* Disk, U32 Function, U64 Sector, U32 Count, U8* Buffer) {
-    U32 Chunk = Disk->MaxTransferSectors ? Disk->MaxTransferSectors : Count;
-    while (Count > 0) {
-        DISK_IO Io = {Sector, MIN(Count, Chunk), Buffer};
+/** Where a request's buffer Index is: a vectored request's segment, or the plain buffer (Index 0). */
+static U8* DiskSegment(const DISK_IO* Request, U32 Index, U32 SectorSize, U64* Sectors) {
+    if (Request->Segments == NULL) {
+        *Sectors = Request->SectorCount;
+        return (U8*)Request->Buffer;
+    }
+    *Sectors = Request->Segments[Index].Length / SectorSize;
+    return (U8*)Request->Segments[Index].Buffer;
+}
+
+/**
+ * The one request splitter: pieces of at most MaxTransferSectors sectors and MaxSegments buffers (a buffer may
+ * be cut between two pieces); a piece of one buffer goes as a plain request, so a driver without vectored
+ * calls never sees one. No piece is 4 GiB or more (a segment's length must fit in 32 bits).
+ */
+static KSTATUS DiskDriverTransfer(DISK* Disk, U32 Function, const DISK_IO* Request) {
+    U32 SectorSize = Disk->SectorSize;
+    U32 MaxSectors = MIN(Disk->MaxTransferSectors ? Disk->MaxTransferSectors : MAX_U32, MAX_U32 / SectorSize);
+    U32 MaxSegments = MIN(MAX(Disk->MaxSegments, 1U), (U32)DISK_MAX_SEGMENTS);
+    U32 Buffers = Request->Segments ? Request->SegmentCount : 1;
+    U32 Index = 0;
+    U64 Done = 0;  // sectors of buffer Index already sent
+    U64 Sector = Request->Sector;
+    DISK_SEGMENT Piece[DISK_MAX_SEGMENTS];
+    while (Index < Buffers) {
+        U32 Count = 0, Sectors = 0;
+        while (Index < Buffers && Count < MaxSegments && Sectors < MaxSectors) {
+            U64 Length;
+            U8* Base = DiskSegment(Request, Index, SectorSize, &Length);
+            U32 Take = (U32)MIN(Length - Done, (U64)(MaxSectors - Sectors));
+            Piece[Count++] = (DISK_SEGMENT){Base + Done * SectorSize, Take * SectorSize};
+            Sectors += Take;
+            Done += Take;
+            if (Done == Length) {
+                Index++;
+                Done = 0;
+            }
+        }
+        DISK_IO Io = {Sector, Sectors, Piece[0].Buffer, NULL, 0};
+        if (Count > 1) Io = (DISK_IO){Sector, Sectors, NULL, Piece, Count};
         KSTATUS Status = Disk->Driver->Command(Disk, Function, &Io);
         if (Status != KSTATUS_SUCCESS) return Status;
-        Sector += Io.SectorCount;
-        Buffer += (SIZE)Io.SectorCount * Disk->SectorSize;
-        Count -= Io.SectorCount;
+        Sector += Sectors;
     }
     return KSTATUS_SUCCESS;
 }
@@ -100,16 +135,39 @@ static KSTATUS DiskDriverFlush(DISK* Disk) {
     return Status == KSTATUS_NOT_SUPPORTED ? KSTATUS_SUCCESS : Status;
 }
 
+static KSTATUS DiskBackendTransfer(DISK* Disk, U32 Function, const DISK_IO* Io) {
+    U32 Refused = DISK_ACCESS_DISABLED | (Function == DF_DISK_WRITE ? DISK_ACCESS_READ_ONLY : 0);
+    if (Disk->Access & Refused) return KSTATUS_NO_PERMISSION;
+    return DiskDriverTransfer(Disk, Function, Io);
+}
+
 static KSTATUS DiskBackendRead(LPVOID Context, U64 Sector, U32 Count, LPVOID Buffer) {
-    DISK* Disk = (DISK*)Context;
-    if (Disk->Access & DISK_ACCESS_DISABLED) return KSTATUS_NO_PERMISSION;
-    return DiskDriverTransfer(Disk, DF_DISK_READ, Sector, Count, (U8*)Buffer);
+    DISK_IO Io = {Sector, Count, Buffer, NULL, 0};
+    return DiskBackendTransfer((DISK*)Context, DF_DISK_READ, &Io);
 }
 
 static KSTATUS DiskBackendWrite(LPVOID Context, U64 Sector, U32 Count, LPCVOID Buffer) {
+    DISK_IO Io = {Sector, Count, (LPVOID)Buffer, NULL, 0};
+    return DiskBackendTransfer((DISK*)Context, DF_DISK_WRITE, &Io);
+}
+
+/** A vectored request's sectors (the cache's segments are whole sectors). */
+static U32 DiskSegmentSectors(DISK* Disk, const DISK_SEGMENT* Segments, U32 Count) {
+    U32 Sectors = 0;
+    for (U32 I = 0; I < Count; I++) Sectors += Segments[I].Length / Disk->SectorSize;
+    return Sectors;
+}
+
+static KSTATUS DiskBackendReadVector(LPVOID Context, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
     DISK* Disk = (DISK*)Context;
-    if (Disk->Access & (DISK_ACCESS_DISABLED | DISK_ACCESS_READ_ONLY)) return KSTATUS_NO_PERMISSION;
-    return DiskDriverTransfer(Disk, DF_DISK_WRITE, Sector, Count, (U8*)Buffer);
+    DISK_IO Io = {Sector, DiskSegmentSectors(Disk, Segments, Count), NULL, Segments, Count};
+    return DiskBackendTransfer(Disk, DF_DISK_READ, &Io);
+}
+
+static KSTATUS DiskBackendWriteVector(LPVOID Context, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
+    DISK* Disk = (DISK*)Context;
+    DISK_IO Io = {Sector, DiskSegmentSectors(Disk, Segments, Count), NULL, Segments, Count};
+    return DiskBackendTransfer(Disk, DF_DISK_WRITE, &Io);
 }
 
 /************************************************************************/
@@ -149,7 +207,12 @@ static void DiskAttachCache(DISK* Disk) {
     if (!DISK_LINKED(CacheCreate)) return;
     U64 Budget = DiskDefaultCacheBudget();
     if (Budget == 0) return;
-    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, DiskRegisterShutdownHook, Disk};
+    CACHE_BACKEND Backend = {DiskBackendRead, DiskBackendWrite, DiskRegisterShutdownHook, Disk, NULL, NULL};
+    if (Disk->MaxSegments > 1) {
+        // The driver takes several buffers a call: fills and write-backs move the blocks' own memory.
+        Backend.ReadVector = DiskBackendReadVector;
+        Backend.WriteVector = DiskBackendWriteVector;
+    }
     Disk->Cache = CacheCreate(Disk->SectorSize, Disk->SectorCount, 0, Budget, &Backend);
     if (Disk->Cache == NULL) {
         WARNING("[DiskRegister] %s: no sector cache (budget %llu bytes)", Disk->Name, Budget);
@@ -185,6 +248,7 @@ KSTATUS DiskRegister(DISK* Disk) {
     Disk->Access = Info.Access;
     Disk->Type = Info.Type;
     Disk->MaxTransferSectors = Info.MaxTransferSectors;
+    Disk->MaxSegments = Info.MaxSegments;
     if (DiskFind(Disk->Name) != NULL) {
         WARNING("[DiskRegister] a disk named %s already exists", Disk->Name);
         return KSTATUS_BAD_PARAMETER;
@@ -275,13 +339,27 @@ void DiskAddListener(DISK_LISTENER Listener, LPVOID Context) {
 /************************************************************************/
 // Requests
 
+/** A READ or WRITE through the cache, one buffer at a time. */
+static KSTATUS DiskCachedTransfer(DISK* Disk, U32 Function, const DISK_IO* Io) {
+    U32 Buffers = Io->Segments ? Io->SegmentCount : 1;
+    U64 Sector = Io->Sector;
+    for (U32 I = 0; I < Buffers; I++) {
+        U64 Count;
+        U8* Buffer = DiskSegment(Io, I, Disk->SectorSize, &Count);
+        KSTATUS Status = Function == DF_DISK_READ ? CacheRead(Disk->Cache, Sector, (U32)Count, Buffer)
+                                                  : CacheWrite(Disk->Cache, Sector, (U32)Count, Buffer);
+        if (Status != KSTATUS_SUCCESS) return Status;
+        Sector += Count;
+    }
+    return KSTATUS_SUCCESS;
+}
+
 /** READ/WRITE/TRIM/FLUSH of a disk with a cache. */
 static KSTATUS DiskCachedCommand(DISK* Disk, U32 Function, DISK_IO* Io) {
     switch (Function) {
         case DF_DISK_READ:
-            return CacheRead(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
         case DF_DISK_WRITE:
-            return CacheWrite(Disk->Cache, Io->Sector, Io->SectorCount, Io->Buffer);
+            return DiskCachedTransfer(Disk, Function, Io);
         case DF_DISK_TRIM:
             // Forget the range first, so no later write-back puts old data back.
             CacheInvalidate(Disk->Cache, Io->Sector, Io->SectorCount);
@@ -299,12 +377,25 @@ static KSTATUS DiskDirectCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     switch (Function) {
         case DF_DISK_READ:
         case DF_DISK_WRITE:
-            return DiskDriverTransfer(Disk, Function, Io->Sector, Io->SectorCount, (U8*)Io->Buffer);
+            return DiskDriverTransfer(Disk, Function, Io);
         case DF_DISK_FLUSH:
             return DiskDriverFlush(Disk);
         default:
             return Disk->Driver->Command(Disk, Function, Parameter);
     }
+}
+
+/** A READ/WRITE names its data once: a buffer, or segments of whole sectors that add up to the request. */
+static BOOL DiskCheckBuffers(DISK* Disk, const DISK_IO* Io) {
+    if (Io->Segments == NULL) return Io->Buffer != NULL;
+    if (Io->Buffer != NULL || Io->SegmentCount == 0) return FALSE;
+    U64 Sectors = 0;
+    for (U32 I = 0; I < Io->SegmentCount; I++) {
+        const DISK_SEGMENT* Segment = &Io->Segments[I];
+        if (Segment->Buffer == NULL || Segment->Length == 0 || Segment->Length % Disk->SectorSize != 0) return FALSE;
+        Sectors += Segment->Length / Disk->SectorSize;
+    }
+    return Sectors == Io->SectorCount;
 }
 
 KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
@@ -315,7 +406,7 @@ KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
         case DF_DISK_TRIM: {
             DISK_IO* Io = (DISK_IO*)Parameter;
             if (Io == NULL || Io->SectorCount == 0) return KSTATUS_BAD_PARAMETER;
-            if (Function != DF_DISK_TRIM && Io->Buffer == NULL) return KSTATUS_BAD_PARAMETER;
+            if (Function != DF_DISK_TRIM && !DiskCheckBuffers(Disk, Io)) return KSTATUS_BAD_PARAMETER;
             if (Io->Sector >= Disk->SectorCount || Io->SectorCount > Disk->SectorCount - Io->Sector) {
                 return KSTATUS_BAD_PARAMETER;
             }
@@ -368,13 +459,32 @@ KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
 }
 
 KSTATUS DiskRead(DISK* Disk, U64 Sector, U32 SectorCount, LPVOID Buffer) {
-    DISK_IO Io = {Sector, SectorCount, Buffer};
+    DISK_IO Io = {Sector, SectorCount, Buffer, NULL, 0};
     return DiskCommand(Disk, DF_DISK_READ, &Io);
 }
 
 KSTATUS DiskWrite(DISK* Disk, U64 Sector, U32 SectorCount, LPCVOID Buffer) {
-    DISK_IO Io = {Sector, SectorCount, (LPVOID)Buffer};
+    DISK_IO Io = {Sector, SectorCount, (LPVOID)Buffer, NULL, 0};
     return DiskCommand(Disk, DF_DISK_WRITE, &Io);
+}
+
+static KSTATUS DiskVector(DISK* Disk, U32 Function, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
+    if (Disk == NULL || Disk->TypeID != KOID_DISK || Disk->SectorSize == 0 || Segments == NULL) {
+        return KSTATUS_BAD_PARAMETER;
+    }
+    U64 Sectors = 0;
+    for (U32 I = 0; I < Count; I++) Sectors += Segments[I].Length / Disk->SectorSize;
+    if (Sectors == 0 || Sectors > MAX_U32) return KSTATUS_BAD_PARAMETER;
+    DISK_IO Io = {Sector, (U32)Sectors, NULL, Segments, Count};
+    return DiskCommand(Disk, Function, &Io);
+}
+
+KSTATUS DiskReadVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
+    return DiskVector(Disk, DF_DISK_READ, Sector, Segments, Count);
+}
+
+KSTATUS DiskWriteVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
+    return DiskVector(Disk, DF_DISK_WRITE, Sector, Segments, Count);
 }
 
 /** The sector read-modify-write: whole sectors straight through, a cut sector through a bounce sector. */

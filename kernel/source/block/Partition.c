@@ -42,7 +42,8 @@ static KSTATUS PartitionCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
                 Io->SectorCount > Partition->Info.SectorCount - Io->Sector) {
                 return KSTATUS_BAD_PARAMETER;
             }
-            DISK_IO Forward = {Partition->Info.StartSector + Io->Sector, Io->SectorCount, Io->Buffer};
+            DISK_IO Forward = *Io;  // a vectored request keeps its segments
+            Forward.Sector = Partition->Info.StartSector + Io->Sector;
             return DiskCommand(Parent, Function, &Forward);
         }
         case DF_DISK_FLUSH:
@@ -61,6 +62,7 @@ static KSTATUS PartitionCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
             Info->SectorCount = Partition->Info.SectorCount;
             Info->Access = Partition->Registered ? Disk->Access : Parent->Access;
             Info->MaxTransferSectors = 0;  // DiskCommand on the parent splits
+            Info->MaxSegments = DISK_MAX_SEGMENTS;  // and cuts vectors for its driver
             Info->SupportsTrim = ParentInfo.SupportsTrim;
             Info->VolatileCache = ParentInfo.VolatileCache;
             return KSTATUS_SUCCESS;

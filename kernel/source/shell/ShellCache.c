@@ -6,9 +6,10 @@
  * (blocks as used/capacity, cached and budget as byte sizes, the rest as
  * block counts since boot); `cache -v` adds the block size, the bypass
  * threshold, the read-ahead window, bypassed requests, evictions,
- * write-back errors, the pins served (file-system metadata, block/Cache.h)
- * and the blocks pinned and active now; `cache drop` forgets every clean
- * unpinned block.
+ * write-back errors, the pins served (file-system metadata, block/Cache.h),
+ * the blocks pinned and active now and the bytes fills and write-backs
+ * copied through the staging buffer (few when the disk takes vectored
+ * requests); `cache drop` forgets every clean unpinned block.
  * `sync` writes back every dirty block of every disk and flushes each
  * device, one line per disk; it fails if any disk could not be synced.
  */
@@ -61,9 +62,10 @@ static I32 CommandCache(I32 ArgumentCount, LPSTR* Arguments) {
             char Bypass[16];
             FormatByteSize(Bypass, sizeof(Bypass), Stats.BypassBytes, FORMAT_SIZE_TENTHS);
             ShellPrint("  block %u bytes, bypass from %s, read-ahead %u blocks; bypassed %llu reads, %llu writes; "
-                       "evictions %llu; write-back errors %llu; pins %llu, pinned %u, active %u\n",
+                       "evictions %llu; write-back errors %llu; pins %llu, pinned %u, active %u; staged %llu bytes\n",
                        Stats.BlockSize, Bypass, Stats.ReadAheadWindow, Stats.BypassReads, Stats.BypassWrites,
-                       Stats.Evictions, Stats.WritebackErrors, Stats.Pins, Stats.PinnedBlocks, Stats.ActiveBlocks);
+                       Stats.Evictions, Stats.WritebackErrors, Stats.Pins, Stats.PinnedBlocks, Stats.ActiveBlocks,
+                       Stats.StagedBytes);
         }
         Shown++;
     }

@@ -213,6 +213,11 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     ShellPrint("page size : %u bytes\n", Info->PageSize);
     ShellPrint("transfers : MDTS %llu bytes%s, %llu bytes per command here\n", Info->MdtsBytes,
                Info->MdtsBytes ? "" : " (no limit)", Info->MaxCommandBytes);
+    // How data commands carry their data (nvme.sgl, NVMe-SGL.c) and how many went each way.
+    ShellPrint("data      : nvme.sgl=%s, nvme.sgl_threshold=%u (SGLS 1:0 = %u), %llu SGL commands, "
+               "%llu PRP commands\n",
+               NVMeSglModeName(Info->SglMode), Info->SglThreshold, Info->Identify.Sgls & NVME_SGLS_SUPPORT_MASK,
+               Info->SglCommands, Info->PrpCommands);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
     ShellPrint("bring up  : %u ms (given up after %u ms)\n", Info->BringUpMs, Info->BringUpBoundMs);
@@ -446,7 +451,7 @@ I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments) {
     // Through DiskCommand: access and bounds checked again, cached copies of the range forgotten.
     U64 Start = GetSystemTimeNs();
     for (U64 Done = 0; Done < Count;) {
-        DISK_IO Io;
+        DISK_IO Io = {0};
         Io.Sector = Lba + Done;
         Io.SectorCount = (U32)MIN(Count - Done, (U64)TRIM_CHUNK_SECTORS);
         Io.Buffer = NULL;

@@ -6,6 +6,7 @@
  *
  *   nvme list
  *   nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5] [reset-after=<ms>]
+ *              [sgl=auto|on|off]
  *
  * Everything comes from storage/nvme/NVMe.h (the introspection views and
  * NVMeSubmitIO); nothing here touches the controller. The bench keeps qd
@@ -17,6 +18,10 @@
  * that long after the start, with the queue full: the shell runs one command
  * at a time, so this is how a reset meets I/O in flight (the driver must
  * resubmit it; the bench counts every command's completion as usual).
+ * sgl=auto|on|off sets the controller's data pointer mode (NVMeSetSglMode)
+ * for the run and restores the one in force afterwards, so PRPs and SGLs are
+ * compared on the same disk in one boot; the summary then adds how many
+ * commands went each way.
  * Output formats are documented in documentation/Disk-Commands.md and read
  * by tests/integration/test_nvme.py and test_nvme_health.py: change them
  * together.
@@ -46,6 +51,12 @@
 // After the deadline, commands still in flight get this long to finish before the bench gives up on them.
 #define BENCH_DRAIN_TIMEOUT_NS (30ULL * CLOCK_NS_PER_SECOND)
 #define BENCH_RANDOM_SEED 0x6E766D6562656E63ULL  // "nvmebenc"
+#define BENCH_USAGE "usage: nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5] " \
+                    "[reset-after=<ms>] [sgl=auto|on|off]"
+#define BENCH_SGL_UNCHANGED MAX_U32
+
+// One controller view at a time: the shell runs one command at a time.
+static NVME_CONTROLLER_INFO View;
 
 /************************************************************************/
 // nvme list
@@ -65,7 +76,6 @@ static I32 CommandList(I32 ArgumentCount) {
                "FW Rev");
     ShellPrint("---------------- -------------------- ---------------------------------------- --------- "
                "-------------------------- ---------------- --------\n");
-    static NVME_CONTROLLER_INFO View;  // the shell runs one command at a time
     const NVME_CONTROLLER_INFO* Controller = &View;
     for (U32 C = 0; C < Count; C++) {
         if (NVMeGetController(C, &View) != KSTATUS_SUCCESS || Controller->Namespaces == NULL) continue;
@@ -144,6 +154,10 @@ typedef struct tag_BENCH {
     KSTATUS ResetStatus;
     U32 ResetInFlight;       // bench commands in flight when the reset was asked for
     U64 ResetStartNs, ResetNs;
+    U32 SglMode;             // NVME_SGL_* for the run, or BENCH_SGL_UNCHANGED
+    U32 SglModeBefore;       // restored after the run
+    U64 SglBefore, PrpBefore;  // the controller's data-command counters at the start
+    U64 SglRun, PrpRun;        // and how far they moved during the run
 } BENCH;
 
 static void BenchCallback(KSTATUS Status, U16 NvmeStatus, LPVOID Context) {
@@ -222,8 +236,9 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
     U64 BlockBytes = 4096, QueueDepth = 32;
     *Seconds = 5;
     Bench->Mode = BENCH_READ;
+    Bench->SglMode = BENCH_SGL_UNCHANGED;
     if (ArgumentCount < 3) {
-        ShellError("nvme", "usage: nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5]");
+        ShellError("nvme", BENCH_USAGE);
         return FALSE;
     }
     if (DiskFind(Arguments[2]) == NULL) {
@@ -245,6 +260,16 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
             }
         }
         if (Known) continue;
+        if (StringCompareBounded(Argument, "sgl=", 4) == 0) {
+            for (U32 Mode = NVME_SGL_AUTO; Mode <= NVME_SGL_OFF; Mode++) {
+                if (StringCompare(Argument + 4, NVMeSglModeName(Mode)) == 0) Bench->SglMode = Mode;
+            }
+            if (Bench->SglMode == BENCH_SGL_UNCHANGED) {
+                ShellError("nvme", "%s: sgl= takes auto, on or off", Argument);
+                return FALSE;
+            }
+            continue;
+        }
         U64* Target = NULL;
         U64 Value = 0;
         if (ParseOption(Argument, "bs", &Value, TRUE)) Target = &BlockBytes;
@@ -316,6 +341,37 @@ static BOOL BenchAllocate(BENCH* Bench) {
         PatternFill(Bench->Slots[I].Buffer, BlockBytes, BENCH_RANDOM_SEED, (U64)Stride * I);
     }
     return TRUE;
+}
+
+/** Notes the mode in force and the counters, then sets sgl= for the run; FALSE after the error line. */
+static BOOL BenchSetSglMode(BENCH* Bench) {
+    if (NVMeGetController(Bench->ControllerIndex, &View) != KSTATUS_SUCCESS) {
+        ShellError("nvme", "controller %u is gone", Bench->ControllerIndex);
+        return FALSE;
+    }
+    Bench->SglModeBefore = View.SglMode;
+    Bench->SglBefore = View.SglCommands;
+    Bench->PrpBefore = View.PrpCommands;
+    if (Bench->SglMode == BENCH_SGL_UNCHANGED) return TRUE;
+    KSTATUS Status = NVMeSetSglMode(Bench->ControllerIndex, Bench->SglMode);
+    if (Status == KSTATUS_NOT_SUPPORTED) {
+        ShellError("nvme", "sgl=%s: %s has no SGLs (Identify SGLS 1:0 = %u)", NVMeSglModeName(Bench->SglMode),
+                   View.Name, View.Identify.Sgls & NVME_SGLS_SUPPORT_MASK);
+        return FALSE;
+    }
+    if (Status != KSTATUS_SUCCESS) {
+        ShellError("nvme", "sgl=%s: %s", NVMeSglModeName(Bench->SglMode), DiskStatusName(Status));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/** Puts the mode in force before the run back; notes how many commands went each way meanwhile. */
+static void BenchRestoreSglMode(BENCH* Bench) {
+    if (Bench->SglMode != BENCH_SGL_UNCHANGED) NVMeSetSglMode(Bench->ControllerIndex, Bench->SglModeBefore);
+    if (NVMeGetController(Bench->ControllerIndex, &View) != KSTATUS_SUCCESS) return;
+    Bench->SglRun = View.SglCommands - Bench->SglBefore;
+    Bench->PrpRun = View.PrpCommands - Bench->PrpBefore;
 }
 
 static void BenchProgress(const BENCH* Bench, U64 Elapsed, U64 Completed) {
@@ -420,6 +476,10 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
         BenchFree(Bench);
         return 1;
     }
+    if (!BenchSetSglMode(Bench)) {
+        BenchFree(Bench);
+        return 1;
+    }
     SpinlockInit(&Bench->Lock);
     EventInit(&Bench->Completion, FALSE, FALSE);
 
@@ -429,6 +489,7 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
     KSTATUS SubmitError = KSTATUS_SUCCESS;
     U64 Start;
     U32 Abandoned = BenchRun(Bench, Seconds, &Interrupted, &SubmitError, &Start);
+    BenchRestoreSglMode(Bench);
     if (Writes && DiskFind(Name) != NULL) DiskInvalidateCache(DiskFind(Name));
 
     U64 Elapsed = (Bench->LastCompletionNs > Start ? Bench->LastCompletionNs : GetSystemTimeNs()) - Start;
@@ -444,6 +505,11 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
     U64 P99 = HistogramPercentile(Bench->Latency, 9900) / 100, Max = Bench->Latency->Maximum / 100;
     ShellPrint("latency (us): mean %llu.%llu, p50 %llu.%llu, p99 %llu.%llu, max %llu.%llu\n", Mean / 10, Mean % 10,
                P50 / 10, P50 % 10, P99 / 10, P99 % 10, Max / 10, Max % 10);
+    if (Bench->SglMode != BENCH_SGL_UNCHANGED) {
+        ShellPrint("data: sgl=%s (%s again after the run), %llu SGL commands, %llu PRP commands\n",
+                   NVMeSglModeName(Bench->SglMode), NVMeSglModeName(Bench->SglModeBefore), Bench->SglRun,
+                   Bench->PrpRun);
+    }
 
     if (Bench->ResetDone) {
         ShellPrint("reset after %llu ms: %s in %llu ms, %u commands were in flight\n",

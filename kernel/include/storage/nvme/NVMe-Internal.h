@@ -9,7 +9,10 @@
  *                 NVMe-RegisterFormat.c
  *   NVMe-State.c  the state tables: controller states, queue modes,
  *                 tracker states and their legal transitions
- *   NVMe-PRP.c    pure: builds PRP1/PRP2/PRP lists for a buffer
+ *   NVMe-PRP.c    pure: a command's data walked page by page; builds
+ *                 PRP1/PRP2/PRP lists for it
+ *   NVMe-SGL.c    pure: builds SGL descriptors for it, and the rule that
+ *                 picks PRP or SGL and cuts a vectored request into commands
  *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion
  *                 (drain, validate, complete), modes, holding for resets,
  *                 retries, the interrupt / INTx / polled variants (its ring
@@ -51,10 +54,31 @@
 #endif
 
 /************************************************************************/
-// PRP builder (pure, NVMe-PRP.c)
+// A command's data (pure, NVMe-PRP.c)
 
 /** Physical address of the byte at Linear, 0 if unmapped (PlatformTranslate in the kernel). */
 typedef PHYSICAL (*NVME_TRANSLATE)(LPCVOID Linear, LPVOID Context);
+
+/** Length bytes of a vectored buffer, from byte Offset of Segments[0] on: one command's share of a request. */
+typedef struct tag_NVME_DATA {
+    const DISK_SEGMENT* Segments;
+    U32 Count;
+    U32 Offset;
+    U64 Length;
+} NVME_DATA;
+
+/** A walk over an NVME_DATA a piece at a time: each piece lies in one segment and one memory page. */
+typedef struct tag_NVME_DATA_WALK {
+    const DISK_SEGMENT* Segment;
+    const DISK_SEGMENT* End;
+    U64 Offset;        // in *Segment
+    U64 Left;          // bytes of the command not walked yet
+    U32 PageSize;
+} NVME_DATA_WALK;
+
+void NVMeDataWalkStart(NVME_DATA_WALK* Walk, const NVME_DATA* Data, U32 PageSize);
+/** The next piece (FALSE at the end, or when the segments end before Length: a caller's mistake). */
+BOOL NVMeDataWalkNext(NVME_DATA_WALK* Walk, LINEAR* Address, U32* Length);
 
 /** Physically contiguous list pages a builder may fill (a tracker's share of its queue's pool). */
 typedef struct tag_NVME_PRP_POOL {
@@ -76,13 +100,70 @@ U32 NVMePRPListPagesNeeded(U32 DataPages, U32 PageSize);
 /** Largest transfer (bytes, a multiple of PageSize) that ListPages list pages take for any dword-aligned buffer. */
 U64 NVMePRPMaxTransfer(U32 ListPages, U32 PageSize);
 /**
- * Fills Result for Length bytes at Buffer. Buffer must be dword aligned
- * (else KSTATUS_BAD_PARAMETER); every page is translated on its own and must
- * come back with the right offset (PRP1) or page aligned (the rest);
+ * Fills Result for Data. Its first byte must be dword aligned, and every
+ * segment joint must fall on page boundaries (the first segment ends at the
+ * end of a page, the next starts at a page start): what PRPs can say, else
+ * KSTATUS_BAD_PARAMETER. Every page is translated on its own and must come
+ * back with the right offset (PRP1) or page aligned (the rest);
  * KSTATUS_NO_MEMORY when Pool has too few list pages (the caller splits).
  */
+KSTATUS NVMePRPBuildData(const NVME_DATA* Data, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
+                         const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
+/** NVMePRPBuildData for one buffer of Length bytes. */
 KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                      const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
+
+/************************************************************************/
+// SGL builder and the PRP-or-SGL rule (pure, NVMe-SGL.c)
+
+// auto: average segment (bytes) from which an SGL is favoured; 0: never, SGLs only where the layout needs them
+// (measured in NVMe.md: SGLs cost the driver more and QEMU no less). nvme.sgl_threshold=<bytes> sets another.
+#define NVME_SGL_THRESHOLD 0
+
+typedef struct tag_NVME_SGL_RESULT {
+    U64 Sgl1[2];         // the command's SGL1 (its PRP1 and PRP2 fields)
+    U32 Descriptors;     // data block descriptors
+    U32 SegmentPages;    // pool pages used
+} NVME_SGL_RESULT;
+
+/** Data block descriptors that fit Pages pool pages (the last slot of every page but the last chains). */
+U32 NVMeSGLCapacity(U32 Pages, U32 PageSize);
+/**
+ * Fills Result for Data: one Data Block descriptor in SGL1 when the data is
+ * physically contiguous, else a Last Segment descriptor to the pool's first
+ * page of Data Block descriptors (a Segment descriptor, and chaining through
+ * the last slot of each page, when one page is not enough). DwordAligned
+ * (SGLS 10b): every data block's address and length must be dword aligned
+ * (else KSTATUS_BAD_PARAMETER). KSTATUS_NO_MEMORY when the pool is too small.
+ */
+KSTATUS NVMeSGLBuild(const NVME_DATA* Data, U32 PageSize, BOOL DwordAligned, NVME_TRANSLATE Translate,
+                     LPVOID TranslateContext, const NVME_PRP_POOL* Pool, NVME_SGL_RESULT* Result);
+
+/** What one command of a vectored request carries, and how. */
+typedef struct tag_NVME_DATA_PLAN {
+    U64 Bytes;           // a multiple of the block size, not 0
+    BOOL Sgl;
+} NVME_DATA_PLAN;
+
+/** The limits a plan respects. */
+typedef struct tag_NVME_PLAN_LIMITS {
+    U32 PageSize;
+    U32 BlockSize;
+    U64 MaxBytes;        // MaxBlocks * BlockSize
+    U32 PrpPages;        // data pages one command's PRPs may name (1 + the list pages' entries)
+    U32 SglDescriptors;  // data blocks one command's SGL may hold (NVMeSGLCapacity)
+    U8 Mode;             // NVME_SGL_*, already NVME_SGL_OFF when the controller has no SGLs
+    U32 Threshold;       // the controller's SglThreshold (0: size alone never favours an SGL)
+} NVME_PLAN_LIMITS;
+
+/**
+ * The rule: the longest first command of Data (all of it if it can) and
+ * whether it goes as PRPs or an SGL. Off: PRPs, cut where PRPs cannot go on
+ * (a segment joint off a page boundary). On: an SGL. Auto: an SGL when PRPs
+ * cannot say the command in one (the layout needs it) or its average
+ * segment is Threshold or more (it favours it), else PRPs.
+ */
+NVME_DATA_PLAN NVMePlanCommand(const NVME_DATA* Data, const NVME_PLAN_LIMITS* Limits);
 
 /************************************************************************/
 // Transfer limits (pure, NVMe-IO.c)
@@ -709,6 +790,8 @@ static inline KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 B
     }
     return State == NVME_STATE_ADMIN_ONLY ? KSTATUS_NOT_SUPPORTED : KSTATUS_IO_ERROR;
 }
+/** Sets Info.SglMode from nvme.sgl and Identify SGLS (bring-up, after Identify Controller; NVMe-SGL.c). */
+void NVMeSglConfigure(NVME_CONTROLLER* Controller);
 /** The error a caller gets when no tracker could be had (failed controller, or a queue that stayed full). */
 KSTATUS NVMeIoNoTracker(NVME_CONTROLLER* Controller);
 /** Logs a failed command (rate limited) and records it on the controller. */

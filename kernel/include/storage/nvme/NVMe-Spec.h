@@ -179,6 +179,10 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_ONCS_DSM 0x0004           // Dataset Management
 #define NVME_ONCS_WRITE_ZEROES 0x0008
 #define NVME_VWC_PRESENT 0x01          // a volatile write cache exists
+#define NVME_SGLS_SUPPORT_MASK 0x3     // SGLS 1:0 - 00b: no SGLs; 01b: SGLs for NVM commands;
+#define NVME_SGLS_SUPPORTED 0x1        //   10b: SGLs whose data blocks are dword aligned and sized;
+#define NVME_SGLS_DWORD_ALIGNED 0x2    //   11b: reserved (treated as none)
+
 #define NVME_LPA_SMART_PER_NAMESPACE 0x01
 #define NVME_LPA_EXTENDED_DATA 0x04    // offsets and more than 4 KiB
 #define NVME_OAES_NAMESPACE_NOTICES 0x100
@@ -228,6 +232,24 @@ typedef struct tag_NVME_LBA_FORMAT_INFO {
     U8 RelativePerformance;   // 0 best .. 3 degraded
     U8 Lbads;                 // raw LBADS
 } NVME_LBA_FORMAT_INFO;
+
+/************************************************************************/
+// Scatter Gather Lists (NVMe 2.0 4.1.2, figures 116-121; PSDT in CDW0 bits 15:14)
+
+#define NVME_FLAGS_PSDT_SGL 0x40       // Flags bits 7:6 = 01b: SGLs, MPTR a plain address
+#define NVME_SGL_DATA_BLOCK 0x0        // type in bits 7:4 of byte 15, subtype 0h (Address) in 3:0
+#define NVME_SGL_SEGMENT 0x2           // points at a segment that is not the last
+#define NVME_SGL_LAST_SEGMENT 0x3      // points at the last segment (data blocks only)
+#define NVME_SGL_DESCRIPTOR_SIZE 16
+
+typedef struct tag_NVME_SGL_DESCRIPTOR {
+    U64 Address;
+    U32 Length;
+    U8 Reserved[3];
+    U8 Type;                           // type << 4 | subtype
+} NVME_SGL_DESCRIPTOR;
+
+STATIC_ASSERT(sizeof(NVME_SGL_DESCRIPTOR) == NVME_SGL_DESCRIPTOR_SIZE, "SGL descriptors are 16 bytes");
 
 /************************************************************************/
 // Status (figures 100-105): the 15-bit field without the phase tag (completion Status >> 1)

@@ -143,6 +143,9 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     const U8* IdentifyData;           // the whole 4 KiB page (NULL when not read)
     U64 MdtsBytes;                    // maximum data transfer from MDTS (0: no limit reported)
     U64 MaxCommandBytes;              // what one command may carry here (MDTS and the PRP pool)
+    U32 SglMode;                      // NVME_SGL_* in force (nvme.sgl, NVMeSetSglMode; OFF without SGL support)
+    U32 SglThreshold;                 // auto: one buffer this large goes as an SGL (nvme.sgl_threshold; 0: never)
+    U64 SglCommands, PrpCommands;     // data commands whose data went as an SGL / as PRPs
     // Namespaces
     U32 ActiveNamespaceCount;
     const NVME_NAMESPACE_INFO* Namespaces;  // ActiveNamespaceCount entries, by NSID
@@ -244,6 +247,24 @@ const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace)
  */
 KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
                      NVME_IO_CALLBACK Callback, LPVOID Context);
+
+/**
+ * Vectored synchronous transfers: the blocks from Lba on, in Count buffers
+ * (each a whole number of blocks, in order). Each command carries as many
+ * buffers as its data pointer can say: an SGL for any layout, PRPs where
+ * the buffers meet on page boundaries (NVMe-SGL.c has the rule). Buffers
+ * that are not dword aligned go one at a time through the bounce buffer.
+ */
+KSTATUS NVMeReadVector(NVME_NAMESPACE* Namespace, U64 Lba, const DISK_SEGMENT* Segments, U32 Count);
+KSTATUS NVMeWriteVector(NVME_NAMESPACE* Namespace, U64 Lba, const DISK_SEGMENT* Segments, U32 Count);
+
+// How data commands carry their data (nvme.sgl=auto|on|off)
+#define NVME_SGL_AUTO 0                 // SGL when the layout needs it or favours it (NVMe.md), else PRPs
+#define NVME_SGL_ON 1                   // SGL for every data command
+#define NVME_SGL_OFF 2                  // PRPs only
+/** Sets a controller's mode (the bench compares them); an SGL mode on a controller without SGLs is refused. */
+KSTATUS NVMeSetSglMode(U32 ControllerIndex, U32 Mode);
+LPCSTR NVMeSglModeName(U32 Mode);
 
 /**
  * Synchronous transfers of any size and any buffer alignment: split into as

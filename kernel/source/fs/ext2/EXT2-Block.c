@@ -83,7 +83,7 @@ void EXT2DiscardFlush(EXT2_VOLUME* Volume) {
         U64 FirstSector = (First + Volume->SectorSize - 1) / Volume->SectorSize;
         U64 EndSector = End / Volume->SectorSize;
         if (EndSector <= FirstSector) continue;
-        DISK_IO Io;
+        DISK_IO Io = {0};
         Io.Sector = FirstSector;
         Io.SectorCount = (U32)MIN(EndSector - FirstSector, (U64)MAX_U32);
         Io.Buffer = NULL;

@@ -38,7 +38,8 @@
  * Boot options: nvme.poll=1 (poll every controller), nvme.queues=N (I/O
  * queue pairs wanted, default 1: one per CPU), nvme.irq=msix|msi|intx (the
  * only interrupt mode to try), nvme.io_timeout=S and nvme.admin_timeout=S
- * (command deadlines in seconds, default 30 and 60).
+ * (command deadlines in seconds, default 30 and 60), nvme.sgl=auto|on|off
+ * (how data commands carry their data: NVMe-SGL.c).
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -199,6 +200,7 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
     if (Id->Mdts > 20) WARNING("[NVMeBringUp] %s: MDTS %u is absurd, ignored", Info->Name, Id->Mdts);
     Info->MdtsBytes = NVMeMdtsBytes(Id->Mdts, Info->Cap.MpsMin);
     Info->MaxCommandBytes = NVMeMaxCommandBytes(Info->MdtsBytes, NVME_PRP_PAGES_PER_TRACKER, Info->PageSize);
+    NVMeSglConfigure(Controller);
     // Quirks known by the model and firmware strings (the PCI ID ones were applied at attach).
     Controller->Quirks |= NVMeQuirksForIdentity(Id->VendorId, Id->Model, Id->Firmware);
     Info->Quirks = Controller->Quirks;

@@ -5,7 +5,8 @@
  * `nvme<C>n<NSID>`, embedded in its NVME_NAMESPACE (never freed). The DISK
  * layer checks bounds and access before calling here, so this file only
  * translates DF_DISK_* functions into NVMe-IO calls:
- *   READ/WRITE  synchronous transfers (split and bounced as needed)
+ *   READ/WRITE  synchronous transfers (split and bounced as needed),
+ *               vectored ones too while SGLs are in use (MaxSegments)
  *   GETINFO     name, model, serial, geometry, access, per-command limit,
  *               volatile write cache (Identify Controller VWC bit 0)
  *   SETACCESS   accepted and stored (DiskCommand enforces it)
@@ -34,6 +35,10 @@ static KSTATUS NVMeDiskGetInfo(NVME_NAMESPACE* Namespace, DISK* Disk, DISK_INFO*
     Info->SectorCount = Namespace->Blocks;
     Info->Access = Disk->Access;
     Info->MaxTransferSectors = Namespace->MaxBlocks;  // one device command; larger requests are split
+    // Vectored requests when SGLs are in use: then any layout is one command (the cache fills and writes back
+    // its blocks in place). With PRPs only, blocks that do not meet on page boundaries would each need a
+    // command: the disk layer's one-buffer calls (and the cache's staging copy) are better then.
+    Info->MaxSegments = Controller->Info.SglMode != NVME_SGL_OFF ? DISK_MAX_SEGMENTS : 0;
     Info->SupportsTrim = (Controller->Info.Identify.Oncs & NVME_ONCS_DSM) != 0;
     Info->VolatileCache = (Controller->Info.Identify.Vwc & NVME_VWC_PRESENT) != 0;
     return KSTATUS_SUCCESS;
@@ -46,10 +51,12 @@ static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     switch (Function) {
         case DF_DISK_READ: {
             DISK_IO* Io = (DISK_IO*)Parameter;
+            if (Io->Segments) return NVMeReadVector(Namespace, Io->Sector, Io->Segments, Io->SegmentCount);
             return NVMeReadSync(Namespace, Io->Sector, Io->SectorCount, Io->Buffer);
         }
         case DF_DISK_WRITE: {
             DISK_IO* Io = (DISK_IO*)Parameter;
+            if (Io->Segments) return NVMeWriteVector(Namespace, Io->Sector, Io->Segments, Io->SegmentCount);
             return NVMeWriteSync(Namespace, Io->Sector, Io->SectorCount, Io->Buffer);
         }
         case DF_DISK_GETINFO:
