@@ -428,6 +428,9 @@ static void SetFeatures(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Resul
             }
             break;
         }
+        case NM_FEATURE_VOLATILE_WRITE_CACHE:
+            if (!(Value & 1)) NmWriteCacheCommitLocked(Model, 0xFFFFFFFFU);  // turned off: nothing stays volatile
+            break;
         default:
             break;
     }
