@@ -302,7 +302,7 @@ static void Flush(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESUL
     for (U32 I = 0; I < Model->NamespaceCount; I++) {
         NM_NAMESPACE* Namespace = &Model->Namespaces[I];
         if (Nsid != 0xFFFFFFFFU && Namespace->Config.Nsid != Nsid) continue;
-        if (NmWriteCacheCommitLocked(Model, Namespace->Config.Nsid) != KSTATUS_SUCCESS) {
+        if (NmWriteCacheFlushLocked(Model, Namespace->Config.Nsid) != KSTATUS_SUCCESS) {
             Result->Status = NM_STATUS(NM_SCT_MEDIA, NM_SC_WRITE_FAULT);
         }
         if (DiskBackendFlush(Namespace->Data) != KSTATUS_SUCCESS) {

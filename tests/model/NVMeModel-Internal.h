@@ -321,6 +321,8 @@ KSTATUS NmWriteCacheWriteLocked(NM_MODEL* Model, NM_NAMESPACE* Namespace, U64 Of
 void NmWriteCacheReadLocked(NM_MODEL* Model, NM_NAMESPACE* Namespace, U64 Offset, U8* Buffer, U64 Length);
 /** Writes the cached blocks of namespace Nsid (FFFFFFFFh: all) to the medium. */
 KSTATUS NmWriteCacheCommitLocked(NM_MODEL* Model, U32 Nsid);
+/** A Flush command's part: the commit, unless the drive lies (NVMeModelSetFlushIgnored). */
+KSTATUS NmWriteCacheFlushLocked(NM_MODEL* Model, U32 Nsid);
 /** Counts a Flush that found the cache on. */
 void NmWriteCacheFlushedLocked(NM_MODEL* Model);
 /** Forgets the cached blocks of the range (zeroed or deallocated on the medium). */

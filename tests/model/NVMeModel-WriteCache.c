@@ -34,6 +34,7 @@ struct tag_NM_WRITE_CACHE {
     U32 Buckets[BUCKET_COUNT];
     U64 Random;            // destaging choices
     BOOL PoweredOff;
+    BOOL FlushIgnored;     // a lying drive (NVMeModelSetFlushIgnored)
     U64 CutCountdown;      // I/O commands until the scheduled cut (0: none)
     U32 CutKeepPerMille;
     U64 CutSeed;
@@ -176,6 +177,12 @@ KSTATUS NmWriteCacheCommitLocked(NM_MODEL* Model, U32 Nsid) {
     return Result;
 }
 
+KSTATUS NmWriteCacheFlushLocked(NM_MODEL* Model, U32 Nsid) {
+    NM_WRITE_CACHE* Cache = Model->WriteCache;
+    if (Cache == NULL || Cache->FlushIgnored) return KSTATUS_SUCCESS;
+    return NmWriteCacheCommitLocked(Model, Nsid);
+}
+
 void NmWriteCacheFlushedLocked(NM_MODEL* Model) {
     if (Model->WriteCache && (Model->Features[NM_FEATURE_VOLATILE_WRITE_CACHE] & 1)) Model->WriteCache->Stats.Flushes++;
 }
@@ -241,6 +248,12 @@ void NVMeModelEnableWriteCache(NVME_MODEL* Model, U32 CapacityBlocks, U64 Seed) 
     }
     Model->Config.Vwc |= 1;  // Identify reads it per command
     Model->Features[NM_FEATURE_VOLATILE_WRITE_CACHE] = 1;
+    pthread_mutex_unlock(&Model->Lock);
+}
+
+void NVMeModelSetFlushIgnored(NVME_MODEL* Model, BOOL Ignored) {
+    pthread_mutex_lock(&Model->Lock);
+    if (Model->WriteCache) Model->WriteCache->FlushIgnored = Ignored;
     pthread_mutex_unlock(&Model->Lock);
 }
 

@@ -47,6 +47,11 @@ typedef struct tag_NVME_MODEL_WRITE_CACHE_STATS {
  * CapacityBlocks blocks (0: NVME_MODEL_WRITE_CACHE_DEFAULT_BLOCKS), Seed for destaging choices.
  */
 void NVMeModelEnableWriteCache(NVME_MODEL* Model, U32 CapacityBlocks, U64 Seed);
+/**
+ * A drive that lies: Flush completes without writing the cache (shutdown and FUA still work). The power-cut
+ * test turns it on to prove it notices lost synced data.
+ */
+void NVMeModelSetFlushIgnored(NVME_MODEL* Model, BOOL Ignored);
 /** Cuts power now: each cached block is kept with probability KeepPerMille/1000 (seeded), the rest lost. */
 void NVMeModelPowerCut(NVME_MODEL* Model, U32 KeepPerMille, U64 Seed);
 /** The same cut, just before the AfterIoCommands-th I/O command from now executes (1: the next one). */
