@@ -21,8 +21,8 @@
  * last block, the shorter size on disk): EXT2ZeroBlockTail now zeroes it (EXT2-WriteSuite.h
  * TestGrowOverStaleTail).
  *
- * A second case proves the checker catches lost data: a drive that ignores Flush (NVMeModelSetFlushIgnored)
- * with cuts that keep nothing must lose some synced file.
+ * A second case proves the checker catches lost data: on a drive that ignores Flush
+ * (NVMeModelSetFlushIgnored) the same rounds must lose a synced file within 8 cuts.
  *
  * CI runs POWERCUT_CI_CUTS cuts; $CAIRN_POWERCUT_CUTS and $CAIRN_POWERCUT_SEED change the count and the first
  * seed (`make soak-powercut CUTS=N`). The summary line gives the counts.
