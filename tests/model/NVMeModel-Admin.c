@@ -459,6 +459,9 @@ static void SetFeatures(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM
             }
             break;
         }
+        case NM_FEATURE_VOLATILE_WRITE_CACHE:
+            if (!(Value & 1)) NmWriteCacheCommitLocked(Model, 0xFFFFFFFFU);  // turned off: nothing stays volatile
+            break;
         default:
             break;
     }

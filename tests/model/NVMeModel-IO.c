@@ -8,7 +8,8 @@
  * sparse memory backend (Blocks * MS bytes). Extended formats (FLBAS bit
  * 4) move each block's metadata inline after its data; separate ones move
  * it through MPTR, which must then be valid. Deallocated blocks read back
- * as zeroes (DLFEAT = 001b).
+ * as zeroes (DLFEAT = 001b). With the write cache on (NVMeModel-WriteCache.c)
+ * data writes, reads, Flush, zeroing and deallocation go through its hooks.
  */
 
 #include <stdlib.h>
@@ -186,7 +187,8 @@ static void ReadWrite(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_N
                        Namespace->MetadataSize);
             }
         } else if (Result->Status == 0) {
-            Backend = DiskBackendWrite(Namespace->Data, DataOffset, Buffer, DataLength);
+            BOOL Fua = (Command->Cdw12 & (1U << 30)) != 0;
+            Backend = NmWriteCacheWriteLocked(Model, Namespace, DataOffset, Buffer, DataLength, Fua);
         }
         if (Result->Status == 0 && Backend == KSTATUS_SUCCESS && Meta) {
             Backend = DiskBackendWrite(Namespace->Metadata, MetaOffset, Meta, MetaLength);
@@ -214,6 +216,7 @@ static void ReadWrite(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_N
             }
         } else {
             Backend = DiskBackendRead(Namespace->Data, DataOffset, Buffer, DataLength);
+            if (Backend == KSTATUS_SUCCESS) NmWriteCacheReadLocked(Model, Namespace, DataOffset, Buffer, DataLength);
             if (Backend == KSTATUS_SUCCESS && Separate) {
                 Backend = DiskBackendRead(Namespace->Metadata, MetaOffset, Meta, MetaLength);
             }
@@ -249,6 +252,7 @@ static void WriteZeroes(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM
     }
     U64 Offset = Slba * Namespace->BlockSize, Length = Count * Namespace->BlockSize;
     BOOL Deallocate = (Command->Cdw12 & (1U << 25)) != 0;
+    NmWriteCacheDropLocked(Model, Namespace, Offset, Length);
     KSTATUS Status = Deallocate ? DiskBackendDiscard(Namespace->Data, Offset, Length)
                                 : DiskBackendWriteZeroes(Namespace->Data, Offset, Length);
     if (Status == KSTATUS_SUCCESS && Namespace->Metadata) {
@@ -286,7 +290,9 @@ static void DatasetManagement(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Comma
         U64 Slba;
         memcpy(&Count, Data + R * 16 + 4, 4);
         memcpy(&Slba, Data + R * 16 + 8, 8);
-        if (Count) DiskBackendDiscard(Namespace->Data, Slba * Namespace->BlockSize, Count * Namespace->BlockSize);
+        if (Count == 0) continue;
+        NmWriteCacheDropLocked(Model, Namespace, Slba * Namespace->BlockSize, Count * Namespace->BlockSize);
+        DiskBackendDiscard(Namespace->Data, Slba * Namespace->BlockSize, Count * Namespace->BlockSize);
     }
     Model->Stats.Deallocates++;
 }
@@ -302,10 +308,14 @@ static void Flush(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESUL
     for (U32 I = 0; I < Model->NamespaceCount; I++) {
         NM_NAMESPACE* Namespace = &Model->Namespaces[I];
         if (Nsid != 0xFFFFFFFFU && Namespace->Config.Nsid != Nsid) continue;
+        if (NmWriteCacheFlushLocked(Model, Namespace->Config.Nsid) != KSTATUS_SUCCESS) {
+            Result->Status = NM_STATUS(NM_SCT_MEDIA, NM_SC_WRITE_FAULT);
+        }
         if (DiskBackendFlush(Namespace->Data) != KSTATUS_SUCCESS) {
             Result->Status = NM_STATUS(NM_SCT_MEDIA, NM_SC_WRITE_FAULT);
         }
     }
+    NmWriteCacheFlushedLocked(Model);
     Model->Stats.Flushes++;
 }
 
@@ -313,6 +323,7 @@ void NmIoExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_
     U8 Opcode = NM_SQE_OPCODE(Command);
     U16 Cid = NM_SQE_CID(Command);
     U16 Needed = 0;
+    if (NmWriteCacheBeforeIoLocked(Model, Command, Result)) return;
     switch (Opcode) {
         case NM_IO_FLUSH:
             Flush(Model, Sq, Command, Result);

@@ -10,6 +10,7 @@
  *   NVMeModel-Conformance.c rule table and violation records
  *   NVMeModel-Faults.c      fault matching, held and lost completions
  *   NVMeModel-Config.c      defaults and presets (public API only)
+ *   NVMeModel-WriteCache.c  the volatile write cache and power cuts
  * Every function named Nm*Locked expects Model->Lock held.
  */
 
@@ -200,6 +201,7 @@ struct tag_NVME_MODEL {
     LPVOID ViolationContext;
 
     NVME_MODEL_STATS Stats;
+    struct tag_NM_WRITE_CACHE* WriteCache;  // NULL: writes go straight to the medium
 };
 
 typedef NVME_MODEL NM_MODEL;
@@ -320,5 +322,28 @@ NM_COMPLETION* NmTakeParkedLocked(NM_MODEL* Model, U16 SqId, U16 Cid);
 void NmFaultsInit(NM_MODEL* Model);
 void NmFaultsResetLocked(NM_MODEL* Model);
 void NmFaultsRelease(NM_MODEL* Model);
+
+/************************************************************************/
+// NVMeModel-WriteCache.c (every hook does nothing while the cache is off)
+
+typedef struct tag_NM_WRITE_CACHE NM_WRITE_CACHE;
+
+/** Before each I/O command: a scheduled cut; TRUE if power is off and the command must do nothing (success). */
+BOOL NmWriteCacheBeforeIoLocked(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result);
+/** A write of whole blocks: to the cache, or through to the medium (FUA, metadata, cache turned off). */
+KSTATUS NmWriteCacheWriteLocked(NM_MODEL* Model, NM_NAMESPACE* Namespace, U64 Offset, const U8* Data, U64 Length,
+                                BOOL Fua);
+/** Puts the cached blocks of the range over what was read from the medium. */
+void NmWriteCacheReadLocked(NM_MODEL* Model, NM_NAMESPACE* Namespace, U64 Offset, U8* Buffer, U64 Length);
+/** Writes the cached blocks of namespace Nsid (FFFFFFFFh: all) to the medium. */
+KSTATUS NmWriteCacheCommitLocked(NM_MODEL* Model, U32 Nsid);
+/** A Flush command's part: the commit, unless the drive lies (NVMeModelSetFlushIgnored). */
+KSTATUS NmWriteCacheFlushLocked(NM_MODEL* Model, U32 Nsid);
+/** Counts a Flush that found the cache on. */
+void NmWriteCacheFlushedLocked(NM_MODEL* Model);
+/** Forgets the cached blocks of the range (zeroed or deallocated on the medium). */
+void NmWriteCacheDropLocked(NM_MODEL* Model, NM_NAMESPACE* Namespace, U64 Offset, U64 Length);
+void NmWriteCachePowerCutLocked(NM_MODEL* Model, U32 KeepPerMille, U64 Seed);
+void NmWriteCacheRelease(NM_MODEL* Model);
 
 #endif  // TESTS_MODEL_NVMEMODEL_INTERNAL_H_INCLUDED

@@ -34,6 +34,7 @@ void NmUpdateStatusLocked(NM_MODEL* Model) {
     }
     if (Model->ShutdownPending && Now >= Model->ShutdownAtNs) {
         Model->ShutdownPending = FALSE;
+        NmWriteCacheCommitLocked(Model, 0xFFFFFFFFU);  // a controller shut down has its cache on the medium
         Model->Csts = (Model->Csts & ~NM_CSTS_SHST_MASK) | NM_CSTS_SHST_COMPLETE;
     }
 }

@@ -441,6 +441,7 @@ void NVMeModelDestroy(NVME_MODEL* Model) {
     NmFaultsRelease(Model);
     pthread_mutex_unlock(&Model->Lock);
     NmPciRelease(Model);
+    NmWriteCacheRelease(Model);
     NmNamespacesRelease(Model);
     pthread_cond_destroy(&Model->WorkCond);
     pthread_cond_destroy(&Model->IdleCond);

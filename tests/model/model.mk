@@ -15,6 +15,8 @@
 #   MODEL_TEST_BINARIES      the binaries, for the lead's `make test`
 #   make soak-model          the NVMe driver soak (Test-DriverSoak) over many more seeds and operations than CI
 #                            runs: SOAK_PROCESSES processes of 14 seeds each, SOAK_OPS operations per thread
+#   make soak-powercut       the power-cut test (Test-PowerCut) with CUTS cuts (default 1000) from seed
+#                            POWERCUT_SEED (default 1000); CI runs 40 from seed 1 through test-model
 #   make bench-model         instructions per 4 KiB read in the NVMe driver, counted with callgrind
 #                            (tests/model/Bench-Driver.c, built -O2 without sanitizers into
 #                            $(BUILD)/host/bench/; needs valgrind); MODEL_BENCH_ARGS="bs=131072 sgl=on"
@@ -62,6 +64,16 @@ soak-model: $(BUILD)/unit/Test-DriverSoak
 			|| failed=1; \
 	done; \
 	if [ $$failed -ne 0 ]; then echo "soak-model: failures above"; exit 1; fi
+
+# The power-cut test over many more cuts than CI runs: one process, rounds seeded POWERCUT_SEED.. on.
+CUTS ?= 1000
+POWERCUT_SEED ?= 1000
+
+.PHONY: soak-powercut
+soak-powercut: $(BUILD)/unit/Test-PowerCut
+	CAIRN_TEST=survive CAIRN_POWERCUT_CUTS=$(CUTS) CAIRN_POWERCUT_SEED=$(POWERCUT_SEED) \
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		timeout 14400 $(BUILD)/unit/Test-PowerCut
 
 # Instructions per 4 KiB read in the NVMe driver (callgrind, collection on only inside the driver's entry points).
 MODEL_BENCH := $(BUILD)/bench/Bench-Driver

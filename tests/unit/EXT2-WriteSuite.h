@@ -538,6 +538,63 @@ static void TestBigSingleWrite(void** State) {
     ModelReset();
 }
 
+/**
+ * Bytes past a file's end may hold old data on disk (a power cut can leave a longer version's block with the
+ * shorter size: Test-PowerCut found it); growing the file, by a truncate or by a write past the end, must
+ * show zeros there. debugfs shrinks the sizes behind the driver's back, leaving the data in the block.
+ */
+static void TestGrowOverStaleTail(void** State) {
+    (void)State;
+    TestWorkDir();
+    char Image[300], Tree[300], Path[400];
+    snprintf(Image, sizeof(Image), "%s/tail.img", TestWork);
+    snprintf(Tree, sizeof(Tree), "%s/tail-tree", TestWork);
+    TestMust("rm -rf %s && mkdir -p %s", Tree, Tree);
+    LPCSTR Names[] = {"grow", "write-gap", "write-next"};
+    for (U32 I = 0; I < 3; I++) {
+        snprintf(Path, sizeof(Path), "%s/%s", Tree, Names[I]);
+        TestWriteHostFile(Path, 3000, 80 + I);
+    }
+    TestMust("rm -f %s && mke2fs -q -F -t ext2 -b 4096 -d %s %s 4M", Image, Tree, Image);
+    for (U32 I = 0; I < 3; I++) TestMust("debugfs -w -R 'sif /%s size 100' %s", Names[I], Image);
+    TEST_DISK* Disk = TestDiskOpen(Image, 512, DISK_TYPE_RAM);
+    assert_int_equal(VFSMount(Disk->Disk.Name, "/mnt/tail", FALSE), VFS_OK);
+    U8 Data[8000];
+    memset(Data, 0x5A, sizeof(Data));
+    U32 Done;
+    assert_int_equal(VFSTruncate("/mnt/tail/grow", 3000), VFS_OK);
+    VFS_FILE* File;
+    assert_int_equal(VFSOpen("/mnt/tail/write-gap", VFS_OPEN_WRITE, &File), VFS_OK);
+    assert_int_equal(VFSSeek(File, 2000), VFS_OK);
+    assert_int_equal(VFSWrite(File, Data, 10, &Done), VFS_OK);
+    VFSClose(File);
+    assert_int_equal(VFSOpen("/mnt/tail/write-next", VFS_OPEN_WRITE, &File), VFS_OK);
+    assert_int_equal(VFSSeek(File, 5000), VFS_OK);
+    assert_int_equal(VFSWrite(File, Data, 10, &Done), VFS_OK);
+    VFSClose(File);
+    U64 Ends[] = {3000, 2010, 5010};
+    U64 Written[] = {3000, 2000, 5000};  // where the zeros end (the written bytes follow)
+    for (U32 I = 0; I < 3; I++) {
+        snprintf(Path, sizeof(Path), "/mnt/tail/%s", Names[I]);
+        U64 Size;
+        U8* Read = TestVfsReadAll(Path, &Size);
+        assert_int_equal(Size, Ends[I]);
+        for (U64 B = 0; B < 100; B++) assert_int_equal(Read[B], TestPattern(B, 80 + I));
+        for (U64 B = 100; B < Written[I]; B++) {
+            if (Read[B] != 0) fail_msg("%s: byte %llu is %#x, not 0", Path, (unsigned long long)B, Read[B]);
+        }
+        free(Read);
+    }
+    assert_int_equal(VFSUnmount("/mnt/tail"), VFS_OK);
+    TestDiskClose(Disk);
+    TestFsckClean(Image);
+    size_t Size;
+    U8* Host = TestDebugfsCat(Image, "/grow", &Size);  // on the disk too, not only through the driver
+    assert_int_equal(Size, 3000);
+    for (size_t B = 100; B < Size; B++) assert_int_equal(Host[B], 0);
+    free(Host);
+}
+
 /** Disk errors are not corruption: the call fails with an I/O error, the volume stays writable and consistent. */
 static void TestDiskErrors(void** State) {
     (void)State;
@@ -649,6 +706,7 @@ int main(void) {
         cmocka_unit_test_setup(TestLargeFileFeature, PerTest),
         cmocka_unit_test_setup(TestBigSingleWrite, PerTest),
         cmocka_unit_test_setup(TestDiskErrors, PerTest),
+        cmocka_unit_test_setup(TestGrowOverStaleTail, PerTest),
     };
     return cmocka_run_group_tests(Tests, Setup, Teardown);
 }

@@ -473,6 +473,7 @@ static void TestReadOnly(void** State) {
     assert_int_equal(DiskSetAccess(&Fake->Disk, DISK_ACCESS_READ_ONLY), KSTATUS_SUCCESS);
     assert_int_equal(Fake->Writes, 1);
     assert_int_equal(Fake->Data[10 * 512], 0x44);
+    assert_int_equal(Fake->Flushes, 1);  // and made durable: a read-only disk refuses a later flush
 
     U32 Blocks = Stats(Fake).Blocks;
     memset(Buffer, 0x99, 8 * 512);
@@ -711,6 +712,7 @@ static void TestShutdownHookAndUnregister(void** State) {
     assert_int_equal(HookRegistrations, Before + 1);
     DiskUnregister(&Fake->Disk);
     assert_int_equal(Fake->Data[8 * 512], 0x67);
+    assert_int_equal(Fake->Flushes, 2);  // the write-back is flushed too
     assert_int_equal(DiskRead(&Fake->Disk, 0, 1, Buffer), KSTATUS_NO_PERMISSION);
     assert_int_equal(CacheRead(Fake->Disk.Cache, 0, 1, Buffer), KSTATUS_NO_PERMISSION);
     assert_null(DiskFind("hook0"));

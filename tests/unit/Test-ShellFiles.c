@@ -8,8 +8,10 @@
  * same operands on a copy (same bytes on the target, same "records in/out"
  * lines, same byte-count line up to the time), and the coreutils shapes of
  * ls -l, stat and df. Errors must name the command, the path and the reason.
+ * The `disk` listing (shell/ShellDisk.c) must line up under its header with a
+ * GPT "Linux filesystem" partition, whose model is wider than the column was.
  */
-// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c utils/LineEditor.c utils/SHA256.c
+// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,9 +20,11 @@
 #include <cmocka.h>
 
 #include "EXT2-TestDisk.h"
+#include "block/Partition.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "shell/Shell.h"
+#include "shell/ShellCommands.h"
 #include "shell/ShellFiles.h"
 #include "system/Clock.h"
 
@@ -359,6 +363,46 @@ static void TestCleanAtTheEnd(void** State) {
     TestFsckClean(SecondImage);
 }
 
+/** Where Column (a header word) starts in the header line. */
+static size_t HeaderColumn(const char* Header, const char* Column) {
+    const char* Found = strstr(Header, Column);
+    assert_non_null(Found);
+    return (size_t)(Found - Header);
+}
+
+static void TestDiskListLinesUp(void** State) {
+    (void)State;
+    // "Linux filesystem partition" (26 characters) once overflowed the 24-character model column.
+    char Gpt[300];
+    snprintf(Gpt, sizeof(Gpt), "%s/gpt.img", TestWork);
+    TestMust("rm -f %s && truncate -s 8M %s && sgdisk -o -n 1:2048:0 -t 1:8300 %s", Gpt, Gpt, Gpt);
+    TEST_DISK* Disk = TestDiskOpen(Gpt, 512, DISK_TYPE_RAM);
+    assert_int_equal(PartitionScanDisk(&Disk->Disk), 1);
+    char Partition[DISK_NAME_LENGTH + 4];
+    snprintf(Partition, sizeof(Partition), "%sp1", Disk->Disk.Name);
+    DISK_INFO Info;
+    assert_int_equal(DiskGetInfo(DiskFind(Partition), &Info), KSTATUS_SUCCESS);
+    assert_string_equal(Info.Model, "Linux filesystem partition");
+
+    char Text[sizeof(Output)];
+    snprintf(Text, sizeof(Text), "%s", Run("disk"));
+    assert_non_null(strstr(Text, " Linux filesystem partition "));
+    char* Header = strtok(Text, "\n");
+    assert_non_null(Header);
+    size_t Sector = HeaderColumn(Header, "SECTOR "), Access = HeaderColumn(Header, "ACC");
+    U32 Rows = 0;
+    for (char* Line = strtok(NULL, "\n"); Line; Line = strtok(NULL, "\n")) {
+        if (strncmp(Line, "  partition ", 12) == 0) continue;
+        // Rows are as long as the header, the sector size ends under "SECTOR", the access mode starts under "ACC".
+        BOOL Aligned = strlen(Line) == strlen(Header) && Line[Sector + 5] != ' ' && Line[Sector + 6] == ' ' &&
+                       Line[Access - 1] == ' ' && Line[Access] != ' ';
+        if (!Aligned) fail_msg("a row does not line up with the header:\n%s\n%s", Header, Line);
+        Rows++;
+    }
+    assert_int_equal(Rows, DiskGetCount());
+    TestDiskClose(Disk);
+}
+
 static int Setup(void** State) {
     (void)State;
     // debugfs changes the images behind the disks' back between mounts: no disk cache may keep old copies.
@@ -380,6 +424,7 @@ static int Setup(void** State) {
     Raw = TestDiskOpen(RawImage, 512, DISK_TYPE_RAM);
     Second = TestDiskOpen(SecondImage, 4096, DISK_TYPE_RAM);
     ShellRegisterFileCommands();
+    ShellRegisterDiskCommands();
     char Line[128];
     snprintf(Line, sizeof(Line), "mount %s /mnt/t", Volume->Disk.Name);
     assert_int_equal(ShellExecute(Line), 0);
@@ -399,7 +444,7 @@ int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestMountListAndDf), cmocka_unit_test(TestWriteCatLsStat), cmocka_unit_test(TestFolders),
         cmocka_unit_test(TestCopyMove),       cmocka_unit_test(TestSha256),         cmocka_unit_test(TestDd),
-        cmocka_unit_test(TestReadOnlyDisk),   cmocka_unit_test(TestCleanAtTheEnd),
+        cmocka_unit_test(TestReadOnlyDisk),   cmocka_unit_test(TestDiskListLinesUp), cmocka_unit_test(TestCleanAtTheEnd),
     };
     return cmocka_run_group_tests(Tests, Setup, Teardown);
 }

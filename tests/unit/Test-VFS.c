@@ -4,7 +4,8 @@
  * partitions, absolute and relative paths ('.', '..', repeated and trailing
  * slashes, '..' across a mount root), the current folder, symbolic links
  * (relative, absolute, chains up to the depth limit of 8 and loops), the
- * POSIX error for each refusal, and what unmounting refuses while in use.
+ * POSIX error for each refusal, what unmounting refuses while in use, and
+ * a mount table with no fixed size (40 mounts at once; there were 16).
  */
 // SOURCES: $(EXT2_SOURCES)
 
@@ -269,6 +270,42 @@ static void TestAutomaticMount(void** State) {
     assert_int_equal(TestWarnings, 0);
 }
 
+static void TestManyMounts(void** State) {
+    (void)State;
+    // The table once held 16 mounts and the 17th failed with "Device or resource busy": it grows now.
+    enum { MOUNTS = 40 };
+    TEST_DISK* Disks[MOUNTS];
+    U32 Before = VFSGetMountCount();
+    for (U32 I = 0; I < MOUNTS; I++) {
+        Disks[I] = TestDiskOpen(ImageB, 4096, DISK_TYPE_RAM);
+        char Path[64];
+        snprintf(Path, sizeof(Path), "/mnt/many%u", I);
+        assert_int_equal(VFSMount(Disks[I]->Disk.Name, Path, TRUE), VFS_OK);
+    }
+    assert_int_equal(VFSGetMountCount(), Before + MOUNTS);
+    ReadText("/mnt/many0/other", "other\n");
+    ReadText("/mnt/many16/other", "other\n");
+    ReadText("/mnt/many39/other", "other\n");
+    BOOL Found;
+    assert_true(ListCount("/mnt", "many39", &Found) >= MOUNTS + 2);
+    assert_true(Found);
+    VFS_MOUNT_INFO Info;
+    assert_int_equal(VFSGetMountInfo(Before + 16, &Info, NULL), VFS_OK);
+    assert_string_equal(Info.Path, "/mnt/many16");
+    // Unmounting from the middle keeps the order of the rest.
+    assert_int_equal(VFSUnmount("/mnt/many5"), VFS_OK);
+    assert_int_equal(VFSGetMountInfo(Before + 5, &Info, NULL), VFS_OK);
+    assert_string_equal(Info.Path, "/mnt/many6");
+    for (U32 I = 0; I < MOUNTS; I++) {
+        char Path[64];
+        snprintf(Path, sizeof(Path), "/mnt/many%u", I);
+        assert_int_equal(VFSUnmount(Path), I == 5 ? VFS_ERROR_NOT_FOUND : VFS_OK);
+        TestDiskClose(Disks[I]);
+    }
+    assert_int_equal(VFSGetMountCount(), Before);
+    assert_int_equal(TestWarnings, 0);
+}
+
 static int Setup(void** State) {
     (void)State;
     VFSInit();
@@ -294,6 +331,7 @@ int main(void) {
         cmocka_unit_test(TestSymbolicLinks),
         cmocka_unit_test(TestRenameAndOpenRules),
         cmocka_unit_test(TestAutomaticMount),
+        cmocka_unit_test(TestManyMounts),
     };
     return cmocka_run_group_tests(Tests, Setup, Teardown);
 }

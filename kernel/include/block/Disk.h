@@ -134,7 +134,8 @@ typedef void (*DISK_LISTENER)(DISK* Disk, LPVOID Context);
 KSTATUS DiskRegister(DISK* Disk);
 /**
  * Removes a disk (and, first, the partitions on it). Its cache writes back
- * what it can while the driver still answers, then every later request on
+ * what it can while the driver still answers and the device is flushed
+ * (DF_DISK_FLUSH, so a volatile write cache keeps nothing back), then every later request on
  * the disk fails with KSTATUS_NO_PERMISSION; requests in flight are the
  * driver's to finish. The DISK and its partitions are never freed here.
  */
@@ -172,7 +173,10 @@ BOOL DiskAccessAllows(DISK* Disk, BOOL Write);
  * sector 0 is (partitions add their start).
  */
 struct tag_CACHE* DiskGetCache(DISK* Disk, U64* FirstSector);
-/** Making a disk read-only or disabled writes its dirty blocks back first (while it still may). */
+/**
+ * Making a disk read-only or disabled writes its dirty blocks back and flushes the device first (while it
+ * still may: a closed disk refuses DF_DISK_FLUSH).
+ */
 KSTATUS DiskSetAccess(DISK* Disk, U32 Access);
 
 /** DiskFlush that also tells how many blocks were written back (Written may be NULL). */

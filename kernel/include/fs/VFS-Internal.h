@@ -64,7 +64,7 @@ struct tag_VFS_DIRECTORY {
 #define VFS_WALK_VIRTUAL 0x2    // unknown names under synthetic folders become synthetic (mount points)
 
 extern MUTEX VFSLock;
-extern VFS_MOUNT* VFSMounts[VFS_MAX_MOUNTS];
+extern VFS_MOUNT** VFSMounts;      // VFSMountTotal entries, in mount order (a heap array that grows)
 extern U32 VFSMountTotal;
 extern char VFSCurrentDirectory[VFS_MAX_PATH];
 

@@ -31,7 +31,6 @@
 
 #define VFS_MAX_PATH 1024          // bytes of a path, terminator included
 #define VFS_MAX_NAME 255           // bytes of one name
-#define VFS_MAX_MOUNTS 16
 #define VFS_MAX_SYMLINK_DEPTH 8    // links followed in one lookup
 #define VFS_MAX_FILE_SYSTEMS 4
 
@@ -174,7 +173,10 @@ BOOL VFSRegisterFileSystem(const VFS_FILE_SYSTEM* FileSystem);
  */
 void VFSInit(void);
 
-/** Mounts a disk (by name) at an absolute or relative path: a synthetic location or an existing folder. */
+/**
+ * Mounts a disk (by name) at an absolute or relative path: a synthetic location or an existing folder. The
+ * mount table grows as needed (no fixed number of mounts; VFS_ERROR_NO_MEMORY when the heap is out).
+ */
 VFS_STATUS VFSMount(LPCSTR DiskName, LPCSTR Path, BOOL ReadOnly);
 
 #define VFS_MOUNT_READ_ONLY 0x0001

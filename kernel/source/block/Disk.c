@@ -309,6 +309,8 @@ void DiskUnregister(DISK* Disk) {
     if (Found && Disk->Cache) {
         U32 Lost = CacheShutdown(Disk->Cache);
         if (Lost) WARNING("[DiskUnregister] %s: %u dirty blocks could not be written back", Disk->Name, Lost);
+        // What was written back may sit in a volatile device cache: the last chance to make it durable.
+        if (!(Disk->Access & DISK_ACCESS_DISABLED)) DiskDriverFlush(Disk);
     }
     Disk->Access |= DISK_ACCESS_DISABLED;
 }
@@ -432,9 +434,14 @@ KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
         if (Function == DF_DISK_SETACCESS && Disk->Cache != NULL) {
             U32 Closing = DISK_ACCESS_READ_ONLY | DISK_ACCESS_DISABLED;
             U32 New = ((DISK_ACCESS_REQUEST*)Parameter)->Access;
-            if ((New & Closing) && !(Disk->Access & Closing) && CacheFlush(Disk->Cache, NULL) != KSTATUS_SUCCESS) {
-                WARNING("[DiskCommand] %s: dirty blocks could not be written back before the access change",
-                        Disk->Name);
+            if ((New & Closing) && !(Disk->Access & Closing)) {
+                // Written back and flushed now: once closed, the disk refuses the flush that would make it durable.
+                if (CacheFlush(Disk->Cache, NULL) != KSTATUS_SUCCESS) {
+                    WARNING("[DiskCommand] %s: dirty blocks could not be written back before the access change",
+                            Disk->Name);
+                } else if (DiskDriverFlush(Disk) != KSTATUS_SUCCESS) {
+                    WARNING("[DiskCommand] %s: the device flush before the access change failed", Disk->Name);
+                }
             }
         }
         Status = DiskDirectCommand(Disk, Function, Parameter);

@@ -27,8 +27,9 @@
 #include "utils/String.h"
 
 MUTEX VFSLock;                  // zeroed is a valid unlocked mutex
-VFS_MOUNT* VFSMounts[VFS_MAX_MOUNTS];
+VFS_MOUNT** VFSMounts;
 U32 VFSMountTotal;
+static U32 VFSMountCapacity;    // entries VFSMounts has room for
 static const VFS_FILE_SYSTEM* VFSFileSystems[VFS_MAX_FILE_SYSTEMS];
 static U32 VFSFileSystemTotal;
 char VFSCurrentDirectory[VFS_MAX_PATH] = "/";
@@ -482,12 +483,28 @@ static VFS_STATUS VFSFlushDisk(DISK* Disk) {
     return VFSDiskStatus(Status, TRUE);
 }
 
+/** Room for one more mount: the table doubles when full (the heap is the only limit). */
+static BOOL VFSReserveMount(void) {
+    if (VFSMountTotal < VFSMountCapacity) return TRUE;
+    U32 Capacity = VFSMountCapacity ? VFSMountCapacity * 2 : 16;
+    VFS_MOUNT** Table = (VFS_MOUNT**)KernelHeapAllocZero(Capacity * sizeof(VFS_MOUNT*));
+    if (Table == NULL) {
+        WARNING("[VFSMount] no memory to grow the mount table past %u mounts", VFSMountCapacity);
+        return FALSE;
+    }
+    if (VFSMountTotal) MemoryCopy(Table, VFSMounts, VFSMountTotal * sizeof(VFS_MOUNT*));
+    KernelHeapFree(VFSMounts);
+    VFSMounts = Table;
+    VFSMountCapacity = Capacity;
+    return TRUE;
+}
+
 static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, U32 Options) {
     BOOL ReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
     for (U32 I = 0; I < VFSMountTotal; I++) {
         if (VFSMounts[I]->Disk == Disk) return VFS_ERROR_BUSY;
     }
-    if (VFSMountTotal >= VFS_MAX_MOUNTS) return VFS_ERROR_BUSY;
+    if (!VFSReserveMount()) return VFS_ERROR_NO_MEMORY;
     VFS_STATUS Status = VFSWalk(Walk, Path, VFS_WALK_FOLLOW_LAST | VFS_WALK_VIRTUAL);
     if (Status != VFS_OK) return Status;
     if (!VFS_IS_DIRECTORY(VFSWalkTop(Walk)->Mode)) return VFS_ERROR_NOT_DIRECTORY;

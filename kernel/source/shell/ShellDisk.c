@@ -114,26 +114,40 @@ static LPCSTR AccessName(U32 Access) {
     return "rw";
 }
 
+/** What a disk row shows: the driver's answer, or a placeholder when it gives none. */
+static void DescribeDisk(DISK* Disk, DISK_INFO* Info) {
+    if (DiskGetInfo(Disk, Info) != KSTATUS_SUCCESS) {
+        MemorySet(Info, 0, sizeof(*Info));
+        StringCopy(Info->Model, "(no answer)", sizeof(Info->Model));
+        Info->SectorSize = Disk->SectorSize;
+        Info->SectorCount = Disk->SectorCount;
+    }
+    if (Info->Model[0] == 0) StringCopy(Info->Model, "-", sizeof(Info->Model));
+}
+
 static I32 ListDisks(void) {
     if (GetDiskList() == NULL) {
         ShellPrint("No disks found\n");
         return 0;
     }
-    ShellPrint("%-12s %-24s %6s %14s  %-10s  %-12s %-3s\n", "NAME", "MODEL", "SECTOR", "SECTORS", "SIZE",
-               "SIZE (BINARY)", "ACC");
+    // The name and model columns are as wide as their longest entry ("Linux filesystem partition" is 26).
+    U32 NameWidth = 12, ModelWidth = 24;
+    for (DISK* Disk = GetDiskList(); Disk; Disk = Disk->Next) {
+        DISK_INFO Info;
+        DescribeDisk(Disk, &Info);
+        NameWidth = MAX(NameWidth, (U32)StringLength(Disk->Name));
+        ModelWidth = MAX(ModelWidth, (U32)StringLength(Info.Model));
+    }
+    ShellPrint("%-*s %-*s %6s %14s  %-10s  %-13s %-3s\n", NameWidth, "NAME", ModelWidth, "MODEL", "SECTOR", "SECTORS",
+               "SIZE", "SIZE (BINARY)", "ACC");
     for (DISK* Disk = GetDiskList(); Disk; Disk = Disk->Next) {
         DISK_INFO Info;
         char Decimal[24], Binary[24];
-        if (DiskGetInfo(Disk, &Info) != KSTATUS_SUCCESS) {
-            MemorySet(&Info, 0, sizeof(Info));
-            StringCopy(Info.Model, "(no answer)", sizeof(Info.Model));
-            Info.SectorSize = Disk->SectorSize;
-            Info.SectorCount = Disk->SectorCount;
-        }
+        DescribeDisk(Disk, &Info);
         U64 Bytes = Info.SectorCount * Info.SectorSize;
         FormatByteSize(Decimal, sizeof(Decimal), Bytes, FORMAT_SIZE_FIXED2 | FORMAT_SIZE_DECIMAL);
         FormatByteSize(Binary, sizeof(Binary), Bytes, FORMAT_SIZE_FIXED2);
-        ShellPrint("%-12s %-24s %6u %14llu  %-10s  %-12s %-3s\n", Disk->Name, Info.Model[0] ? Info.Model : "-",
+        ShellPrint("%-*s %-*s %6u %14llu  %-10s  %-13s %-3s\n", NameWidth, Disk->Name, ModelWidth, Info.Model,
                    Info.SectorSize, Info.SectorCount, Decimal, Binary, AccessName(Disk->Access));
         PARTITION_INFO Partition;
         if (Disk->Parent != NULL && PartitionGetInfo(Disk, &Partition) == KSTATUS_SUCCESS) {

@@ -6,7 +6,9 @@
  * cache, when it has one), not through pinned blocks: runs of physically
  * consecutive whole blocks go in one request; a partial block is read,
  * patched and written through the volume's scratch block; holes read as
- * zeros. A write allocates missing blocks as it goes (near the previous
+ * zeros; the bytes between a file's end and its last block's end read as
+ * zeros once the file grows over them (EXT2ZeroBlockTail: after a power cut
+ * they may hold a longer version's data). A write allocates missing blocks as it goes (near the previous
  * block of the file); when the disk fills up it stops at the last whole
  * block it could place and reports VFS_ERROR_NO_SPACE with the bytes
  * written, the size covering exactly those bytes. A read that meets an
@@ -44,6 +46,24 @@ static U64 EXT2MaxFileSize(EXT2_VOLUME* Volume) {
     U64 Bytes = EXT2MaxLogicalBlocks(Volume) << Volume->BlockShift;
     if (Volume->Revision == EXT2_GOOD_OLD_REVISION) Bytes = MIN(Bytes, 0x7FFFFFFFULL);
     return Bytes;
+}
+
+/**
+ * Zeroes the bytes of the block holding Offset from Offset to the block's end, when that block is allocated
+ * and Offset is inside it. Past the end of a file they may hold anything: a longer file's data whose shorter
+ * size reached the disk before a power cut (the data blocks landed, the inode did not), so growing the file
+ * (a truncate up, a write past the end) clears them first, and shrinking clears them too.
+ */
+static VFS_STATUS EXT2ZeroBlockTail(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U64 Offset) {
+    U32 Within = (U32)(Offset & (Volume->BlockSize - 1));
+    if (Within == 0) return VFS_OK;
+    U32 Physical;
+    VFS_STATUS Status = EXT2MapBlock(Volume, Inode, (U32)(Offset >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
+    if (Status != VFS_OK || Physical == 0) return Status;
+    Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
+    if (Status != VFS_OK) return Status;
+    MemorySet(Volume->Scratch + Within, 0, Volume->BlockSize - Within);
+    return EXT2WriteBlocks(Volume, Physical, 1, Volume->Scratch);
 }
 
 static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* Buffer, U32 Length, U32* Done) {
@@ -135,6 +155,12 @@ static VFS_STATUS EXT2WriteFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, con
     if (Offset >= Limit || Length > Limit - Offset) return VFS_ERROR_FILE_TOO_BIG;
 
     U32 BlockSize = Volume->BlockSize;
+    U64 OldSize = EXT2GetSize(&Inode);
+    if (Offset > OldSize) {
+        // The gap between the old end and the write must read as zeros, whatever the old last block holds.
+        Status = EXT2ZeroBlockTail(Volume, &Inode, OldSize);
+        if (Status != VFS_OK) return Status;
+    }
     U32 Goal = EXT2InodeGoal(Volume, Number);
     if (Offset >= BlockSize) {
         // Continue after the block before the write, when there is one.
@@ -217,21 +243,10 @@ static VFS_STATUS EXT2TruncateFile(EXT2_VOLUME* Volume, U32 Number, U64 Size) {
     if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
     if (Size > EXT2MaxFileSize(Volume)) return VFS_ERROR_FILE_TOO_BIG;
     U64 OldSize = EXT2GetSize(&Inode);
+    // The new last block's tail when shrinking, the old one's when growing: both must read as zeros.
+    if (Size != OldSize) Status = EXT2ZeroBlockTail(Volume, &Inode, MIN(Size, OldSize));
+    if (Status != VFS_OK) return Status;
     if (Size < OldSize) {
-        U32 Within = (U32)(Size & (Volume->BlockSize - 1));
-        if (Within != 0) {
-            // Zero the rest of the new last block, so growing the file later reads zeros there.
-            U32 Physical;
-            Status = EXT2MapBlock(Volume, &Inode, (U32)(Size >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
-            if (Status == VFS_OK && Physical != 0) {
-                Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
-                if (Status == VFS_OK) {
-                    MemorySet(Volume->Scratch + Within, 0, Volume->BlockSize - Within);
-                    Status = EXT2WriteBlocks(Volume, Physical, 1, Volume->Scratch);
-                }
-            }
-            if (Status != VFS_OK) return Status;
-        }
         Status = EXT2TruncateBlocks(Volume, &Inode, (Size + Volume->BlockSize - 1) >> Volume->BlockShift);
         if (Status != VFS_OK) {
             EXT2WriteInode(Volume, Number, &Inode);
