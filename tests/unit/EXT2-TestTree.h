@@ -26,7 +26,7 @@ static char** HostList(const char* Path, U32* Count) {
         Names[Total++] = strdup(Entry->d_name);
     }
     closedir(Directory);
-    qsort(Names, Total, sizeof(char*), CompareNames);
+    if (Total > 1) qsort(Names, Total, sizeof(char*), CompareNames);
     *Count = Total;
     return Names;
 }
@@ -52,7 +52,7 @@ static char** CairnList(const char* Path, U32* Count, BOOL* SawDots) {
     }
     VFSCloseDirectory(Directory);
     TestAssertUnlocked();
-    qsort(Names, Total, sizeof(char*), CompareNames);
+    if (Total > 1) qsort(Names, Total, sizeof(char*), CompareNames);
     *Count = Total;
     if (SawDots) *SawDots = Dots == 2;
     return Names;
