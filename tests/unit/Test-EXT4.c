@@ -42,7 +42,7 @@
 // The tree
 
 #define TREE_HUGE 0x1     // a sparse file past 4 GiB
-#define TREE_MANY_RUNS 0x2  // a sparse file of 400 one-block runs: an extent tree of depth 2 with 1 KiB blocks
+#define TREE_MANY_RUNS 0x2  // a sparse file of 400 runs: an extent tree of depth 2 with 1 KiB blocks
 #define TREE_NO_SPARSE 0x4  // no sparse file: mke2fs 1.47.0 -d with inline_data writes a wrong size for one
 
 static void BuildExt4Tree(const char* Root, U32 BlockSize, U32 Flags) {
@@ -64,11 +64,11 @@ static void BuildExt4Tree(const char* Root, U32 BlockSize, U32 Flags) {
     snprintf(Path, sizeof(Path), "%s/sparse", Root);
     if (!(Flags & TREE_NO_SPARSE)) TestWriteSparseFile(Path, 2 * TEST_MIB + 5, Holes, 3, 50);
     if (Flags & TREE_MANY_RUNS) {
-        // One block of data every other block: each run its own extent.
+        // 4 KiB of data (what TestWriteSparseFile writes) every 8 blocks: each run its own extent.
         U64 Offsets[400];
-        for (U32 I = 0; I < 400; I++) Offsets[I] = (U64)I * 2 * BlockSize;
+        for (U32 I = 0; I < 400; I++) Offsets[I] = (U64)I * 8 * BlockSize;
         snprintf(Path, sizeof(Path), "%s/many-runs", Root);
-        TestWriteSparseFile(Path, 800ULL * BlockSize + 17, Offsets, 400, 52);
+        TestWriteSparseFile(Path, 3200ULL * BlockSize + 17, Offsets, 400, 52);
     }
     if (Flags & TREE_HUGE) {
         U64 Size = 5ULL * 1024 * TEST_MIB;

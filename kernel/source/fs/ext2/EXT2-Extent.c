@@ -68,7 +68,11 @@ static VFS_STATUS EXT2CheckNode(EXT2_VOLUME* Volume, const EXT2_INODE* Inode, co
     U32 Number = Inode->Number;
     U32 Capacity = (Node->Bytes - sizeof(EXT4_EXTENT_HEADER)) / sizeof(EXT4_EXTENT);
     if (Header->Magic != EXT4_EXTENT_MAGIC) return EXT2Corrupt(Volume, "inode %u: bad extent magic", Number);
-    if (Header->Depth != Node->Depth || Header->Depth > EXT4_EXTENT_MAX_DEPTH) {
+    if (Header->Depth > EXT4_EXTENT_MAX_DEPTH) {
+        return EXT2Corrupt(Volume, "inode %u: extent tree of depth %u, more than %u", Number, Header->Depth,
+                           EXT4_EXTENT_MAX_DEPTH);
+    }
+    if (Header->Depth != Node->Depth) {
         return EXT2Corrupt(Volume, "inode %u: extent node at depth %u, expected %u", Number, Header->Depth,
                            Node->Depth);
     }
