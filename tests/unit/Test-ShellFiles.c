@@ -328,6 +328,11 @@ static void TestDd(void** State) {
     assert_non_null(strstr(Text, "1000 bytes (1.0 kB) copied, "));
     Text = Run("dd if=/mnt/t/dd-source.bin of=/mnt/t/one bs=1M");
     assert_non_null(strstr(Text, "0+1 records in\n0+1 records out\n100000 bytes (100 kB, 98 KiB) copied, "));
+    // of=/dev/null takes every record and keeps nothing (no file of that name appears).
+    Text = Run("dd if=/mnt/t/dd-source.bin of=/dev/null bs=4096");
+    assert_non_null(strstr(Text, "24+1 records in\n24+1 records out\n100000 bytes (100 kB, 98 KiB) copied, "));
+    VFS_STAT NullStat;
+    assert_int_equal(VFSStat("/dev/null", &NullStat), VFS_ERROR_NOT_FOUND);
 }
 
 static void TestReadOnlyDisk(void** State) {
