@@ -11,7 +11,8 @@
  * are what stops the damage: an extent tree whose index points back at
  * itself (a loop), overlapping extents, an extent past the volume, a root
  * claiming depth 6. With metadata_csum one flipped byte in an extent block,
- * a folder block or an inode fails exactly that object by its checksum.
+ * a folder block or an inode fails exactly that object by its checksum; in
+ * a group descriptor, that group's inodes; in the superblock, the mount.
  */
 // SOURCES: $(EXT2_SOURCES)
 
@@ -36,8 +37,11 @@
 /************************************************************************/
 // The image
 
-/** A tree: runs (400 runs of 4 blocks: depth 2), flat (one extent in the inode), ok, dir with five files. */
-static void MakeImage(const char* Image, const char* Features) {
+/**
+ * A tree: runs (400 runs of 4 blocks: depth 2), flat (one extent in the inode), ok, dir with five files;
+ * Options: more mke2fs options.
+ */
+static void MakeImageWith(const char* Image, const char* Features, const char* Options) {
     char Source[300];
     snprintf(Source, sizeof(Source), "%s/corrupt-tree", TestWork);
     TestMust("rm -rf %s && mkdir -p %s/dir", Source, Source);
@@ -55,9 +59,12 @@ static void MakeImage(const char* Image, const char* Features) {
         snprintf(Path, sizeof(Path), "%s/dir/file-%u", Source, I);
         TestWriteHostFile(Path, 100 + I, 6 + I);
     }
-    TestMust("rm -f %s && mke2fs -q -F -b %u -O none,%s -d %s %s 12M", Image, BLOCK, Features, Source, Image);
+    TestMust("rm -f %s && mke2fs -q -F -b %u -O none,%s %s -d %s %s 12M", Image, BLOCK, Features, Options, Source,
+             Image);
     TestFsckClean(Image);
 }
+
+static void MakeImage(const char* Image, const char* Features) { MakeImageWith(Image, Features, ""); }
 
 /** The node below Level of Path's extent tree that debugfs's "ex" lists first (the 8th column). */
 static unsigned long NodeBlock(const char* Image, const char* Path, U32 Level) {
@@ -80,6 +87,15 @@ static U64 InodeOffset(const char* Image, const char* Path) {
     assert_non_null(Block);
     assert_non_null(Offset);
     return strtoull(Block + 17, NULL, 10) * BLOCK + strtoull(Offset + 7, NULL, 0);
+}
+
+/** The block group holding Path's inode (debugfs "imap"). */
+static U32 GroupOf(const char* Image, const char* Path) {
+    char Output[512];
+    assert_int_equal(TestRun(Output, sizeof(Output), "debugfs -R 'imap %s' %s 2>/dev/null", Path, Image), 0);
+    char* Group = strstr(Output, "block group ");
+    assert_non_null(Group);
+    return (U32)strtoul(Group + 12, NULL, 10);
 }
 
 static void FlipByte(const char* Image, U64 Offset) {
@@ -292,6 +308,50 @@ static void TestBadChecksums(void** State) {
     Unmount(Disk);
 }
 
+static void TestBadSuperblockAndDescriptor(void** State) {
+    (void)State;
+    char Image[300];
+    snprintf(Image, sizeof(Image), "%s/csum-groups.img", TestWork);
+
+    // The superblock's own checksum: nothing on the volume can be trusted, the mount is refused.
+    MakeImage(Image, EXT4_FEATURES ",metadata_csum");
+    FlipByte(Image, 1024 + 0x3FC);
+    TEST_DISK* Disk = TestDiskOpen(Image, 512, DISK_TYPE_RAM);
+    TestResetLog();
+    assert_int_not_equal(VFSMount(Disk->Disk.Name, "/mnt/bad", FALSE), VFS_OK);
+    assert_int_equal(TestWarnings, 1);
+    assert_non_null(strstr(TestLastWarning, "checksum"));
+    TestAssertUnlocked();
+    TestDiskClose(Disk);
+
+    // A group descriptor's checksum (16 inodes a group spread the files over two groups): the inodes of that
+    // group fail, the other group's read.
+    static const char* Paths[] = {"/dir/file-0", "/dir/file-1", "/dir/file-2", "/dir/file-3", "/dir/file-4",
+                                  "/ok",         "/flat",       "/runs"};
+    MakeImageWith(Image, EXT4_FEATURES ",metadata_csum", "-N 32");
+    U32 Bad = GroupOf(Image, "/runs");
+    assert_int_not_equal(Bad, GroupOf(Image, "/dir"));
+    FlipByte(Image, 2 * BLOCK + Bad * 64 + 0x1E);  // bg_checksum of 64-byte descriptor Bad (table at block 2)
+    Disk = MountImage(Image);
+    U32 Failed = 0, Read = 0;
+    for (U32 I = 0; I < sizeof(Paths) / sizeof(Paths[0]); I++) {
+        char Path[64];
+        snprintf(Path, sizeof(Path), "/mnt/bad%s", Paths[I]);
+        VFS_STAT Stat;
+        BOOL InBad = GroupOf(Image, Paths[I]) == Bad;
+        assert_int_equal(VFSStat(Path, &Stat), InBad ? VFS_ERROR_IO : VFS_OK);
+        if (InBad) {
+            Failed++;
+        } else {
+            Read++;
+            assert_int_equal(TryRead(Path), VFS_OK);
+        }
+    }
+    assert_true(Failed > 0 && Read > 0);
+    assert_int_equal(TryList("/mnt/bad/dir"), VFS_OK);
+    Unmount(Disk);
+}
+
 /************************************************************************/
 // Features: refused with one line, or read
 
@@ -346,6 +406,7 @@ int main(void) {
         cmocka_unit_test_setup(TestExtentOutOfRange, TestVfsPerTest),
         cmocka_unit_test_setup(TestExtentTooDeep, TestVfsPerTest),
         cmocka_unit_test_setup(TestBadChecksums, TestVfsPerTest),
+        cmocka_unit_test_setup(TestBadSuperblockAndDescriptor, TestVfsPerTest),
         cmocka_unit_test_setup(TestRefusedFeatures, TestVfsPerTest),
     };
     return cmocka_run_group_tests(Tests, TestVfsSetup, TestVfsTeardown);
