@@ -19,9 +19,12 @@ read-only; `stat`, `df`, `cat`, `cp` and `dd` work on ext4 files. The journal vo
 `e2fsck -fy` leaves on a copy of it (the journal replayed), while the disk itself is never written
 (snapshot=off here, and the image is compared byte for byte after poweroff).
 
-test_ext4_ext2_read_speed (a benchmark, run only with CAIRN_BENCH=1: about two minutes under TCG) boots once
-more with the same 256 MiB random file on an ext4 and an ext2 volume, reads each with
-`dd of=/dev/null bs=4M` and prints both rates and their ratio; nothing about speed is asserted.
+test_ext4_ext2_read_speed (a benchmark, run only with CAIRN_BENCH=1: about 40 s and 1.2 GB of temporary files)
+boots once more with the same 256 MiB random file on an ext4 and an ext2 volume, reads each twice with
+`dd of=/dev/null bs=4M` and prints the second rates and their ratio (also to build/ext4-bench.txt); only the
+file's SHA-256 is asserted, nothing about speed:
+
+    CAIRN_BENCH=1 /usr/bin/python3 -m pytest tests/integration/test_ext4.py -s -k read_speed --cairn-build build
 """
 
 import hashlib
@@ -302,7 +305,7 @@ def test_ext4_ext2_read_speed(request, tmp_path_factory, build_dir, cairn_iso):
         handle.write(data)
     digest = sha256(data)
     del data
-    size = BENCH_SIZE + 32 * MIB
+    size = BENCH_SIZE + 64 * MIB
     ext4 = str(tmp / "ext4.img")
     mke2fs(ext4, size, ["-b", "4096", "-O", "none," + EXT4], tree)
     ext2 = str(tmp / "ext2.img")
