@@ -123,6 +123,22 @@ static void TestWriteCatLsStat(void** State) {
     assert_string_equal(Run("ls -a /mnt/t/sub"), ".\n..\n.hidden\na\nb\nlink\n");
     assert_string_equal(Run("ls /mnt/t/sub/a"), "/mnt/t/sub/a\n");
     assert_string_equal(Run("ls /mnt/t/none"), "ls: /mnt/t/none: No such file or directory\n");
+    // Many names created out of order come out in byte order, plain and long.
+    assert_string_equal(Run("mkdir /mnt/t/order"), "");
+    for (U32 I = 0; I < 200; I++) assert_string_equal(Run("write /mnt/t/order/n%03u x", (I * 37) % 200), "");
+    char Sorted[200 * 5 + 1], *End = Sorted;
+    for (U32 I = 0; I < 200; I++) End += sprintf(End, "n%03u\n", I);
+    assert_string_equal(Run("ls /mnt/t/order"), Sorted);
+    const char* Listing = Run("ls -l /mnt/t/order");
+    const char* Previous = Listing;
+    for (U32 I = 0; I < 200; I++) {
+        char Name[8];
+        snprintf(Name, sizeof(Name), " n%03u\n", I);
+        const char* Found = strstr(Listing, Name);
+        assert_non_null(Found);
+        assert_true(Found >= Previous);
+        Previous = Found;
+    }
     // ls -l: mode, links, uid, gid, size, mtime, name, and the link target.
     RTCHostSetTime(1700000000);
     assert_string_equal(Run("write /mnt/t/sub/b 123456789"), "");
