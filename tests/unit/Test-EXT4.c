@@ -147,6 +147,13 @@ static void ReadConfiguration(const EXT4_CONFIG* Config) {
     snprintf(Image, sizeof(Image), "%s/%s.img", TestWork, Config->Name);
     BuildExt4Tree(Source, Config->BlockSize, Config->TreeFlags);
     MakeImage(Config, Source, Image);
+    if (Config->TreeFlags & TREE_MANY_RUNS) {
+        // The tree the many runs need is as deep as claimed: debugfs's first line below the header is "0/ 2".
+        char Extents[256];
+        TestRun(Extents, sizeof(Extents), "debugfs -R 'ex /many-runs' %s 2>/dev/null | sed -n 2p", Image);
+        if (strstr(Extents, " 0/ 2 ") != Extents) fprintf(stderr, "many-runs: %s\n", Extents);
+        assert_ptr_equal(strstr(Extents, " 0/ 2 "), Extents);
+    }
 
     DiskSetCacheBudget(Config->Cached ? CACHE_DEFAULT_BUDGET : 0);
     TEST_DISK* Disk = TestDiskOpen(Image, Config->SectorSize, DISK_TYPE_RAM);
