@@ -12,9 +12,10 @@ HOST_KERNEL_GLUE := $(sort $(wildcard tests/host/*.c))
 # The NVMe driver: every file of storage/nvme, and the disk layer it registers with.
 NVME_DRIVER_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/storage/nvme/*.c))) block/Disk.c
 
-# EXT2 behind the VFS, on the disk layer and the block cache (its metadata lives there).
+# EXT2 behind the VFS, on the disk layer and the block cache (its metadata lives there), with the checksums and the
+# sort its ext4 and journal code use.
 EXT2_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/fs/ext2/*.c))) fs/VFS.c fs/VFS-File.c \
-	system/RTC.c block/Disk.c block/Cache.c block/BlockDevice.c
+	system/RTC.c block/Disk.c block/Cache.c block/BlockDevice.c utils/CRC32C.c utils/Sort.c
 
 # The block layer: disks, partitions and their tables, the sector cache.
 BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c block/BlockDevice.c utils/CRC32.c

@@ -12,9 +12,12 @@
 #                       is damaged, MBRs made by parted (primaries, an
 #                       extended partition with logicals, a protective MBR).
 # OUT/Fuzz-EXT2/        small raw EXT2 file systems made by mke2fs -d
-#                       (1 KiB and 4 KiB blocks, files, folders, a symlink).
+#                       (1 KiB and 4 KiB blocks, files, folders, a symlink),
+#                       and ext4/ext3 ones: extents, 64bit, metadata_csum,
+#                       gdt_csum, inline data, hashed folders, journals
+#                       needing recovery (debugfs jo/jw/jc).
 #
-# Needs sgdisk, parted, mke2fs, python3 and a C compiler for the shim (the
+# Needs sgdisk, parted, mke2fs, e2fsck, debugfs, python3 and a C compiler for the shim (the
 # 4096-byte seed is skipped without one). No root, no loop devices.
 set -euo pipefail
 
@@ -24,7 +27,7 @@ if [ "$#" -ne 1 ]; then
 fi
 OUT=$1
 export PATH="$PATH:/usr/sbin:/sbin"
-for Tool in sgdisk parted mke2fs python3; do
+for Tool in sgdisk parted mke2fs e2fsck debugfs python3; do
     if ! command -v "$Tool" > /dev/null 2>&1; then
         echo "make-fuzz-corpus: $Tool not found (run tools/install-deps.sh)" >&2
         exit 1
@@ -134,5 +137,54 @@ truncate -s 64K "$EXT2/ext2-empty.img"
 mke2fs -q -F -t ext2 -b 1024 -N 32 -m 0 -L fuzz1k -d "$WORK/content" "$EXT2/ext2-1k.img" > /dev/null
 mke2fs -q -F -t ext2 -b 4096 -N 32 -m 0 -L fuzz4k -d "$WORK/content" "$EXT2/ext2-4k.img" > /dev/null
 mke2fs -q -F -t ext2 -b 1024 -N 16 -m 0 "$EXT2/ext2-empty.img" > /dev/null
+
+# ext4 and ext3 images (the same driver reads them): extents (a sparse file of 8 runs: a depth-1 tree),
+# 64bit, flex_bg, metadata_csum, a hashed folder; 32-bit descriptors with gdt_csum; inline data; and
+# journals needing recovery (csum v3 with an escaped block, a revoke and an uncommitted transaction on
+# ext4; v1 on ext3), written by debugfs as in ext4-facts.md section 13. mke2fs wants 2200 KiB for the
+# smallest journal (1024 blocks).
+EXT4=has_journal,ext_attr,resize_inode,dir_index,filetype,extent,64bit,flex_bg,sparse_super,large_file,huge_file
+EXT4=$EXT4,dir_nlink,extra_isize,metadata_csum
+EXT4_NO_JOURNAL=${EXT4/has_journal,/}
+mkdir -p "$WORK/ext4/many" "$WORK/ext4/folder"
+cp "$WORK/content/hello.txt" "$WORK/ext4/"
+echo "in a folder" > "$WORK/ext4/folder/file"
+ln -s hello.txt "$WORK/ext4/link"
+truncate -s 64K "$WORK/ext4/runs.bin"
+for I in 0 1 2 3 4 5 6 7; do
+    printf 'run %d' "$I" | dd of="$WORK/ext4/runs.bin" bs=1 seek=$((I * 8192)) conv=notrunc status=none
+done
+for I in $(seq 1 60); do echo "$I" > "$WORK/ext4/many/name-long-enough-to-need-a-few-blocks-$I"; done
+rm -f "$EXT2"/ext4-*.img "$EXT2"/ext3-*.img
+make_ext4() {  # NAME SIZE MKE2FS-OPTIONS...
+    local Name=$1 Size=$2
+    shift 2
+    truncate -s "$Size" "$EXT2/$Name.img"
+    mke2fs -q -F -m 0 -N 96 "$@" "$EXT2/$Name.img" > /dev/null
+    e2fsck -fyD "$EXT2/$Name.img" > /dev/null 2>&1 || true
+}
+make_ext4 ext4-1k 384K -b 1024 -O "none,$EXT4_NO_JOURNAL,^resize_inode" -d "$WORK/ext4"
+make_ext4 ext4-1k-gdtcsum 384K -b 1024 -O "none,$EXT4_NO_JOURNAL,^resize_inode,^64bit,^metadata_csum,uninit_bg" \
+    -d "$WORK/ext4"
+make_ext4 ext4-inline 256K -b 1024 -I 256 -O "none,$EXT4_NO_JOURNAL,^resize_inode,inline_data"
+printf 'write %s small\nmkdir d\nwrite %s d/inside\n' "$WORK/content/hello.txt" "$WORK/content/hello.txt" |
+    debugfs -w -f - "$EXT2/ext4-inline.img" > /dev/null 2>&1
+head -c 1024 /dev/zero | tr '\0' 'A' > "$WORK/A.bin"
+head -c 1024 /dev/zero | tr '\0' 'B' > "$WORK/B.bin"
+{ printf '\xc0\x3b\x39\x98'; head -c 1020 /dev/zero | tr '\0' 'M'; } > "$WORK/M.bin"
+journal_image() {  # NAME JO-OPTIONS MKE2FS-OPTIONS...
+    local Name=$1 Open=$2 Image="$EXT2/$1.img"
+    shift 2
+    make_ext4 "$Name" 2200K -b 1024 -J size=1 "$@"
+    debugfs -w -R "write $WORK/A.bin f" "$Image" > /dev/null 2>&1
+    debugfs -w -R "write $WORK/A.bin g" "$Image" > /dev/null 2>&1
+    local F G
+    F=$(debugfs -R "blocks f" "$Image" 2> /dev/null | tr -d ' \n')
+    G=$(debugfs -R "blocks g" "$Image" 2> /dev/null | tr -d ' \n')
+    printf 'jo %s\njw -b %s %s\njw -b %s %s\njw -r %s\njw -b %s -c %s\njc\n' "$Open" "$F" "$WORK/B.bin" "$G" \
+        "$WORK/M.bin" "$G" "$F" "$WORK/B.bin" | debugfs -w -f - "$Image" > /dev/null 2>&1
+}
+journal_image ext4-journal -c -O "none,$EXT4,^resize_inode" -d "$WORK/ext4"
+journal_image ext3-journal "" -O none,has_journal,ext_attr,dir_index,filetype,sparse_super,large_file -d "$WORK/ext4"
 
 echo "make-fuzz-corpus: $(ls "$PARTITIONS" | wc -l) partition seeds, $(ls "$EXT2" | wc -l) EXT2 seeds in $OUT"

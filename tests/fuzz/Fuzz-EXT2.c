@@ -2,8 +2,11 @@
  * Fuzz-EXT2.c - libFuzzer target for the EXT2 driver: mount and walk a
  * mutated image, then change it.
  *
- * The input is a raw EXT2 image (the seeds are small mke2fs images; see
- * tools/make-fuzz-corpus.sh and tools/make-ext2-corpus.sh). Bytes 0 to 1023
+ * The input is a raw EXT2, ext3 or ext4 image (the seeds are small mke2fs
+ * images; see tools/make-fuzz-corpus.sh and tools/make-ext2-corpus.sh): the
+ * ext4 ones reach extent trees, 64-bit descriptors, metadata_csum and
+ * gdt_csum checks, inline data, hashed lookups and journal replay into
+ * memory (2200 KiB: mke2fs's smallest journal, hence -max_len). Bytes 0 to 1023
  * are the boot block, which EXT2 never reads, so they carry the options:
  * byte 0 bit 0 gives 4096-byte sectors (else 512), bit 1 mounts read-only,
  * bit 2 leaves the disk without a sector cache (the volume then pins its
@@ -19,7 +22,7 @@
  * held or hang (the -timeout) is a crash; errors from the driver are fine.
  */
 // SOURCES: $(EXT2_SOURCES)
-// FUZZ_FLAGS: -max_len=1048576 -timeout=20 -rss_limit_mb=2048
+// FUZZ_FLAGS: -max_len=2359296 -timeout=20 -rss_limit_mb=2048
 
 #include <stddef.h>
 #include <stdint.h>

@@ -182,6 +182,32 @@ static unsigned long long TestDebugfsStatField(const char* Image, const char* Pa
 }
 
 /************************************************************************/
+// cmocka fixtures for the VFS tests
+
+/** Group setup: the VFS with its drivers, and the work folder. */
+static int TestVfsSetup(void** State) {
+    (void)State;
+    VFSInit();
+    TestWorkDir();
+    return 0;
+}
+
+static int TestVfsTeardown(void** State) {
+    (void)State;
+    VFSHostReset();
+    TestCleanWork();
+    return 0;
+}
+
+/** Before each test: no mounts (a failed test may have left some behind), an empty log. */
+static int TestVfsPerTest(void** State) {
+    (void)State;
+    VFSHostReset();
+    TestResetLog();
+    return 0;
+}
+
+/************************************************************************/
 // Content
 
 /** Deterministic bytes for test files: byte I of stream Seed. */

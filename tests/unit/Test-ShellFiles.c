@@ -127,6 +127,22 @@ static void TestWriteCatLsStat(void** State) {
     assert_string_equal(Run("ls -a /mnt/t/sub"), ".\n..\n.hidden\na\nb\nlink\n");
     assert_string_equal(Run("ls /mnt/t/sub/a"), "/mnt/t/sub/a\n");
     assert_string_equal(Run("ls /mnt/t/none"), "ls: /mnt/t/none: No such file or directory\n");
+    // Many names created out of order come out in byte order, plain and long.
+    assert_string_equal(Run("mkdir /mnt/t/order"), "");
+    for (U32 I = 0; I < 200; I++) assert_string_equal(Run("write /mnt/t/order/n%03u x", (I * 37) % 200), "");
+    char Sorted[200 * 5 + 1], *End = Sorted;
+    for (U32 I = 0; I < 200; I++) End += sprintf(End, "n%03u\n", I);
+    assert_string_equal(Run("ls /mnt/t/order"), Sorted);
+    const char* Listing = Run("ls -l /mnt/t/order");
+    const char* Previous = Listing;
+    for (U32 I = 0; I < 200; I++) {
+        char Name[8];
+        snprintf(Name, sizeof(Name), " n%03u\n", I);
+        const char* Found = strstr(Listing, Name);
+        assert_non_null(Found);
+        assert_true(Found >= Previous);
+        Previous = Found;
+    }
     // ls -l: mode, links, uid, gid, size, mtime, name, and the link target.
     RTCHostSetTime(1700000000);
     assert_string_equal(Run("write /mnt/t/sub/b 123456789"), "");
@@ -145,7 +161,10 @@ static void TestWriteCatLsStat(void** State) {
     assert_non_null(
         strstr(Stat, "Links: 1\nAccess: (0644/-rw-r--r--)  Uid: (    0/    root)   Gid: (    0/    root)\n"));
     assert_non_null(strstr(Stat, "Modify: 2023-11-14 22:13:20.000000000 +0000\n"));
-    assert_non_null(strstr(Stat, " Birth: -\n"));
+    // The creation time of a large inode (mke2fs -d made this one), with nanoseconds, as coreutils' stat shows it.
+    const char* Birth = strstr(Stat, " Birth: 2");
+    assert_non_null(Birth);
+    assert_int_equal(strlen(" Birth: 2023-11-14 22:13:20.000000000 +0000\n"), strlen(Birth));
     assert_non_null(strstr(Run("stat /mnt/t/sub/link"), "  File: /mnt/t/sub/link -> a\n"));
     assert_non_null(strstr(Run("stat /mnt/t/sub"), "directory\n"));
     assert_string_equal(Run("stat /mnt/t/zz"), "stat: /mnt/t/zz: No such file or directory\n");
@@ -329,6 +348,11 @@ static void TestDd(void** State) {
     assert_non_null(strstr(Text, "1000 bytes (1.0 kB) copied, "));
     Text = Run("dd if=/mnt/t/dd-source.bin of=/mnt/t/one bs=1M");
     assert_non_null(strstr(Text, "0+1 records in\n0+1 records out\n100000 bytes (100 kB, 98 KiB) copied, "));
+    // of=/dev/null takes every record and keeps nothing (no file of that name appears).
+    Text = Run("dd if=/mnt/t/dd-source.bin of=/dev/null bs=4096");
+    assert_non_null(strstr(Text, "24+1 records in\n24+1 records out\n100000 bytes (100 kB, 98 KiB) copied, "));
+    VFS_STAT NullStat;
+    assert_int_equal(VFSStat("/dev/null", &NullStat), VFS_ERROR_NOT_FOUND);
 }
 
 static void TestReadOnlyDisk(void** State) {

@@ -20,6 +20,7 @@ typedef struct tag_VFS_MOUNT {
     char Path[VFS_MAX_PATH];    // canonical: "/" or "/a/b"
     DISK* Disk;
     const VFS_FILE_SYSTEM* FileSystem;
+    char Type[8];               // the volume's type as its driver names it at mount ("ext4")
     LPVOID Volume;
     U64 RootInode;
     BOOL ReadOnly;

@@ -100,6 +100,12 @@ typedef struct tag_VFS_STAT {
     U64 AccessTime;       // seconds since 1970-01-01 UTC
     U64 ModifyTime;
     U64 ChangeTime;
+    U64 BirthTime;        // when HasBirthTime
+    U32 AccessNanoseconds;  // 0 when the volume keeps whole seconds
+    U32 ModifyNanoseconds;
+    U32 ChangeNanoseconds;
+    U32 BirthNanoseconds;
+    BOOL HasBirthTime;
     char Device[DISK_NAME_LENGTH];  // "" for synthetic folders
 } VFS_STAT;
 
@@ -117,7 +123,8 @@ typedef struct tag_VFS_STATFS {
     U64 TotalInodes;
     U64 FreeInodes;
     BOOL ReadOnly;
-    char Type[8];         // "ext2"
+    char Type[8];         // "ext2", "ext3", "ext4"
+    char ReadOnlyReason[48];  // why a volume is read-only although not asked to be ("" otherwise)
 } VFS_STATFS;
 
 /************************************************************************/
@@ -192,7 +199,7 @@ VFS_STATUS VFSSyncAll(void);
 typedef struct tag_VFS_MOUNT_INFO {
     char Path[VFS_MAX_PATH];
     char Device[DISK_NAME_LENGTH];
-    char Type[8];
+    char Type[8];   // as the driver names the volume (StatFs's Type at mount time)
     BOOL ReadOnly;  // mounted read-only, its disk refuses writes now (disk access ro/off), or (with StatFs) corrupt
     U32 Options;    // VFS_MOUNT_* as mounted
 } VFS_MOUNT_INFO;
@@ -254,6 +261,8 @@ void VFSCloseDirectory(VFS_DIRECTORY* Directory);
 #ifdef CAIRN_HOST_BUILD
 /** Host builds: drops every mount and driver (between tests). */
 void VFSHostReset(void);
+/** Host builds: the driver's volume mounted at the canonical Path (for its diagnostics), or NULL. */
+LPVOID VFSHostVolume(LPCSTR Path);
 #endif
 
 #endif  // FS_VFS_H_INCLUDED

@@ -59,4 +59,9 @@ static inline void WriteLE64(void* Pointer, U64 Value) {
     WriteLE32((U8*)Pointer + 4, (U32)(Value >> 32));
 }
 
+static inline void WriteBE32(void* Pointer, U32 Value) {
+    U8* P = (U8*)Pointer;
+    for (U32 I = 0; I < 4; I++) P[I] = (U8)(Value >> (24 - 8 * I));
+}
+
 #endif  // UTILS_ENDIAN_H_INCLUDED

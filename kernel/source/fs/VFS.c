@@ -525,6 +525,10 @@ static VFS_STATUS VFSMountLocked(VFS_WALK* Walk, DISK* Disk, LPCSTR Path, U32 Op
     StringCopy(Mount->Path, Walk->Path, sizeof(Mount->Path));
     Mount->Disk = Disk;
     Mount->FileSystem = FileSystem;
+    // The driver may name the volume more precisely than itself (EXT2: ext2, ext3 or ext4).
+    VFS_STATFS StatFs;
+    BOOL Named = FileSystem->StatFs(Mount->Volume, &StatFs) == VFS_OK && StatFs.Type[0] != 0;
+    StringCopy(Mount->Type, Named ? StatFs.Type : FileSystem->Name, sizeof(Mount->Type));
     Mount->ReadOnly = ReadOnly;
     Mount->Options = Options;
     VFSMounts[VFSMountTotal++] = Mount;
@@ -603,7 +607,7 @@ static VFS_STATUS VFSDescribeMount(VFS_MOUNT* Mount, VFS_MOUNT_INFO* Info, VFS_S
         MemorySet(Info, 0, sizeof(*Info));
         StringCopy(Info->Path, Mount->Path, sizeof(Info->Path));
         StringCopy(Info->Device, Mount->Disk->Name, sizeof(Info->Device));
-        StringCopy(Info->Type, Mount->FileSystem->Name, sizeof(Info->Type));
+        StringCopy(Info->Type, Mount->Type, sizeof(Info->Type));
         // Read-only when mounted so, or when the disk (or one below it) no longer takes writes.
         Info->ReadOnly = Mount->ReadOnly || !DiskAccessAllows(Mount->Disk, TRUE);
         Info->Options = Mount->Options;
@@ -673,5 +677,15 @@ void VFSHostReset(void) {
     }
     StringCopy(VFSCurrentDirectory, "/", sizeof(VFSCurrentDirectory));
     MutexUnlock(&VFSLock);
+}
+
+LPVOID VFSHostVolume(LPCSTR Path) {
+    LPVOID Volume = NULL;
+    MutexLock(&VFSLock);
+    for (U32 I = 0; I < VFSMountTotal; I++) {
+        if (StringCompare(VFSMounts[I]->Path, Path) == 0) Volume = VFSMounts[I]->Volume;
+    }
+    MutexUnlock(&VFSLock);
+    return Volume;
 }
 #endif

@@ -17,6 +17,7 @@
 #include "shell/Shell.h"
 #include "system/RTC.h"
 #include "utils/Format.h"
+#include "utils/Sort.h"
 #include "utils/String.h"
 
 I32 ShellFileError(LPCSTR Command, LPCSTR Path, VFS_STATUS Status) {
@@ -85,8 +86,11 @@ static I32 CommandMount(I32 ArgumentCount, LPSTR* Arguments) {
             VFS_MOUNT_INFO Info;
             VFS_STATFS StatFs;
             if (VFSGetMountInfo(I, &Info, &StatFs) != VFS_OK) continue;
-            ShellPrint("%s on %s type %s (%s%s)\n", Info.Device, Info.Path, Info.Type, Info.ReadOnly ? "ro" : "rw",
-                       (Info.Options & VFS_MOUNT_NO_DISCARD) ? ",nodiscard" : "");
+            // A reason follows "ro" when the volume is read-only although not asked to be (ext4, a replayed journal).
+            BOOL Reason = Info.ReadOnly && StatFs.ReadOnlyReason[0] != 0;
+            ShellPrint("%s on %s type %s (%s%s%s%s)\n", Info.Device, Info.Path, Info.Type, Info.ReadOnly ? "ro" : "rw",
+                       (Info.Options & VFS_MOUNT_NO_DISCARD) ? ",nodiscard" : "", Reason ? ": " : "",
+                       Reason ? StatFs.ReadOnlyReason : "");
         }
         return 0;
     }
@@ -383,12 +387,13 @@ static void ShellFormatMode(U32 Mode, LPSTR Text) {
     Text[10] = 0;
 }
 
-static void ShellFormatTime(U64 Seconds, LPSTR Text, SIZE Size, BOOL Full) {
+/** A time as `ls -l` shows it (Full FALSE: minutes) or as `stat` does (Full: seconds and Nanoseconds). */
+static void ShellFormatTime(U64 Seconds, U32 Nanoseconds, LPSTR Text, SIZE Size, BOOL Full) {
     RTC_DATE Date;
     RTCTimeToDate(Seconds, &Date);
     if (Full) {
-        StringPrintFormat(Text, Size, "%04u-%02u-%02u %02u:%02u:%02u.000000000 +0000", Date.Year, Date.Month, Date.Day,
-                          Date.Hour, Date.Minute, Date.Second);
+        StringPrintFormat(Text, Size, "%04u-%02u-%02u %02u:%02u:%02u.%09u +0000", Date.Year, Date.Month, Date.Day,
+                          Date.Hour, Date.Minute, Date.Second, Nanoseconds);
     } else {
         StringPrintFormat(Text, Size, "%04u-%02u-%02u %02u:%02u", Date.Year, Date.Month, Date.Day, Date.Hour,
                           Date.Minute);
@@ -409,7 +414,7 @@ static void ShellListLine(const SHELL_LS_ENTRY* Entry, LPCSTR Path, const U32* W
         return;
     }
     ShellFormatMode(Entry->Stat.Mode, Mode);
-    ShellFormatTime(Entry->Stat.ModifyTime, Time, sizeof(Time), FALSE);
+    ShellFormatTime(Entry->Stat.ModifyTime, 0, Time, sizeof(Time), FALSE);
     ShellPrint("%s %*u %*u %*u %*llu %s %s", Mode, Widths[0], Entry->Stat.Links, Widths[1], Entry->Stat.Uid, Widths[2],
                Entry->Stat.Gid, Widths[3], Entry->Stat.Size, Time, Entry->Name);
     if (VFS_IS_SYMLINK(Entry->Stat.Mode) && VFSReadLink(Path, Target, sizeof(Target)) == VFS_OK) {
@@ -428,18 +433,27 @@ static U32 ShellDigits(U64 Value) {
     return Digits;
 }
 
-/** Prints entries (sorted by name) of one folder, or one entry alone (Folder NULL). */
+/** SortRecords order of two SHELL_LS_ENTRY pointers: byte order of the names (the C locale's). */
+static BOOL ShellNameBefore(LPCVOID A, LPCVOID B) {
+    return StringCompare((*(const SHELL_LS_ENTRY* const*)A)->Name, (*(const SHELL_LS_ENTRY* const*)B)->Name) < 0;
+}
+
+/**
+ * Prints entries (sorted by name) of one folder, or one entry alone (Folder NULL). Pointers are sorted, not
+ * the entries (a folder of 10 000 names would move megabytes a step), in O(n log n) whatever the folder's
+ * order (a hashed folder lists in hash order).
+ */
 static void ShellListEntries(SHELL_LS_ENTRY* Entries, U32 Count, LPCSTR Folder, BOOL Long) {
-    // Insertion sort by byte order (the C locale's).
-    for (U32 I = 1; I < Count; I++) {
-        for (U32 J = I; J > 0 && StringCompare(Entries[J - 1].Name, Entries[J].Name) > 0; J--) {
-            SHELL_LS_ENTRY Swap = Entries[J];
-            Entries[J] = Entries[J - 1];
-            Entries[J - 1] = Swap;
-        }
+    SHELL_LS_ENTRY** Order = (SHELL_LS_ENTRY**)KernelHeapAlloc((SIZE)MAX(Count, 1U) * sizeof(SHELL_LS_ENTRY*));
+    if (Order == NULL) {
+        ShellFileError("ls", Folder ? Folder : Entries[0].Name, VFS_ERROR_NO_MEMORY);
+        return;
     }
+    for (U32 I = 0; I < Count; I++) Order[I] = &Entries[I];
+    SortRecords(Order, Count, sizeof(Order[0]), ShellNameBefore);
     if (!Long) {
-        for (U32 I = 0; I < Count; I++) ShellPrint("%s\n", Entries[I].Name);
+        for (U32 I = 0; I < Count; I++) ShellPrint("%s\n", Order[I]->Name);
+        KernelHeapFree(Order);
         return;
     }
     U32 Widths[4] = {1, 1, 1, 1};
@@ -455,10 +469,11 @@ static void ShellListEntries(SHELL_LS_ENTRY* Entries, U32 Count, LPCSTR Folder, 
     if (Folder) ShellPrint("total %llu\n", Total / 2);
     for (U32 I = 0; I < Count; I++) {
         char Path[VFS_MAX_PATH];
-        if (Folder == NULL) StringCopy(Path, Entries[I].Name, sizeof(Path));
-        else ShellJoin(Folder, Entries[I].Name, Path, sizeof(Path));
-        ShellListLine(&Entries[I], Path, Widths);
+        if (Folder == NULL) StringCopy(Path, Order[I]->Name, sizeof(Path));
+        else ShellJoin(Folder, Order[I]->Name, Path, sizeof(Path));
+        ShellListLine(Order[I], Path, Widths);
     }
+    KernelHeapFree(Order);
 }
 
 static I32 ShellListFolder(LPCSTR Path, BOOL Long, BOOL All) {
@@ -580,13 +595,18 @@ static I32 CommandStat(I32 ArgumentCount, LPSTR* Arguments) {
         ShellPrint("Device: %s\tInode: %-11llu Links: %u\n", Device, Stat.Inode, Stat.Links);
         ShellPrint("Access: (%04o/%s)  Uid: (%5u/%8s)   Gid: (%5u/%8s)\n", Stat.Mode & 07777, Mode, Stat.Uid,
                    Stat.Uid == 0 ? "root" : "UNKNOWN", Stat.Gid, Stat.Gid == 0 ? "root" : "UNKNOWN");
-        ShellFormatTime(Stat.AccessTime, Time, sizeof(Time), TRUE);
+        ShellFormatTime(Stat.AccessTime, Stat.AccessNanoseconds, Time, sizeof(Time), TRUE);
         ShellPrint("Access: %s\n", Time);
-        ShellFormatTime(Stat.ModifyTime, Time, sizeof(Time), TRUE);
+        ShellFormatTime(Stat.ModifyTime, Stat.ModifyNanoseconds, Time, sizeof(Time), TRUE);
         ShellPrint("Modify: %s\n", Time);
-        ShellFormatTime(Stat.ChangeTime, Time, sizeof(Time), TRUE);
+        ShellFormatTime(Stat.ChangeTime, Stat.ChangeNanoseconds, Time, sizeof(Time), TRUE);
         ShellPrint("Change: %s\n", Time);
-        ShellPrint(" Birth: -\n");
+        if (Stat.HasBirthTime) {
+            ShellFormatTime(Stat.BirthTime, Stat.BirthNanoseconds, Time, sizeof(Time), TRUE);
+            ShellPrint(" Birth: %s\n", Time);
+        } else {
+            ShellPrint(" Birth: -\n");
+        }
     }
     return Result;
 }

@@ -7,7 +7,8 @@
  * offset (DiskReadBytes/DiskWriteBytes: a range that cuts a sector is read,
  * patched and written back), so dd with any bs, skip or seek changes exactly
  * the bytes it names. Disk errors are named as the file systems name them
- * (VFSDiskStatus). Anything
+ * (VFSDiskStatus). dd's of=/dev/null takes every record and keeps nothing
+ * (to time reads alone, as with GNU dd). Anything
  * else is a path for the VFS. Output follows coreutils: sha256sum prints
  * "<hex>  <name>", dd prints its record counts and the GNU summary line
  * ("N bytes (X MB, Y MiB) copied, T s, R MB/s").
@@ -24,6 +25,7 @@
 #include "utils/String.h"
 
 #define SHELL_DD_MAX_BLOCK (16 * N_1MB)  // largest bs= dd accepts
+#define SHELL_DD_NULL "/dev/null"        // the output that keeps nothing
 
 /** An operand naming a raw disk: no '/' and the name of a registered disk. */
 static DISK* ShellOperandDisk(LPCSTR Operand) {
@@ -159,6 +161,7 @@ static void ShellDdSeconds(U64 Nanoseconds, LPSTR Text, SIZE Size) {
 typedef struct tag_SHELL_DD_END {
     LPCSTR Name;
     DISK* Disk;          // a raw disk, or NULL for a file
+    BOOL Discard;        // of=/dev/null: records are dropped
     VFS_FILE* File;
     U64 Position;        // bytes, on the disk (files keep their own position)
     U64 DiskBytes;
@@ -218,6 +221,10 @@ static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
 
 static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
     U64 Offset = (Output ? Dd->Seek : Dd->Skip) * Dd->BlockSize;
+    if (Output && StringCompare(End->Name, SHELL_DD_NULL) == 0) {
+        End->Discard = TRUE;
+        return 0;
+    }
     End->Disk = ShellOperandDisk(End->Name);
     if (End->Disk != NULL) {
         End->DiskBytes = End->Disk->SectorCount * End->Disk->SectorSize;
@@ -264,6 +271,10 @@ static LPCSTR ShellDdRead(SHELL_DD_END* End, U8* Buffer, U32 Length, U32* Got) {
 /** One record out; on a short write *Put tells how much went and the reason comes back. */
 static LPCSTR ShellDdWrite(SHELL_DD_END* End, const U8* Buffer, U32 Length, U32* Put) {
     *Put = 0;
+    if (End->Discard) {
+        *Put = Length;
+        return NULL;
+    }
     if (End->Disk) {
         U32 Take = End->Position >= End->DiskBytes ? 0 : (U32)MIN((U64)Length, End->DiskBytes - End->Position);
         if (Take > 0) {

@@ -42,8 +42,8 @@ static void EXT2SetBit(U8* Bitmap, U32 Bit) { Bitmap[Bit >> 3] |= (U8)(1U << (Bi
 static void EXT2ClearBit(U8* Bitmap, U32 Bit) { Bitmap[Bit >> 3] &= (U8)~(1U << (Bit & 7)); }
 
 static U32 EXT2GroupBlockCount(EXT2_VOLUME* Volume, U32 Group) {
-    U32 First = EXT2GroupFirstBlock(Volume, Group);
-    return MIN(Volume->BlocksPerGroup, Volume->BlocksCount - First);
+    U32 First = (U32)EXT2GroupFirstBlock(Volume, Group);
+    return (U32)MIN((U64)Volume->BlocksPerGroup, Volume->BlocksCount - First);
 }
 
 /************************************************************************/
@@ -51,7 +51,7 @@ static U32 EXT2GroupBlockCount(EXT2_VOLUME* Volume, U32 Group) {
 
 /** Takes a free bit in [Start, group end) of one group; VFS_ERROR_NOT_FOUND when there is none. */
 static VFS_STATUS EXT2AllocateInGroup(EXT2_VOLUME* Volume, U32 Group, U32 Start, U32* Block) {
-    EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
+    EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
     if (Descriptor->FreeBlocksCount == 0) return VFS_ERROR_NOT_FOUND;
     U32 Count = EXT2GroupBlockCount(Volume, Group);
     if (Start >= Count) return VFS_ERROR_NOT_FOUND;
@@ -67,7 +67,7 @@ static VFS_STATUS EXT2AllocateInGroup(EXT2_VOLUME* Volume, U32 Group, U32 Start,
         }
         return VFS_ERROR_NOT_FOUND;
     }
-    U32 Found = EXT2GroupFirstBlock(Volume, Group) + Bit;
+    U32 Found = (U32)EXT2GroupFirstBlock(Volume, Group) + Bit;
     if (!EXT2IsDataBlock(Volume, Found)) {
         BlockRelease(&Bitmap);
         return EXT2Corrupt(Volume, "group %u bitmap marks metadata block %u free", Group, Found);
@@ -113,7 +113,7 @@ VFS_STATUS EXT2FreeBlock(EXT2_VOLUME* Volume, U32 Block) {
     if (!EXT2IsDataBlock(Volume, Block)) return EXT2Corrupt(Volume, "freeing block %u, not a data block", Block);
     U32 Group = (Block - Volume->FirstDataBlock) / Volume->BlocksPerGroup;
     U32 Bit = (Block - Volume->FirstDataBlock) % Volume->BlocksPerGroup;
-    EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
+    EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
     BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->BlockBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;
@@ -155,13 +155,13 @@ static U32 EXT2ChooseDirectoryGroup(EXT2_VOLUME* Volume) {
     U32 Best = MAX_U32;
     for (U32 Step = 0; Step < Groups; Step++) {
         U32 Group = (Start + Step) % Groups;
-        const EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
+        const EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
         if (Descriptor->FreeInodesCount == 0) continue;
         if (Descriptor->FreeInodesCount >= AverageInodes && Descriptor->FreeBlocksCount >= AverageBlocks) {
             Best = Group;
             break;
         }
-        if (Best == MAX_U32 || Descriptor->FreeInodesCount > Volume->Groups[Best].FreeInodesCount) Best = Group;
+        if (Best == MAX_U32 || Descriptor->FreeInodesCount > EXT2Group(Volume, Best)->FreeInodesCount) Best = Group;
     }
     if (Best == MAX_U32) Best = Start;
     Volume->NextDirectoryGroup = (Best + 1) % Groups;
@@ -169,7 +169,7 @@ static U32 EXT2ChooseDirectoryGroup(EXT2_VOLUME* Volume) {
 }
 
 static VFS_STATUS EXT2AllocateInodeInGroup(EXT2_VOLUME* Volume, U32 Group, BOOL Directory, U32* Inode) {
-    EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
+    EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
     if (Descriptor->FreeInodesCount == 0) return VFS_ERROR_NOT_FOUND;
     BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->InodeBitmap, TRUE, &Bitmap);
@@ -205,10 +205,10 @@ VFS_STATUS EXT2AllocateInode(EXT2_VOLUME* Volume, U32 Parent, BOOL Directory, U3
     } else {
         First = (Parent >= 1 && Parent <= Volume->InodesCount) ? (Parent - 1) / Volume->InodesPerGroup : 0;
         // Stay with the parent unless its group has no blocks left for the file's data.
-        if (Volume->Groups[First].FreeBlocksCount == 0) {
+        if (EXT2Group(Volume, First)->FreeBlocksCount == 0) {
             for (U32 Step = 1; Step < Volume->GroupCount; Step++) {
                 U32 Group = (First + Step) % Volume->GroupCount;
-                if (Volume->Groups[Group].FreeInodesCount > 0 && Volume->Groups[Group].FreeBlocksCount > 0) {
+                if (EXT2Group(Volume, Group)->FreeInodesCount > 0 && EXT2Group(Volume, Group)->FreeBlocksCount > 0) {
                     First = Group;
                     break;
                 }
@@ -229,7 +229,7 @@ VFS_STATUS EXT2FreeInode(EXT2_VOLUME* Volume, U32 Inode, BOOL Directory) {
     }
     U32 Group = (Inode - 1) / Volume->InodesPerGroup;
     U32 Bit = (Inode - 1) % Volume->InodesPerGroup;
-    EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
+    EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
     BLOCK_BUFFER Bitmap;
     VFS_STATUS Status = EXT2BufferGet(Volume, Descriptor->InodeBitmap, TRUE, &Bitmap);
     if (Status != VFS_OK) return Status;

@@ -1,14 +1,20 @@
 /*
- * EXT2-Block.c - EXT2's way to the disk.
+ * EXT2-Block.c - the driver's way to the disk.
  *
- * Metadata blocks (bitmaps, inode tables, indirect, directory and attribute
- * blocks) are pinned in the block cache through the volume's BLOCK_DEVICE
- * (block/BlockDevice.h: the disk's own cache when the volume is aligned on
- * it, else a small private one synced by EXT2End). File data, the
- * superblock and the group descriptors are bytes on the DISK
+ * Metadata blocks (bitmaps, inode tables, indirect, extent, directory and
+ * attribute blocks) are pinned in the block cache through the volume's
+ * BLOCK_DEVICE (block/BlockDevice.h: the disk's own cache when the volume
+ * is aligned on it, else a small private one synced by EXT2End). File data,
+ * the superblock and the group descriptors are bytes on the DISK
  * (DiskReadBytes/DiskWriteBytes: one request for whole sectors, the
  * kernel's one read-modify-write for a sector a 1 or 2 KiB block shares
- * with others), so the disk's cache and its request splitting apply to them.
+ * with others), so the disk's cache and its request splitting apply to
+ * them; a run of file blocks is one request of at most TransferBlocks (the
+ * disk's own limit, found at mount).
+ *
+ * When a journal was replayed, every read passes its overlay
+ * (EXT2-Overlay.c): a block the journal holds is served from there, so the
+ * volume shows its last committed state while the disk stays untouched.
  *
  * Every transfer and pin is bounds-checked against the volume here, whatever
  * the caller computed, so no value read from the volume can make the driver
@@ -40,32 +46,47 @@ static VFS_STATUS EXT2TransferBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length,
     return EXT2DiskResult(Volume, Status, Write, "byte", Offset);
 }
 
-VFS_STATUS EXT2ReadBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPVOID Buffer) {
+VFS_STATUS EXT2ReadDiskBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPVOID Buffer) {
     return EXT2TransferBytes(Volume, Offset, Length, (U8*)Buffer, FALSE);
+}
+
+VFS_STATUS EXT2ReadBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPVOID Buffer) {
+    VFS_STATUS Status = EXT2TransferBytes(Volume, Offset, Length, (U8*)Buffer, FALSE);
+    if (Status == VFS_OK && Volume->Overlay != NULL) Status = EXT2OverlayPatch(Volume, Offset, Length, (U8*)Buffer);
+    return Status;
 }
 
 VFS_STATUS EXT2WriteBytes(EXT2_VOLUME* Volume, U64 Offset, U32 Length, LPCVOID Buffer) {
     return EXT2TransferBytes(Volume, Offset, Length, (U8*)Buffer, TRUE);
 }
 
-static BOOL EXT2BlockRangeValid(EXT2_VOLUME* Volume, U32 Block, U32 Count) {
-    return Count > 0 && Block < Volume->BlocksCount && Count <= Volume->BlocksCount - Block &&
-           ((U64)Count << Volume->BlockShift) <= EXT2_MAX_TRANSFER_BYTES;
+static BOOL EXT2BlockRangeValid(EXT2_VOLUME* Volume, U64 Block, U32 Count) {
+    return Count > 0 && Count <= Volume->TransferBlocks && Block < Volume->BlocksCount &&
+           Count <= Volume->BlocksCount - Block;
 }
 
-VFS_STATUS EXT2ReadBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPVOID Buffer) {
-    if (!EXT2BlockRangeValid(Volume, Block, Count)) return EXT2Corrupt(Volume, "read of blocks %u+%u", Block, Count);
-    return EXT2ReadBytes(Volume, (U64)Block << Volume->BlockShift, Count << Volume->BlockShift, Buffer);
+VFS_STATUS EXT2ReadBlocks(EXT2_VOLUME* Volume, U64 Block, U32 Count, LPVOID Buffer) {
+    if (!EXT2BlockRangeValid(Volume, Block, Count)) return EXT2Corrupt(Volume, "read of blocks %llu+%u", Block, Count);
+    Volume->Counters.DataRequests++;
+    return EXT2ReadBytes(Volume, Block << Volume->BlockShift, Count << Volume->BlockShift, Buffer);
 }
 
-VFS_STATUS EXT2WriteBlocks(EXT2_VOLUME* Volume, U32 Block, U32 Count, LPCVOID Buffer) {
-    if (!EXT2BlockRangeValid(Volume, Block, Count)) return EXT2Corrupt(Volume, "write of blocks %u+%u", Block, Count);
-    return EXT2WriteBytes(Volume, (U64)Block << Volume->BlockShift, Count << Volume->BlockShift, Buffer);
+VFS_STATUS EXT2WriteBlocks(EXT2_VOLUME* Volume, U64 Block, U32 Count, LPCVOID Buffer) {
+    if (!EXT2BlockRangeValid(Volume, Block, Count)) {
+        return EXT2Corrupt(Volume, "write of blocks %llu+%u", Block, Count);
+    }
+    Volume->Counters.DataRequests++;
+    return EXT2WriteBytes(Volume, Block << Volume->BlockShift, Count << Volume->BlockShift, Buffer);
 }
 
-VFS_STATUS EXT2BufferGet(EXT2_VOLUME* Volume, U32 Block, BOOL Read, BLOCK_BUFFER* Buffer) {
+VFS_STATUS EXT2BufferGet(EXT2_VOLUME* Volume, U64 Block, BOOL Read, BLOCK_BUFFER* Buffer) {
     MemorySet(Buffer, 0, sizeof(*Buffer));
-    if (!EXT2BlockRangeValid(Volume, Block, 1)) return EXT2Corrupt(Volume, "block %u is outside the volume", Block);
+    if (!EXT2BlockRangeValid(Volume, Block, 1)) return EXT2Corrupt(Volume, "block %llu is outside the volume", Block);
+    if (Read && Volume->Overlay != NULL) {
+        BOOL Held;
+        VFS_STATUS Status = EXT2OverlayPin(Volume, Block, Buffer, &Held);
+        if (Status != VFS_OK || Held) return Status;
+    }
     return EXT2DiskResult(Volume, BlockGet(&Volume->Blocks, Block, Read, Buffer), !Read, "block", Block);
 }
 

@@ -28,7 +28,7 @@
 #define EXT2_RELATIME_SECONDS (24 * 60 * 60)
 
 typedef struct tag_EXT2_RUN {
-    U32 Physical;     // first block of the run
+    U64 Physical;     // first block of the run
     U32 Count;        // blocks in it
     U8* Memory;       // where its bytes are in the caller's buffer
 } EXT2_RUN;
@@ -72,45 +72,69 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
     if (Status != VFS_OK) return Status;
     if (VFS_IS_DIRECTORY(Inode.Mode)) return VFS_ERROR_IS_DIRECTORY;
     if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
-    U64 Size = EXT2GetSize(&Inode);
+    U64 Size = EXT2GetSize(Volume, &Inode);
     if (Offset >= Size || Length == 0) return VFS_OK;
     U32 Total = (U32)MIN((U64)Length, Size - Offset);
+    if (Inode.Flags & EXT2_INLINE_DATA_FL) {
+        Status = EXT2InlineRead(Volume, &Inode, Offset, Buffer, Total);
+        if (Status == VFS_OK) *Done = Total;
+        return Status;
+    }
 
-    // Whole blocks that follow each other on the disk gather in Run, read in one request when it ends.
+    // Whole blocks that follow each other on the disk gather in Run, read in one request when it ends or
+    // reaches the disk's largest request. The map answers in runs (whole extents), so a large contiguous
+    // file costs one lookup and one request per TransferBlocks.
     EXT2_RUN Run = {0, 0, NULL};
     U32 BlockSize = Volume->BlockSize;
-    U32 MaxRun = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
+    U32 MaxRun = Volume->TransferBlocks;
     U32 Position = 0, Good = 0;  // Good: the bytes before it are read (the pending run starts there)
     while (Position < Total) {
         U64 Byte = Offset + Position;
         U32 Within = (U32)(Byte & (BlockSize - 1));
-        U32 Chunk = MIN(BlockSize - Within, Total - Position);
-        U32 Physical;
-        Status = EXT2MapBlock(Volume, &Inode, (U32)(Byte >> Volume->BlockShift), FALSE, NULL, &Physical, NULL);
-        if (Status != VFS_OK) break;
-        BOOL Whole = Physical != 0 && Chunk == BlockSize;
-        if (Whole && Run.Count > 0 && Run.Physical + Run.Count == Physical && Run.Count < MaxRun) {
-            Run.Count++;
+        U64 Logical = Byte >> Volume->BlockShift;
+        U32 Left = Total - Position;
+        U64 Physical = 0;
+        U32 Count = 1;
+        if (Logical <= MAX_U32) {
+            U32 Wanted = (U32)MIN(((U64)Within + Left + BlockSize - 1) >> Volume->BlockShift, (U64)MAX_U32 - Logical + 1);
+            Status = EXT2MapRun(Volume, &Inode, (U32)Logical, Wanted, &Physical, &Count);
+            if (Status != VFS_OK) break;
+        }
+        if (Physical == 0 || Within != 0 || Left < BlockSize) {
+            // A hole (or an unwritten extent), or a piece of a block: not part of a run.
+            Status = EXT2RunFlush(Volume, &Run, FALSE);
+            if (Status != VFS_OK) break;
+            Good = Position;
+            U32 Chunk = MIN(BlockSize - Within, Left);
+            if (Physical == 0) {
+                Chunk = (U32)MIN((U64)Count * BlockSize - Within, (U64)Left);
+                MemorySet(Buffer + Position, 0, Chunk);
+            } else {
+                Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
+                if (Status != VFS_OK) break;
+                MemoryCopy(Buffer + Position, Volume->Scratch + Within, Chunk);
+            }
             Position += Chunk;
+            Good = Position;
             continue;
         }
-        Status = EXT2RunFlush(Volume, &Run, FALSE);
-        if (Status != VFS_OK) break;
-        Good = Position;
-        if (Whole) {
-            Run.Physical = Physical;
-            Run.Count = 1;
-            Run.Memory = Buffer + Position;
-        } else if (Physical == 0) {
-            MemorySet(Buffer + Position, 0, Chunk);
-            Good = Position + Chunk;
-        } else {
-            Status = EXT2ReadBlocks(Volume, Physical, 1, Volume->Scratch);
-            if (Status != VFS_OK) break;
-            MemoryCopy(Buffer + Position, Volume->Scratch + Within, Chunk);
-            Good = Position + Chunk;
+        // Whole blocks: extend the pending run while they follow it on the disk, else start another.
+        U32 Whole = MIN(Count, Left >> Volume->BlockShift);
+        while (Whole > 0) {
+            if (Run.Count == 0 || Run.Physical + Run.Count != Physical || Run.Count >= MaxRun) {
+                Status = EXT2RunFlush(Volume, &Run, FALSE);
+                if (Status != VFS_OK) break;
+                Good = Position;
+                Run.Physical = Physical;
+                Run.Memory = Buffer + Position;
+            }
+            U32 Take = MIN(Whole, MaxRun - Run.Count);
+            Run.Count += Take;
+            Physical += Take;
+            Whole -= Take;
+            Position += Take << Volume->BlockShift;
         }
-        Position += Chunk;
+        if (Status != VFS_OK) break;
     }
     // A run still pending (a failed flush empties it) covers the bytes up to Position.
     if (Run.Count > 0) {
@@ -171,7 +195,7 @@ static VFS_STATUS EXT2WriteFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, con
 
     // Written: bytes known to be on disk. Whole blocks gather in Run and reach the disk when it is flushed.
     EXT2_RUN Run = {0, 0, NULL};
-    U32 MaxRun = EXT2_MAX_TRANSFER_BYTES >> Volume->BlockShift;
+    U32 MaxRun = Volume->TransferBlocks;
     U32 Position = 0, Written = 0;
     while (Position < Length) {
         U64 Byte = Offset + Position;
@@ -214,7 +238,7 @@ static VFS_STATUS EXT2WriteFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, con
         else if (Status == VFS_OK) Status = FlushStatus;
     }
 
-    if (Offset + Written > EXT2GetSize(&Inode)) {
+    if (Offset + Written > EXT2GetSize(Volume, &Inode)) {
         VFS_STATUS SizeStatus = EXT2SetSize(Volume, &Inode, Offset + Written);
         if (SizeStatus != VFS_OK && Status == VFS_OK) Status = SizeStatus;
     }
@@ -242,7 +266,7 @@ static VFS_STATUS EXT2TruncateFile(EXT2_VOLUME* Volume, U32 Number, U64 Size) {
     if (VFS_IS_DIRECTORY(Inode.Mode)) return VFS_ERROR_IS_DIRECTORY;
     if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
     if (Size > EXT2MaxFileSize(Volume)) return VFS_ERROR_FILE_TOO_BIG;
-    U64 OldSize = EXT2GetSize(&Inode);
+    U64 OldSize = EXT2GetSize(Volume, &Inode);
     // The new last block's tail when shrinking, the old one's when growing: both must read as zeros.
     if (Size != OldSize) Status = EXT2ZeroBlockTail(Volume, &Inode, MIN(Size, OldSize));
     if (Status != VFS_OK) return Status;
@@ -271,6 +295,50 @@ VFS_STATUS EXT2Truncate(LPVOID Handle, U64 Inode, U64 Size) {
 /************************************************************************/
 // Attributes
 
+/**
+ * A time of an inode: seconds as a signed 32-bit number, widened by the
+ * epoch bits (bits 0-1 of the extra field) and with its nanoseconds (bits
+ * 2-31) when the large inode has that field (Documentation/filesystems/
+ * ext4/inodes.rst). Times before 1970 read as 0: the VFS counts from 1970.
+ */
+static void EXT2DecodeTime(const EXT2_INODE* Inode, U32 Seconds, U32 Extra, U32 ExtraEnd, U64* Time,
+                           U32* Nanoseconds) {
+    I64 Value = (I64)(I32)Seconds;
+    *Nanoseconds = 0;
+    if (ExtraEnd != 0 && EXT4_INODE_HAS(Inode, ExtraEnd)) {
+        Value += (I64)(Extra & 3) << 32;
+        *Nanoseconds = Extra >> 2;
+        if (*Nanoseconds > 999999999U) *Nanoseconds = 0;
+    }
+    *Time = Value < 0 ? 0 : (U64)Value;
+}
+
+static void EXT2FillStat(EXT2_VOLUME* Volume, const EXT2_INODE* Inode, VFS_STAT* Stat) {
+    MemorySet(Stat, 0, sizeof(*Stat));
+    Stat->Inode = Inode->Number;
+    Stat->Mode = Inode->Mode;
+    Stat->Links = Inode->LinksCount;
+    Stat->Uid = Inode->Uid | ((U32)Inode->UidHigh << 16);
+    Stat->Gid = Inode->Gid | ((U32)Inode->GidHigh << 16);
+    Stat->Size = EXT2GetSize(Volume, Inode);
+    Stat->Blocks = EXT2InodeBlocks(Volume, Inode);
+    Stat->BlockSize = Volume->BlockSize;
+    // The extra fields exist only in large inodes, as far as i_extra_isize reaches.
+    BOOL Large = Volume->InodeSize > EXT2_GOOD_OLD_INODE_SIZE;
+    EXT2DecodeTime(Inode, Inode->AccessTime, Inode->AccessTimeExtra, Large ? 0x90 : 0, &Stat->AccessTime,
+                   &Stat->AccessNanoseconds);
+    EXT2DecodeTime(Inode, Inode->ModifyTime, Inode->ModifyTimeExtra, Large ? 0x8C : 0, &Stat->ModifyTime,
+                   &Stat->ModifyNanoseconds);
+    EXT2DecodeTime(Inode, Inode->ChangeTime, Inode->ChangeTimeExtra, Large ? 0x88 : 0, &Stat->ChangeTime,
+                   &Stat->ChangeNanoseconds);
+    if (Large && EXT4_INODE_HAS(Inode, 0x94)) {
+        Stat->HasBirthTime = TRUE;
+        EXT2DecodeTime(Inode, Inode->CreationTime, Inode->CreationTimeExtra, 0x98, &Stat->BirthTime,
+                       &Stat->BirthNanoseconds);
+    }
+    StringCopy(Stat->Device, Volume->Disk->Name, sizeof(Stat->Device));
+}
+
 VFS_STATUS EXT2GetStat(LPVOID Handle, U64 Number, VFS_STAT* Stat) {
     EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
     if (Number == 0 || Number > MAX_U32) return VFS_ERROR_INVALID;
@@ -278,21 +346,7 @@ VFS_STATUS EXT2GetStat(LPVOID Handle, U64 Number, VFS_STAT* Stat) {
     if (Status != VFS_OK) return Status;
     EXT2_INODE Inode;
     Status = EXT2ReadLiveInode(Volume, (U32)Number, &Inode);
-    if (Status == VFS_OK) {
-        MemorySet(Stat, 0, sizeof(*Stat));
-        Stat->Inode = Number;
-        Stat->Mode = Inode.Mode;
-        Stat->Links = Inode.LinksCount;
-        Stat->Uid = Inode.Uid | ((U32)Inode.UidHigh << 16);
-        Stat->Gid = Inode.Gid | ((U32)Inode.GidHigh << 16);
-        Stat->Size = EXT2GetSize(&Inode);
-        Stat->Blocks = Inode.Blocks;
-        Stat->BlockSize = Volume->BlockSize;
-        Stat->AccessTime = Inode.AccessTime;
-        Stat->ModifyTime = Inode.ModifyTime;
-        Stat->ChangeTime = Inode.ChangeTime;
-        StringCopy(Stat->Device, Volume->Disk->Name, sizeof(Stat->Device));
-    }
+    if (Status == VFS_OK) EXT2FillStat(Volume, &Inode, Stat);
     return EXT2End(Volume, Status);
 }
 
@@ -301,23 +355,31 @@ static VFS_STATUS EXT2ReadLinkLocked(EXT2_VOLUME* Volume, U32 Number, LPSTR Buff
     VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
     if (Status != VFS_OK) return Status;
     if (!VFS_IS_SYMLINK(Inode.Mode)) return VFS_ERROR_INVALID;
-    U32 Length = Inode.Size;
+    U64 Length = EXT2GetSize(Volume, &Inode);
     if (Length == 0) return EXT2Corrupt(Volume, "symbolic link %u is empty", Number);
-    if (!EXT2HasBlockMap(Volume, &Inode)) {
-        if (Length > EXT2_FAST_SYMLINK_MAX) return EXT2Corrupt(Volume, "fast symbolic link %u too long", Number);
+    if (Inode.Flags & EXT2_INLINE_DATA_FL) {
+        // inline_data: a target too long for i_block continues in system.data (e2fsprogs symlink.c).
         if (Length >= Size) return VFS_ERROR_NAME_TOO_LONG;
-        MemoryCopy(Buffer, Inode.Block, Length);
+        Status = EXT2InlineRead(Volume, &Inode, 0, (U8*)Buffer, (U32)Length);
+        if (Status != VFS_OK) return Status;
+    } else if (!EXT2HasBlockMap(Volume, &Inode)) {
+        if (Length > EXT2_FAST_SYMLINK_MAX || (Inode.Flags & EXT2_EXTENTS_FL)) {
+            return EXT2Corrupt(Volume, "fast symbolic link %u too long or extent-mapped", Number);
+        }
+        if (Length >= Size) return VFS_ERROR_NAME_TOO_LONG;
+        MemoryCopy(Buffer, Inode.Block, (SIZE)Length);
     } else {
         if (Length >= Volume->BlockSize) return EXT2Corrupt(Volume, "symbolic link %u too long", Number);
         if (Length >= Size) return VFS_ERROR_NAME_TOO_LONG;
-        U32 Physical;
-        Status = EXT2MapBlock(Volume, &Inode, 0, FALSE, NULL, &Physical, NULL);
+        U64 Physical;
+        U32 Count;
+        Status = EXT2MapRun(Volume, &Inode, 0, 1, &Physical, &Count);
         if (Status != VFS_OK) return Status;
         if (Physical == 0) return EXT2Corrupt(Volume, "symbolic link %u has no block", Number);
         BLOCK_BUFFER Block;
         Status = EXT2BufferGet(Volume, Physical, TRUE, &Block);
         if (Status != VFS_OK) return Status;
-        MemoryCopy(Buffer, Block.Data, Length);
+        MemoryCopy(Buffer, Block.Data, (SIZE)Length);
         BlockRelease(&Block);
     }
     Buffer[Length] = 0;

@@ -1,13 +1,25 @@
 /*
- * EXT2-Inode.c - EXT2 inodes and their block maps.
+ * EXT2-Inode.c - inodes and their block maps.
  *
  * An inode lives in its group's inode table: group (N - 1) / inodes per
- * group, slot (N - 1) % inodes per group. Its i_block[15] is the block map:
- * 12 direct blocks, then one single, one double and one triple indirect
- * block (each indirect block holds BlockSize / 4 block numbers; 0 is a hole).
+ * group, slot (N - 1) % inodes per group. With metadata_csum its whole
+ * record is checksummed (EXT2-Checksum.c): a bad one fails that inode only.
+ * Slots a checksummed group never initialised (INODE_UNINIT, or past
+ * InodesPerGroup - bg_itable_unused) read as unused without touching the
+ * table, and a group whose descriptor failed its checksum fails its inodes.
+ * Large inodes carry fields past byte 128 only as far as i_extra_isize
+ * reaches (nanoseconds, creation time); it must fit the record.
  *
- * Every block number taken from the map is checked before use: inside the
- * volume and not group metadata (bitmaps, inode table, superblock or
+ * Three ways to find a file's blocks: i_block[15] as a block map (12
+ * direct blocks, then one single, one double and one triple indirect block;
+ * each indirect block holds BlockSize / 4 block numbers; 0 is a hole), an
+ * extent tree (EXT2_EXTENTS_FL, EXT2-Extent.c), or no blocks at all (inline
+ * data, EXT2-Inline.c; fast symbolic links). EXT2MapRun reads any of them;
+ * only block maps are ever written (extent and inline inodes exist on ext4
+ * volumes, which are read-only).
+ *
+ * Every block number taken from a block map is checked before use: inside
+ * the volume and not group metadata (bitmaps, inode table, superblock or
  * descriptor copies), and an indirect block may not appear again below
  * itself (a loop). Writing extends the map all-or-nothing: the data block
  * and any missing indirect blocks are allocated first, then linked, so a full
@@ -23,27 +35,62 @@
 /************************************************************************/
 // Inodes
 
-static VFS_STATUS EXT2InodeLocation(EXT2_VOLUME* Volume, U32 Number, U32* Block, U32* Offset) {
+/** Where inode Number's record is; *Unused when its group never initialised that slot (it reads as zeros). */
+static VFS_STATUS EXT2InodeLocation(EXT2_VOLUME* Volume, U32 Number, U64* Block, U32* Offset, BOOL* Unused) {
+    *Unused = FALSE;
     if (Number == 0 || Number > Volume->InodesCount) return EXT2Corrupt(Volume, "inode number %u out of range", Number);
     U32 Group = (Number - 1) / Volume->InodesPerGroup;
-    U64 Byte = (U64)((Number - 1) % Volume->InodesPerGroup) * Volume->InodeSize;
-    *Block = Volume->Groups[Group].InodeTable + (U32)(Byte >> Volume->BlockShift);
+    U32 Index = (Number - 1) % Volume->InodesPerGroup;
+    if (Volume->GroupBad[Group]) return EXT2ChecksumFailed(Volume, "the group descriptor of inode", Number);
+    if (EXT2MetadataChecksums(Volume) || EXT2HasRoCompat(Volume, EXT2_RO_COMPAT_GDT_CSUM)) {
+        const EXT2_GROUP_DESCRIPTOR* Descriptor = EXT2Group(Volume, Group);
+        U32 Untouched = Descriptor->InodeTableUnused;
+        if (Volume->DescriptorSize >= EXT4_MIN_DESCRIPTOR_SIZE_64BIT) {
+            Untouched |= (U32)((const EXT4_GROUP_DESCRIPTOR_HIGH*)(Descriptor + 1))->InodeTableUnusedHigh << 16;
+        }
+        Untouched = MIN(Untouched, Volume->InodesPerGroup);
+        if ((Descriptor->Flags & EXT4_BG_INODE_UNINIT) || Index >= Volume->InodesPerGroup - Untouched) *Unused = TRUE;
+    }
+    U64 Byte = (U64)Index * Volume->InodeSize;
+    *Block = EXT2GroupInodeTable(Volume, Group) + (Byte >> Volume->BlockShift);
     *Offset = (U32)(Byte & (Volume->BlockSize - 1));
     return VFS_OK;
 }
 
-static U32 EXT2InodeCopySize(EXT2_VOLUME* Volume) { return MIN(Volume->InodeSize, (U32)sizeof(EXT2_INODE)); }
+VFS_STATUS EXT2PinInode(EXT2_VOLUME* Volume, U32 Number, BLOCK_BUFFER* Buffer, U32* Offset) {
+    U64 Block;
+    BOOL Unused;
+    MemorySet(Buffer, 0, sizeof(*Buffer));
+    VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, Offset, &Unused);
+    if (Status != VFS_OK) return Status;
+    if (Unused) return EXT2Corrupt(Volume, "inode %u lies in the unused part of its group", Number);
+    return EXT2BufferGet(Volume, Block, TRUE, Buffer);
+}
+
+static U32 EXT2InodeCopySize(EXT2_VOLUME* Volume) { return MIN(Volume->InodeSize, (U32)EXT2_INODE_DISK_SIZE); }
 
 VFS_STATUS EXT2ReadInode(EXT2_VOLUME* Volume, U32 Number, EXT2_INODE* Inode) {
-    U32 Block, Offset;
-    VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset);
+    U64 Block;
+    U32 Offset;
+    BOOL Unused;
+    MemorySet(Inode, 0, sizeof(*Inode));
+    VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset, &Unused);
     if (Status != VFS_OK) return Status;
+    Inode->Number = Number;
+    if (Unused) return VFS_OK;
     BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
     if (Status != VFS_OK) return Status;
-    MemorySet(Inode, 0, sizeof(*Inode));
-    MemoryCopy(Inode, Buffer.Data + Offset, EXT2InodeCopySize(Volume));
+    const U8* Raw = Buffer.Data + Offset;
+    BOOL Valid = !EXT2MetadataChecksums(Volume) || EXT2InodeChecksumValid(Volume, Number, Raw);
+    MemoryCopy(Inode, Raw, EXT2InodeCopySize(Volume));
     BlockRelease(&Buffer);
+    if (!Valid) return EXT2ChecksumFailed(Volume, "inode", Number);
+    if (Volume->InodeSize > EXT2_GOOD_OLD_INODE_SIZE &&
+        ((U32)EXT2_GOOD_OLD_INODE_SIZE + Inode->ExtraSize > Volume->InodeSize || (Inode->ExtraSize & 3) != 0)) {
+        return EXT2Corrupt(Volume, "inode %u: bad extra size %u", Number, Inode->ExtraSize);
+    }
+    if (EXT2MetadataChecksums(Volume)) Inode->ChecksumSeed = EXT2InodeSeed(Volume, Number, Inode->Generation);
     return VFS_OK;
 }
 
@@ -51,7 +98,8 @@ VFS_STATUS EXT2ReadLiveInode(EXT2_VOLUME* Volume, U32 Number, EXT2_INODE* Inode)
     VFS_STATUS Status = EXT2ReadInode(Volume, Number, Inode);
     if (Status != VFS_OK) return Status;
     if (Inode->LinksCount == 0) return EXT2Corrupt(Volume, "inode %u is in use but has no links", Number);
-    switch (Inode->Mode & VFS_TYPE_MASK) {
+    U32 Type = Inode->Mode & VFS_TYPE_MASK;
+    switch (Type) {
         case VFS_TYPE_FIFO:
         case VFS_TYPE_CHARACTER:
         case VFS_TYPE_DIRECTORY:
@@ -63,15 +111,24 @@ VFS_STATUS EXT2ReadLiveInode(EXT2_VOLUME* Volume, U32 Number, EXT2_INODE* Inode)
         default:
             return EXT2Corrupt(Volume, "inode %u has unknown type %x", Number, Inode->Mode);
     }
-    if (Inode->Flags & (EXT2_EXTENTS_FL | EXT2_INLINE_DATA_FL)) {
-        return EXT2Corrupt(Volume, "inode %u uses ext4 extents or inline data", Number);
+    // How its contents are found: only as the volume's features allow, and one way only.
+    BOOL Extents = (Inode->Flags & EXT2_EXTENTS_FL) != 0, Inline = (Inode->Flags & EXT2_INLINE_DATA_FL) != 0;
+    if ((Extents && !EXT2HasIncompat(Volume, EXT2_INCOMPAT_EXTENTS)) ||
+        (Inline && !EXT2HasIncompat(Volume, EXT2_INCOMPAT_INLINE_DATA)) || (Extents && Inline)) {
+        return EXT2Corrupt(Volume, "inode %u has flags %x its volume does not allow", Number, Inode->Flags);
     }
+    if ((Extents || Inline) && Type != VFS_TYPE_REGULAR && Type != VFS_TYPE_DIRECTORY && Type != VFS_TYPE_SYMLINK) {
+        return EXT2Corrupt(Volume, "inode %u: a device or pipe with contents", Number);
+    }
+    if (Inode->Flags & EXT4_ENCRYPT_FL) return EXT2Corrupt(Volume, "inode %u is encrypted", Number);
     return VFS_OK;
 }
 
 static VFS_STATUS EXT2StoreInode(EXT2_VOLUME* Volume, U32 Number, const EXT2_INODE* Inode, BOOL Clear) {
-    U32 Block, Offset;
-    VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset);
+    U64 Block;
+    U32 Offset;
+    BOOL Unused;
+    VFS_STATUS Status = EXT2InodeLocation(Volume, Number, &Block, &Offset, &Unused);
     if (Status != VFS_OK) return Status;
     BLOCK_BUFFER Buffer;
     Status = EXT2BufferGet(Volume, Block, TRUE, &Buffer);
@@ -91,9 +148,19 @@ VFS_STATUS EXT2WriteNewInode(EXT2_VOLUME* Volume, U32 Number, const EXT2_INODE* 
     return EXT2StoreInode(Volume, Number, Inode, TRUE);
 }
 
-U64 EXT2GetSize(const EXT2_INODE* Inode) {
-    if (VFS_IS_REGULAR(Inode->Mode)) return (U64)Inode->Size | ((U64)Inode->SizeHigh << 32);
+U64 EXT2GetSize(EXT2_VOLUME* Volume, const EXT2_INODE* Inode) {
+    // Files use i_size_high; with large_dir, folders too (Linux's ext4_isize).
+    if (VFS_IS_REGULAR(Inode->Mode) || EXT2HasIncompat(Volume, EXT2_INCOMPAT_LARGEDIR)) {
+        return (U64)Inode->Size | ((U64)Inode->SizeHigh << 32);
+    }
     return Inode->Size;
+}
+
+U64 EXT2InodeBlocks(EXT2_VOLUME* Volume, const EXT2_INODE* Inode) {
+    if (!EXT2HasRoCompat(Volume, EXT2_RO_COMPAT_HUGE_FILE)) return Inode->Blocks;
+    U64 Blocks = Inode->Blocks | ((U64)Inode->BlocksHigh << 32);
+    // HUGE_FILE_FL: counted in file-system blocks (e2fsprogs blknum.c: ext2fs_get_stat_i_blocks).
+    return (Inode->Flags & EXT4_HUGE_FILE_FL) ? Blocks * Volume->SectorsPerBlock : Blocks;
 }
 
 VFS_STATUS EXT2SetSize(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U64 Size) {
@@ -134,11 +201,16 @@ void EXT2Touch(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 What) {
 
 BOOL EXT2HasBlockMap(EXT2_VOLUME* Volume, const EXT2_INODE* Inode) {
     U32 Type = Inode->Mode & VFS_TYPE_MASK;
+    if (Inode->Flags & EXT2_INLINE_DATA_FL) return FALSE;
     if (Type == VFS_TYPE_REGULAR || Type == VFS_TYPE_DIRECTORY) return TRUE;
     if (Type != VFS_TYPE_SYMLINK) return FALSE;
-    // A fast symlink keeps its target in i_block and owns no block (but maybe an attribute block).
-    U32 AttributeUnits = Inode->FileAcl ? Volume->SectorsPerBlock : 0;
-    return Inode->Blocks != AttributeUnits;
+    // A fast symlink keeps its target in i_block and owns no block (but maybe an attribute block, a cluster).
+    U64 ClusterUnits = Volume->SectorsPerBlock;
+    if (EXT2HasRoCompat(Volume, EXT2_RO_COMPAT_BIGALLOC)) {
+        ClusterUnits <<= Volume->Super.LogClusterSize - Volume->Super.LogBlockSize;
+    }
+    U64 AttributeUnits = Inode->FileAcl ? ClusterUnits : 0;
+    return EXT2InodeBlocks(Volume, Inode) != AttributeUnits;
 }
 
 U64 EXT2MaxLogicalBlocks(EXT2_VOLUME* Volume) {
@@ -233,6 +305,10 @@ VFS_STATUS EXT2MapBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, BOO
                         BOOL* Fresh) {
     *Physical = 0;
     if (Fresh) *Fresh = FALSE;
+    // Only block maps are written; an extent or inline inode on this path is a volume Cairn must not change.
+    if (Inode->Flags & (EXT2_EXTENTS_FL | EXT2_INLINE_DATA_FL)) {
+        return EXT2Corrupt(Volume, "inode %u is not block-mapped", Inode->Number);
+    }
     EXT2_MAP_PATH Path;
     VFS_STATUS Status = EXT2MapPath(Volume, Logical, &Path);
     if (Status != VFS_OK) return Status;
@@ -285,6 +361,18 @@ VFS_STATUS EXT2MapBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, BOO
     if (Goal) *Goal = *Physical + 1;
     if (Fresh) *Fresh = TRUE;
     return VFS_OK;
+}
+
+VFS_STATUS EXT2MapRun(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, U32 MaxCount, U64* Physical, U32* Count) {
+    *Physical = 0;
+    *Count = 1;
+    if (Inode->Flags & EXT2_EXTENTS_FL) {
+        return EXT2ExtentMapRun(Volume, Inode, Logical, MAX(MaxCount, 1U), Physical, Count);
+    }
+    U32 Block;
+    VFS_STATUS Status = EXT2MapBlock(Volume, Inode, Logical, FALSE, NULL, &Block, NULL);
+    *Physical = Block;
+    return Status;
 }
 
 /************************************************************************/

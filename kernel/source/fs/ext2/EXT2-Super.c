@@ -1,12 +1,15 @@
 /*
- * EXT2-Super.c - mounting an EXT2 volume: the superblock, the group
- * descriptors, features, and the rules every operation runs under.
+ * EXT2-Super.c - mounting a volume of the ext family, and the rules every
+ * operation runs under.
  *
- * Mount checks the superblock and every group descriptor before anything
- * else reads the volume: the geometry must fit the disk, each group's
- * bitmaps and inode table must lie inside that group, and the counts must
- * agree. Unknown incompatible features refuse the mount (named in the log);
- * unknown read-only-compatible ones mount read-only.
+ * Mount reads and checks, in this order, before anything else reads the
+ * volume: the superblock (geometry, EXT2-Layout.c; its checksum with
+ * metadata_csum), the features (EXT2-Features.c: refused, read-only or
+ * writable), every group descriptor (EXT2-Layout.c), then, when the journal
+ * needs recovery, replays it into the overlay (EXT2-Journal.c) and reads the
+ * superblock and descriptors again through it, as the last committed
+ * transaction left them (needs_recovery masked in memory: the disk is never
+ * written). Then the root folder.
  *
  * An operation runs between EXT2Begin (lock; refuses to modify a read-only
  * volume or disk) and EXT2End (syncs the volume's block device, writes the
@@ -17,9 +20,10 @@
  * can be written) so e2fsck checks it, and the caller gets VFS_ERROR_IO.
  *
  * The superblock's state stays "clean" while mounted: every operation
- * leaves the volume consistent when it returns (there is no journal to
- * replay), so an interrupted session needs no forced check; a crash in the
- * middle of an operation can leave what e2fsck would fix.
+ * leaves the volume consistent when it returns (writes never use the
+ * journal, which stays clean), so an interrupted session needs no forced
+ * check; a crash in the middle of an operation can leave what e2fsck would
+ * fix.
  */
 
 #include "fs/ext2/EXT2-Internal.h"
@@ -29,51 +33,6 @@
 #include "system/RTC.h"
 #include "utils/Format.h"
 #include "utils/String.h"
-
-typedef struct tag_EXT2_FEATURE_NAME {
-    U32 Bit;
-    LPCSTR Name;
-} EXT2_FEATURE_NAME;
-
-// Names as e2fsprogs prints them (lib/e2p/feature.c lists them).
-static const EXT2_FEATURE_NAME EXT2IncompatNames[] = {
-    {EXT2_INCOMPAT_COMPRESSION, "compression"}, {EXT2_INCOMPAT_FILETYPE, "filetype"},
-    {EXT2_INCOMPAT_RECOVER, "needs_recovery"},  {EXT2_INCOMPAT_JOURNAL_DEV, "journal_dev"},
-    {EXT2_INCOMPAT_META_BG, "meta_bg"},         {EXT2_INCOMPAT_EXTENTS, "extent"},
-    {EXT2_INCOMPAT_64BIT, "64bit"},             {EXT2_INCOMPAT_MMP, "mmp"},
-    {EXT2_INCOMPAT_FLEX_BG, "flex_bg"},         {EXT2_INCOMPAT_EA_INODE, "ea_inode"},
-    {EXT2_INCOMPAT_DIRDATA, "dirdata"},         {EXT2_INCOMPAT_CSUM_SEED, "metadata_csum_seed"},
-    {EXT2_INCOMPAT_LARGEDIR, "large_dir"},      {EXT2_INCOMPAT_INLINE_DATA, "inline_data"},
-    {EXT2_INCOMPAT_ENCRYPT, "encrypt"},         {EXT2_INCOMPAT_CASEFOLD, "casefold"},
-};
-
-static const EXT2_FEATURE_NAME EXT2RoCompatNames[] = {
-    {EXT2_RO_COMPAT_SPARSE_SUPER, "sparse_super"},   {EXT2_RO_COMPAT_LARGE_FILE, "large_file"},
-    {EXT2_RO_COMPAT_BTREE_DIR, "btree_dir"},         {EXT2_RO_COMPAT_HUGE_FILE, "huge_file"},
-    {EXT2_RO_COMPAT_GDT_CSUM, "uninit_bg"},          {EXT2_RO_COMPAT_DIR_NLINK, "dir_nlink"},
-    {EXT2_RO_COMPAT_EXTRA_ISIZE, "extra_isize"},     {EXT2_RO_COMPAT_QUOTA, "quota"},
-    {EXT2_RO_COMPAT_BIGALLOC, "bigalloc"},           {EXT2_RO_COMPAT_METADATA_CSUM, "metadata_csum"},
-    {EXT2_RO_COMPAT_READONLY, "read-only"},          {EXT2_RO_COMPAT_PROJECT, "project"},
-};
-
-static void EXT2FeatureNames(const EXT2_FEATURE_NAME* Names, U32 Count, U32 Bits, LPSTR Text, SIZE Size) {
-    Text[0] = 0;
-    for (U32 Bit = 0; Bit < 32; Bit++) {
-        U32 Mask = 1U << Bit;
-        if ((Bits & Mask) == 0) continue;
-        char Unknown[24];
-        LPCSTR Name = NULL;
-        for (U32 I = 0; I < Count; I++) {
-            if (Names[I].Bit == Mask) Name = Names[I].Name;
-        }
-        if (Name == NULL) {
-            StringPrintFormat(Unknown, sizeof(Unknown), "FEATURE_%x", Mask);
-            Name = Unknown;
-        }
-        if (Text[0]) StringAppend(Text, " ", Size);
-        StringAppend(Text, Name, Size);
-    }
-}
 
 U32 EXT2Now(void) { return (U32)RTCCurrentTime(); }
 
@@ -89,8 +48,8 @@ VFS_STATUS EXT2Corrupt(EXT2_VOLUME* Volume, LPCSTR Format, ...) {
     StringPrintFormatV(Message, sizeof(Message), Format, Arguments);
     VA_END(Arguments);
     if (!Volume->ErrorSeen) {
-        WARNING("[EXT2Corrupt] %s: corrupt file system (%s): now read-only, run e2fsck", Volume->Disk->Name,
-                Message);
+        WARNING("[EXT2Corrupt] %s: corrupt file system (%s): %s, run e2fsck", Volume->Disk->Name, Message,
+                Volume->MountedReadOnly ? "the rest reads on" : "now read-only");
         Volume->ErrorSeen = TRUE;
         if (!Volume->MountedReadOnly && EXT2CanWrite(Volume)) {
             Volume->Super.State |= EXT2_STATE_ERRORS;
@@ -113,8 +72,18 @@ VFS_STATUS EXT2Begin(EXT2_VOLUME* Volume, BOOL Modify) {
     return VFS_OK;
 }
 
+VFS_STATUS EXT2Refuse(EXT2_VOLUME* Volume, LPCSTR Format, ...) {
+    char Message[160];
+    VA_LIST Arguments;
+    VA_START(Arguments, Format);
+    StringPrintFormatV(Message, sizeof(Message), Format, Arguments);
+    VA_END(Arguments);
+    WARNING("[EXT2Mount] %s: not mounted: %s", Volume->Disk->Name, Message);
+    return VFS_ERROR_INVALID;
+}
+
 void EXT2MarkGroupDirty(EXT2_VOLUME* Volume, U32 Group) {
-    U32 Block = (U32)(((U64)Group * sizeof(EXT2_GROUP_DESCRIPTOR)) >> Volume->BlockShift);
+    U32 Block = (U32)(((U64)Group * Volume->DescriptorSize) >> Volume->BlockShift);
     if (Block < Volume->DescriptorBlocks) Volume->DescriptorBlockDirty[Block] = 1;
     Volume->SuperDirty = TRUE;
 }
@@ -138,8 +107,8 @@ static VFS_STATUS EXT2WriteBack(EXT2_VOLUME* Volume) {
     BOOL MetadataWritten = Result == VFS_OK;
     for (U32 Block = 0; Block < Volume->DescriptorBlocks; Block++) {
         if (!Volume->DescriptorBlockDirty[Block]) continue;
-        const U8* Data = (const U8*)Volume->Groups + ((SIZE)Block << Volume->BlockShift);
-        VFS_STATUS Status = EXT2WriteBlocks(Volume, Volume->FirstDataBlock + 1 + Block, 1, Data);
+        const U8* Data = Volume->GroupData + ((SIZE)Block << Volume->BlockShift);
+        VFS_STATUS Status = EXT2WriteBlocks(Volume, EXT2DescriptorBlockLocation(Volume, Block), 1, Data);
         if (Status == VFS_OK) Volume->DescriptorBlockDirty[Block] = 0;
         else if (Result == VFS_OK) Result = Status;
     }
@@ -160,185 +129,58 @@ VFS_STATUS EXT2End(EXT2_VOLUME* Volume, VFS_STATUS Status) {
 }
 
 /************************************************************************/
-// Geometry
-
-static BOOL EXT2IsPowerOf(U32 Value, U32 Base) {
-    U64 Power = Base;
-    while (Power < Value) Power *= Base;
-    return Power == Value;
-}
-
-BOOL EXT2GroupHasSuperblock(EXT2_VOLUME* Volume, U32 Group) {
-    if ((Volume->FeatureRoCompat & EXT2_RO_COMPAT_SPARSE_SUPER) == 0) return TRUE;
-    if (Group <= 1) return TRUE;
-    return EXT2IsPowerOf(Group, 3) || EXT2IsPowerOf(Group, 5) || EXT2IsPowerOf(Group, 7);
-}
-
-U32 EXT2GroupFirstBlock(EXT2_VOLUME* Volume, U32 Group) {
-    return Volume->FirstDataBlock + Group * Volume->BlocksPerGroup;
-}
-
-/** Blocks at the start of a group taken by the superblock copy and the descriptor table (0 without a copy). */
-static U32 EXT2GroupSuperBlocks(EXT2_VOLUME* Volume, U32 Group) {
-    if (!EXT2GroupHasSuperblock(Volume, Group)) return 0;
-    return 1 + Volume->DescriptorBlocks + Volume->ReservedGdtBlocks;
-}
-
-BOOL EXT2IsDataBlock(EXT2_VOLUME* Volume, U32 Block) {
-    if (Block < Volume->FirstDataBlock || Block >= Volume->BlocksCount) return FALSE;
-    U32 Group = (Block - Volume->FirstDataBlock) / Volume->BlocksPerGroup;
-    U32 Offset = (Block - Volume->FirstDataBlock) % Volume->BlocksPerGroup;
-    if (Offset < EXT2GroupSuperBlocks(Volume, Group)) return FALSE;
-    const EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
-    if (Block == Descriptor->BlockBitmap || Block == Descriptor->InodeBitmap) return FALSE;
-    if (Block >= Descriptor->InodeTable && Block - Descriptor->InodeTable < Volume->InodeTableBlocks) return FALSE;
-    return TRUE;
-}
-
-/************************************************************************/
-// Mount checks
-
-static VFS_STATUS EXT2Refuse(DISK* Disk, LPCSTR Reason, U64 Value) {
-    WARNING("[EXT2Mount] %s: not mounted: %s (%llu)", Disk->Name, Reason, Value);
-    return VFS_ERROR_INVALID;
-}
-
-static VFS_STATUS EXT2CheckSuperblock(EXT2_VOLUME* Volume) {
-    const EXT2_SUPERBLOCK* Super = &Volume->Super;
-    DISK* Disk = Volume->Disk;
-    if (Super->Magic != EXT2_MAGIC) return EXT2Refuse(Disk, "bad magic", Super->Magic);
-    if (Super->Revision > EXT2_DYNAMIC_REVISION) return EXT2Refuse(Disk, "unknown revision", Super->Revision);
-    if (Super->LogBlockSize > EXT2_MAX_BLOCK_SHIFT - EXT2_MIN_BLOCK_SHIFT) {
-        return EXT2Refuse(Disk, "unsupported block size shift", Super->LogBlockSize);
-    }
-    Volume->Revision = Super->Revision;
-    Volume->BlockShift = EXT2_MIN_BLOCK_SHIFT + Super->LogBlockSize;
-    Volume->BlockSize = 1U << Volume->BlockShift;
-    Volume->PointerShift = Volume->BlockShift - 2;
-    Volume->PointersPerBlock = Volume->BlockSize / 4;
-    Volume->SectorsPerBlock = Volume->BlockSize / 512;
-    Volume->BlocksCount = Super->BlocksCount;
-    Volume->FirstDataBlock = Super->FirstDataBlock;
-    Volume->BlocksPerGroup = Super->BlocksPerGroup;
-    Volume->InodesPerGroup = Super->InodesPerGroup;
-    Volume->InodesCount = Super->InodesCount;
-
-    if (Volume->FirstDataBlock != (Volume->BlockSize == 1024 ? 1U : 0U)) {
-        return EXT2Refuse(Disk, "first data block does not match the block size", Volume->FirstDataBlock);
-    }
-    if (Volume->BlocksCount <= Volume->FirstDataBlock + 1) {
-        return EXT2Refuse(Disk, "too few blocks", Super->BlocksCount);
-    }
-    if (((U64)Volume->BlocksCount << Volume->BlockShift) > Volume->DiskBytes) {
-        return EXT2Refuse(Disk, "file system larger than the disk (blocks)", Volume->BlocksCount);
-    }
-    if (Volume->BlocksPerGroup < 8 || Volume->BlocksPerGroup > 8 * Volume->BlockSize) {
-        return EXT2Refuse(Disk, "bad blocks per group", Volume->BlocksPerGroup);
-    }
-    if (Volume->Revision == EXT2_GOOD_OLD_REVISION) {
-        Volume->InodeSize = EXT2_GOOD_OLD_INODE_SIZE;
-        Volume->FirstInode = EXT2_GOOD_OLD_FIRST_INODE;
-        Volume->FeatureCompat = Volume->FeatureIncompat = Volume->FeatureRoCompat = 0;
-    } else {
-        Volume->InodeSize = Super->InodeSize;
-        Volume->FirstInode = Super->FirstInode;
-        Volume->FeatureCompat = Super->FeatureCompat;
-        Volume->FeatureIncompat = Super->FeatureIncompat;
-        Volume->FeatureRoCompat = Super->FeatureRoCompat;
-        if (Volume->InodeSize < EXT2_GOOD_OLD_INODE_SIZE || Volume->InodeSize > Volume->BlockSize ||
-            !IS_POWER_OF_TWO(Volume->InodeSize)) {
-            return EXT2Refuse(Disk, "bad inode size", Volume->InodeSize);
-        }
-    }
-    Volume->InodesPerBlock = Volume->BlockSize / Volume->InodeSize;
-    if (Volume->InodesPerGroup < Volume->InodesPerBlock || Volume->InodesPerGroup > 8 * Volume->BlockSize ||
-        Volume->InodesPerGroup % Volume->InodesPerBlock != 0) {
-        return EXT2Refuse(Disk, "bad inodes per group", Volume->InodesPerGroup);
-    }
-    U64 Groups = ((U64)Volume->BlocksCount - Volume->FirstDataBlock + Volume->BlocksPerGroup - 1) /
-                 Volume->BlocksPerGroup;
-    if (Groups == 0 || Groups > EXT2_MAX_GROUPS) return EXT2Refuse(Disk, "bad group count", Groups);
-    Volume->GroupCount = (U32)Groups;
-    if ((U64)Volume->GroupCount * Volume->InodesPerGroup != Volume->InodesCount) {
-        return EXT2Refuse(Disk, "inode count does not match the groups", Volume->InodesCount);
-    }
-    if (Volume->FirstInode < EXT2_GOOD_OLD_FIRST_INODE || Volume->FirstInode >= Volume->InodesCount) {
-        return EXT2Refuse(Disk, "bad first inode", Volume->FirstInode);
-    }
-    Volume->InodeTableBlocks = Volume->InodesPerGroup / Volume->InodesPerBlock;
-    Volume->DescriptorBlocks =
-        (U32)(((U64)Volume->GroupCount * sizeof(EXT2_GROUP_DESCRIPTOR) + Volume->BlockSize - 1) >> Volume->BlockShift);
-    Volume->ReservedGdtBlocks =
-        (Volume->FeatureCompat & EXT2_COMPAT_RESIZE_INODE) ? Super->ReservedGdtBlocks : 0;
-    if (Volume->ReservedGdtBlocks > Volume->PointersPerBlock) {
-        return EXT2Refuse(Disk, "too many reserved descriptor blocks", Volume->ReservedGdtBlocks);
-    }
-    if (1ULL + Volume->DescriptorBlocks + Volume->ReservedGdtBlocks + 2 + Volume->InodeTableBlocks >
-        Volume->BlocksPerGroup) {
-        return EXT2Refuse(Disk, "group metadata larger than a group", Volume->InodeTableBlocks);
-    }
-
-    char Names[160];
-    U32 Unknown = Volume->FeatureIncompat & ~EXT2_INCOMPAT_SUPPORTED;
-    if (Unknown) {
-        EXT2FeatureNames(EXT2IncompatNames, ARRAY_COUNT(EXT2IncompatNames), Unknown, Names, sizeof(Names));
-        WARNING("[EXT2Mount] %s: not mounted: unsupported incompatible feature(s): %s", Disk->Name, Names);
-        return VFS_ERROR_NOT_SUPPORTED;
-    }
-    Unknown = Volume->FeatureRoCompat & ~EXT2_RO_COMPAT_SUPPORTED;
-    if (Unknown) {
-        EXT2FeatureNames(EXT2RoCompatNames, ARRAY_COUNT(EXT2RoCompatNames), Unknown, Names, sizeof(Names));
-        WARNING("[EXT2Mount] %s: unsupported read-only-compatible feature(s): %s: mounting read-only", Disk->Name,
-                Names);
-        Volume->MountedReadOnly = TRUE;
-    }
-    Volume->HasFileType = (Volume->FeatureIncompat & EXT2_INCOMPAT_FILETYPE) != 0;
-    return VFS_OK;
-}
-
-static VFS_STATUS EXT2CheckDescriptors(EXT2_VOLUME* Volume) {
-    for (U32 Group = 0; Group < Volume->GroupCount; Group++) {
-        const EXT2_GROUP_DESCRIPTOR* Descriptor = &Volume->Groups[Group];
-        U32 First = EXT2GroupFirstBlock(Volume, Group);
-        U32 Count = MIN(Volume->BlocksPerGroup, Volume->BlocksCount - First);
-        U32 MetaEnd = First + EXT2GroupSuperBlocks(Volume, Group);  // first block after the superblock copy
-        U32 End = First + Count;
-        LPCSTR Problem = NULL;
-        if (Descriptor->BlockBitmap < MetaEnd || Descriptor->BlockBitmap >= End) Problem = "block bitmap outside";
-        else if (Descriptor->InodeBitmap < MetaEnd || Descriptor->InodeBitmap >= End) Problem = "inode bitmap outside";
-        else if (Descriptor->InodeTable < MetaEnd || Descriptor->InodeTable >= End ||
-                 Volume->InodeTableBlocks > End - Descriptor->InodeTable) {
-            Problem = "inode table outside";
-        } else if (Descriptor->BlockBitmap == Descriptor->InodeBitmap ||
-                   (Descriptor->BlockBitmap >= Descriptor->InodeTable &&
-                    Descriptor->BlockBitmap - Descriptor->InodeTable < Volume->InodeTableBlocks) ||
-                   (Descriptor->InodeBitmap >= Descriptor->InodeTable &&
-                    Descriptor->InodeBitmap - Descriptor->InodeTable < Volume->InodeTableBlocks)) {
-            Problem = "bitmaps overlap";
-        } else if (Descriptor->FreeBlocksCount > Count || Descriptor->FreeInodesCount > Volume->InodesPerGroup ||
-                   Descriptor->UsedDirectoriesCount > Volume->InodesPerGroup) {
-            Problem = "bad counts";
-        }
-        if (Problem) {
-            WARNING("[EXT2Mount] %s: not mounted: group %u descriptor: %s", Volume->Disk->Name, Group, Problem);
-            return VFS_ERROR_INVALID;
-        }
-    }
-    return VFS_OK;
-}
+// Mounting
 
 static void EXT2FreeVolume(EXT2_VOLUME* Volume) {
     if (Volume == NULL) return;
     BlockDeviceClose(&Volume->Blocks);
-    KernelHeapFree(Volume->Groups);
+    EXT2OverlayFree(Volume->Overlay);
+    KernelHeapFree(Volume->GroupData);
+    KernelHeapFree(Volume->GroupBad);
     KernelHeapFree(Volume->DescriptorBlockDirty);
     KernelHeapFree(Volume->Scratch);
+    KernelHeapFree(Volume->Inline);
     Volume->Magic = 0;
     KernelHeapFree(Volume);
 }
 
-/************************************************************************/
-// VFS entry points
+/** Reads the superblock (through the overlay, when there is one) and its geometry; checks its checksum. */
+static VFS_STATUS EXT2LoadSuperblock(EXT2_VOLUME* Volume) {
+    VFS_STATUS Status = EXT2ReadBytes(Volume, EXT2_SUPERBLOCK_OFFSET, EXT2_SUPERBLOCK_SIZE, &Volume->Super);
+    if (Status == VFS_OK) Status = EXT2LoadGeometry(Volume);
+    if (Status != VFS_OK || !EXT2MetadataChecksums(Volume)) return Status;
+    if (Volume->Super.ChecksumType != EXT4_CHECKSUM_TYPE_CRC32C) {
+        return EXT2Refuse(Volume, "unknown checksum type %u", Volume->Super.ChecksumType);
+    }
+    // Linux refuses such a volume too ("invalid superblock checksum"): nothing on it can be located safely.
+    if (!EXT2SuperblockChecksumValid(&Volume->Super)) return EXT2Refuse(Volume, "bad superblock checksum");
+    EXT2ChecksumSetup(Volume);
+    return VFS_OK;
+}
+
+/** The journal's part of mounting: refuse what cannot be recovered, replay what needs it, then read again. */
+static VFS_STATUS EXT2MountJournal(EXT2_VOLUME* Volume) {
+    if (!EXT2HasCompat(Volume, EXT2_COMPAT_HAS_JOURNAL) || !EXT2HasIncompat(Volume, EXT2_INCOMPAT_RECOVER)) {
+        return VFS_OK;
+    }
+    if (Volume->Super.JournalInode == 0) {
+        return EXT2Refuse(Volume, "the external journal (device %x) needs recovery", Volume->Super.JournalDevice);
+    }
+    VFS_STATUS Status = EXT2JournalReplay(Volume);
+    if (Status != VFS_OK) return Status;
+    // The superblock and descriptors as the last committed transaction left them; the overlay is the recovery.
+    U32 Incompat = Volume->FeatureIncompat, RoCompat = Volume->FeatureRoCompat;
+    Status = EXT2LoadSuperblock(Volume);
+    if (Status != VFS_OK) return Status;
+    // The journaled copy was taken while Linux had the volume mounted: it still says needs_recovery.
+    Volume->FeatureIncompat &= ~EXT2_INCOMPAT_RECOVER;
+    Volume->Super.FeatureIncompat &= ~EXT2_INCOMPAT_RECOVER;
+    if ((Volume->FeatureIncompat | EXT2_INCOMPAT_RECOVER) != Incompat || Volume->FeatureRoCompat != RoCompat) {
+        Status = EXT2CheckFeatures(Volume);  // features changed in the last transactions (tune2fs while mounted)
+        if (Status != VFS_OK) return Status;
+    }
+    return EXT2LoadDescriptors(Volume);
+}
 
 static VFS_STATUS EXT2Probe(DISK* Disk) {
     if (Disk == NULL || Disk->SectorSize == 0) return VFS_ERROR_INVALID;
@@ -360,8 +202,59 @@ static VFS_STATUS EXT2Probe(DISK* Disk) {
     return Result;
 }
 
+/** The length of the internal journal in blocks (for statfs), from inode 8; 0 when there is none or it is unreadable. */
+static U64 EXT2JournalLength(EXT2_VOLUME* Volume) {
+    if (!EXT2HasCompat(Volume, EXT2_COMPAT_HAS_JOURNAL) || Volume->Super.JournalInode != EXT2_JOURNAL_INODE) return 0;
+    EXT2_INODE Journal;
+    if (EXT2ReadInode(Volume, EXT2_JOURNAL_INODE, &Journal) != VFS_OK) return 0;
+    return EXT2GetSize(Volume, &Journal) >> Volume->BlockShift;
+}
+
+static VFS_STATUS EXT2MountVolume(EXT2_VOLUME* Volume) {
+    VFS_STATUS Status = EXT2LoadSuperblock(Volume);
+    if (Status == VFS_OK) Status = EXT2CheckFeatures(Volume);
+    if (Status != VFS_OK) return Status;
+    Volume->Scratch = (U8*)KernelHeapAlloc(Volume->BlockSize);
+    if (EXT2HasIncompat(Volume, EXT2_INCOMPAT_INLINE_DATA)) {
+        Volume->Inline = (U8*)KernelHeapAlloc(Volume->InodeSize + EXT4_INLINE_BLOCK_BYTES);
+        if (Volume->Inline == NULL) return VFS_ERROR_NO_MEMORY;
+    }
+    if (Volume->Scratch == NULL) return VFS_ERROR_NO_MEMORY;
+    Status = VFSDiskStatus(BlockDeviceOpen(&Volume->Blocks, Volume->Disk, Volume->BlockSize), FALSE);
+    if (Status == VFS_OK) Status = EXT2LoadDescriptors(Volume);
+    if (Status == VFS_OK) Status = EXT2MountJournal(Volume);
+    if (Status != VFS_OK) return Status;
+
+    Volume->ReadOnly = Volume->MountedReadOnly;
+    Volume->Magic = EXT2_VOLUME_MAGIC;
+    EXT2_INODE Root;
+    Status = EXT2ReadInode(Volume, EXT2_ROOT_INODE, &Root);
+    if (Status == VFS_OK && (!VFS_IS_DIRECTORY(Root.Mode) || Root.LinksCount == 0)) {
+        Status = EXT2Refuse(Volume, "the root inode is not a folder");
+    }
+    if (Status != VFS_OK) return Status;
+    Volume->JournalBlocks = EXT2JournalLength(Volume);
+
+    if ((Volume->Super.State & EXT2_STATE_VALID) == 0 || (Volume->Super.State & EXT2_STATE_ERRORS)) {
+        // A journaled volume is "not clean" while mounted by Linux; the journal (replayed or clean) covers it.
+        if (Volume->Overlay == NULL || (Volume->Super.State & EXT2_STATE_ERRORS)) {
+            WARNING("[EXT2Mount] %s: the file system was not cleanly unmounted or has errors: run e2fsck",
+                    Volume->Disk->Name);
+        }
+    }
+    if (EXT2CanWrite(Volume)) {
+        Volume->Super.MountCount++;
+        Volume->Super.MountTime = EXT2Now();
+        Status = EXT2WriteSuperblock(Volume);
+        if (Status != VFS_OK) return Status;
+    }
+    DEBUG("[EXT2Mount] %s: %s revision %u, %u-byte blocks, %u groups, %llu blocks%s%s", Volume->Disk->Name,
+          EXT2KindName(Volume->Kind), Volume->Revision, Volume->BlockSize, Volume->GroupCount, Volume->BlocksCount,
+          Volume->ReadOnly ? ", read-only" : "", Volume->Overlay ? ", journal replayed" : "");
+    return VFS_OK;
+}
+
 static VFS_STATUS EXT2Mount(DISK* Disk, U32 Options, LPVOID* Result, U64* RootInode) {
-    BOOL ReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
     *Result = NULL;
     if (Disk == NULL || Disk->SectorSize < 512 || !IS_POWER_OF_TWO(Disk->SectorSize)) return VFS_ERROR_INVALID;
     EXT2_VOLUME* Volume = (EXT2_VOLUME*)KernelHeapAllocZero(sizeof(EXT2_VOLUME));
@@ -374,55 +267,15 @@ static VFS_STATUS EXT2Mount(DISK* Disk, U32 Options, LPVOID* Result, U64* RootIn
     BOOL DiskTrims = DiskGetInfo(Disk, &Info) == KSTATUS_SUCCESS && Info.SupportsTrim;
     // Freed blocks are passed on to the disk (TRIM) unless the mount says nodiscard.
     Volume->Discard = DiskTrims && !(Options & VFS_MOUNT_NO_DISCARD);
-    Volume->MountedReadOnly = ReadOnly;
-
-    VFS_STATUS Status = EXT2ReadBytes(Volume, EXT2_SUPERBLOCK_OFFSET, EXT2_SUPERBLOCK_SIZE, &Volume->Super);
-    if (Status != VFS_OK) goto Fail;
-    Status = EXT2CheckSuperblock(Volume);
-    if (Status != VFS_OK) goto Fail;
-
-    Status = VFS_ERROR_NO_MEMORY;
-    Volume->Groups = (EXT2_GROUP_DESCRIPTOR*)KernelHeapAlloc((SIZE)Volume->DescriptorBlocks << Volume->BlockShift);
-    Volume->DescriptorBlockDirty = (U8*)KernelHeapAllocZero(Volume->DescriptorBlocks);
-    Volume->Scratch = (U8*)KernelHeapAlloc(Volume->BlockSize);
-    if (Volume->Groups == NULL || Volume->DescriptorBlockDirty == NULL || Volume->Scratch == NULL) goto Fail;
-    Status = VFSDiskStatus(BlockDeviceOpen(&Volume->Blocks, Disk, Volume->BlockSize), FALSE);
-    if (Status != VFS_OK) goto Fail;
-    Status = EXT2ReadBytes(Volume, (U64)(Volume->FirstDataBlock + 1) << Volume->BlockShift,
-                           Volume->DescriptorBlocks << Volume->BlockShift, Volume->Groups);
-    if (Status != VFS_OK) goto Fail;
-    Status = EXT2CheckDescriptors(Volume);
-    if (Status != VFS_OK) goto Fail;
-
-    Volume->ReadOnly = Volume->MountedReadOnly;
-    Volume->Magic = EXT2_VOLUME_MAGIC;
-    EXT2_INODE Root;
-    Status = EXT2ReadInode(Volume, EXT2_ROOT_INODE, &Root);
-    if (Status == VFS_OK && (!VFS_IS_DIRECTORY(Root.Mode) || Root.LinksCount == 0)) {
-        WARNING("[EXT2Mount] %s: not mounted: the root inode is not a folder", Disk->Name);
-        Status = VFS_ERROR_INVALID;
+    Volume->MountedReadOnly = (Options & VFS_MOUNT_READ_ONLY) != 0;
+    VFS_STATUS Status = EXT2MountVolume(Volume);
+    if (Status != VFS_OK) {
+        EXT2FreeVolume(Volume);
+        return Status;
     }
-    if (Status != VFS_OK) goto Fail;
-
-    if ((Volume->Super.State & EXT2_STATE_VALID) == 0 || (Volume->Super.State & EXT2_STATE_ERRORS)) {
-        WARNING("[EXT2Mount] %s: the file system was not cleanly unmounted or has errors: run e2fsck", Disk->Name);
-    }
-    if (EXT2CanWrite(Volume)) {
-        Volume->Super.MountCount++;
-        Volume->Super.MountTime = EXT2Now();
-        Status = EXT2WriteSuperblock(Volume);
-        if (Status != VFS_OK) goto Fail;
-    }
-    DEBUG("[EXT2Mount] %s: revision %u, %u-byte blocks, %u groups, %u of %u blocks free%s", Disk->Name,
-         Volume->Revision, Volume->BlockSize, Volume->GroupCount, Volume->Super.FreeBlocksCount, Volume->BlocksCount,
-         Volume->ReadOnly ? ", read-only" : "");
     *Result = Volume;
     *RootInode = EXT2_ROOT_INODE;
     return VFS_OK;
-
-Fail:
-    EXT2FreeVolume(Volume);
-    return Status;
 }
 
 static VFS_STATUS EXT2Sync(LPVOID Handle) {
@@ -441,28 +294,51 @@ static VFS_STATUS EXT2Unmount(LPVOID Handle) {
     return Status;
 }
 
+/************************************************************************/
+// statfs
+
+/**
+ * Blocks that are not for files. ext2, like Linux's ext2_statfs: the groups'
+ * superblock copies, descriptors, bitmaps and inode tables (reserved
+ * descriptor blocks count as used). ext3/ext4, like Linux's ext4_statfs:
+ * s_overhead_clusters when mke2fs recorded it, else the same count with
+ * every descriptor block, reserved ones included, and the journal.
+ */
+static U64 EXT2OverheadBlocks(EXT2_VOLUME* Volume) {
+    if (Volume->Kind == EXT2_KIND_EXT2) return EXT2MetadataBlocks(Volume);
+    U32 ClusterShift = 0;
+    if (EXT2HasRoCompat(Volume, EXT2_RO_COMPAT_BIGALLOC)) ClusterShift = Volume->Super.LogClusterSize - Volume->Super.LogBlockSize;
+    if (Volume->Super.OverheadClusters != 0) return (U64)Volume->Super.OverheadClusters << ClusterShift;
+    U64 Blocks = Volume->FirstDataBlock + Volume->JournalBlocks;
+    for (U32 Group = 0; Group < Volume->GroupCount; Group++) {
+        Blocks += EXT2GroupSuperBlocks(Volume, Group) + 2 + Volume->InodeTableBlocks;
+    }
+    return Blocks;
+}
+
 static VFS_STATUS EXT2StatFs(LPVOID Handle, VFS_STATFS* Info) {
     EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
     VFS_STATUS Status = EXT2Begin(Volume, FALSE);
     if (Status != VFS_OK) return Status;
-    // Like Linux's ext2_statfs: the total leaves out the groups' own metadata (superblock copy and
-    // descriptors, bitmaps, inode table); reserved descriptor blocks (resize_inode) count as used.
-    U64 Overhead = Volume->FirstDataBlock;
-    for (U32 Group = 0; Group < Volume->GroupCount; Group++) {
-        if (EXT2GroupHasSuperblock(Volume, Group)) Overhead += 1 + Volume->DescriptorBlocks;
-        Overhead += 2 + Volume->InodeTableBlocks;
-    }
     const EXT2_SUPERBLOCK* Super = &Volume->Super;
+    BOOL Is64Bit = EXT2HasIncompat(Volume, EXT2_INCOMPAT_64BIT);
+    U64 Free = Super->FreeBlocksCount | (Is64Bit ? (U64)Super->FreeBlocksCountHigh << 32 : 0);
+    U64 Reserved = Super->ReservedBlocksCount | (Is64Bit ? (U64)Super->ReservedBlocksCountHigh << 32 : 0);
+    U64 Overhead = EXT2OverheadBlocks(Volume);
     MemorySet(Info, 0, sizeof(*Info));
     Info->BlockSize = Volume->BlockSize;
     Info->TotalBlocks = Volume->BlocksCount > Overhead ? Volume->BlocksCount - Overhead : 0;
-    Info->FreeBlocks = MIN((U64)Super->FreeBlocksCount, Info->TotalBlocks);
-    Info->AvailableBlocks =
-        Info->FreeBlocks > Super->ReservedBlocksCount ? Info->FreeBlocks - Super->ReservedBlocksCount : 0;
+    Info->FreeBlocks = MIN(Free, Info->TotalBlocks);
+    Info->AvailableBlocks = Info->FreeBlocks > Reserved ? Info->FreeBlocks - Reserved : 0;
     Info->TotalInodes = Volume->InodesCount;
     Info->FreeInodes = MIN(Super->FreeInodesCount, Volume->InodesCount);
     Info->ReadOnly = !EXT2CanWrite(Volume);
-    StringCopy(Info->Type, "ext2", sizeof(Info->Type));
+    StringCopy(Info->Type, EXT2KindName(Volume->Kind), sizeof(Info->Type));
+    if (Volume->ReadOnlyReason[0]) {
+        StringCopy(Info->ReadOnlyReason, Volume->ReadOnlyReason, sizeof(Info->ReadOnlyReason));
+    } else if (Volume->ErrorSeen && Volume->ReadOnly) {
+        StringCopy(Info->ReadOnlyReason, "errors found, run e2fsck", sizeof(Info->ReadOnlyReason));
+    }
     return EXT2End(Volume, VFS_OK);
 }
 
@@ -477,6 +353,12 @@ void EXT2GetVolumeState(LPVOID Handle, EXT2_VOLUME_STATE* State) {
     State->FeatureCompat = Volume->FeatureCompat;
     State->FeatureIncompat = Volume->FeatureIncompat;
     State->FeatureRoCompat = Volume->FeatureRoCompat;
+    StringCopy(State->Kind, EXT2KindName(Volume->Kind), sizeof(State->Kind));
+    StringCopy(State->ReadOnlyReason, Volume->ReadOnlyReason, sizeof(State->ReadOnlyReason));
+    State->JournalReplayed = Volume->Overlay != NULL;
+    State->OverlayBlocks = Volume->Overlay ? EXT2OverlayCount(Volume->Overlay) : 0;
+    State->TransferBlocks = Volume->TransferBlocks;
+    State->Counters = Volume->Counters;
 }
 
 const VFS_FILE_SYSTEM EXT2FileSystem = {
