@@ -179,7 +179,7 @@ static VFS_STATUS EXT2WriteFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, con
     if (Offset >= Limit || Length > Limit - Offset) return VFS_ERROR_FILE_TOO_BIG;
 
     U32 BlockSize = Volume->BlockSize;
-    U64 OldSize = EXT2GetSize(&Inode);
+    U64 OldSize = EXT2GetSize(Volume, &Inode);
     if (Offset > OldSize) {
         // The gap between the old end and the write must read as zeros, whatever the old last block holds.
         Status = EXT2ZeroBlockTail(Volume, &Inode, OldSize);
