@@ -200,6 +200,10 @@ static void test_abort_not_aborted_but_completed_costs_no_reset(void** State) {
     assert_int_equal(Info->AbortsSucceeded, 0);
     assert_int_equal(Info->Resets, 0);
     assert_int_equal(Info->Resubmits, 0);
+    // The recovery thread logs this after the reap that woke the reader: give it a moment (platform time).
+    for (U32 Wait = 0; Wait < 1000 && !HostLogContains("completed while its Abort was under way"); Wait++) {
+        PlatformSleepMs(1);
+    }
     assert_true(HostLogContains("completed while its Abort was under way"));
     NVME_MODEL_STATS Stats;
     NVMeModelGetStats(T.Model, &Stats);
