@@ -6,9 +6,10 @@
  *      (base MHz), when the CPU reports them; a single PIT run checks the
  *      answer, and a CPUID value more than 2% off the PIT is not trusted;
  *   2. otherwise the PIT: channel 2 counts a 10 ms gate (mode 0, polled on
- *      port 61h bit 5, so no interrupt is involved) while the TSC runs; the
- *      smallest of three runs is kept, since every delay in noticing the
- *      end only makes a run longer;
+ *      port 61h bit 5, so no interrupt is involved) while the TSC runs; a
+ *      run whose start was not seen at once is dropped (a pause there makes
+ *      it short), and the smallest of five runs is kept, since every delay
+ *      in noticing the end only makes a run longer;
  *   3. if nothing works, 1 GHz with a warning, so time still moves.
  * Under QEMU TCG the TSC follows the host TSC and the PIT the host clock, so
  * the PIT calibration gives a consistent clock.
@@ -104,7 +105,8 @@ U64 ClockBestMeasurement(const U64* Deltas, U32 Count) {
 #define PIT_COMMAND_CHANNEL2_MODE0 0xB0  // channel 2, low then high byte, mode 0, binary
 
 #define CLOCK_PIT_GATE_TICKS 11932ULL  // 10 ms at 1.193182 MHz
-#define CLOCK_PIT_RUNS 3
+#define CLOCK_PIT_RUNS 5
+#define CLOCK_PIT_START_SLACK 200  // the start must be seen within 0.5% of the gate
 // Bounds on one run: port reads (about 1 us each on hardware, less under emulation) and TSC ticks
 // (10 ms at the highest frequency we accept, twice over).
 #define CLOCK_PIT_POLL_LIMIT 5000000ULL
@@ -123,19 +125,24 @@ static U64 ClockPitRun(void) {
     OutPortByte(PIT_CONTROL_PORT, (U8)((Control & ~PIT_CONTROL_SPEAKER) | PIT_CONTROL_GATE2));
     OutPortByte(PIT_COMMAND, PIT_COMMAND_CHANNEL2_MODE0);
     OutPortByte(PIT_CHANNEL2_DATA, (U8)(CLOCK_PIT_GATE_TICKS & 0xFF));
+    U64 Before = ReadTSC();
     OutPortByte(PIT_CHANNEL2_DATA, (U8)(CLOCK_PIT_GATE_TICKS >> 8));  // counting starts here
     U64 Start = ReadTSC();
     U64 End = Start;
     BOOL Done = FALSE;
     for (U64 Poll = 0; Poll < CLOCK_PIT_POLL_LIMIT; Poll++) {
-        End = ReadTSC();
-        if (InPortByte(PIT_CONTROL_PORT) & PIT_CONTROL_OUT2) {
+        BOOL Ended = (InPortByte(PIT_CONTROL_PORT) & PIT_CONTROL_OUT2) != 0;
+        End = ReadTSC();  // after the read that saw the end: a pause in between only makes the run longer
+        if (Ended) {
             Done = TRUE;
             break;
         }
         if (End - Start > CLOCK_PIT_TSC_LIMIT) break;
     }
     OutPortByte(PIT_CONTROL_PORT, (U8)(Control & 0x0F & ~PIT_CONTROL_SPEAKER));
+    // A pause around the start (a virtual CPU descheduled by a loaded host) lets the gate run before Start is
+    // read and makes the run short, which the smallest-run rule would keep: such a run is not used.
+    if (Done && (Start - Before) * CLOCK_PIT_START_SLACK > End - Start) Done = FALSE;
     return Done ? End - Start : 0;
 }
 
