@@ -19,4 +19,7 @@ void ShellRegisterFileCommands(void);
 void ShellRegisterDataViewCommands(void);
 void ShellRegisterReportCommand(void);
 
+/** The table of processors `cpu` prints after the processor's identity (ShellThreads.c). */
+void ShellPrintProcessors(void);
+
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

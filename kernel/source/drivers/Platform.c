@@ -247,7 +247,7 @@ static BOOL SetupMsix(PCI_DEVICE* Device, U32 Wanted, PLATFORM_INTERRUPTS* Inter
     PCIMSIXControl(Device, &Interrupts->Msix, TRUE, TRUE);
     for (U32 I = 0; I < Interrupts->Msix.TableSize; I++) PCIMSIXMaskEntry(&Interrupts->Msix, I, TRUE);
     for (U32 I = 0; I < Interrupts->Count; I++) {
-        PCIMSIXSetEntry(&Interrupts->Msix, I, LAPICGetId(), Interrupts->Vectors[I], TRUE);
+        PCIMSIXSetEntry(&Interrupts->Msix, I, InterruptDefaultApicId(), Interrupts->Vectors[I], TRUE);
     }
     PCIMSIXControl(Device, &Interrupts->Msix, TRUE, FALSE);
     Interrupts->Mode = PCI_INTERRUPT_MSIX;
@@ -258,7 +258,7 @@ static BOOL SetupMsi(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTERR
     if (!PCIMSIRead(Device, &Interrupts->Msi)) return FALSE;
     if (!AllocateVectors(Interrupts, 1)) return FALSE;
     if (!BindContexts(Interrupts, Private) ||
-        !PCIMSIEnable(Device, &Interrupts->Msi, LAPICGetId(), Interrupts->Vectors[0], 0)) {
+        !PCIMSIEnable(Device, &Interrupts->Msi, InterruptDefaultApicId(), Interrupts->Vectors[0], 0)) {
         UnbindAll(Private);
         FreeVectors(Interrupts);
         return FALSE;
@@ -274,7 +274,7 @@ static BOOL SetupIntx(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTER
     U32 Gsi = IOAPICIsaToGsi(Device->InterruptLine, &Level, &ActiveLow);
     if (!AllocateVectors(Interrupts, 1)) return FALSE;
     if (!BindContexts(Interrupts, Private) ||
-        !IOAPICRoute(Gsi, Interrupts->Vectors[0], LAPICGetId(), TRUE, ActiveLow)) {
+        !IOAPICRoute(Gsi, Interrupts->Vectors[0], InterruptDefaultApicId(), TRUE, ActiveLow)) {
         UnbindAll(Private);
         FreeVectors(Interrupts);
         return FALSE;
@@ -446,7 +446,7 @@ void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, 
             } else if (Private && Private->Routing) {
                 PCIMSIEnableMessage(Device, &Interrupts->Msi, Private->Messages[0].Address, Private->Messages[0].Data, 0);
             } else {
-                PCIMSIEnable(Device, &Interrupts->Msi, LAPICGetId(), Interrupts->Vectors[0], 0);
+                PCIMSIEnable(Device, &Interrupts->Msi, InterruptDefaultApicId(), Interrupts->Vectors[0], 0);
             }
             break;
         case PCI_INTERRUPT_INTX:
