@@ -20,7 +20,7 @@
  * each CPU to start gets, one after another, INIT, a delay, up to two
  * STARTUP IPIs and a bounded wait for its first sign of life and then for
  * "online"; a CPU that does not come up is logged, parked with another INIT
- * and skipped. See documentation/Interrupts.md, "Several CPUs".
+ * and skipped. See documentation/SMP.md.
  */
 
 #ifndef CORE_SMP_H_INCLUDED
