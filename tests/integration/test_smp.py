@@ -128,26 +128,29 @@ def test_single_threaded_tcg_bring_up(make_vm):
     check_selftest(vm, 4)
 
 
-def test_storage_with_four_cpus(make_vm, cairn_disk):
+def test_storage_with_four_cpus(make_vm, cairn_disk, tmp_path):
     if cairn_disk is None:
         pytest.fail("build/nvme-disk.img is missing: run make disk")
-    vm = boot(make_vm, 4)
+    # A second controller holds 8 MiB of random bytes: a dd source nothing writes to (the first disk's
+    # partition is written by the copy, so its raw bytes would change under dd).
+    source = tmp_path / "random.img"
+    data = os.urandom(8 << 20)
+    source.write_bytes(data)
+    vm = boot(make_vm, 4, nvme_disks=[cairn_disk, str(source)])
     assert smp_line(vm)[:2] == (4, 4)
     output = vm.command("nvme bench nvme0n1 randread bs=4k qd=32 seconds=3", timeout=90)
     summary = re.search(r"^nvme0n1: randread, bs=4096, qd=32: (\d+) I/Os in \S+ s, (\d+) errors$", output, re.M)
     assert summary and int(summary.group(1)) > 0 and int(summary.group(2)) == 0, output
     # A file as the host wrote it, through EXT2 and the cache (completions arrive on CPU 0, the shell may run
     # anywhere: the wake-up crosses CPUs).
-    with open(os.path.join(REPOSITORY, "tools", "disk-content", "docs", "notes.txt"), "rb") as source:
-        digest = hashlib.sha256(source.read()).hexdigest()
+    with open(os.path.join(REPOSITORY, "tools", "disk-content", "docs", "notes.txt"), "rb") as notes:
+        digest = hashlib.sha256(notes.read()).hexdigest()
     for _ in range(3):
         assert vm.command("sha256sum %s/docs/notes.txt" % MOUNT) == "%s  %s/docs/notes.txt\n" % (digest, MOUNT)
-    # 4 MiB from the raw disk into a new file (the image is a snapshot), then read back: the digest is the
-    # host's for the same bytes of the image.
-    output = vm.command("dd if=nvme0n1 of=%s/smp.bin bs=64k count=64" % MOUNT, timeout=180)
+    # 4 MiB from the random disk into a new file on the first (a snapshot), read back twice.
+    output = vm.command("dd if=nvme1n1 of=%s/smp.bin bs=64k count=64" % MOUNT, timeout=180)
     assert "64+0 records in\n64+0 records out\n4194304 bytes" in output, output
-    with open(cairn_disk, "rb") as image:
-        digest = hashlib.sha256(image.read(64 * 65536)).hexdigest()
+    digest = hashlib.sha256(data[:64 * 65536]).hexdigest()
     for _ in range(2):
         assert vm.command("sha256sum %s/smp.bin" % MOUNT, timeout=120) == "%s  %s/smp.bin\n" % (digest, MOUNT)
     # Power off stops the other CPUs first and switches the machine off.
@@ -174,7 +177,8 @@ def test_exception_halts_every_cpu(make_vm):
 
 def test_reboot_with_two_cpus(make_vm):
     vm = make_vm(cpus=2, memory_mib=256, no_reboot=False)
-    vm.wait_boot(BOOT_TIMEOUT)
+    vm.wait_boot(BOOT_TIMEOUT * 2)
+    assert smp_line(vm)[:2] == (2, 2)
     vm.send("reboot\r")
     vm.wait_for(r"Rebooting\.", 15)
     # Firmware restarts every CPU; Cairn comes back and starts the second one again.

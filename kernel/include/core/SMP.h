@@ -33,7 +33,8 @@
 typedef enum {
     CPU_STATE_ABSENT = 0,  // an unused slot
     CPU_STATE_OFFLINE,     // in the MADT, not started (hot-pluggable, disabled, x2APIC only)
-    CPU_STATE_STARTING,    // INIT-SIPI-SIPI sent, not online yet
+    CPU_STATE_STARTING,    // INIT-SIPI-SIPI sent, not in the kernel yet
+    CPU_STATE_ENTERED,     // its C entry claimed the slot (from STARTING, atomically): it runs kernel code
     CPU_STATE_ONLINE,      // runs threads, takes IPIs and TLB shootdowns
     CPU_STATE_FAILED,      // did not come up in time: parked with INIT
     CPU_STATE_HALTED,      // stopped for good (panic, power off)

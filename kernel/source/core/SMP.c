@@ -50,8 +50,12 @@
 #include "utils/Format.h"
 #include "utils/String.h"
 
-#define SMP_ALIVE_TIMEOUT_MS 100    // from the last STARTUP to "alive" (real mode, first instructions)
-#define SMP_ONLINE_TIMEOUT_MS 2000  // from "alive" to "online" (a loaded host may deschedule the vCPU)
+// Generous bounds: under TCG on a loaded host a vCPU thread may wait long for a host core, and the TSC
+// calibrated there may run fast (a boot measured 186 MHz for a ~1 GHz TSC). Only CPUs the MADT marks
+// enabled are waited for, so the bounds cost time only when a present CPU fails.
+#define SMP_ALIVE_TIMEOUT_MS 2000   // from the last STARTUP to "alive" (real mode, first instructions)
+#define SMP_ENTRY_TIMEOUT_MS 2000   // from "alive" to the C entry claiming its slot
+#define SMP_ONLINE_TIMEOUT_MS 10000 // from the claim to "online"
 #define SMP_HALT_WAIT_MS 20         // per round of SMPHaltOthers (IPI, then NMI)
 #define SMP_NO_CPU MAX_U32
 
@@ -88,7 +92,8 @@ LPCSTR SMPStateName(CPU_STATE State) {
     switch (State) {
         case CPU_STATE_ABSENT: return "absent";
         case CPU_STATE_OFFLINE: return "offline";
-        case CPU_STATE_STARTING: return "starting";
+        case CPU_STATE_STARTING:
+        case CPU_STATE_ENTERED: return "starting";
         case CPU_STATE_ONLINE: return "online";
         case CPU_STATE_FAILED: return "failed";
         case CPU_STATE_HALTED: return "halted";
@@ -179,6 +184,16 @@ void SMPHaltOthers(void) {
 
 /** Where the trampoline lands, on the CPU's idle-thread stack, on the kernel tables, interrupts off. */
 static NORETURN void SMPApplicationEntry(PER_CPU* Cpu) {
+    // Claim the slot before touching anything shared. If the boot CPU gave up on this CPU first, it
+    // parks it with INIT; until then this CPU must hold no lock (an INIT would leave it held forever).
+    U32 Expected = CPU_STATE_STARTING;
+    if (!__atomic_compare_exchange_n(&Cpu->State, &Expected, CPU_STATE_ENTERED, FALSE, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        for (;;) {
+            DisableInterrupts();
+            Halt();
+        }
+    }
     GDTLoadCPU(Cpu->Index);  // leaves the trampoline's GDT, which lives in the page about to go away
     InterruptsLoadCPU();
     SMPLoadPerCPU(Cpu);
@@ -214,14 +229,18 @@ static BOOL SMPModernCPU(void) {
     return FALSE;
 }
 
-/** Waits until *Value equals Wanted or TimeoutMs passes; TRUE if it did. */
-static BOOL SMPWaitFor(const volatile U32* Value, U32 Wanted, U64 TimeoutUs) {
+/** Waits until (*Value == Wanted) == Equal or TimeoutUs passes; TRUE if it did. */
+static BOOL SMPWaitUntil(const volatile U32* Value, U32 Wanted, BOOL Equal, U64 TimeoutUs) {
     U64 Deadline = GetSystemTimeNs() + TimeoutUs * 1000ULL;
-    while (__atomic_load_n(Value, __ATOMIC_ACQUIRE) != Wanted) {
+    while ((__atomic_load_n(Value, __ATOMIC_ACQUIRE) == Wanted) != Equal) {
         if (GetSystemTimeNs() > Deadline) return FALSE;
         CPUPause();
     }
     return TRUE;
+}
+
+static BOOL SMPWaitFor(const volatile U32* Value, U32 Wanted, U64 TimeoutUs) {
+    return SMPWaitUntil(Value, Wanted, TRUE, TimeoutUs);
 }
 
 static SMP_TRAMPOLINE_PARAMETERS* SMPParameters(void) {
@@ -300,16 +319,23 @@ static BOOL SMPStartCPU(U32 Index, BOOL Modern) {
     }
     U32 Error = LAPICReadError();
     BOOL Alive = Sent && SMPWaitFor(&Parameters->Alive, 1, SMP_ALIVE_TIMEOUT_MS * 1000ULL);
-    BOOL Online = Alive && SMPWaitFor(&Cpu->State, CPU_STATE_ONLINE, SMP_ONLINE_TIMEOUT_MS * 1000ULL);
-    if (Online) return TRUE;
-
-    ERROR("[SMPStart] CPU %u (APIC %u) %s after %u STARTUP IPI(s) (APIC error status %x): skipped", Index,
-          Cpu->ApicId, !Sent ? "could not be signalled" : (Alive ? "stopped before coming online" : "gave no sign of life"),
-          Startups, Error);
-    // Back to wait-for-SIPI, so it cannot wake later and run the next CPU's parameters.
-    LAPICSendInit(Cpu->ApicId);
-    Cpu->State = CPU_STATE_FAILED;
-    Idle->State = THREAD_DEAD;  // listed by `threads` as what it is; its stack stays reserved
+    SMPWaitUntil(&Cpu->State, CPU_STATE_STARTING, FALSE, Alive ? SMP_ENTRY_TIMEOUT_MS * 1000ULL : 0);
+    U32 Expected = CPU_STATE_STARTING;
+    if (__atomic_compare_exchange_n(&Cpu->State, &Expected, CPU_STATE_FAILED, FALSE, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        // It never reached the kernel, and now never will: its entry sees FAILED and halts. The INIT
+        // sends it back to wait-for-SIPI, but is not enough alone: QEMU keeps one pending INIT, so it can
+        // merge with the first and the CPU still runs the trampoline late (seen with zero timeouts).
+        ERROR("[SMPStart] CPU %u (APIC %u) %s after %u STARTUP IPI(s) (APIC error status %x): skipped", Index,
+              Cpu->ApicId, !Sent ? "could not be signalled" : (Alive ? "did not reach the kernel" : "gave no sign of life"),
+              Startups, Error);
+        LAPICSendInit(Cpu->ApicId);
+        Idle->State = THREAD_DEAD;  // listed by `threads` as what it is; its stack stays reserved
+        return FALSE;
+    }
+    // It runs kernel code: an INIT now could leave a lock held, so it is only waited for.
+    if (SMPWaitFor(&Cpu->State, CPU_STATE_ONLINE, SMP_ONLINE_TIMEOUT_MS * 1000ULL)) return TRUE;
+    ERROR("[SMPStart] CPU %u (APIC %u) entered the kernel but did not come online: left alone", Index, Cpu->ApicId);
     return FALSE;
 }
 
@@ -362,10 +388,13 @@ void SMPStart(void) {
     if (ToStart != 0 && SMPPrepareTrampoline()) {
         ThreadPinCurrent(0);  // one CPU sends every INIT/STARTUP, from one parameter block
         BOOL Modern = SMPModernCPU();
+        U32 Failed = 0;
         for (U32 Index = 1; Index < SMPGetCount(); Index++) {
-            if (SMPCpus[Index].State == CPU_STATE_STARTING) SMPStartCPU(Index, Modern);
+            if (SMPCpus[Index].State == CPU_STATE_STARTING) Failed += !SMPStartCPU(Index, Modern);
         }
-        PagingUnmap((LINEAR)SMPTrampolinePage);  // a shootdown: the new CPUs ran there
+        // A CPU given up on may still be inside the trampoline (its vCPU descheduled): it turns paging on
+        // there, so the page then stays identity-mapped (below 1 MiB, never handed out).
+        if (Failed == 0) PagingUnmap((LINEAR)SMPTrampolinePage);  // a shootdown: the new CPUs ran there
         ThreadPinCurrent(THREAD_ANY_CPU);
     } else {
         for (U32 Index = 1; Index < SMPGetCount(); Index++) {
