@@ -187,6 +187,8 @@ class CairnVM:
     media:      'cd' (-cdrom) or 'usb' (a copy of the ISO as a USB stick on xHCI, bootindex 0)
     machine:    'q35' or 'pc'
     memory_mib: guest RAM (-m)
+    cpus:       CPUs: a count or a full -smp value ("6,sockets=2,cores=3"); None takes $CAIRN_SMP when set (to
+                run the whole suite on several CPUs), else QEMU's default of one
     nvme_disks: list of disk image paths, or dicts {path, serial, snapshot (default True), options}; each
                 becomes an NVMe controller. snapshot=True keeps the image file unchanged.
     extra_args: more QEMU arguments
@@ -200,7 +202,7 @@ class CairnVM:
     """
 
     def __init__(self, image, work_dir, *, firmware="seabios", media="cd", machine="q35", memory_mib=256,
-                 nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True,
+                 cpus=None, nvme_disks=(), extra_args=(), accel=None, log_path=None, name="cairn", no_reboot=True,
                  skip_boot_menu=True, qemu="qemu-system-x86_64"):
         if firmware not in ("seabios", "ovmf"):
             raise ValueError("firmware must be seabios or ovmf")
@@ -216,6 +218,7 @@ class CairnVM:
         self.media = media
         self.machine = machine
         self.memory_mib = memory_mib
+        self.cpus = str(cpus) if cpus is not None else os.environ.get("CAIRN_SMP") or None
         self.nvme_disks = list(nvme_disks)
         self.extra_args = list(extra_args)
         self.accel = choose_accel(accel)
@@ -254,6 +257,8 @@ class CairnVM:
 
     def command_line(self):
         args = [self.qemu, "-machine", self.machine, "-m", str(self.memory_mib)]
+        if self.cpus:
+            args += ["-smp", self.cpus]
         if self.accel == "kvm":
             args += ["-accel", "kvm", "-cpu", "host"]
         else:
@@ -372,6 +377,13 @@ class CairnVM:
 
     def running(self):
         return self.process is not None and self.process.poll() is None
+
+    def wait_exit(self, timeout):
+        """Waits up to `timeout` seconds for QEMU to end by itself (a power off); returns TRUE if it did."""
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return not self.running()
 
     def stop(self, timeout=5.0):
         """Quits QEMU (QMP quit, then SIGTERM, then SIGKILL) and finishes the log. Safe to call twice."""
@@ -570,6 +582,12 @@ class CairnVM:
     def cpu_halted(self):
         """TRUE when the (first) CPU sits in HLT."""
         return "HLT=1" in self.hmp("info registers")
+
+    def cpus_halted(self):
+        """(halted, total): how many of the machine's CPUs sit in HLT (`info registers -a`, one block per CPU)."""
+        text = self.hmp("info registers -a")
+        blocks = [block for block in re.split(r"^CPU#\d+\s*$", text, flags=re.M) if "RIP=" in block]
+        return sum("HLT=1" in block for block in blocks), len(blocks)
 
     def firmware_log(self):
         """What the firmware wrote to its debug port 0x402 (SeaBIOS: device probing and the boot device)."""

@@ -182,10 +182,7 @@ def test_poweroff(make_vm, machine, firmware):
     vm.wait_boot(BOOT_TIMEOUT)
     vm.send("poweroff\r")
     vm.wait_for(r"Powering off\.", 10)
-    deadline = time.monotonic() + 20
-    while vm.running() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not vm.running(), "QEMU still runs after poweroff:\n" + vm.tail(1500)
+    assert vm.wait_exit(20), "QEMU still runs after poweroff:\n" + vm.tail(1500)
 
 
 @pytest.mark.parametrize("machine,firmware", [("q35", "seabios"), ("pc", "seabios"), ("q35", "ovmf"), ("pc", "ovmf")])

@@ -1,5 +1,7 @@
 /*
- * Test-ACPITables.c - the ACPI table parsers on hand-built good and corrupt tables.
+ * Test-ACPITables.c - the ACPI table parsers on hand-built good and corrupt tables, and the
+ * classification of the MADT's processors for bring-up (holes in APIC IDs, disabled,
+ * online-capable, duplicate and x2APIC-only entries).
  */
 // SOURCES: system/ACPITables.c
 
@@ -147,6 +149,87 @@ static void TestMADT(void** State) {
     assert_false(ACPIParseMADT(M, Length, &Info));
 }
 
+/** One processor entry: type 0 (local APIC) or 9 (local x2APIC); returns the new offset. */
+static U32 PutProcessor(U8* M, U32 O, U8 Type, U32 Uid, U32 ApicId, U32 Flags) {
+    if (Type == 0) {
+        M[O] = 0; M[O + 1] = 8; M[O + 2] = (U8)Uid; M[O + 3] = (U8)ApicId;
+        Put32(M, O + 4, Flags);
+        return O + 8;
+    }
+    M[O] = 9; M[O + 1] = 16; Put16(M, O + 2, 0);
+    Put32(M, O + 4, ApicId);
+    Put32(M, O + 8, Flags);
+    Put32(M, O + 12, Uid);
+    return O + 16;
+}
+
+/** A MADT of the given revision with the processor entries of Ids/Flags (all type 0 unless Id > 254). */
+static U32 BuildProcessorMADT(U8* M, U8 Revision, const U32* Ids, const U32* Flags, U32 Count) {
+    U32 O = 44;
+    MakeHeader(M, "APIC", 0);
+    M[8] = Revision;
+    Put32(M, 36, 0xFEE00000);
+    Put32(M, 40, 1);
+    for (U32 I = 0; I < Count; I++) O = PutProcessor(M, O, Ids[I] > 254 ? 9 : 0, I, Ids[I], Flags[I]);
+    Put32(M, 4, O);
+    FixChecksum(M, O, 9);
+    return O;
+}
+
+static void TestMADTProcessorsWithHoles(void** State) {
+    (void)State;
+    // QEMU -smp 6,sockets=2,cores=3: the core field is two bits wide, so APIC IDs skip 3 (facts sheet 2.8).
+    static const U32 Ids[] = {0, 1, 2, 4, 5, 6};
+    static const U32 Flags[] = {1, 1, 1, 1, 1, 1};
+    U8 M[256];
+    ACPI_MADT_INFO Info;
+    ACPI_PROCESSOR List[ACPI_MAX_LAPICS];
+    assert_true(ACPIParseMADT(M, BuildProcessorMADT(M, 1, Ids, Flags, 6), &Info));
+    assert_int_equal(Info.Revision, 1);
+    assert_int_equal(ACPIListProcessors(&Info, 0, List, ACPI_MAX_LAPICS), 6);
+    assert_int_equal(List[0].Kind, ACPI_PROCESSOR_BOOT);
+    for (U32 I = 1; I < 6; I++) {
+        assert_int_equal(List[I].Kind, ACPI_PROCESSOR_START);
+        assert_int_equal(List[I].ApicId, Ids[I]);  // from the entry: never "index = APIC ID"
+        assert_int_equal(List[I].ProcessorUid, I);
+    }
+    // The boot CPU need not be the first entry, nor APIC 0.
+    assert_int_equal(ACPIListProcessors(&Info, 5, List, ACPI_MAX_LAPICS), 6);
+    assert_int_equal(List[0].Kind, ACPI_PROCESSOR_START);
+    assert_int_equal(List[4].Kind, ACPI_PROCESSOR_BOOT);
+    // Max is honoured.
+    assert_int_equal(ACPIListProcessors(&Info, 0, List, 3), 3);
+    assert_int_equal(ACPIListProcessors(NULL, 0, List, 3), 0);
+}
+
+static void TestMADTProcessorFlags(void** State) {
+    (void)State;
+    // -smp 2,maxcpus=4: four entries, two Enabled; plus an Online Capable one, a duplicate and an x2APIC one.
+    static const U32 Ids[] = {0, 1, 2, 3, 4, 1, 300};
+    static const U32 Flags[] = {1, 1, 0, 0, 2, 1, 1};
+    U8 M[256];
+    ACPI_MADT_INFO Info;
+    ACPI_PROCESSOR List[ACPI_MAX_LAPICS];
+
+    assert_true(ACPIParseMADT(M, BuildProcessorMADT(M, 5, Ids, Flags, 7), &Info));
+    assert_int_equal(Info.LapicCount, 7);
+    assert_true(Info.Lapics[4].OnlineCapable);
+    assert_false(Info.Lapics[4].Enabled);
+    assert_int_equal(Info.Lapics[6].ApicId, 300);
+    assert_int_equal(ACPIListProcessors(&Info, 0, List, ACPI_MAX_LAPICS), 7);
+    const ACPI_PROCESSOR_KIND Expected[] = {ACPI_PROCESSOR_BOOT,      ACPI_PROCESSOR_START,    ACPI_PROCESSOR_DISABLED,
+                                            ACPI_PROCESSOR_DISABLED,  ACPI_PROCESSOR_HOTPLUG,  ACPI_PROCESSOR_DUPLICATE,
+                                            ACPI_PROCESSOR_UNREACHABLE};
+    for (U32 I = 0; I < 7; I++) assert_int_equal(List[I].Kind, Expected[I]);
+    assert_string_equal(ACPIProcessorKindName(ACPI_PROCESSOR_HOTPLUG), "hotplug");
+    assert_string_equal(ACPIProcessorKindName(ACPI_PROCESSOR_UNREACHABLE), "x2apic");
+
+    // Before MADT revision 5 the Online Capable bit is reserved: such an entry is simply disabled.
+    assert_true(ACPIParseMADT(M, BuildProcessorMADT(M, 4, Ids, Flags, 7), &Info));
+    assert_int_equal(ACPIListProcessors(&Info, 0, List, ACPI_MAX_LAPICS), 7);
+    assert_int_equal(List[4].Kind, ACPI_PROCESSOR_DISABLED);
+}
+
 static void TestMCFG(void** State) {
     (void)State;
     U8 T[44 + 3 * 16];
@@ -249,8 +332,14 @@ static void TestS5(void** State) {
 
 int main(void) {
     const struct CMUnitTest Tests[] = {
-        cmocka_unit_test(TestRSDP), cmocka_unit_test(TestRootTable), cmocka_unit_test(TestMADT),
-        cmocka_unit_test(TestMCFG), cmocka_unit_test(TestFADT),      cmocka_unit_test(TestS5),
+        cmocka_unit_test(TestRSDP),
+        cmocka_unit_test(TestRootTable),
+        cmocka_unit_test(TestMADT),
+        cmocka_unit_test(TestMADTProcessorsWithHoles),
+        cmocka_unit_test(TestMADTProcessorFlags),
+        cmocka_unit_test(TestMCFG),
+        cmocka_unit_test(TestFADT),
+        cmocka_unit_test(TestS5),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

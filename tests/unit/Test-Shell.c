@@ -55,6 +55,7 @@ U64 ClockGetTSCFrequency(void) { return FakeTSCHz; }
 static U64 FakeNow(void) { return FakeNs; }
 U64 TimerGetTicks(void) { return FakeTicks; }
 LPCSTR VFSGetCurrentDirectory(void) { return "/"; }
+void ShellPrintProcessors(void) { ShellPrint("(processor table)\n"); }
 
 #define FakeLevel LogGetConsoleLevel()
 
@@ -237,7 +238,8 @@ static void TestCpu(void** State) {
                         "Model    : Intel(R) Xeon(R) CPU @ 2.60GHz\n"
                         "Signature: family 6 model 85 stepping 7\n"
                         "Features : fpu tsc sse2\n"
-                        "TSC      : 2599.971 MHz (invariant)\n");
+                        "TSC      : 2599.971 MHz (invariant)\n"
+                        "(processor table)\n");
     memset(&FakeCPU, 0, sizeof(FakeCPU));
     FakeTSCHz = 0;
     const char* Text = Run("cpu");

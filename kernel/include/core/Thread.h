@@ -8,23 +8,31 @@
  * when the interrupt returns. A thread blocks by sleeping, waiting for an
  * event or a mutex; the idle thread halts the CPU when nothing is ready.
  *
- * Locking: one scheduler spinlock protects the run queue, the sleep list and
- * every wait queue (Sync.c), and is held across the context switch (the
- * thread switched to releases it). It is a real lock, taken on every path,
- * so several CPUs can share the queues once they are brought up; per-CPU
- * state (the current and idle thread, the reschedule flag) lives in
- * PER_CPU, reached through GS.
+ * Several CPUs: each CPU has its own run queue, its own idle thread and its
+ * own timer tick. A thread that becomes ready is placed on a CPU (its pinned
+ * CPU; else the one it last ran on if that is idle; else an idle CPU; else
+ * the least loaded: RunQueue.h), and an idle CPU it lands on is woken with a
+ * reschedule IPI. A CPU whose queue is empty takes (steals) an unpinned
+ * thread from the busiest other queue. Threads may be pinned to one CPU.
+ *
+ * Locking: one scheduler spinlock protects every run queue, the sleep list
+ * and every wait queue (Sync.c), and is held across the context switch (the
+ * thread switched to releases it, possibly on another CPU). Holding it over
+ * the switch is what makes a thread safe to run elsewhere: no other CPU can
+ * dequeue it before its registers are saved. Per-CPU state (the current and
+ * idle thread, the reschedule flag) lives in PER_CPU (core/SMP.h).
  */
 
 #ifndef CORE_THREAD_H_INCLUDED
 #define CORE_THREAD_H_INCLUDED
 
 #include "Base.h"
+#include "core/SMP.h"
 
 #define THREAD_NAME_LENGTH 24
 #define THREAD_STACK_SIZE (32 * 1024)
 #define THREAD_TIME_SLICE_MS 20
-#define THREAD_MAX_CPUS 64
+#define THREAD_ANY_CPU MAX_U32  // no affinity
 
 typedef enum {
     THREAD_READY = 0,
@@ -53,7 +61,8 @@ typedef struct tag_THREAD {
     U64 RunStartNs;        // when it last got the CPU
     U64 SliceEndNs;
     U64 WakeTimeNs;        // for SLEEPING and timed BLOCKED (0: no deadline)
-    U32 CPU;               // CPU it last ran on
+    U32 CPU;               // CPU it runs on, is queued on, or last ran on
+    U32 Affinity;          // the only CPU it may run on, or THREAD_ANY_CPU
     BOOL IsIdle;
     // Queues: exactly one of run queue / wait queue at a time, plus the sleep list when timed.
     struct tag_THREAD* QueueNext;
@@ -71,29 +80,25 @@ typedef struct tag_WAIT_QUEUE {
     THREAD* Tail;
 } WAIT_QUEUE;
 
-/** Per-CPU data, reached with GS. */
-typedef struct tag_PER_CPU {
-    struct tag_PER_CPU* Self;
-    U32 Index;
-    U32 ApicId;
-    THREAD* Current;
-    THREAD* Idle;
-    volatile BOOL NeedReschedule;
-    U32 InterruptDepth;
-    U64 ContextSwitches;
-    U64 IdleTimeNs;
-} PER_CPU;
-
-/** Sets up per-CPU data for the boot CPU and turns the running code into the "main" thread. */
+/** Turns the running code into the "main" thread of the boot CPU (after SMPInitBootCPU). */
 void SchedulerInit(void);
-/** Starts preemption and creates the idle and deferred-work threads. */
+/** Starts preemption and creates the boot CPU's idle thread and the deferred-work thread. */
 void SchedulerStart(void);
 BOOL SchedulerIsRunning(void);
-PER_CPU* GetPerCPU(void);
-THREAD* GetCurrentThread(void);
+
+/** The running thread: one %gs-relative load, right even if the thread moves CPU at any moment. */
+static inline THREAD* GetCurrentThread(void) {
+    THREAD* Current;
+    __asm__ volatile("mov %%gs:8, %0" : "=r"(Current));
+    return Current;
+}
 
 /** Creates a ready thread; returns NULL when out of memory. */
 THREAD* ThreadCreate(LPCSTR Name, THREAD_FUNCTION Function, LPVOID Argument);
+/** Creates a ready thread pinned to CPU Cpu (it runs nowhere else; if that CPU stops, anywhere). */
+THREAD* ThreadCreateOn(LPCSTR Name, THREAD_FUNCTION Function, LPVOID Argument, U32 Cpu);
+/** Pins the calling thread to Cpu (THREAD_ANY_CPU unpins) and moves it there; FALSE if Cpu is not online. */
+BOOL ThreadPinCurrent(U32 Cpu);
 /** Ends the calling thread. */
 NORETURN void ThreadExit(void);
 void Yield(void);
@@ -105,9 +110,16 @@ void SchedulerTick(void);
 void SchedulerInterruptEnter(void);
 void SchedulerInterruptExit(void);
 
+/** For SMP.c: the idle thread application processor Cpu starts on (its stack is the CPU's first stack). */
+THREAD* SchedulerCreateIdleThread(U32 Cpu);
+/** On an application processor, once its tables and timer are set: joins the scheduler as its idle thread. */
+NORETURN void SchedulerRunCPU(void);
+
 /** For the `threads` command: calls Visitor for each thread under the lock (copy what you need). */
 void ThreadForEach(void (*Visitor)(const THREAD* Thread, LPVOID Context), LPVOID Context);
 LPCSTR ThreadStateName(THREAD_STATE State);
+/** Time CPU Cpu spent in its idle thread so far, the current idle stretch included. */
+U64 SchedulerGetIdleTimeNs(U32 Cpu);
 
 /************************************************************************/
 // Used by Sync.c (scheduler lock held)

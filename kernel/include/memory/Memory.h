@@ -7,6 +7,8 @@
  *                        write-back cached (2 MiB pages where possible)
  *   0xFFFFC00000000000 - MMIO window: MapIOMemory() mappings, uncached 4 KiB pages
  *   0xFFFFD00000000000 - kernel heap, grown on demand in 4 KiB pages
+ *   0xFFFFE00000000000 - thread stacks, 64 KiB slots with guards (core/Scheduler.c)
+ *   0xFFFFF00000000000 - one page `selftest smp` maps, remaps and unmaps (TLB shootdown check)
  *   0xFFFFFFFF80000000 - the kernel image (-mcmodel=kernel)
  *
  * Physical memory is handed out by the frame allocator (Frame.h); DMA
@@ -23,6 +25,7 @@
 #define MMIO_WINDOW_SIZE 0x0000010000000000ULL  // 1 TiB
 #define HEAP_WINDOW_BASE 0xFFFFD00000000000ULL
 #define HEAP_WINDOW_SIZE 0x0000010000000000ULL
+#define SELFTEST_PAGE 0xFFFFF00000000000ULL
 #define KERNEL_VMA 0xFFFFFFFF80000000ULL
 
 /** Linear address of a physical address through the direct map (RAM only). */

@@ -1,10 +1,14 @@
 /*
  * Paging.h - the kernel page tables.
  *
- * One set of page tables for the kernel (PML4 in the direct map). Mapping
- * functions allocate intermediate tables from the frame allocator and flush
- * the TLB entry they change. All of them are safe from any context (a
- * spinlock); PagingTranslate takes no lock, so a fault handler may use it.
+ * One set of page tables for the kernel (PML4 in the direct map), shared by
+ * every CPU. Mapping functions allocate intermediate tables from the frame
+ * allocator and flush the TLB entries they change, on every CPU when another
+ * CPU may have cached them (TLB.h): PagingUnmap, PagingUnmapRange,
+ * UnmapIOMemory and a PagingMap over a present entry return only once every
+ * CPU has flushed, and must not be called with a spinlock held. New
+ * mappings are safe from any context (a spinlock); PagingTranslate takes no
+ * lock, so a fault handler may use it.
  */
 
 #ifndef MEMORY_PAGING_H_INCLUDED
@@ -23,9 +27,17 @@
 #define PAGE_GLOBAL 0x100ULL
 #define PAGE_NO_EXECUTE 0x8000000000000000ULL
 
-/** Maps one 4 KiB page; Flags are PAGE_* bits. */
+/** Maps one 4 KiB page; Flags are PAGE_* bits. Replacing a present entry shoots it down on every CPU. */
 BOOL PagingMap(LINEAR Linear, PHYSICAL Physical, U64 Flags);
 void PagingUnmap(LINEAR Linear);
+/** Unmaps every page touching [Linear, Linear+Size) with one TLB shootdown; absent pages are skipped. */
+void PagingUnmapRange(LINEAR Linear, U64 Size);
+/**
+ * Unmaps a page this CPU mapped moments ago and never handed out (an undo
+ * on a failure path): no other CPU has used it, so only this CPU's TLB is
+ * flushed, and it may be called with a spinlock held.
+ */
+void PagingUnmapUnpublished(LINEAR Linear);
 /** Translates any mapped kernel address; returns FALSE if not mapped. */
 BOOL PagingTranslate(LINEAR Linear, PHYSICAL* Physical);
 
@@ -64,5 +76,15 @@ void PagingActivate(void);
 BOOL PagingIsActive(void);
 /** Whether leaf entries carry the NX bit (CPUID 0x80000001 EDX bit 20). */
 BOOL PagingHasNoExecute(void);
+
+/************************************************************************/
+// Application processors (core/SMP.c)
+
+/** The kernel PML4's physical address (below 4 GiB: built on the boot tables). */
+PHYSICAL PagingGetKernelRoot(void);
+/** The EFER bits a CPU needs before it enables these tables: LME, and NXE when entries carry NX. */
+U64 PagingGetEferBits(void);
+/** On an application processor already on the kernel tables: the PAT layout, CR0.WP, NX; then a TLB flush. */
+void PagingInitCPU(void);
 
 #endif  // MEMORY_PAGING_H_INCLUDED

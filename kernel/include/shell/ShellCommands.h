@@ -20,4 +20,7 @@ void ShellRegisterDataViewCommands(void);
 void ShellRegisterUSBCommands(void);
 void ShellRegisterReportCommand(void);
 
+/** The table of processors `cpu` prints after the processor's identity (ShellThreads.c). */
+void ShellPrintProcessors(void);
+
 #endif  // SHELL_SHELLCOMMANDS_H_INCLUDED

@@ -73,6 +73,7 @@ typedef struct tag_ACPI_OVERRIDE_ENTRY {
 } ACPI_OVERRIDE_ENTRY;
 
 typedef struct tag_ACPI_MADT_INFO {
+    U8 Revision;  // the Online Capable flag exists from revision 5 (ACPI 6.3)
     PHYSICAL LocalApicAddress;
     BOOL HasLegacyPICs;
     U32 LapicCount;
@@ -83,6 +84,22 @@ typedef struct tag_ACPI_MADT_INFO {
     ACPI_OVERRIDE_ENTRY Overrides[ACPI_MAX_OVERRIDES];
     U32 SkippedEntries;  // entries beyond the fixed tables or unknown
 } ACPI_MADT_INFO;
+
+/** What bring-up does with one MADT processor entry (ACPIListProcessors). */
+typedef enum {
+    ACPI_PROCESSOR_START = 0,    // Enabled: started at boot
+    ACPI_PROCESSOR_BOOT,         // the CPU running the kernel
+    ACPI_PROCESSOR_HOTPLUG,      // not Enabled but Online Capable (MADT revision >= 5): could come later
+    ACPI_PROCESSOR_DISABLED,     // neither: not usable
+    ACPI_PROCESSOR_DUPLICATE,    // an APIC ID already listed
+    ACPI_PROCESSOR_UNREACHABLE,  // APIC ID above 254: needs x2APIC, which Cairn does not drive
+} ACPI_PROCESSOR_KIND;
+
+typedef struct tag_ACPI_PROCESSOR {
+    U32 ApicId;
+    U32 ProcessorUid;
+    ACPI_PROCESSOR_KIND Kind;
+} ACPI_PROCESSOR;
 
 typedef struct tag_ACPI_MCFG_SEGMENT {
     PHYSICAL Base;  // ECAM base for bus 0 of the segment (even if StartBus > 0)
@@ -128,6 +145,16 @@ BOOL ACPIParseRSDP(const U8* Bytes, U32 Length, ACPI_RSDP_INFO* Info);
 /** Lists the table addresses of an RSDT (4-byte entries) or XSDT (8-byte entries); returns the count. */
 U32 ACPIParseRootTable(const U8* Bytes, U32 Length, BOOL IsXsdt, PHYSICAL* Entries, U32 MaxEntries);
 BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info);
+/**
+ * Classifies the MADT's processor entries (type 0 and 9) for bring-up, in
+ * table order: the boot CPU, the Enabled ones to start, the rest with why
+ * not (Linux acpi_is_processor_usable: Online Capable counts only from MADT
+ * revision 5). APIC IDs are taken from the entries, holes and all. Returns
+ * the number written to List (at most Max).
+ */
+U32 ACPIListProcessors(const ACPI_MADT_INFO* Info, U32 BootApicId, ACPI_PROCESSOR* List, U32 Max);
+/** A word for the kind ("start", "boot", "hotplug", "disabled", "duplicate", "x2apic"). */
+LPCSTR ACPIProcessorKindName(ACPI_PROCESSOR_KIND Kind);
 BOOL ACPIParseMCFG(const U8* Bytes, U32 Length, ACPI_MCFG_INFO* Info);
 BOOL ACPIParseFADT(const U8* Bytes, U32 Length, ACPI_FADT_INFO* Info);
 /** Finds the \_S5 package in DSDT/SSDT AML and returns SLP_TYPa/b. */

@@ -31,8 +31,11 @@ void ClockDelayUs(U64 Microseconds);
 /** How the TSC frequency was found: "cpuid-15h", "cpuid-16h", "pit" or "default". */
 LPCSTR ClockGetSource(void);
 
-/** Starts the periodic LAPIC timer. */
+/** Starts the periodic LAPIC timer on the boot CPU (calibrates it). */
 BOOL TimerInit(void);
+/** Starts this application processor's timer at the boot CPU's calibrated rate. */
+BOOL TimerStartCPU(void);
+/** Ticks of the boot CPU's timer (each CPU's own count is in PER_CPU.Ticks). */
 U64 TimerGetTicks(void);
 
 struct tag_INTERRUPT_FRAME;

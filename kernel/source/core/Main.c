@@ -5,14 +5,18 @@
  * tables (first 4 GiB identity mapped and direct mapped). Each step below
  * only uses what the steps before it set up:
  *   serial (so everything after can be seen) -> boot information -> command
- *   line and log -> VGA text or framebuffer console (text kept in RAM) -> GDT/IDT (so faults are reported) -> CPU info ->
- *   per-CPU data -> clock (TSC) -> memory (frames, page tables, heap) ->
- *   screen mappings (the framebuffer write-combining) -> ACPI tables -> APICs
- *   (IOAPIC routing from the MADT) and timer -> input -> interrupts on ->
- *   scheduler threads -> PCI enumeration and drivers (a VMD adds its domain
- *   as it attaches, and its functions are bound in the same pass; an xHCI
+ *   line and log -> VGA text or framebuffer console (text kept in RAM) ->
+ *   GDT/IDT (so faults are reported) -> the boot CPU's per-CPU data (GS) and
+ *   "main" thread -> CPU info -> clock (TSC) -> memory (frames, page
+ *   tables, heap) -> screen mappings (the framebuffer write-combining) ->
+ *   ACPI tables -> APICs (IOAPIC routing from the MADT) and the calibrated
+ *   timer -> input -> interrupts on -> scheduler threads -> the other CPUs
+ *   (from the MADT: each gets its tables, timer and idle thread, then takes
+ *   threads) -> PCI enumeration and drivers (a VMD adds its domain as it
+ *   attaches, and its functions are bound in the same pass; an xHCI
  *   controller starts its own thread) -> a bounded wait for USB devices
- *   present at boot -> autorun= commands -> shell.
+ *   present at boot -> autorun= commands -> shell. Device interrupts stay
+ *   aimed at the boot CPU.
  */
 
 #include "core/Kernel.h"
@@ -24,6 +28,7 @@
 #include "core/CommandLine.h"
 #include "core/Log.h"
 #include "core/Multiboot.h"
+#include "core/SMP.h"
 #include "core/Thread.h"
 #include "bus/pci/PCI.h"
 #include "bus/vmd/VMD.h"
@@ -62,13 +67,14 @@ NORETURN void KernelPanic(LPCSTR Format, ...) {
     char Buffer[256];
     VA_LIST Arguments;
     DisableInterrupts();
+    SMPHaltOthers();  // nothing else runs on a kernel that gave up
     VA_START(Arguments, Format);
     StringPrintFormatV(Buffer, sizeof(Buffer), Format, Arguments);
     VA_END(Arguments);
     ConsoleWriteEmergency("\n*** KERNEL PANIC: ");
     ConsoleWriteEmergency(Buffer);
     ConsoleWriteEmergency("\n*** System halted.\n");
-    KernelHalt();
+    SMPHaltThisCPU();
 }
 
 /** Gives the IOAPIC code the MADT's controller address and ISA overrides (QEMU and PCs wire IRQ 0 to GSI 2). */
@@ -119,6 +125,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
 
     GDTInit();
     InterruptsInit();
+    SMPInitBootCPU();
     SchedulerInit();
     CPUInfoInit();
     ClockInit();
@@ -143,6 +150,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     SerialEnableInterrupts();
     EnableInterrupts();
     SchedulerStart();
+    SMPStart();
 
     PartitionInit();
     VFSInit();

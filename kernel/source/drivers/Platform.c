@@ -241,7 +241,7 @@ static BOOL SetupMsix(PCI_DEVICE* Device, U32 Wanted, PLATFORM_INTERRUPTS* Inter
     PCIMSIXControl(Device, &Interrupts->Msix, TRUE, TRUE);
     for (U32 I = 0; I < Interrupts->Msix.TableSize; I++) PCIMSIXMaskEntry(&Interrupts->Msix, I, TRUE);
     for (U32 I = 0; I < Interrupts->Count; I++) {
-        PCIMSIXSetEntry(&Interrupts->Msix, I, LAPICGetId(), Interrupts->Vectors[I], TRUE);
+        PCIMSIXSetEntry(&Interrupts->Msix, I, InterruptDefaultApicId(), Interrupts->Vectors[I], TRUE);
     }
     PCIMSIXControl(Device, &Interrupts->Msix, TRUE, FALSE);
     Interrupts->Mode = PCI_INTERRUPT_MSIX;
@@ -252,7 +252,7 @@ static BOOL SetupMsi(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTERR
     if (!PCIMSIRead(Device, &Interrupts->Msi)) return FALSE;
     if (!AllocateVectors(Interrupts, 1)) return FALSE;
     if (!BindContexts(Interrupts, Private) ||
-        !PCIMSIEnable(Device, &Interrupts->Msi, LAPICGetId(), Interrupts->Vectors[0], 0)) {
+        !PCIMSIEnable(Device, &Interrupts->Msi, InterruptDefaultApicId(), Interrupts->Vectors[0], 0)) {
         UnbindAll(Private);
         FreeVectors(Interrupts);
         return FALSE;
@@ -268,7 +268,7 @@ static BOOL SetupIntx(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, INTER
     U32 Gsi = IOAPICIsaToGsi(Device->InterruptLine, &Level, &ActiveLow);
     if (!AllocateVectors(Interrupts, 1)) return FALSE;
     if (!BindContexts(Interrupts, Private) ||
-        !IOAPICRoute(Gsi, Interrupts->Vectors[0], LAPICGetId(), TRUE, ActiveLow)) {
+        !IOAPICRoute(Gsi, Interrupts->Vectors[0], InterruptDefaultApicId(), TRUE, ActiveLow)) {
         UnbindAll(Private);
         FreeVectors(Interrupts);
         return FALSE;
@@ -359,7 +359,7 @@ void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, 
             } else if (Private && Private->Remap.Routing) {
                 PlatformRemapEnableMsi(Device, Interrupts, &Private->Remap);
             } else {
-                PCIMSIEnable(Device, &Interrupts->Msi, LAPICGetId(), Interrupts->Vectors[0], 0);
+                PCIMSIEnable(Device, &Interrupts->Msi, InterruptDefaultApicId(), Interrupts->Vectors[0], 0);
             }
             break;
         case PCI_INTERRUPT_INTX:

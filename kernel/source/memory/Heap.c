@@ -242,10 +242,11 @@ SIZE HeapBlockSize(LPVOID Pointer) {
 static HEAP KernelHeap;  // zeroed until KernelHeapInit: every allocation fails
 static SPINLOCK HeapLock = SPINLOCK_INIT;
 
+// Undoes a growth that failed half way, under HeapLock: those pages were never handed out.
 static void KernelHeapShrinkMapping(LINEAR Start, U64 Bytes) {
     for (U64 Offset = 0; Offset < Bytes; Offset += PAGE_SIZE) {
         PHYSICAL Frame = LinearToPhysical(Start + Offset);
-        PagingUnmap(Start + Offset);
+        PagingUnmapUnpublished(Start + Offset);
         if (Frame != 0) FrameFree(Frame);
     }
 }

@@ -12,7 +12,15 @@
  * (PagingTranslate, usable from a fault handler) never reads a freed table.
  * Changes take PagingLock; lock order: PagingLock, then FrameLock.
  *
- * One CPU for now: a change flushes the local TLB entry only (invlpg).
+ * Several CPUs: every CPU uses these same tables, so a change that another
+ * CPU may have cached (an unmap, a present entry given a new frame or new
+ * permissions) is followed by a TLB shootdown (memory/TLB.c) once PagingLock
+ * is released, and the call returns only after every CPU has flushed: a
+ * caller may free or reuse the frame or the address as soon as it returns.
+ * Such calls must not be made with a spinlock held (the other CPUs must be
+ * able to take the shootdown interrupt). A new mapping needs no shootdown
+ * (x86 does not cache not-present entries, Intel SDM vol. 3A 4.10.2.3), nor
+ * does splitting a 2 MiB page into the same 4 KiB translations.
  *
  * Memory types: PagingActivate loads the PAT (when CPUID has it) with
  * Linux's layout, WB WC UC- UC WB WP UC- WT, so slot 1 (PWT alone) is
@@ -41,6 +49,7 @@
 #include "core/Spinlock.h"
 #include "memory/Frame.h"
 #include "memory/Memory.h"
+#include "memory/TLB.h"
 #include "utils/String.h"
 
 #define PAGE_ADDRESS_MASK 0x000FFFFFFFFFF000ULL
@@ -52,6 +61,7 @@
 #define PHYSICAL_ADDRESS_LIMIT (1ULL << 52)  // architectural MAXPHYADDR ceiling
 
 #define CR0_WRITE_PROTECT (1ULL << 16)
+#define EFER_LONG_MODE_ENABLE (1ULL << 8)
 #define EFER_NO_EXECUTE_ENABLE (1ULL << 11)
 #define CPUID_EXT_NX_BIT (1U << 20)  // CPUID 0x80000001 EDX
 #define CPUID_PAT_BIT (1U << 16)     // CPUID 1 EDX
@@ -150,12 +160,16 @@ static U64* WalkToPDEntry(LINEAR Linear) {
     return &PD[PD_INDEX(Linear)];
 }
 
-static BOOL MapPage(LINEAR Linear, PHYSICAL Physical, U64 Flags) {
+/** Maps one page; *Replaced (if given) says whether a different present entry was overwritten. */
+static BOOL MapPage(LINEAR Linear, PHYSICAL Physical, U64 Flags, BOOL* Replaced) {
     U64* PDEntry = WalkToPDEntry(Linear);
     if (PDEntry == NULL) return FALSE;
     U64* PT = NextTable(PDEntry, 2);
     if (PT == NULL) return FALSE;
-    PT[PT_INDEX(Linear)] = Physical | LeafFlags(Flags);
+    U64 Old = PT[PT_INDEX(Linear)];
+    U64 New = Physical | LeafFlags(Flags);
+    PT[PT_INDEX(Linear)] = New;
+    if (Replaced) *Replaced = (Old & PAGE_PRESENT) && (Old & ~(PAGE_ACCESSED | PAGE_DIRTY)) != New;
     FlushPage(Linear);
     return TRUE;
 }
@@ -224,7 +238,7 @@ static BOOL MapRange(LINEAR Linear, PHYSICAL Physical, U64 Size, U64 Flags, BOOL
             Done += N_2MB;
             continue;
         }
-        if (!MapPage(L, P, Flags)) {
+        if (!MapPage(L, P, Flags, NULL)) {
             UnmapRange(Linear, Done);
             return FALSE;
         }
@@ -239,16 +253,30 @@ static BOOL MapRange(LINEAR Linear, PHYSICAL Physical, U64 Size, U64 Flags, BOOL
 BOOL PagingMap(LINEAR Linear, PHYSICAL Physical, U64 Flags) {
     if (KernelPML4 == 0 || !IS_ALIGNED(Linear, PAGE_SIZE) || !IS_ALIGNED(Physical, PAGE_SIZE)) return FALSE;
     if (!IsCanonical(Linear) || Physical >= PHYSICAL_ADDRESS_LIMIT) return FALSE;
+    BOOL Replaced = FALSE;
     U64 LockFlags = SpinlockAcquire(&PagingLock);
-    BOOL Result = MapPage(Linear, Physical, Flags);
+    BOOL Result = MapPage(Linear, Physical, Flags, &Replaced);
     SpinlockRelease(&PagingLock, LockFlags);
+    if (Replaced) TLBShootdown(Linear, PAGE_SIZE);  // other CPUs may hold the old translation
     return Result;
 }
 
-void PagingUnmap(LINEAR Linear) {
+void PagingUnmapRange(LINEAR Linear, U64 Size) {
+    if (KernelPML4 == 0 || Size == 0 || !IsCanonical(Linear) || !IsCanonical(Linear + Size - 1)) return;
+    LINEAR Start = ALIGN_DOWN(Linear, PAGE_SIZE);
+    U64 Bytes = ALIGN_UP(Linear + Size, PAGE_SIZE) - Start;
+    U64 LockFlags = SpinlockAcquire(&PagingLock);
+    UnmapRange(Start, Bytes);
+    SpinlockRelease(&PagingLock, LockFlags);
+    TLBShootdown(Start, Bytes);
+}
+
+void PagingUnmap(LINEAR Linear) { PagingUnmapRange(Linear, PAGE_SIZE); }
+
+void PagingUnmapUnpublished(LINEAR Linear) {
     if (KernelPML4 == 0 || !IsCanonical(Linear)) return;
     U64 LockFlags = SpinlockAcquire(&PagingLock);
-    UnmapRange(ALIGN_DOWN(Linear, PAGE_SIZE), PAGE_SIZE);
+    UnmapRange(ALIGN_DOWN(Linear, PAGE_SIZE), PAGE_SIZE);  // flushes this CPU's entry only
     SpinlockRelease(&PagingLock, LockFlags);
 }
 
@@ -347,16 +375,21 @@ BOOL PagingHasWriteCombining(void) { return WriteCombining; }
 void UnmapIOMemory(LINEAR Linear, U64 Size) {
     if (Size == 0) return;
     if (Linear >= DIRECT_MAP_BASE && Linear < MMIO_WINDOW_BASE) return;  // an early mapping: kept
+    LINEAR Start = ALIGN_DOWN(Linear, PAGE_SIZE);
+    LINEAR End = ALIGN_UP(Linear + Size, PAGE_SIZE);
     U64 LockFlags = SpinlockAcquire(&PagingLock);
     BOOL Valid = Linear >= MMIO_WINDOW_BASE && Linear < MMIONext && Size <= MMIONext - Linear;
     if (Valid) {
-        LINEAR Start = ALIGN_DOWN(Linear, PAGE_SIZE);
-        LINEAR End = ALIGN_UP(Linear + Size, PAGE_SIZE);
         UnmapRange(Start, End - Start);
         if (End + PAGE_SIZE == MMIONext) MMIONext = Start;
     }
     SpinlockRelease(&PagingLock, LockFlags);
-    if (!Valid) WARNING("[UnmapIOMemory] %lx size %llx is not in the MMIO window", Linear, Size);
+    if (!Valid) {
+        WARNING("[UnmapIOMemory] %lx size %llx is not in the MMIO window", Linear, Size);
+        return;
+    }
+    // Before the address is handed out again, no CPU may still reach the old device through it.
+    TLBShootdown(Start, End - Start);
 }
 
 /************************************************************************/
@@ -364,6 +397,7 @@ void UnmapIOMemory(LINEAR Linear, U64 Size) {
 
 BOOL PagingHasNoExecute(void) { return NoExecuteBit != 0; }
 BOOL PagingIsActive(void) { return PagingActive; }
+PHYSICAL PagingGetKernelRoot(void) { return KernelPML4; }
 
 static BOOL DetectNoExecute(void) {
     U32 A, B, C, D;
@@ -422,13 +456,26 @@ static BOOL DetectPAT(void) {
     return (D & CPUID_PAT_BIT) != 0;
 }
 
-void PagingActivate(void) {
+/** The per-CPU part of the paging setup: NX, the PAT layout (each CPU has its own MSR), write protection. */
+static void PagingSetupCPU(void) {
     if (NoExecuteBit) WriteMSR(MSR_EFER, ReadMSR(MSR_EFER) | EFER_NO_EXECUTE_ENABLE);
+    if (WriteCombining) WriteMSR(MSR_PAT, PAT_LAYOUT);
+    WriteCR0(ReadCR0() | CR0_WRITE_PROTECT);
+}
+
+void PagingInitCPU(void) {
+    // Same memory types as the boot CPU, so a write-combining framebuffer is WC from every CPU.
+    PagingSetupCPU();
+    WriteCR3(ReadCR3());
+}
+
+U64 PagingGetEferBits(void) { return EFER_LONG_MODE_ENABLE | (NoExecuteBit ? EFER_NO_EXECUTE_ENABLE : 0); }
+
+void PagingActivate(void) {
     // Nothing maps with PWT alone yet, so slot 1 changes from WT to WC under no live mapping;
     // the CR3 load below flushes the TLB.
     WriteCombining = DetectPAT();
-    if (WriteCombining) WriteMSR(MSR_PAT, PAT_LAYOUT);
-    WriteCR0(ReadCR0() | CR0_WRITE_PROTECT);
+    PagingSetupCPU();
     U64 LockFlags = SpinlockAcquire(&PagingLock);
     // Early MMIO mappings keep their boot direct map address, now uncached.
     for (U32 Index = 0; Index < EarlyMappingCount; Index++) {

@@ -23,6 +23,7 @@
 
 #include "arch/x86-64/Interrupts.h"
 #include "core/Deferred.h"
+#include "core/SMP.h"
 #include "core/Thread.h"
 #include "bus/pci/PCI.h"
 #include "storage/nvme/NVMe.h"
@@ -105,11 +106,18 @@ static void RenderOverview(DATA_VIEW_STATE* State, DATA_VIEW_TEXT* Text) {
 
     U32 Threads = 0;
     ThreadForEach(CountThread, &Threads);
-    PER_CPU* PerCpu = GetPerCPU();
-    U64 IdlePercent = Ns ? PerCpu->IdleTimeNs * 100 / Ns : 0;
+    U64 Switches = 0, IdleNs = 0, OnlineNs = 0;
+    for (U32 Index = 0; Index < SMPGetCount(); Index++) {
+        PER_CPU* Cpu = SMPGetCPU(Index);
+        if (Cpu->State != CPU_STATE_ONLINE) continue;
+        Switches += Cpu->ContextSwitches;
+        IdleNs += SchedulerGetIdleTimeNs(Index);
+        OnlineNs += Ns > Cpu->OnlineSinceNs ? Ns - Cpu->OnlineSinceNs : 0;
+    }
+    U64 IdlePercent = OnlineNs ? IdleNs * 100 / OnlineNs : 0;
     DataViewTextAdd(Text, DATA_VIEW_STYLE_NORMAL,
-                    "Threads  : %u, %llu context switches, CPU %u idle %llu%%, %llu deferred work runs", Threads,
-                    PerCpu->ContextSwitches, PerCpu->Index, IdlePercent, DeferredGetRunCount());
+                    "Threads  : %u on %u CPUs, %llu context switches, idle %llu%%, %llu deferred work runs", Threads,
+                    SMPGetOnlineCount(), Switches, IdlePercent, DeferredGetRunCount());
 
     U32 PciCount = 0, PciBound = 0;
     for (PCI_DEVICE* Device = PCIGetFirstDevice(); Device != NULL; Device = Device->Next) {

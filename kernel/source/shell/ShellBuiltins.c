@@ -9,6 +9,7 @@
 
 #include "shell/Shell.h"
 
+#include "shell/ShellCommands.h"
 #include "core/Log.h"
 #include "memory/Memory.h"
 #include "system/CPUInfo.h"
@@ -139,6 +140,7 @@ static I32 CommandCpu(I32 ArgumentCount, LPSTR* Arguments) {
     ShellPrint("Features : %s\n", Features);
     ShellPrint("TSC      : %llu.%03llu MHz (%s)\n", KHz / 1000, KHz % 1000,
                Info->InvariantTSC ? "invariant" : "not invariant");
+    ShellPrintProcessors();
     return 0;
 }
 
@@ -247,7 +249,7 @@ static const SHELL_COMMAND BuiltinCommands[] = {
     {"mem", "", "Show physical memory and heap usage", CommandMem},
     {"log", "[level [<level>]]", "Replay the kernel log; show or set the console level", CommandLog},
     {"uptime", "", "Show the time since boot", CommandUptime},
-    {"cpu", "", "Show the processor, its features and TSC rate", CommandCpu},
+    {"cpu", "", "Show the processor, its features, TSC rate and every CPU's state", CommandCpu},
     {"echo", "[words...]", "Print the arguments", CommandEcho},
     {"fault", "pf|gp|ud|de|df", "Raise a CPU exception on purpose", CommandFault},
     {"clear", "", "Clear the screen", CommandClear},

@@ -1,7 +1,8 @@
 /*
- * ShellSelfTest.c - `selftest threads`: checks the scheduler and the
- * synchronisation primitives on the running kernel, where the host tests
- * cannot reach (real context switches, the timer, interrupts).
+ * ShellSelfTest.c - the `selftest` command and `selftest threads`: checks
+ * the scheduler and the synchronisation primitives on the running kernel,
+ * where the host tests cannot reach (real context switches, the timer,
+ * interrupts). `selftest smp` (several CPUs) is in ShellSelfTest-SMP.c.
  *
  * Checks: Sleep() duration, an event wait that times out, an event signalled
  * by another thread, a mutex under contention (threads yield inside the
@@ -10,24 +11,43 @@
  * handler running on the deferred-work thread.
  */
 
+#include "arch/x86-64/CPU.h"
 #include "arch/x86-64/Interrupts.h"
 #include "core/Deferred.h"
 #include "core/Sync.h"
 #include "core/Thread.h"
 #include "shell/Shell.h"
 #include "shell/ShellCommands.h"
+#include "shell/ShellSelfTest.h"
 #include "system/Clock.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
 #define MUTEX_THREADS 4
 #define MUTEX_ROUNDS 200
 
-static U32 Failures;
+static SELF_TEST ThreadsTest;
 
-static void Check(BOOL Condition, LPCSTR What, U64 ValueMs) {
-    ShellPrint("  %-44s %s (%llu ms)\n", What, Condition ? "ok" : "FAILED", ValueMs);
-    if (!Condition) Failures++;
+void SelfTestReport(SELF_TEST* Test, BOOL Condition, LPCSTR What, LPCSTR Format, ...) {
+    char Detail[96];
+    VA_LIST Arguments;
+    VA_START(Arguments, Format);
+    StringPrintFormatV(Detail, sizeof(Detail), Format, Arguments);
+    VA_END(Arguments);
+    ShellPrint("  %-44s %s (%s)\n", What, Condition ? "ok" : "FAILED", Detail);
+    if (!Condition) Test->Failures++;
 }
+
+void SelfTestCheck(SELF_TEST* Test, BOOL Condition, LPCSTR What, U64 ValueMs) {
+    SelfTestReport(Test, Condition, What, "%llu ms", ValueMs);
+}
+
+void SelfTestSkip(SELF_TEST* Test, LPCSTR What, LPCSTR Why) {
+    ShellPrint("  %-44s skipped (%s)\n", What, Why);
+    Test->Skipped++;
+}
+
+static void Check(BOOL Condition, LPCSTR What, U64 ValueMs) { SelfTestCheck(&ThreadsTest, Condition, What, ValueMs); }
 
 typedef struct tag_SIGNAL_ARGUMENT {
     EVENT* Event;
@@ -85,7 +105,7 @@ static BOOL SelfTestInterrupt(INTERRUPT_FRAME* Frame, LPVOID Context) {
 static I32 SelfTestThreads(void) {
     EVENT Event;
     U64 Start, Elapsed;
-    Failures = 0;
+    ThreadsTest.Failures = 0;
 
     Start = GetSystemTimeMs();
     Sleep(50);
@@ -118,12 +138,18 @@ static I32 SelfTestThreads(void) {
           "mutex keeps 4 yielding threads exclusive", Elapsed);
     if (Counter != MUTEX_THREADS * MUTEX_ROUNDS) ShellPrint("    counter %u, expected %u\n", Counter, MUTEX_THREADS * MUTEX_ROUNDS);
 
+    // Both on this CPU (several may run): the sleeper can only get back by preempting the spinner.
+    U64 InterruptFlags = SaveAndDisableInterrupts();
+    U32 Here = GetPerCPU()->Index;
+    RestoreInterrupts(InterruptFlags);
+    ThreadPinCurrent(Here);
     SpinStop = FALSE;
-    Created = ThreadCreate("selftest-spin", Spinner, NULL) != NULL;
+    Created = ThreadCreateOn("selftest-spin", Spinner, NULL, Here) != NULL;
     Start = GetSystemTimeMs();
     Sleep(20);
     Elapsed = GetSystemTimeMs() - Start;
     SpinStop = TRUE;
+    ThreadPinCurrent(THREAD_ANY_CPU);
     BOOL SpinnerDone = Created && SemaphoreAcquire(&WorkersDone, 2000);
     Check(SpinnerDone && Elapsed >= 20 && Elapsed < 200, "a spinning thread is preempted", Elapsed);
 
@@ -151,24 +177,28 @@ static I32 SelfTestThreads(void) {
         InterruptFreeVector(Vector);
     }
 
+    U32 Failures = ThreadsTest.Failures;
     ShellPrint("selftest threads: %s (%u failed)\n", Failures == 0 ? "PASS" : "FAIL", Failures);
     return Failures == 0 ? 0 : -1;
 }
 
 static I32 CommandSelfTest(I32 ArgumentCount, LPSTR* Arguments) {
-    if (ArgumentCount != 2 || StringCompare(Arguments[1], "threads") != 0) {
-        ShellError("selftest", "usage: selftest threads");
+    BOOL Threads = ArgumentCount == 2 && StringCompare(Arguments[1], "threads") == 0;
+    BOOL Smp = ArgumentCount == 2 && StringCompare(Arguments[1], "smp") == 0;
+    if (!Threads && !Smp) {
+        ShellError("selftest", "usage: selftest threads|smp");
         return -1;
     }
     if (!SchedulerIsRunning()) {
         ShellError("selftest", "the scheduler is not running");
         return -1;
     }
-    return SelfTestThreads();
+    return Threads ? SelfTestThreads() : SelfTestSMP();
 }
 
-static const SHELL_COMMAND SelfTestCommand = {"selftest", "threads",
-                                              "Check scheduling, sleeping, events, mutexes and deferred work",
-                                              CommandSelfTest};
+static const SHELL_COMMAND SelfTestCommand = {
+    "selftest", "threads|smp",
+    "Check scheduling, sleeping, events, mutexes and deferred work; or every CPU (wake-ups, preemption, TLB)",
+    CommandSelfTest};
 
 void ShellRegisterSelfTestCommands(void) { ShellRegisterCommand(&SelfTestCommand); }

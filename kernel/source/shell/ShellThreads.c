@@ -1,21 +1,33 @@
 /*
- * ShellThreads.c - `threads` (every thread with its state and CPU time) and
- * `irq` (per-vector interrupt counts).
+ * ShellThreads.c - `threads` (every thread with its state, CPU and CPU
+ * time), the processor table `cpu` ends with (ShellPrintProcessors), and
+ * `irq` (per-vector interrupt counts, all CPUs together).
+ *
+ * The figures come from the scheduler and the CPU table while the machine
+ * runs: a CPU's counters are written by that CPU only, so reading them here
+ * gives a recent value, not a snapshot of every CPU at one instant.
  */
 
 #include "arch/x86-64/Interrupts.h"
 #include "core/Deferred.h"
+#include "core/SMP.h"
 #include "core/Thread.h"
+#include "memory/TLB.h"
 #include "shell/Shell.h"
 #include "shell/ShellCommands.h"
 #include "system/Clock.h"
+#include "utils/Format.h"
 #include "utils/String.h"
 
 static void PrintThread(const THREAD* Thread, LPVOID Context) {
     UNUSED(Context);
     U64 Ms = Thread->CPUTimeNs / 1000000ULL;
-    ShellPrint("%5u  %-16s %-9s %3u %8llu.%03llu\n", Thread->Id, Thread->Name, ThreadStateName(Thread->State),
-               Thread->CPU, Ms / 1000, Ms % 1000);
+    char Pin[16] = "";
+    if (Thread->Affinity != THREAD_ANY_CPU && !Thread->IsIdle) {
+        StringPrintFormat(Pin, sizeof(Pin), "  pinned %u", Thread->Affinity);
+    }
+    ShellPrint("%5u  %-16s %-9s %3u %8llu.%03llu%s\n", Thread->Id, Thread->Name, ThreadStateName(Thread->State),
+               Thread->CPU, Ms / 1000, Ms % 1000, Pin);
 }
 
 static I32 CommandThreads(I32 ArgumentCount, LPSTR* Arguments) {
@@ -30,11 +42,46 @@ static I32 CommandThreads(I32 ArgumentCount, LPSTR* Arguments) {
     }
     ShellPrint("   ID  NAME             STATE     CPU  CPU TIME (s)\n");
     ThreadForEach(PrintThread, NULL);
-    PER_CPU* Cpu = GetPerCPU();
-    U64 IdleMs = Cpu->IdleTimeNs / 1000000ULL;
-    ShellPrint("CPU %u: %llu context switches, idle %llu.%03llu s, %llu deferred work runs\n", Cpu->Index,
-               Cpu->ContextSwitches, IdleMs / 1000, IdleMs % 1000, DeferredGetRunCount());
+    for (U32 Index = 0; Index < SMPGetCount(); Index++) {
+        PER_CPU* Cpu = SMPGetCPU(Index);
+        if (Cpu->State != CPU_STATE_ONLINE) continue;
+        U64 IdleMs = SchedulerGetIdleTimeNs(Index) / 1000000ULL;
+        ShellPrint("CPU %u: %llu context switches, idle %llu.%03llu s\n", Index, Cpu->ContextSwitches, IdleMs / 1000,
+                   IdleMs % 1000);
+    }
+    ShellPrint("%llu deferred work runs\n", DeferredGetRunCount());
     return 0;
+}
+
+/** Idle share of the time CPU Index has been online, in tenths of a percent. */
+static U64 IdlePermille(U32 Index, U64 Now) {
+    PER_CPU* Cpu = SMPGetCPU(Index);
+    U64 Online = Now > Cpu->OnlineSinceNs ? Now - Cpu->OnlineSinceNs : 0;
+    U64 Idle = SchedulerGetIdleTimeNs(Index);
+    if (Online == 0) return 0;
+    if (Idle > Online) Idle = Online;
+    return Idle * 1000 / Online;
+}
+
+void ShellPrintProcessors(void) {
+    U64 Now = GetSystemTimeNs();
+    ShellPrint("CPU  APIC  STATE        TICKS  THREADS RUN     SWITCHES  RESCHED IPIS  SHOOTDOWNS   IDLE\n");
+    for (U32 Index = 0; Index < SMPGetCount(); Index++) {
+        PER_CPU* Cpu = SMPGetCPU(Index);
+        CPU_STATE State = (CPU_STATE)Cpu->State;
+        if (State != CPU_STATE_ONLINE && State != CPU_STATE_HALTED) {
+            ShellPrint("%3u  %4u  %-8s\n", Index, Cpu->ApicId, SMPStateName(State));
+            continue;
+        }
+        U64 Permille = IdlePermille(Index, Now);
+        ShellPrint("%3u  %4u  %-8s %9llu  %11llu  %11llu  %12llu  %10llu  %3llu.%llu%%\n", Index, Cpu->ApicId,
+                   SMPStateName(State), Cpu->Ticks, Cpu->ThreadsRun, Cpu->ContextSwitches, Cpu->ReschedulesReceived,
+                   Cpu->ShootdownsServed, Permille / 10, Permille % 10);
+    }
+    U64 Requests = 0, Broadcasts = 0;
+    TLBGetCounts(&Requests, &Broadcasts);
+    ShellPrint("%u of %u CPUs online; %llu TLB flushes requested, %llu sent to other CPUs\n", SMPGetOnlineCount(),
+               SMPGetCount(), Requests, Broadcasts);
 }
 
 static LPCSTR VectorKind(U32 Vector) {
@@ -63,8 +110,8 @@ static I32 CommandIRQ(I32 ArgumentCount, LPSTR* Arguments) {
 }
 
 static const SHELL_COMMAND ThreadCommands[] = {
-    {"threads", "", "List kernel threads with their state and CPU time", CommandThreads},
-    {"irq", "", "Show how often each interrupt vector fired", CommandIRQ},
+    {"threads", "", "List kernel threads with their state, CPU and CPU time", CommandThreads},
+    {"irq", "", "Show how often each interrupt vector fired (all CPUs)", CommandIRQ},
 };
 
 void ShellRegisterThreadCommands(void) {

@@ -64,6 +64,7 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
     if (!ACPIValidateTable(Bytes, Length, "APIC")) return FALSE;
     U32 TableLength = ReadLE32(Bytes + 4);
     if (TableLength < 44) return FALSE;
+    Info->Revision = Read8(Bytes, 8);
     Info->LocalApicAddress = ReadLE32(Bytes + 36);
     Info->HasLegacyPICs = (ReadLE32(Bytes + 40) & 1) != 0;
 
@@ -127,6 +128,47 @@ BOOL ACPIParseMADT(const U8* Bytes, U32 Length, ACPI_MADT_INFO* Info) {
         Offset += EntryLength;
     }
     return TRUE;
+}
+
+#define ACPI_MADT_ONLINE_CAPABLE_REVISION 5
+#define ACPI_XAPIC_MAX_ID 0xFE  // 0xFF is the xAPIC broadcast ID
+
+static ACPI_PROCESSOR_KIND ClassifyProcessor(const ACPI_MADT_INFO* Info, U32 Index, U32 BootApicId) {
+    const ACPI_LAPIC_ENTRY* Entry = &Info->Lapics[Index];
+    for (U32 Earlier = 0; Earlier < Index; Earlier++) {
+        if (Info->Lapics[Earlier].ApicId == Entry->ApicId) return ACPI_PROCESSOR_DUPLICATE;
+    }
+    if (Entry->ApicId == BootApicId) return ACPI_PROCESSOR_BOOT;
+    if (!Entry->Enabled) {
+        BOOL Capable = Entry->OnlineCapable && Info->Revision >= ACPI_MADT_ONLINE_CAPABLE_REVISION;
+        return Capable ? ACPI_PROCESSOR_HOTPLUG : ACPI_PROCESSOR_DISABLED;
+    }
+    if (Entry->ApicId > ACPI_XAPIC_MAX_ID) return ACPI_PROCESSOR_UNREACHABLE;
+    return ACPI_PROCESSOR_START;
+}
+
+U32 ACPIListProcessors(const ACPI_MADT_INFO* Info, U32 BootApicId, ACPI_PROCESSOR* List, U32 Max) {
+    if (Info == NULL || List == NULL) return 0;
+    U32 Count = 0;
+    for (U32 Index = 0; Index < Info->LapicCount && Index < ACPI_MAX_LAPICS && Count < Max; Index++) {
+        List[Count].ApicId = Info->Lapics[Index].ApicId;
+        List[Count].ProcessorUid = Info->Lapics[Index].ProcessorUid;
+        List[Count].Kind = ClassifyProcessor(Info, Index, BootApicId);
+        Count++;
+    }
+    return Count;
+}
+
+LPCSTR ACPIProcessorKindName(ACPI_PROCESSOR_KIND Kind) {
+    switch (Kind) {
+        case ACPI_PROCESSOR_START: return "start";
+        case ACPI_PROCESSOR_BOOT: return "boot";
+        case ACPI_PROCESSOR_HOTPLUG: return "hotplug";
+        case ACPI_PROCESSOR_DISABLED: return "disabled";
+        case ACPI_PROCESSOR_DUPLICATE: return "duplicate";
+        case ACPI_PROCESSOR_UNREACHABLE: return "x2apic";
+        default: return "?";
+    }
 }
 
 BOOL ACPIParseMCFG(const U8* Bytes, U32 Length, ACPI_MCFG_INFO* Info) {

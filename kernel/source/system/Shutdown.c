@@ -5,12 +5,19 @@
  * reset line (0xFE to port 0x64), the PCI reset control register 0xCF9
  * (full reset), and finally a triple fault (an empty IDT and an
  * exception), which every x86 turns into a reset.
+ *
+ * Several CPUs: the hooks run first, with every CPU still up (a flush may
+ * wait for an interrupt that goes to another CPU); then the other CPUs are
+ * halted (SMPHaltOthers) so nothing runs while the machine goes down. If
+ * power off then fails, this CPU is the only one left running: threads that
+ * were on the others are gone, so reboot.
  */
 
 #include "system/Shutdown.h"
 
 #include "arch/x86-64/CPU.h"
 #include "core/Log.h"
+#include "core/SMP.h"
 #include "core/Spinlock.h"
 #include "drivers/console/Console.h"
 #include "system/ACPI.h"
@@ -56,7 +63,8 @@ void ShutdownRunHooks(SHUTDOWN_KIND Kind) {
 
 void SystemPowerOff(void) {
     ShutdownRunHooks(SHUTDOWN_POWER_OFF);
-    ConsoleWriteString("Powering off.\n");
+    ConsoleWriteString("Powering off.\n");  // before the halt: a CPU stopped by NMI may hold the console lock
+    SMPHaltOthers();
     ACPIPowerOff();
     ERROR("[SystemPowerOff] ACPI power off failed; the machine can be switched off now");
 }
@@ -72,6 +80,7 @@ static void KeyboardControllerReset(void) {
 void SystemReboot(void) {
     ShutdownRunHooks(SHUTDOWN_REBOOT);
     ConsoleWriteString("Rebooting.\n");
+    SMPHaltOthers();
     ACPIReset();
 
     DisableInterrupts();

@@ -1,19 +1,23 @@
 /*
- * Timer.c - the periodic tick.
+ * Timer.c - the periodic tick, on every CPU.
  *
- * The LAPIC timer runs in periodic mode at TIMER_HZ on INTERRUPT_VECTOR_TIMER
- * (calibrated against the TSC clock by LAPICStartTimer). Each interrupt
- * counts one tick and calls the tick handler, if one is set: the hook the
- * scheduler will use (TimerSetTickHandler). The handler runs in interrupt
- * context, interrupts off, before the dispatcher's EOI.
+ * Each CPU's LAPIC timer runs in periodic mode at TIMER_HZ on
+ * INTERRUPT_VECTOR_TIMER: the boot CPU's is calibrated against the TSC clock
+ * (LAPICStartTimer, TimerInit), the others reuse that rate (TimerStartCPU).
+ * Each interrupt counts one tick for its CPU (PER_CPU.Ticks) and calls the
+ * tick handler, if one is set: the scheduler's hook (TimerSetTickHandler).
+ * The handler runs in interrupt context, interrupts off, before the
+ * dispatcher's EOI.
  *
  * Wall time does not come from here: GetSystemTimeNs() reads the TSC.
- * The tick count is for timeouts in ticks and for checking the timer runs.
+ * TimerGetTicks counts the boot CPU's ticks (TIMER_HZ a second, however
+ * many CPUs run), for timeouts in ticks and for checking the timer runs.
  */
 
 #include "arch/x86-64/APIC.h"
 #include "arch/x86-64/Interrupts.h"
 #include "core/Log.h"
+#include "core/SMP.h"
 #include "system/Clock.h"
 
 static U64 TimerTicks;
@@ -21,7 +25,9 @@ static TIMER_TICK_HANDLER TimerTickHandler;
 
 static BOOL TimerInterrupt(INTERRUPT_FRAME* Frame, LPVOID Context) {
     UNUSED(Context);
-    __atomic_add_fetch(&TimerTicks, 1, __ATOMIC_RELAXED);
+    PER_CPU* Cpu = GetPerCPU();
+    Cpu->Ticks++;
+    if (Cpu->Index == 0) __atomic_add_fetch(&TimerTicks, 1, __ATOMIC_RELAXED);
     TIMER_TICK_HANDLER Handler = __atomic_load_n(&TimerTickHandler, __ATOMIC_ACQUIRE);
     if (Handler) Handler(Frame);
     return TRUE;
@@ -46,3 +52,5 @@ BOOL TimerInit(void) {
     }
     return TRUE;
 }
+
+BOOL TimerStartCPU(void) { return LAPICStartTimerCalibrated(TIMER_HZ, INTERRUPT_VECTOR_TIMER); }

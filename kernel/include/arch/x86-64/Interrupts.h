@@ -15,6 +15,13 @@
  * be short (acknowledge the device, queue work) and must not sleep. The
  * dispatcher sends the LAPIC EOI after the handler returns.
  *
+ * Every CPU loads the same IDT. A vector's handlers run on whichever CPU the
+ * interrupt is delivered to: device vectors go to the boot CPU unless the
+ * driver aims them elsewhere (InterruptCPUApicId gives the destination to
+ * put in an IOAPIC route or an MSI message); the timer and the IPI vectors
+ * fire on every CPU. Unregistering waits until no CPU is still running a
+ * handler of that vector.
+ *
  * Every handler sharing a vector is called on each interrupt (a level
  * triggered line stays asserted until every device on it is serviced).
  * Handler slots come from a fixed pool of INTERRUPT_HANDLER_SLOTS.
@@ -32,6 +39,9 @@
 #define INTERRUPT_FIRST_DEVICE_VECTOR 48
 #define INTERRUPT_LAST_DEVICE_VECTOR 239
 #define INTERRUPT_VECTOR_TIMER 240
+#define INTERRUPT_VECTOR_RESCHEDULE 241     // IPI: run the scheduler (a thread was queued here)
+#define INTERRUPT_VECTOR_TLB_SHOOTDOWN 242  // IPI: flush the TLB range a shootdown published
+#define INTERRUPT_VECTOR_HALT 243           // IPI: stop for good (panic, power off)
 #define INTERRUPT_VECTOR_APIC_ERROR 254
 #define INTERRUPT_VECTOR_SPURIOUS 255
 
@@ -51,8 +61,18 @@ typedef struct tag_INTERRUPT_FRAME {
 /** Returns TRUE if the interrupt was for this handler (shared lines). */
 typedef BOOL (*INTERRUPT_HANDLER)(INTERRUPT_FRAME* Frame, LPVOID Context);
 
-/** Loads the IDT with every vector pointing to the common dispatcher. */
+/** Fills the IDT (every vector to the common dispatcher) and loads it on the boot CPU. */
 void InterruptsInit(void);
+/** Loads the same IDT on an application processor. */
+void InterruptsLoadCPU(void);
+
+/** The APIC ID device interrupts are aimed at by default: the boot CPU's. */
+U32 InterruptDefaultApicId(void);
+/**
+ * The APIC ID to put in an IOAPIC route or an MSI/MSI-X message (PCIMSIComposeMessage) to aim an
+ * interrupt at CPU index Cpu; MAX_U32 when that CPU is not online.
+ */
+U32 InterruptCPUApicId(U32 Cpu);
 
 /** Reserves a free device vector; returns 0 when none is left. */
 U8 InterruptAllocateVector(void);
@@ -69,8 +89,8 @@ BOOL DeviceInterruptUnregister(U8 Vector, INTERRUPT_HANDLER Handler, LPVOID Cont
 
 /**
  * Routes a legacy ISA IRQ (0-15) through the IOAPIC to a newly allocated
- * vector on this CPU and registers the handler there. A second handler on
- * the same IRQ shares the vector already allocated for it.
+ * vector on the boot CPU and registers the handler there. A second handler
+ * on the same IRQ shares the vector already allocated for it.
  */
 BOOL InterruptRegisterLegacy(U8 IsaIrq, INTERRUPT_HANDLER Handler, LPVOID Context);
 

@@ -91,7 +91,8 @@ void PICDisable(void) {
 #define LAPIC_CALIBRATION_US 10000
 #define LAPIC_CALIBRATION_RUNS 3
 
-static volatile U32* LAPICRegisters;  // NULL until LAPICInit maps the page
+static volatile U32* LAPICRegisters;  // NULL until LAPICInit maps the page; the same on every CPU
+static PHYSICAL LAPICPhysical;
 static U64 LAPICTimerFrequency;
 static U64 LAPICErrorCount;
 
@@ -111,26 +112,27 @@ void LAPICEndOfInterrupt(void) {
     if (LAPICRegisters) LAPICWrite(LAPIC_REGISTER_EOI, 0);
 }
 
+U32 LAPICReadError(void) {
+    if (!LAPICRegisters) return 0;
+    LAPICWrite(LAPIC_REGISTER_ESR, 0);  // latches the errors into ESR (SDM 11.5.3)
+    return LAPICRead(LAPIC_REGISTER_ESR);
+}
+
+U64 LAPICGetErrorCount(void) { return __atomic_load_n(&LAPICErrorCount, __ATOMIC_RELAXED); }
+
 static BOOL LAPICErrorInterrupt(INTERRUPT_FRAME* Frame, LPVOID Context) {
     UNUSED(Frame);
     UNUSED(Context);
-    LAPICWrite(LAPIC_REGISTER_ESR, 0);  // latches the errors into ESR (SDM 11.5.3)
-    U32 Status = LAPICRead(LAPIC_REGISTER_ESR);
-    LAPICErrorCount++;
-    if (IS_POWER_OF_TWO(LAPICErrorCount)) {
-        WARNING("[LAPICErrorInterrupt] APIC error status %x (%llu errors so far)", Status, LAPICErrorCount);
+    U32 Status = LAPICReadError();
+    U64 Count = __atomic_add_fetch(&LAPICErrorCount, 1, __ATOMIC_RELAXED);
+    if (IS_POWER_OF_TWO(Count)) {
+        WARNING("[LAPICErrorInterrupt] APIC %u error status %x (%llu errors so far)", LAPICGetId(), Status, Count);
     }
     return TRUE;
 }
 
-BOOL LAPICInit(void) {
-    U32 A, B, C, D;
-    CPUID(1, 0, &A, &B, &C, &D);
-    if ((D & CPUID_1_EDX_APIC) == 0) {
-        ERROR("[LAPICInit] the CPU has no local APIC");
-        return FALSE;
-    }
-
+/** The IA32_APIC_BASE MSR in xAPIC mode and enabled; returns the register page's physical address. */
+static PHYSICAL LAPICEnableXApic(void) {
     U64 Base = ReadMSR(MSR_APIC_BASE);
     if (Base & APIC_BASE_MSR_X2APIC) {
         // The firmware left x2APIC mode on; going back to xAPIC must pass through "disabled" (SDM 11.12.5).
@@ -141,8 +143,37 @@ BOOL LAPICInit(void) {
         Base |= APIC_BASE_MSR_ENABLE;
         WriteMSR(MSR_APIC_BASE, Base);
     }
-    PHYSICAL Physical = Base & APIC_BASE_ADDRESS_MASK;
+    return Base & APIC_BASE_ADDRESS_MASK;
+}
 
+/** Quiets every local source, wires LINT1 as NMI and errors to their vector, then enables this CPU's LAPIC. */
+static void LAPICSetupLocal(void) {
+    U32 MaxLvt = (LAPICRead(LAPIC_REGISTER_VERSION) >> 16) & 0xFF;
+    LAPICWrite(LAPIC_REGISTER_LVT_TIMER, LAPIC_LVT_MASKED);
+    LAPICWrite(LAPIC_REGISTER_TIMER_INITIAL, 0);
+    if (MaxLvt >= 4) LAPICWrite(LAPIC_REGISTER_LVT_PERFORMANCE, LAPIC_LVT_MASKED);
+    if (MaxLvt >= 5) LAPICWrite(LAPIC_REGISTER_LVT_THERMAL, LAPIC_LVT_MASKED);
+    LAPICWrite(LAPIC_REGISTER_LVT_LINT0, LAPIC_LVT_MASKED);
+    LAPICWrite(LAPIC_REGISTER_LVT_LINT1, LAPIC_LVT_DELIVERY_NMI);
+
+    LAPICWrite(LAPIC_REGISTER_LVT_ERROR, INTERRUPT_VECTOR_APIC_ERROR);
+    LAPICWrite(LAPIC_REGISTER_ESR, 0);
+    LAPICWrite(LAPIC_REGISTER_ESR, 0);  // back-to-back writes clear it (SDM 11.5.3)
+
+    LAPICWrite(LAPIC_REGISTER_TPR, 0);
+    LAPICWrite(LAPIC_REGISTER_SVR, LAPIC_SVR_ENABLE | INTERRUPT_VECTOR_SPURIOUS);
+    LAPICWrite(LAPIC_REGISTER_EOI, 0);  // drop anything left in service by the firmware
+}
+
+BOOL LAPICInit(void) {
+    U32 A, B, C, D;
+    CPUID(1, 0, &A, &B, &C, &D);
+    if ((D & CPUID_1_EDX_APIC) == 0) {
+        ERROR("[LAPICInit] the CPU has no local APIC");
+        return FALSE;
+    }
+
+    PHYSICAL Physical = LAPICEnableXApic();
     LINEAR Linear = MapIOMemory(Physical, PAGE_SIZE);
     if (Linear == 0) {
         ERROR("[LAPICInit] cannot map the local APIC at %llx", Physical);
@@ -157,28 +188,28 @@ BOOL LAPICInit(void) {
         LAPICRegisters = NULL;
         return FALSE;
     }
+    LAPICPhysical = Physical;
 
-    // Quiet every local source before enabling.
-    LAPICWrite(LAPIC_REGISTER_LVT_TIMER, LAPIC_LVT_MASKED);
-    LAPICWrite(LAPIC_REGISTER_TIMER_INITIAL, 0);
-    if (MaxLvt >= 4) LAPICWrite(LAPIC_REGISTER_LVT_PERFORMANCE, LAPIC_LVT_MASKED);
-    if (MaxLvt >= 5) LAPICWrite(LAPIC_REGISTER_LVT_THERMAL, LAPIC_LVT_MASKED);
-    LAPICWrite(LAPIC_REGISTER_LVT_LINT0, LAPIC_LVT_MASKED);
-    LAPICWrite(LAPIC_REGISTER_LVT_LINT1, LAPIC_LVT_DELIVERY_NMI);
-
+    // One handler for the error vector serves every CPU.
     if (!DeviceInterruptRegister(INTERRUPT_VECTOR_APIC_ERROR, LAPICErrorInterrupt, NULL)) {
         WARNING("[LAPICInit] cannot register the APIC error handler");
     }
-    LAPICWrite(LAPIC_REGISTER_LVT_ERROR, INTERRUPT_VECTOR_APIC_ERROR);
-    LAPICWrite(LAPIC_REGISTER_ESR, 0);
-    LAPICWrite(LAPIC_REGISTER_ESR, 0);  // back-to-back writes clear it (SDM 11.5.3)
-
-    LAPICWrite(LAPIC_REGISTER_TPR, 0);
-    LAPICWrite(LAPIC_REGISTER_SVR, LAPIC_SVR_ENABLE | INTERRUPT_VECTOR_SPURIOUS);
-    LAPICWrite(LAPIC_REGISTER_EOI, 0);  // drop anything left in service by the firmware
+    LAPICSetupLocal();
 
     INFO("[LAPICInit] local APIC %u at %llx, version %x, %u LVT entries", LAPICGetId(), Physical, Version & 0xFF,
          MaxLvt + 1);
+    return TRUE;
+}
+
+BOOL LAPICInitCPU(void) {
+    if (!LAPICRegisters) return FALSE;
+    PHYSICAL Physical = LAPICEnableXApic();
+    if (Physical != LAPICPhysical) {
+        // Our one mapping would reach another CPU's page (or nothing): refuse rather than misprogram.
+        ERROR("[LAPICInitCPU] this CPU's local APIC is at %llx, the boot CPU's at %llx", Physical, LAPICPhysical);
+        return FALSE;
+    }
+    LAPICSetupLocal();
     return TRUE;
 }
 
@@ -203,6 +234,16 @@ static U64 LAPICMeasureTimer(void) {
     return Elapsed * CLOCK_NS_PER_SECOND / Ns;
 }
 
+/** Programs this CPU's timer: periodic, Vector, Hz from Frequency (the rate after divide by 16). */
+static BOOL LAPICProgramTimer(U64 Frequency, U32 Hz, U8 Vector) {
+    U64 Initial = (Frequency + Hz / 2) / Hz;
+    if (Frequency == 0 || Initial == 0 || Initial > MAX_U32) return FALSE;
+    LAPICWrite(LAPIC_REGISTER_TIMER_DIVIDE, LAPIC_TIMER_DIVIDE_16);
+    LAPICWrite(LAPIC_REGISTER_LVT_TIMER, LAPIC_LVT_TIMER_PERIODIC | Vector);
+    LAPICWrite(LAPIC_REGISTER_TIMER_INITIAL, (U32)Initial);
+    return TRUE;
+}
+
 BOOL LAPICStartTimer(U32 Hz, U8 Vector) {
     if (!LAPICRegisters || Hz == 0 || Vector < INTERRUPT_EXCEPTION_COUNT) {
         ERROR("[LAPICStartTimer] bad request (Hz %u, vector %u) or no LAPIC", Hz, Vector);
@@ -224,19 +265,19 @@ BOOL LAPICStartTimer(U32 Hz, U8 Vector) {
         }
     }
     U64 Frequency = Runs[LAPIC_CALIBRATION_RUNS / 2];
-    U64 Initial = (Frequency + Hz / 2) / Hz;
-    if (Frequency == 0 || Initial == 0 || Initial > MAX_U32) {
+    if (!LAPICProgramTimer(Frequency, Hz, Vector)) {
         ERROR("[LAPICStartTimer] calibration failed (timer %llu Hz)", Frequency);
         return FALSE;
     }
     LAPICTimerFrequency = Frequency;
-
-    LAPICWrite(LAPIC_REGISTER_TIMER_DIVIDE, LAPIC_TIMER_DIVIDE_16);
-    LAPICWrite(LAPIC_REGISTER_LVT_TIMER, LAPIC_LVT_TIMER_PERIODIC | Vector);
-    LAPICWrite(LAPIC_REGISTER_TIMER_INITIAL, (U32)Initial);
     INFO("[LAPICStartTimer] timer %llu Hz (divide by 16), %u Hz on vector %u, initial count %llu", Frequency, Hz,
-         Vector, Initial);
+         Vector, (Frequency + Hz / 2) / Hz);
     return TRUE;
+}
+
+BOOL LAPICStartTimerCalibrated(U32 Hz, U8 Vector) {
+    if (!LAPICRegisters || Hz == 0 || Vector < INTERRUPT_EXCEPTION_COUNT) return FALSE;
+    return LAPICProgramTimer(LAPICTimerFrequency, Hz, Vector);
 }
 
 void LAPICStopTimer(void) {
@@ -246,6 +287,73 @@ void LAPICStopTimer(void) {
 }
 
 U64 LAPICGetTimerFrequency(void) { return LAPICTimerFrequency; }
+
+/************************************************************************/
+// Inter-processor interrupts (ICR layout: Intel SDM vol. 3A 11.6.1, "Interrupt Command Register")
+
+#define LAPIC_REGISTER_ICR_LOW 0x300
+#define LAPIC_REGISTER_ICR_HIGH 0x310
+#define LAPIC_ICR_DELIVERY_FIXED 0x000
+#define LAPIC_ICR_DELIVERY_NMI 0x400
+#define LAPIC_ICR_DELIVERY_INIT 0x500
+#define LAPIC_ICR_DELIVERY_STARTUP 0x600
+#define LAPIC_ICR_SEND_PENDING 0x1000  // delivery status
+#define LAPIC_ICR_LEVEL_ASSERT 0x4000
+#define LAPIC_ICR_TRIGGER_LEVEL 0x8000
+#define LAPIC_ICR_IDLE_WAIT_US 1000
+
+/** Waits (bounded) for the previous IPI to leave; FALSE if it never did. */
+static BOOL LAPICWaitIcrIdle(void) {
+    if ((LAPICRead(LAPIC_REGISTER_ICR_LOW) & LAPIC_ICR_SEND_PENDING) == 0) return TRUE;
+    U64 Start = GetSystemTimeNs();
+    while (LAPICRead(LAPIC_REGISTER_ICR_LOW) & LAPIC_ICR_SEND_PENDING) {
+        if (GetSystemTimeNs() - Start > LAPIC_ICR_IDLE_WAIT_US * 1000ULL) return FALSE;
+        CPUPause();
+    }
+    return TRUE;
+}
+
+/*
+ * Writes the destination, then the command (the write to the low half sends,
+ * SDM 11.6.1). Interrupts are off in between so a handler on this CPU cannot
+ * slip its own IPI between the two halves. Earlier stores (a published TLB
+ * request, a queued thread) are ordered before the send by the uncached MMIO
+ * write itself; the compiler barrier keeps the compiler from sinking them.
+ */
+static BOOL LAPICSendCommand(U32 ApicId, U32 Command) {
+    if (!LAPICRegisters || ApicId > 0xFE) return FALSE;
+    U64 Flags = SaveAndDisableInterrupts();
+    CompilerBarrier();
+    BOOL Idle = LAPICWaitIcrIdle();
+    if (Idle) {
+        LAPICWrite(LAPIC_REGISTER_ICR_HIGH, ApicId << 24);
+        LAPICWrite(LAPIC_REGISTER_ICR_LOW, Command);
+    }
+    RestoreInterrupts(Flags);
+    return Idle;
+}
+
+BOOL LAPICSendIPI(U32 ApicId, U8 Vector) {
+    if (Vector < INTERRUPT_EXCEPTION_COUNT) return FALSE;
+    return LAPICSendCommand(ApicId, LAPIC_ICR_DELIVERY_FIXED | Vector);
+}
+
+BOOL LAPICSendNMI(U32 ApicId) { return LAPICSendCommand(ApicId, LAPIC_ICR_DELIVERY_NMI); }
+
+BOOL LAPICSendInit(U32 ApicId) {
+    // Assert, then de-assert (Linux `wakeup_secondary_cpu_via_init`; on QEMU the de-assert only
+    // resynchronises arbitration IDs).
+    BOOL Sent = LAPICSendCommand(ApicId, LAPIC_ICR_DELIVERY_INIT | LAPIC_ICR_TRIGGER_LEVEL | LAPIC_ICR_LEVEL_ASSERT);
+    Sent = Sent && LAPICWaitIcrIdle();
+    Sent = Sent && LAPICSendCommand(ApicId, LAPIC_ICR_DELIVERY_INIT | LAPIC_ICR_TRIGGER_LEVEL);
+    return Sent && LAPICWaitIcrIdle();
+}
+
+BOOL LAPICSendStartup(U32 ApicId, PHYSICAL Page) {
+    // The vector is the page number: the AP starts at CS:IP = VV00:0000 (MP spec B.4.2).
+    if (!IS_ALIGNED(Page, PAGE_SIZE) || Page >= N_1MB || Page == 0) return FALSE;
+    return LAPICSendCommand(ApicId, LAPIC_ICR_DELIVERY_STARTUP | (U32)(Page >> PAGE_SHIFT)) && LAPICWaitIcrIdle();
+}
 
 /************************************************************************/
 // IOAPIC (Intel 82093AA datasheet, sections 3.0-3.2)

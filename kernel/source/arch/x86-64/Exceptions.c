@@ -14,11 +14,19 @@
  * reads a stack frame only after walking the page tables to check it is
  * mapped, and a fault inside this code anyway (a nested exception) prints
  * one short line and halts instead of recursing.
+ *
+ * Several CPUs: the faulting CPU first stops the others (SMPHaltOthers), so
+ * the dump is the last thing the machine prints and nothing keeps running
+ * on a broken kernel. An NMI that SMPHaltOthers sent is a request to stop,
+ * not an error: it halts quietly. If two CPUs fault at once, the second is
+ * stopped by the first (SMPHaltOthers halts a second caller). The nesting
+ * count is per CPU: only a fault on the CPU already dumping is "nested".
  */
 
 #include "arch/x86-64/CPU.h"
 #include "arch/x86-64/Interrupts.h"
 #include "core/Kernel.h"
+#include "core/SMP.h"
 #include "drivers/console/Console.h"
 #include "memory/Memory.h"
 #include "memory/Paging.h"
@@ -218,25 +226,31 @@ static void ExceptionDumpRegisters(const INTERRUPT_FRAME* Frame, U64 Cr2) {
 
 /************************************************************************/
 
-static U32 ExceptionDepth;
+#define EXCEPTION_VECTOR_NMI 2
 
 NORETURN void ExceptionHandle(INTERRUPT_FRAME* Frame) {
     DisableInterrupts();
     U64 Cr2 = ReadCR2();  // first, before anything else can fault and change it
     U8 Vector = (U8)Frame->Vector;
+    if (Vector == EXCEPTION_VECTOR_NMI && SMPIsHalting()) SMPHaltThisCPU();
 
-    U32 Depth = __atomic_add_fetch(&ExceptionDepth, 1, __ATOMIC_SEQ_CST);
+    // GS may not point at a PER_CPU yet (a fault before SMPInitBootCPU): look the CPU up by GS_BASE.
+    U32 Cpu = SMPCurrentIndexSafe();
+    PER_CPU* PerCpu = SMPGetCPU(Cpu);
+    U32 Depth = PerCpu ? __atomic_add_fetch(&PerCpu->ExceptionDepth, 1, __ATOMIC_SEQ_CST) : 1;
     if (Depth == 2) {
         ExceptionPrint("\nNESTED EXCEPTION: %s (%s) at RIP=%016llx CR2=%016llx while handling an exception; halted.\n",
                        InterruptExceptionName(Vector), InterruptExceptionMnemonic(Vector), Frame->RIP, Cr2);
     }
-    if (Depth >= 2) KernelHalt();  // a third one (the print above faulted): silence
+    if (Depth >= 2) SMPHaltThisCPU();  // a third one (the print above faulted): silence
+    SMPHaltOthers();
 
-    ExceptionPrint("\nEXCEPTION: %s (%s) at RIP=%016llx\n", InterruptExceptionName(Vector),
+    ExceptionPrint("\nEXCEPTION: %s (%s) at RIP=%016llx", InterruptExceptionName(Vector),
                    InterruptExceptionMnemonic(Vector), Frame->RIP);
+    ExceptionPrint(SMPGetOnlineCount() > 1 || Cpu != 0 ? " on CPU %u\n" : "\n", Cpu);
     ExceptionDescribeError(Frame, Cr2);
     ExceptionDumpRegisters(Frame, Cr2);
     ExceptionBacktrace(Frame);
     ExceptionPrint("System halted.\n");
-    KernelHalt();
+    SMPHaltThisCPU();
 }

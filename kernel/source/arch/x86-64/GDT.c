@@ -7,13 +7,18 @@
  * NMI and machine check gates (see Interrupts.c) known-good stacks, so a
  * kernel stack overflow or an NMI on a broken stack still reaches the dump.
  *
- * Everything here is static storage in the kernel image (higher half); it
- * stays mapped across MemoryInit()'s switch to the final page tables.
- * GDTInit() runs once, on the boot CPU, with interrupts off. (Other CPUs
- * will need their own TSS and IST stacks.)
+ * Each CPU has its own table and TSS (a TSS descriptor is marked busy by
+ * `ltr`, Intel SDM vol. 2 LTR), in static slots in the kernel image (higher
+ * half, so they stay mapped across MemoryInit()'s switch of page tables).
+ * The boot CPU's IST stacks are static too (GDTInit runs before the heap);
+ * the others' come from the heap in GDTPrepareCPU, which the boot CPU runs
+ * before starting that CPU, and are never freed. GDTLoadCPU then runs on
+ * the CPU itself, with interrupts off.
  */
 
 #include "arch/x86-64/GDT.h"
+
+#include "memory/Heap.h"
 
 /************************************************************************/
 // Layout (Intel SDM vol. 3A 3.4.5 segment descriptors, 8.2.3 the 64-bit TSS descriptor,
@@ -46,48 +51,76 @@ typedef struct tag_GDT_POINTER {
 #define GDT_DESCRIPTOR_USER_CODE 0x00AFFA000000FFFFULL  // as kernel code, ring 3
 #define GDT_TSS_TYPE_AVAILABLE 0x89ULL                  // present, ring 0, 64-bit TSS (available)
 
-static U64 GDTTable[GDT_ENTRY_COUNT] __attribute__((aligned(16)));
-static TASK_STATE_SEGMENT GDTTaskState __attribute__((aligned(16)));
-static U8 GDTIstStacks[3][GDT_IST_STACK_SIZE] __attribute__((aligned(16)));
+#define GDT_IST_COUNT 3
+
+typedef struct tag_GDT_CPU {
+    U64 Table[GDT_ENTRY_COUNT] __attribute__((aligned(16)));
+    TASK_STATE_SEGMENT TaskState __attribute__((aligned(16)));
+    U8* IstStacks;  // GDT_IST_COUNT stacks of GDT_IST_STACK_SIZE, NULL until prepared
+} GDT_CPU;
+
+static GDT_CPU GDTCpus[GDT_MAX_CPUS];
+static U8 GDTBootIstStacks[GDT_IST_COUNT * GDT_IST_STACK_SIZE] __attribute__((aligned(16)));
 
 /************************************************************************/
 
-static void GDTSetTaskStateDescriptor(U32 Index, LINEAR Base, U32 Limit) {
+static void GDTSetTaskStateDescriptor(GDT_CPU* Cpu, U32 Index, LINEAR Base, U32 Limit) {
     U64 Low = (Limit & 0xFFFFULL) | ((Base & 0xFFFFFFULL) << 16) | (GDT_TSS_TYPE_AVAILABLE << 40) |
               (((U64)(Limit >> 16) & 0xFULL) << 48) | (((Base >> 24) & 0xFFULL) << 56);
     U64 High = (Base >> 32) & 0xFFFFFFFFULL;
-    GDTTable[Index] = Low;
-    GDTTable[Index + 1] = High;
+    Cpu->Table[Index] = Low;
+    Cpu->Table[Index + 1] = High;
 }
 
-BOOL GDTGetIstStack(U32 Index, LINEAR* Bottom, LINEAR* Top) {
-    if (Index < 1 || Index > 3) return FALSE;
-    if (Bottom) *Bottom = (LINEAR)&GDTIstStacks[Index - 1][0];
-    if (Top) *Top = (LINEAR)&GDTIstStacks[Index - 1][GDT_IST_STACK_SIZE];
+BOOL GDTGetIstStack(U32 Cpu, U32 Index, LINEAR* Bottom, LINEAR* Top) {
+    if (Cpu >= GDT_MAX_CPUS || Index < 1 || Index > GDT_IST_COUNT || GDTCpus[Cpu].IstStacks == NULL) return FALSE;
+    LINEAR Base = (LINEAR)GDTCpus[Cpu].IstStacks + (LINEAR)(Index - 1) * GDT_IST_STACK_SIZE;
+    if (Bottom) *Bottom = Base;
+    if (Top) *Top = Base + GDT_IST_STACK_SIZE;
+    return TRUE;
+}
+
+/** Fills CPU Index's table and TSS around its IST stacks. */
+static void GDTBuild(U32 Index, U8* IstStacks) {
+    GDT_CPU* Cpu = &GDTCpus[Index];
+    Cpu->IstStacks = IstStacks;
+    Cpu->Table[0] = 0;
+    Cpu->Table[GDT_KERNEL_CODE / 8] = GDT_DESCRIPTOR_KERNEL_CODE;
+    Cpu->Table[GDT_KERNEL_DATA / 8] = GDT_DESCRIPTOR_KERNEL_DATA;
+    Cpu->Table[GDT_USER_DATA / 8] = GDT_DESCRIPTOR_USER_DATA;
+    Cpu->Table[GDT_USER_CODE / 8] = GDT_DESCRIPTOR_USER_CODE;
+
+    for (U32 Ist = 1; Ist <= GDT_IST_COUNT; Ist++) {
+        LINEAR Top = 0;
+        GDTGetIstStack(Index, Ist, NULL, &Top);
+        Cpu->TaskState.IST[Ist - 1] = Top;  // 16-byte aligned: the CPU aligns RSP anyway
+    }
+    // No I/O permission bitmap: an offset at or past the limit means "none".
+    Cpu->TaskState.IOMapBase = sizeof(TASK_STATE_SEGMENT);
+    GDTSetTaskStateDescriptor(Cpu, GDT_TSS / 8, (LINEAR)&Cpu->TaskState, sizeof(TASK_STATE_SEGMENT) - 1);
+}
+
+BOOL GDTPrepareCPU(U32 Cpu) {
+    if (Cpu == 0 || Cpu >= GDT_MAX_CPUS) return FALSE;
+    if (GDTCpus[Cpu].IstStacks != NULL) return TRUE;  // a retried start keeps its stacks
+    U8* Stacks = (U8*)KernelHeapAlloc(GDT_IST_COUNT * GDT_IST_STACK_SIZE);
+    if (Stacks == NULL) return FALSE;
+    GDTBuild(Cpu, Stacks);
     return TRUE;
 }
 
 void GDTInit(void) {
-    GDTTable[0] = 0;
-    GDTTable[GDT_KERNEL_CODE / 8] = GDT_DESCRIPTOR_KERNEL_CODE;
-    GDTTable[GDT_KERNEL_DATA / 8] = GDT_DESCRIPTOR_KERNEL_DATA;
-    GDTTable[GDT_USER_DATA / 8] = GDT_DESCRIPTOR_USER_DATA;
-    GDTTable[GDT_USER_CODE / 8] = GDT_DESCRIPTOR_USER_CODE;
+    GDTBuild(0, GDTBootIstStacks);
+    GDTLoadCPU(0);
+}
 
-    for (U32 Index = 1; Index <= 3; Index++) {
-        LINEAR Top = 0;
-        GDTGetIstStack(Index, NULL, &Top);
-        GDTTaskState.IST[Index - 1] = Top;  // 16-byte aligned: the CPU aligns RSP anyway
-    }
-    // No I/O permission bitmap: an offset at or past the limit means "none".
-    GDTTaskState.IOMapBase = sizeof(TASK_STATE_SEGMENT);
-    GDTSetTaskStateDescriptor(GDT_TSS / 8, (LINEAR)&GDTTaskState, sizeof(TASK_STATE_SEGMENT) - 1);
-
-    GDT_POINTER Pointer = {sizeof(GDTTable) - 1, (U64)(LINEAR)GDTTable};
+void GDTLoadCPU(U32 Index) {
+    GDT_CPU* Cpu = &GDTCpus[Index];
+    GDT_POINTER Pointer = {sizeof(Cpu->Table) - 1, (U64)(LINEAR)Cpu->Table};
     __asm__ volatile("lgdt %0" : : "m"(Pointer) : "memory");
 
-    // Reload CS with a far return, then the data segments. FS/GS get the null
-    // selector: nothing uses them yet (their bases come from MSRs later).
+    // Reload CS with a far return, then the data segments. FS/GS get the null selector; the per-CPU
+    // base is written to MSR_GS_BASE after this (a selector load resets the hidden base).
     __asm__ volatile(
         "pushq %[Code]\n\t"
         "leaq 1f(%%rip), %%rax\n\t"

@@ -18,10 +18,11 @@
  *
  * Locking: registration takes InterruptLock. The dispatcher walks a vector's
  * chain without a lock: a new slot is filled before it is linked with a
- * release store, and an unlinked slot has its handler cleared. On one CPU
- * with interrupts off during registration that is exact; once other CPUs
- * take interrupts, unregistering will also need to wait for handlers still
- * running there (not needed yet).
+ * release store, and an unlinked slot has its handler cleared. Each CPU
+ * counts itself in and out of a vector's handlers (InterruptRunning), so
+ * DeviceInterruptUnregister, once the slot is unlinked, waits (bounded) until
+ * no other CPU can still be inside that handler; the caller may then free
+ * the handler's context. Counters are atomic: any CPU may take any vector.
  */
 
 #include "arch/x86-64/Interrupts.h"
@@ -34,7 +35,9 @@
 #include "arch/x86-64/CPU.h"
 #include "arch/x86-64/GDT.h"
 #include "core/Log.h"
+#include "core/SMP.h"
 #include "core/Thread.h"
+#include "system/Clock.h"
 #endif
 
 /************************************************************************/
@@ -53,6 +56,7 @@ static U64 InterruptVectorBitmap[INTERRUPT_BITMAP_WORDS];  // allocated device v
 static U8 InterruptChainHead[INTERRUPT_VECTOR_COUNT];      // slot index + 1, 0 = no handler
 static INTERRUPT_SLOT InterruptSlots[INTERRUPT_HANDLER_SLOTS];
 static U64 InterruptCounts[INTERRUPT_VECTOR_COUNT];
+static U32 InterruptRunning[INTERRUPT_VECTOR_COUNT];  // CPUs inside the vector's handler chain now
 static LPCSTR InterruptVectorNames[INTERRUPT_VECTOR_COUNT];
 
 STATIC_ASSERT(INTERRUPT_HANDLER_SLOTS < 255, "slot links are stored as U8 index + 1");
@@ -65,6 +69,7 @@ static SPINLOCK InterruptLock = SPINLOCK_INIT;
 #define INTERRUPT_LOCK() SpinlockAcquire(&InterruptLock)
 #define INTERRUPT_UNLOCK(Flags) SpinlockRelease(&InterruptLock, Flags)
 static void InterruptReleaseLegacyVector(U8 Vector);
+static void InterruptWaitQuiet(U8 Vector);
 #endif
 
 /************************************************************************/
@@ -164,13 +169,17 @@ static BOOL InterruptUnlinkHandler(U8 Vector, INTERRUPT_HANDLER Handler, LPVOID 
 BOOL DeviceInterruptUnregister(U8 Vector, INTERRUPT_HANDLER Handler, LPVOID Context) {
     BOOL Found = InterruptUnlinkHandler(Vector, Handler, Context);
 #ifndef CAIRN_HOST_BUILD
-    if (Found) InterruptReleaseLegacyVector(Vector);
+    if (Found) {
+        InterruptWaitQuiet(Vector);
+        InterruptReleaseLegacyVector(Vector);
+    }
 #endif
     return Found;
 }
 
 U32 InterruptRunHandlers(U8 Vector, INTERRUPT_FRAME* Frame) {
     __atomic_add_fetch(&InterruptCounts[Vector], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&InterruptRunning[Vector], 1, __ATOMIC_ACQUIRE);
     U32 Claimed = 0;
     U8 Link = __atomic_load_n(&InterruptChainHead[Vector], __ATOMIC_ACQUIRE);
     // The bound guards against a corrupted chain looping forever.
@@ -182,6 +191,7 @@ U32 InterruptRunHandlers(U8 Vector, INTERRUPT_FRAME* Frame) {
         if (Handler != NULL && Slot->Vector == Vector && Handler(Frame, Context)) Claimed++;
         Link = __atomic_load_n(&Slot->Next, __ATOMIC_ACQUIRE);
     }
+    __atomic_sub_fetch(&InterruptRunning[Vector], 1, __ATOMIC_RELEASE);
     return Claimed;
 }
 
@@ -193,6 +203,7 @@ void InterruptResetState(void) {
     MemorySet(InterruptChainHead, 0, sizeof(InterruptChainHead));
     MemorySet(InterruptSlots, 0, sizeof(InterruptSlots));
     MemorySet(InterruptCounts, 0, sizeof(InterruptCounts));
+    MemorySet(InterruptRunning, 0, sizeof(InterruptRunning));
     INTERRUPT_UNLOCK(Flags);
 }
 
@@ -248,8 +259,36 @@ void InterruptsInit(void) {
         if (Vector == 18) Ist = IST_MACHINE_CHECK;
         InterruptSetGate(Vector, InterruptStubTable[Vector], Ist);
     }
+    InterruptsLoadCPU();
+}
+
+void InterruptsLoadCPU(void) {
     IDT_POINTER Pointer = {sizeof(InterruptDescriptorTable) - 1, (U64)(LINEAR)InterruptDescriptorTable};
     __asm__ volatile("lidt %0" : : "m"(Pointer) : "memory");
+}
+
+U32 InterruptDefaultApicId(void) { return SMPGetApicId(0); }
+
+U32 InterruptCPUApicId(U32 Cpu) { return SMPIsOnline(Cpu) ? SMPGetApicId(Cpu) : MAX_U32; }
+
+#define INTERRUPT_QUIET_WAIT_MS 100
+
+/*
+ * After a handler was unlinked: waits until no CPU is still inside Vector's
+ * chain (it may have loaded the slot before the unlink). Not from inside an
+ * interrupt handler (this CPU's own count would never drop); bounded.
+ */
+static void InterruptWaitQuiet(U8 Vector) {
+    if (GetPerCPU()->InterruptDepth != 0) return;
+    U64 Deadline = GetSystemTimeNs() + INTERRUPT_QUIET_WAIT_MS * 1000000ULL;
+    while (__atomic_load_n(&InterruptRunning[Vector], __ATOMIC_ACQUIRE) != 0) {
+        if (GetSystemTimeNs() > Deadline) {
+            WARNING("[DeviceInterruptUnregister] vector %u still running on another CPU after %u ms", Vector,
+                    INTERRUPT_QUIET_WAIT_MS);
+            return;
+        }
+        CPUPause();
+    }
 }
 
 /************************************************************************/
@@ -259,7 +298,7 @@ static U64 InterruptUnclaimed[INTERRUPT_VECTOR_COUNT];
 
 // Logs the 1st, 2nd, 4th, 8th ... occurrence: a stuck line cannot flood the log.
 static BOOL InterruptShouldReport(U8 Vector) {
-    U64 Count = ++InterruptUnclaimed[Vector];
+    U64 Count = __atomic_add_fetch(&InterruptUnclaimed[Vector], 1, __ATOMIC_RELAXED);
     return IS_POWER_OF_TWO(Count);
 }
 
@@ -333,7 +372,7 @@ BOOL InterruptRegisterLegacy(U8 IsaIrq, INTERRUPT_HANDLER Handler, LPVOID Contex
     if (NewVector) {
         BOOL Level = FALSE, ActiveLow = FALSE;
         U32 Gsi = IOAPICIsaToGsi(IsaIrq, &Level, &ActiveLow);
-        if (!IOAPICRoute(Gsi, Vector, LAPICGetId(), Level, ActiveLow)) {
+        if (!IOAPICRoute(Gsi, Vector, InterruptDefaultApicId(), Level, ActiveLow)) {
             ERROR("[InterruptRegisterLegacy] IOAPIC cannot route IRQ %u (GSI %u)", IsaIrq, Gsi);
             InterruptUnlinkHandler(Vector, Handler, Context);
             InterruptFreeVector(Vector);

@@ -9,9 +9,11 @@
  * configuration bits) and the scan code set 1 tables of the same.
  *
  * Translation (the first half of this file) is pure. The controller code
- * (the second half) runs only in the kernel: the IRQ 1 handler and
- * KeyboardPoll both run with interrupts disabled, which serialises them on
- * this single CPU; the input ring has its own lock.
+ * (the second half) runs only in the kernel: the IRQ 1 handler (on the boot
+ * CPU) and KeyboardPoll (from the shell, on any CPU) may run at once, so
+ * KeyboardPollLock lets one CPU drain the controller and translate in order;
+ * a poll that finds it taken leaves the bytes to that CPU. The input ring
+ * has its own lock.
  */
 
 #include "drivers/console/Keyboard.h"
@@ -164,6 +166,7 @@ U32 KeyboardTranslate(KEYBOARD_STATE* State, U8 ScanCode) {
 #include "arch/x86-64/CPU.h"
 #include "arch/x86-64/Interrupts.h"
 #include "core/Log.h"
+#include "core/Spinlock.h"
 
 #define PS2_DATA 0x60
 #define PS2_STATUS 0x64   // read
@@ -193,6 +196,7 @@ U32 KeyboardTranslate(KEYBOARD_STATE* State, U8 ScanCode) {
 #define PS2_FLUSH_LIMIT 64
 
 static KEYBOARD_STATE KeyboardState;
+static SPINLOCK KeyboardPollLock = SPINLOCK_INIT;
 static BOOL KeyboardPresent;
 static BOOL KeyboardInterrupts;
 
@@ -238,7 +242,8 @@ static BOOL ReadConfig(U8* Config) { return SendCommand(COMMAND_READ_CONFIG) && 
 static BOOL WriteConfig(U8 Config) { return SendCommand(COMMAND_WRITE_CONFIG) && SendData(Config); }
 
 void KeyboardPoll(void) {
-    if (!KeyboardPresent) return;
+    U64 Flags;
+    if (!KeyboardPresent || !SpinlockTryAcquire(&KeyboardPollLock, &Flags)) return;
     for (U32 Count = 0; Count < PS2_FLUSH_LIMIT; Count++) {
         U8 Status = InPortByte(PS2_STATUS);
         if (!(Status & STATUS_OUTPUT_FULL)) break;
@@ -247,6 +252,7 @@ void KeyboardPoll(void) {
         U32 Key = KeyboardTranslate(&KeyboardState, Byte);
         if (Key != KEY_NONE) InputPushKey(Key);
     }
+    SpinlockRelease(&KeyboardPollLock, Flags);
 }
 
 static BOOL KeyboardInterruptHandler(INTERRUPT_FRAME* Frame, LPVOID Context) {

@@ -5,12 +5,19 @@
  * stuck UART can never hang the kernel. Receive is interrupt driven
  * (IOAPIC, ISA IRQ 4) and feeds bytes to the input stream, which decodes
  * ANSI escape sequences into keys.
+ *
+ * Receive may run on two CPUs at once (the IRQ on the boot CPU, the
+ * shell's own poll wherever the shell runs): SerialReceiveLock makes one
+ * CPU drain the FIFO and push the bytes in order; a CPU that finds it taken
+ * leaves the bytes to the one draining (reading them too would reorder
+ * keys: "hello" typed, "hlelo" read).
  */
 
 #include "drivers/console/Serial.h"
 
 #include "arch/x86-64/CPU.h"
 #include "arch/x86-64/Interrupts.h"
+#include "core/Spinlock.h"
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 
@@ -29,6 +36,7 @@
 #define SERIAL_TRANSMIT_SPIN_LIMIT 100000
 
 static BOOL SerialPresent;
+static SPINLOCK SerialReceiveLock = SPINLOCK_INIT;
 
 static void SerialConsoleWrite(LPCSTR Text, SIZE Length) { SerialWrite(Text, Length); }
 
@@ -72,11 +80,18 @@ void SerialWrite(LPCSTR Text, SIZE Length) {
     }
 }
 
+static BOOL SerialDataReady(void) { return (InPortByte(SERIAL_COM1 + UART_LSR) & LSR_DATA_READY) != 0; }
+
 void SerialPoll(void) {
+    U64 Flags;
     if (!SerialPresent) return;
-    for (U32 Count = 0; Count < 256; Count++) {
-        if (!(InPortByte(SERIAL_COM1 + UART_LSR) & LSR_DATA_READY)) break;
-        InputPushSerialByte(InPortByte(SERIAL_COM1 + UART_DATA));
+    // A byte that lands just as the other CPU lets go would wait for the next poll: look once more.
+    for (U32 Round = 0; Round < 2 && SerialDataReady(); Round++) {
+        if (!SpinlockTryAcquire(&SerialReceiveLock, &Flags)) return;
+        for (U32 Count = 0; Count < 256 && SerialDataReady(); Count++) {
+            InputPushSerialByte(InPortByte(SERIAL_COM1 + UART_DATA));
+        }
+        SpinlockRelease(&SerialReceiveLock, Flags);
     }
 }
 
