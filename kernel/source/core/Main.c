@@ -150,6 +150,11 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     SerialEnableInterrupts();
     EnableInterrupts();
     SchedulerStart();
+    // PCI enumeration sizes every BAR, which changes the guest's memory map many times. It runs before the other
+    // CPUs do: QEMU's multi-threaded TCG before 8.1.1 can crash (SIGSEGV) when the map changes while another vCPU
+    // accesses MMIO (QEMU commit 0d58c660689f, "softmmu: Use async_run_on_cpu in tcg_commit", issues 1826/1834/
+    // 1846), and on real hardware nothing is lost by sizing BARs first.
+    PCIInit();
     SMPStart();
 
     PartitionInit();
@@ -157,7 +162,7 @@ void KernelMain(U64 Magic, PHYSICAL BootInformation) {
     NVMeRegisterDriver();
     VMDRegisterDriver();
     USBRegisterDriver();
-    PCIInit();
+    PCIBindDrivers();
     // NVMe controllers come up on their own threads, in parallel: give healthy ones a moment so their disks
     // are there at the prompt; a dead one is given up on in its own thread and never holds the prompt longer.
     NVMeWaitBringUp(NVME_BOOT_WAIT_MS);

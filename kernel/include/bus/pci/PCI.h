@@ -429,7 +429,7 @@ typedef struct tag_PCI_RESCAN {
  */
 void PCIRegistryReconcile(PCI_SEGMENT* Segment, PCI_DEVICE* First, void (*Free)(PCI_DEVICE*), PCI_RESCAN* Result);
 
-/** Finds segments (ACPI MCFG, else ports), enumerates them and binds drivers. */
+/** Finds segments (ACPI MCFG, else ports) and enumerates them; PCIBindDrivers() then binds drivers. */
 void PCIInit(void);
 /** Adds a segment (for example a VMD domain) and enumerates it. */
 U32 PCIAddSegment(PCI_SEGMENT* Segment);

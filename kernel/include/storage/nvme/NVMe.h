@@ -217,7 +217,7 @@ typedef void (*NVME_IO_CALLBACK)(KSTATUS Status, U16 NvmeStatus, LPVOID Context)
 /************************************************************************/
 // Functions
 
-/** Registers the PCI driver; call before PCIInit(). */
+/** Registers the PCI driver; call before PCIBindDrivers(). */
 void NVMeRegisterDriver(void);
 
 U32 NVMeGetControllerCount(void);

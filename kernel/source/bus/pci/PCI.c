@@ -217,5 +217,4 @@ void PCIInit(void) {
         Segment->Ops = &PortOps;
         PCIAddSegment(Segment);
     }
-    PCIBindDrivers();
 }
