@@ -14,9 +14,8 @@ VMD; `nvme bench` on a VMD drive and on the outside one with the VMD's vector co
 figures go to test-logs/vmd-bench.txt); `vmd reset` refused while a volume behind it is mounted, then, unmounted,
 a reset landing in the middle of `disk fill` (the pattern is checked by the guest, and by the host after
 poweroff) and in the middle of `nvme bench` (every command completes, none fails), the drives back under their
-names and the volume mountable again (from the reset on, QEMU's pci_nvme_ub_db_wr_invalid_sq/cq are expected: the
-NVMe driver has no reset-prepare/reset-done entry and rings deleted queues' doorbells until its watchdog notices
-the reset, see documentation/VMD.md); `poweroff`, after which the host checks the raw disk, e2fsck's the volume,
+names and the volume mountable again (the NVMe driver is told before and after the reset, ResetPrepare/ResetDone,
+so no doorbell of a queue the reset deleted is rung: QEMU's pci_nvme_ub_db_wr_invalid_sq/cq fail the test); `poweroff`, after which the host checks the raw disk, e2fsck's the volume,
 and reads QEMU's trace: no child message dropped, VMCONFIG never changed (client IDs cannot bypass).
 
 Two more boots: the server ID 28C0, where Cairn turns the MSI remapping bypass on (VMCONFIG.MSI_RMP_DIS) and
@@ -284,11 +283,8 @@ def test_vmd_reset_during_io(vm, setup):
     """With the volume unmounted: a reset in the middle of `disk fill` of the whole raw disk (then `disk check`),
     and in the middle of `nvme bench` (every command completes); the drives keep their names."""
     disks = names(setup)
-    # Known gap of the NVMe driver (documentation/VMD.md, "Open"): it has no reset-prepare/reset-done entry, so
-    # it learns of the reset only when its watchdog reads CSTS.RDY = 0 (within a second); meanwhile its submit
-    # and completion paths ring the doorbells of queues the reset deleted, which QEMU reports as undefined
-    # behaviour. Nothing is lost (checked below); these two events, and only they, are expected from here on.
-    vm.expect_nvme_events("pci_nvme_ub_db_wr_invalid_sq", "pci_nvme_ub_db_wr_invalid_cq")
+    # The NVMe driver quiesces in ResetPrepare and resets its controller in ResetDone: no pci_nvme_ub_* event
+    # (a doorbell of a queue the bus reset deleted) may appear; the conftest fails the boot on any.
     ok(vm, "umount /mnt/%sp1" % disks[VOLUME_SERIAL])
     raw, sectors = disks[RAW_SERIAL], RAW_SIZE // 512
     setup["raw_now"] = "filling"

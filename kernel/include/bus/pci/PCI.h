@@ -285,6 +285,13 @@ typedef struct tag_PCI_DRIVER {
     KSTATUS (*Attach)(PCI_DEVICE* Device);
     /** Optional: lets the device go (it was removed or is being reset away); the driver stops touching it. */
     void (*Detach)(PCI_DEVICE* Device);
+    /**
+     * Optional, a pair: the device is about to lose its state to a reset of its bus (`vmd reset`). ResetPrepare
+     * (may sleep) stops every access to it until ResetDone, which is called once its configuration is restored,
+     * or with Device->Removed set when it did not come back (Detach follows then).
+     */
+    void (*ResetPrepare)(PCI_DEVICE* Device);
+    void (*ResetDone)(PCI_DEVICE* Device);
     struct tag_PCI_DRIVER* Next;
 } PCI_DRIVER;
 

@@ -492,6 +492,7 @@ typedef struct tag_NVME_CONTROLLER {
     U32 CheckNow;                // a completion looked wrong: check CSTS at once
     U32 RetryPending;            // trackers wait in NVME_TRACKER_RETRY
     U32 ResetRequested;          // a thread that cannot wait asked for a reset (reason in ResetReason)
+    BOOL BusResetHeld;           // ResetPrepare took ResetMutex; ResetDone resets the controller and lets go
     char ResetReason[NVME_REASON_LENGTH];  // under ViewLock
     BOOL MissedInterruptLogged;
     U64 TickBaseNs;              // when the watchdog's clock started (NVMe-Deadline.c)
@@ -754,6 +755,10 @@ void NVMeRecoveryFail(NVME_CONTROLLER* Controller, LPCSTR Reason);
 void NVMeRecoveryShutdown(BOOL Reboot, LPVOID Context);
 /** Tells the watchdog to reset the controller at its next pass (from a thread that cannot wait). */
 void NVMeRecoveryRequestReset(NVME_CONTROLLER* Controller, LPCSTR Reason);
+/** PCI_DRIVER.ResetPrepare: the function's bus is about to be reset; nothing touches the controller until... */
+void NVMeResetPrepare(PCI_DEVICE* Device);
+/** ...PCI_DRIVER.ResetDone: its configuration is back (or it is gone): reset it, post again what it held. */
+void NVMeResetDone(PCI_DEVICE* Device);
 
 /************************************************************************/
 // NVMe-Features.c

@@ -8,7 +8,9 @@
  * command. After the reset every function below the ports has lost its
  * configuration (BARs, MSI-X, bus mastering), so:
  *   1. the state a driver set up (command, MSI, MSI-X control and table,
- *      PCIe control) is saved for every function a driver holds;
+ *      PCIe control) is saved for every function a driver holds, and each
+ *      such driver is told (ResetPrepare): it stops touching the function,
+ *      on every CPU, until ResetDone;
  *   2. with interrupts off on this CPU (a PLATFORM_LOCK), so no driver runs
  *      while its device is in reset: Bridge Control SBR set, held 2 ms
  *      (Trst is 1 ms; Linux holds 2), cleared; 100 ms before the first
@@ -20,13 +22,13 @@
  *      deterministic, so a function found again at its address with the same
  *      IDs gets the same BARs, keeps its PCI_DEVICE and its driver, and gets
  *      its saved state back (PCIRegistryReconcile, PCIRestoreState);
- *   4. interrupts back on: functions that vanished are removed (their
- *      drivers detached if they can be), new ones are offered to drivers.
- * A kept NVMe controller now reads CSTS.RDY = 0 with its registers where
- * they were; the NVMe driver's watchdog sees that within a second and
- * resets the controller, posting again what was in flight, so its disks
- * come back under their names. On a machine with more than one CPU, step 2
- * would need the drivers' own quiesce (a reset_prepare/reset_done pair).
+ *   4. interrupts back on: each driver told in step 1 hears ResetDone (the
+ *      NVMe driver resets its controller there, posting again what was in
+ *      flight, so its disks come back under their names), functions that
+ *      vanished are removed (their drivers detached if they can be), new
+ *      ones are offered to drivers.
+ * A driver without the pair (none today) would learn of the reset only from
+ * its device's registers (for NVMe, CSTS.RDY = 0 seen by the watchdog).
  */
 
 #include "bus/vmd/VMD-Internal.h"
@@ -116,6 +118,10 @@ KSTATUS VMDResetDomain(VMD_CONTROLLER* Vmd) {
     Vmd->State = VMD_STATE_RESETTING;
     U64 Start = PlatformTimeNs();
     U32 SavedCount = SaveFunctions(Vmd, Saved, Capacity);
+    for (U32 I = 0; I < SavedCount; I++) {
+        const PCI_DRIVER* Driver = Saved[I].Device->Driver;
+        if (Driver->ResetPrepare && Driver->ResetDone) Driver->ResetPrepare(Saved[I].Device);
+    }
 
     PCI_RESCAN Rescan;
     U32 Restored = 0;
@@ -130,6 +136,10 @@ KSTATUS VMDResetDomain(VMD_CONTROLLER* Vmd) {
         Restored++;
     }
     PlatformLockRelease(Quiet, State);
+    for (U32 I = 0; I < SavedCount; I++) {
+        const PCI_DRIVER* Driver = Saved[I].Device->Driver;
+        if (Driver->ResetPrepare && Driver->ResetDone) Driver->ResetDone(Saved[I].Device);
+    }
 
     for (U32 I = 0; I < SavedCount; I++) {
         if (Saved[I].MsixTable) PlatformUnmapMMIO(Saved[I].MsixTable, Saved[I].MsixBytes);

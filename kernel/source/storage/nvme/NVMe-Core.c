@@ -315,6 +315,8 @@ static PCI_DRIVER NVMeDriver = {
     .Probe = NULL,
     .Attach = NVMeAttach,
     .Detach = NVMeDetach,
+    .ResetPrepare = NVMeResetPrepare,
+    .ResetDone = NVMeResetDone,
     .Next = NULL,
 };
 

@@ -56,7 +56,8 @@
 #ifdef NVME_WITH_PLATFORM
 
 #define EXPIRED_MAX 16
-#define NVME_RESET_REQUESTED "requested"  // NVMeResetController: logged as INFO, the others as WARNING
+#define NVME_RESET_REQUESTED "requested"  // NVMeResetController: logged as INFO, as is...
+#define NVME_RESET_BUS "its bus was reset"  // ...NVMeResetDone's; the others (faults) as WARNING
 #define NVME_DELETE_TIMEOUT_MS 5000  // a reset's queue deletions: short, disabling follows anyway
 
 void NVMeRecoveryKick(NVME_CONTROLLER* Controller) {
@@ -206,7 +207,7 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     if (!NVMeControllerSetState(Controller, NVME_STATE_RESETTING, NULL)) return KSTATUS_IO_ERROR;
     NVME_COUNT(Info->Resets, 1);
     NVME_VIEW_SET_TEXT(Controller, LastResetReason, Reason);
-    if (StringCompare(Reason, NVME_RESET_REQUESTED) == 0) {
+    if (StringCompare(Reason, NVME_RESET_REQUESTED) == 0 || StringCompare(Reason, NVME_RESET_BUS) == 0) {
         INFO("[NVMeRecovery] %s: resetting the controller: %s", Info->Name, Reason);
     } else {
         WARNING("[NVMeRecovery] %s: resetting the controller: %s", Info->Name, Reason);
@@ -234,6 +235,43 @@ static KSTATUS ResetLocked(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     StringPrintFormat(Why, sizeof(Why), "reset failed: %s", Info->StateReason);
     NVMeRecoveryFail(Controller, Why);
     return KSTATUS_IO_ERROR;
+}
+
+/************************************************************************/
+// A reset of the bus (`vmd reset`: a secondary bus reset below the controller)
+
+static BOOL Running(const NVME_CONTROLLER* Controller) {
+    return Controller->Info.State == NVME_STATE_READY || Controller->Info.State == NVME_STATE_ADMIN_ONLY;
+}
+
+void NVMeResetPrepare(PCI_DEVICE* Device) {
+    NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Device->DriverData;
+    if (Controller == NULL || Controller->ResetMutex == NULL) return;
+    // After bring-up, a watchdog pass or a reset in progress: each is bounded.
+    PlatformMutexLock(Controller->ResetMutex);
+    Controller->BusResetHeld = TRUE;
+    if (!Running(Controller)) return;
+    // From here no doorbell is written, on any CPU: submissions are held, posted completions wait (both go on
+    // after the reset in ResetDone). Without this, I/O on another CPU rings queues the reset deleted.
+    NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+    U32 Count = NVMeControllerQueues(Controller, Queues);
+    for (U32 I = 0; I < Count; I++) NVMeQueueSetMode(Queues[I], NVME_QUEUE_SUSPENDED);
+    INFO("[NVMeRecovery] %s: quiet for a reset of its bus", Controller->Info.Name);
+}
+
+void NVMeResetDone(PCI_DEVICE* Device) {
+    NVME_CONTROLLER* Controller = (NVME_CONTROLLER*)Device->DriverData;
+    if (Controller == NULL || !Controller->BusResetHeld) return;
+    Controller->BusResetHeld = FALSE;
+    if (!Device->Removed && Running(Controller)) {
+        // The bus reset took the queues with everything else: none of them exists in the controller, so the
+        // reset's drains must not write their doorbells (the entries already posted are still real).
+        NVME_QUEUE* Queues[1 + NVME_MAX_IO_QUEUES];
+        U32 Count = NVMeControllerQueues(Controller, Queues);
+        for (U32 I = 0; I < Count; I++) Queues[I]->CqLive = FALSE;
+        ResetLocked(Controller, NVME_RESET_BUS);
+    }
+    PlatformMutexUnlock(Controller->ResetMutex);  // a removed controller: Detach follows and takes it from here
 }
 
 KSTATUS NVMeResetController(U32 ControllerIndex) {
