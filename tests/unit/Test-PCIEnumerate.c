@@ -568,7 +568,9 @@ static void DetachDevice(PCI_DEVICE* Device) {
     Detached++;
 }
 static const PCI_MATCH AnyMatch = {PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_CLASS, PCI_ANY_CLASS, PCI_ANY_CLASS};
-static PCI_DRIVER TestDriver = {"test", &AnyMatch, 1, NULL, NULL, DetachDevice, NULL};
+static PCI_DRIVER TestDriver = {
+    .Name = "test", .Matches = &AnyMatch, .MatchCount = 1, .Detach = DetachDevice,
+};
 
 static void FreeList(PCI_DEVICE* D) {
     while (D) {
