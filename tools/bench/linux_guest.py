@@ -1,0 +1,319 @@
+"""linux_guest.py - the Linux side of `make bench-linux`: Debian packages fetched once into a cache outside the
+work tree, an initramfs made from them, and the QEMU machine that boots it.
+
+Cache ($CAIRN_BENCH_CACHE, default ~/.cache/cairn/bench):
+  debs/        the .deb files, fetched with `apt-get download` (Debian's own client, nothing else)
+  root/        each package unpacked with `dpkg-deb -x`
+  linux/       vmlinuz, base.cpio.gz and manifest.json (what they were made from)
+
+The initramfs holds busybox (static), fio, GNU dd/cat/date from coreutils and every shared library `ldd` names
+for them (taken from the unpacked packages, or from the host's installed Debian packages of the same release),
+plus tools/bench/init.sh as /init. What one boot runs is a second, uncompressed cpio appended per boot
+(the kernel reads concatenated archives): /bench/plan.sh, a list of `job ID command...` lines.
+
+The kernel is the Debian cloud image (linux-image-cloud-amd64): NVMe, io_uring, ext4 (which mounts ext2), the
+8250 serial console and devtmpfs are built in (checked in its config at build time), so no module is needed.
+"""
+
+import glob
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPOSITORY = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPOSITORY, "tests", "integration"))
+
+from cairn_qemu import CairnVM  # noqa: E402
+
+KERNEL_PACKAGE = "linux-image-cloud-amd64"
+# Kernel options the bench relies on; each must be =y (built in).
+KERNEL_NEEDS = ("CONFIG_BLK_DEV_NVME", "CONFIG_IO_URING", "CONFIG_EXT4_FS", "CONFIG_EXT4_USE_FOR_EXT2",
+                "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_DEVTMPFS", "CONFIG_BLK_DEV_INITRD", "CONFIG_RD_GZIP")
+# Binaries copied into the initramfs: (package, path in the package, path in the initramfs).
+BINARIES = (
+    ("busybox-static", "bin/busybox", "bin/busybox"),
+    ("fio", "usr/bin/fio", "usr/bin/fio"),
+    ("coreutils", "bin/dd", "usr/bin/dd"),
+    ("coreutils", "bin/cat", "usr/bin/cat"),
+    ("coreutils", "bin/date", "usr/bin/date"),
+)
+# Dependencies never fetched: the C library and the loader come from the host's libc6 (the same Debian
+# release), the rest are fio's packaging, not its binary.
+SKIP_DEPENDENCIES = {"libc6", "python3", "init-system-helpers", "debconf"}
+# Bump when the initramfs layout changes in a way the file hashes below do not show.
+LAYOUT_VERSION = 1
+
+
+def say(text):
+    print("bench-linux: " + text, flush=True)
+
+
+def cache_dir():
+    return os.environ.get("CAIRN_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "cairn", "bench")
+
+
+def _run(args, **options):
+    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **options)
+    if result.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(args), result.returncode,
+                                                 result.stderr.decode("utf-8", "replace").strip()[-2000:]))
+    return result.stdout.decode("utf-8", "replace")
+
+
+def _sudo():
+    return [] if os.geteuid() == 0 else ["sudo"]
+
+
+def host_installed(package):
+    result = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}", package], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    return result.returncode == 0 and result.stdout.decode() == "installed"
+
+
+def ensure_host_packages(packages):
+    """apt-get install for the host packages that are missing (as tools/install-deps.sh does)."""
+    missing = [package for package in packages if not host_installed(package)]
+    if not missing:
+        return
+    say("installing on the host: %s" % " ".join(missing))
+    environment = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(_sudo() + ["apt-get", "update", "-qq"], env=environment, check=True)
+    subprocess.run(_sudo() + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing,
+                   env=environment, check=True)
+
+
+def package_dependencies(package):
+    """The Depends of a package (first alternative of each), from apt-cache."""
+    text = _run(["apt-cache", "depends", "--no-recommends", "--no-suggests", "--no-enhances", "--no-conflicts",
+                 "--no-breaks", "--no-replaces", package])
+    names = []
+    alternative = False
+    for line in text.splitlines():
+        match = re.match(r"^\s*(\|)?(Pre)?Depends: <?([^\s>]+)>?", line)
+        if match:
+            if not alternative:
+                names.append(match.group(3))
+            alternative = match.group(1) == "|"
+    return names
+
+
+def download(package, debs):
+    """apt-get download of one package into debs/ unless a .deb of it is there; returns the .deb path."""
+    existing = sorted(glob.glob(os.path.join(debs, "%s_*.deb" % package)))
+    if existing:
+        return existing[-1]
+    say("fetching %s" % package)
+    try:
+        _run(["apt-get", "download", package], cwd=debs)
+    except RuntimeError:
+        # The package lists may be missing or old: refresh them once.
+        subprocess.run(_sudo() + ["apt-get", "update", "-qq"], check=True)
+        _run(["apt-get", "download", package], cwd=debs)
+    found = sorted(glob.glob(os.path.join(debs, "%s_*.deb" % package)))
+    if not found:
+        raise RuntimeError("apt-get download %s left no .deb in %s" % (package, debs))
+    return found[-1]
+
+
+def fetch_closure(roots, debs):
+    """Downloads roots and every dependency the host does not have installed; returns {package: deb}."""
+    fetched = {}
+    queue = list(roots)
+    while queue:
+        package = queue.pop(0)
+        if package in fetched:
+            continue
+        fetched[package] = download(package, debs)
+        for dependency in package_dependencies(package):
+            if dependency in SKIP_DEPENDENCIES or dependency in fetched:
+                continue
+            if dependency.startswith("linux-image-") or not host_installed(dependency):
+                queue.append(dependency)
+    return fetched
+
+
+# -- initramfs (cpio "newc", the format the kernel unpacks) ---------------------------------------------------
+
+class Cpio:
+    """Writes a newc cpio archive in memory: folders, files and symbolic links, owned by root."""
+
+    def __init__(self):
+        self.data = io.BytesIO()
+        self.inode = 1
+        self.folders = set()
+
+    def _entry(self, name, mode, body):
+        name_bytes = name.encode() + b"\0"
+        header = "070701" + "".join("%08X" % value for value in (
+            self.inode, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(name_bytes), 0))
+        self.inode += 1
+        self.data.write(header.encode() + name_bytes)
+        self.data.write(b"\0" * (-(110 + len(name_bytes)) % 4))
+        self.data.write(body)
+        self.data.write(b"\0" * (-len(body) % 4))
+
+    def folder(self, name):
+        name = name.strip("/")
+        if not name or name in self.folders:
+            return
+        self.folder(os.path.dirname(name))
+        self.folders.add(name)
+        self._entry(name, 0o040755, b"")
+
+    def file(self, name, body, mode=0o755):
+        name = name.strip("/")
+        self.folder(os.path.dirname(name))
+        self._entry(name, 0o100000 | mode, body)
+
+    def symlink(self, name, target):
+        name = name.strip("/")
+        self.folder(os.path.dirname(name))
+        self._entry(name, 0o120777, target.encode())
+
+    def finish(self):
+        self._entry("TRAILER!!!", 0, b"")
+        return self.data.getvalue()
+
+
+def plan_archive(plan_text):
+    """The per-boot archive appended to the base initramfs: /bench/plan.sh."""
+    archive = Cpio()
+    archive.file("bench/plan.sh", plan_text.encode(), 0o644)
+    return archive.finish()
+
+
+def _ldd_libraries(binary, root, library_path):
+    """(guest path, real file) for every library ldd names; raises on one not found."""
+    environment = dict(os.environ, LD_LIBRARY_PATH=":".join(library_path))
+    result = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
+    text = result.stdout.decode("utf-8", "replace")
+    if "not a dynamic executable" in text:
+        return []
+    libraries = []
+    for line in text.splitlines():
+        line = line.strip()
+        if "not found" in line:
+            raise RuntimeError("%s needs %s, which no fetched package provides" % (binary, line.split()[0]))
+        match = re.match(r"^(\S+) => (\S+) \(0x", line) or re.match(r"^(/\S+) \(0x", line)
+        if not match:
+            continue
+        found = match.group(match.lastindex)
+        # In the guest a library sits where its package puts it: <root>/<package>/usr/lib/... is /usr/lib/...
+        guest = found
+        if found.startswith(root + os.sep):
+            guest = "/" + os.path.relpath(found, root).split(os.sep, 1)[1]
+        libraries.append((guest, os.path.realpath(found)))
+    return libraries
+
+
+def _check_kernel_config(config_path):
+    with open(config_path, encoding="utf-8") as config:
+        text = config.read()
+    missing = [option for option in KERNEL_NEEDS if not re.search(r"^%s=y$" % option, text, re.M)]
+    if missing:
+        raise RuntimeError("the kernel in %s lacks %s built in" % (config_path, ", ".join(missing)))
+
+
+def _fingerprint():
+    digest = hashlib.sha256(str(LAYOUT_VERSION).encode())
+    for name in ("init.sh", "linux_guest.py"):
+        with open(os.path.join(HERE, name), "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:16]
+
+
+def prepare():
+    """Fetches (first use) and builds the kernel and base initramfs; returns {'kernel', 'initrd', 'version'}."""
+    cache = cache_dir()
+    linux = os.path.join(cache, "linux")
+    manifest_path = os.path.join(linux, "manifest.json")
+    fingerprint = _fingerprint()
+    if os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as manifest_file:
+            manifest = json.load(manifest_file)
+        if manifest.get("fingerprint") == fingerprint and all(
+                os.path.exists(manifest[key]) for key in ("kernel", "initrd")):
+            return manifest
+
+    debs = os.path.join(cache, "debs")
+    root = os.path.join(cache, "root")
+    os.makedirs(debs, exist_ok=True)
+    packages = fetch_closure([KERNEL_PACKAGE, "busybox-static", "fio", "coreutils"], debs)
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    for package, deb in sorted(packages.items()):
+        target = os.path.join(root, package)
+        os.makedirs(target)
+        _run(["dpkg-deb", "-x", deb, target])
+
+    kernels = glob.glob(os.path.join(root, "linux-image-*", "boot", "vmlinuz-*"))
+    if len(kernels) != 1:
+        raise RuntimeError("expected one kernel in the fetched packages, found %s" % kernels)
+    kernel_version = os.path.basename(kernels[0])[len("vmlinuz-"):]
+    _check_kernel_config(os.path.join(os.path.dirname(kernels[0]), "config-" + kernel_version))
+
+    library_path = []
+    for package in sorted(packages):
+        for folder in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"):
+            path = os.path.join(root, package, folder)
+            if os.path.isdir(path):
+                library_path.append(path)
+
+    archive = Cpio()
+    for folder in ("dev", "proc", "sys", "mnt", "tmp", "bin", "sbin", "usr/bin", "usr/sbin"):
+        archive.folder(folder)
+    with open(os.path.join(HERE, "init.sh"), "rb") as init:
+        archive.file("init", init.read())
+    libraries = {}
+    for package, source, target in BINARIES:
+        path = os.path.join(root, package, source)
+        if not os.path.exists(path) and os.path.exists(os.path.join(root, package, "usr", source)):
+            path = os.path.join(root, package, "usr", source)  # merged /usr in later releases
+        with open(path, "rb") as binary:
+            archive.file(target, binary.read())
+        for guest, real in _ldd_libraries(path, root, library_path):
+            libraries[guest] = real
+    for guest, real in sorted(libraries.items()):
+        with open(real, "rb") as library:
+            archive.file(guest, library.read())
+
+    os.makedirs(linux, exist_ok=True)
+    kernel = os.path.join(linux, "vmlinuz")
+    shutil.copyfile(kernels[0], kernel)
+    initrd = os.path.join(linux, "base.cpio.gz")
+    with gzip.open(initrd + ".tmp", "wb", compresslevel=6) as output:
+        output.write(archive.finish())
+    os.replace(initrd + ".tmp", initrd)
+    versions = {package: os.path.basename(deb).split("_")[1] for package, deb in packages.items()}
+    manifest = {"fingerprint": fingerprint, "kernel": kernel, "initrd": initrd, "version": kernel_version,
+                "packages": versions, "libraries": sorted(libraries)}
+    with open(manifest_path, "w", encoding="utf-8") as manifest_file:
+        json.dump(manifest, manifest_file, indent=1)
+    say("Linux %s with fio %s, busybox %s: %s (%d libraries)" % (
+        kernel_version, versions.get("fio"), versions.get("busybox-static"), initrd, len(libraries)))
+    return manifest
+
+
+class LinuxVM(CairnVM):
+    """The same QEMU machine as Cairn's (CairnVM builds the command line), booting Linux with -kernel/-initrd
+    instead of the Cairn ISO; the init script writes its results to the serial console."""
+
+    def __init__(self, kernel, initrd, append, work_dir, **options):
+        options.setdefault("skip_boot_menu", False)
+        super().__init__(kernel, work_dir, **options)
+        self.kernel = kernel
+        self.initrd = initrd
+        self.append = append
+
+    def command_line(self):
+        args = super().command_line()
+        index = args.index("-cdrom")
+        del args[index:index + 4]  # -cdrom <image> -boot order=d
+        return args[:index] + ["-kernel", self.kernel, "-initrd", self.initrd, "-append", self.append] + args[index:]
