@@ -1,22 +1,24 @@
-"""linux_guest.py - the Linux side of `make bench-linux`: Debian packages fetched once into a cache outside the
-work tree, an initramfs made from them, and the QEMU machine that boots it.
+"""linux_guest.py - the Linux side of `make bench-linux`: Debian packages fetched on first use, an initramfs
+made from them, and the QEMU machine that boots it.
 
-Cache ($CAIRN_BENCH_CACHE, default ~/.cache/cairn/bench):
+Cache (build/bench-linux/ unless --cache says otherwise):
   debs/        the .deb files, fetched with `apt-get download` (Debian's own client, nothing else)
-  root/        each package unpacked with `dpkg-deb -x`
-  linux/       vmlinuz, base.cpio.gz and manifest.json (what they were made from)
+  root/        every fetched package but the kernel unpacked with `dpkg-deb -x` into one tree
+  kernel/      the kernel package unpacked (boot/vmlinuz-*, boot/config-*)
+  linux/       vmlinuz, base.cpio (uncompressed: TCG unpacks it faster than it inflates gzip) and
+               manifest.json (what they were made from)
 
-The initramfs holds busybox (static), fio, GNU dd/cat/date from coreutils and every shared library `ldd` names
-for them (taken from the unpacked packages, or from the host's installed Debian packages of the same release),
-plus tools/bench/init.sh as /init. What one boot runs is a second, uncompressed cpio appended per boot
-(the kernel reads concatenated archives): /bench/plan.sh, a list of `job ID command...` lines.
+The initramfs holds busybox (static), fio and every shared library `ldd` names for fio, resolved the way
+the guest's loader will: first in the unpacked tree (with fio's RUNPATHs), then among the host's installed
+packages of the same Debian release (libc, libstdc++ ...), plus tools/bench/init.sh as /init. What one boot
+runs is a second cpio appended per boot (the kernel reads concatenated archives): /bench/plan.sh.
 
-The kernel is the Debian cloud image (linux-image-cloud-amd64): NVMe, io_uring, ext4 (which mounts ext2), the
-8250 serial console and devtmpfs are built in (checked in its config at build time), so no module is needed.
+The kernel is the Debian cloud image (linux-image-cloud-amd64): NVMe, io_uring, ext4 (which mounts ext2),
+the 8250 serial console and devtmpfs are built in (checked in its config when the cache is made), so the
+initramfs needs no module.
 """
 
 import glob
-import gzip
 import hashlib
 import io
 import json
@@ -36,27 +38,20 @@ KERNEL_PACKAGE = "linux-image-cloud-amd64"
 # Kernel options the bench relies on; each must be =y (built in).
 KERNEL_NEEDS = ("CONFIG_BLK_DEV_NVME", "CONFIG_IO_URING", "CONFIG_EXT4_FS", "CONFIG_EXT4_USE_FOR_EXT2",
                 "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_DEVTMPFS", "CONFIG_BLK_DEV_INITRD", "CONFIG_RD_GZIP")
-# Binaries copied into the initramfs: (package, path in the package, path in the initramfs).
-BINARIES = (
-    ("busybox-static", "bin/busybox", "bin/busybox"),
-    ("fio", "usr/bin/fio", "usr/bin/fio"),
-    ("coreutils", "bin/dd", "usr/bin/dd"),
-    ("coreutils", "bin/cat", "usr/bin/cat"),
-    ("coreutils", "bin/date", "usr/bin/date"),
-)
+# Binaries copied into the initramfs: (path in the unpacked tree, path in the initramfs).
+BINARIES = (("bin/busybox", "bin/busybox"), ("usr/bin/fio", "usr/bin/fio"))
+PACKAGES = (KERNEL_PACKAGE, "busybox-static", "fio")
 # Dependencies never fetched: the C library and the loader come from the host's libc6 (the same Debian
 # release), the rest are fio's packaging, not its binary.
 SKIP_DEPENDENCIES = {"libc6", "python3", "init-system-helpers", "debconf"}
+# Where the guest's loader looks (its defaults and fio's libraries' RUNPATHs), relative to a root.
+LIBRARY_FOLDERS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu/ceph")
 # Bump when the initramfs layout changes in a way the file hashes below do not show.
 LAYOUT_VERSION = 1
 
 
 def say(text):
     print("bench-linux: " + text, flush=True)
-
-
-def cache_dir():
-    return os.environ.get("CAIRN_BENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "cairn", "bench")
 
 
 def _run(args, **options):
@@ -134,7 +129,11 @@ def fetch_closure(roots, debs):
         for dependency in package_dependencies(package):
             if dependency in SKIP_DEPENDENCIES or dependency in fetched:
                 continue
-            if dependency.startswith("linux-image-") or not host_installed(dependency):
+            if package.startswith("linux-image-"):
+                # The kernel's own tools (kmod, initramfs-tools) are for installing it, not for booting it.
+                if dependency.startswith("linux-image-"):
+                    queue.append(dependency)
+            elif not host_installed(dependency):
                 queue.append(dependency)
     return fetched
 
@@ -189,27 +188,32 @@ def plan_archive(plan_text):
     return archive.finish()
 
 
-def _ldd_libraries(binary, root, library_path):
-    """(guest path, real file) for every library ldd names; raises on one not found."""
-    environment = dict(os.environ, LD_LIBRARY_PATH=":".join(library_path))
+def _ldd_libraries(binary, root):
+    """{guest path: real file} for every library ldd names for binary; raises on one not found.
+
+    ldd runs with the unpacked tree's library folders first, so a library a fetched package brings is taken
+    from there and lands at the same path in the guest; the rest are the host's (same release) and land at
+    the path ldd printed, which is one the guest's loader searches too."""
+    search = [os.path.join(root, folder) for folder in LIBRARY_FOLDERS]
+    environment = dict(os.environ, LD_LIBRARY_PATH=":".join(search))
     result = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
     text = result.stdout.decode("utf-8", "replace")
     if "not a dynamic executable" in text:
-        return []
-    libraries = []
+        return {}
+    libraries = {}
     for line in text.splitlines():
         line = line.strip()
-        if "not found" in line:
-            raise RuntimeError("%s needs %s, which no fetched package provides" % (binary, line.split()[0]))
-        match = re.match(r"^(\S+) => (\S+) \(0x", line) or re.match(r"^(/\S+) \(0x", line)
+        if "not found" in line or ("=>" in line and not re.search(r"=> /", line)):
+            raise RuntimeError("%s needs %s, which neither a fetched package nor the host provides" % (
+                binary, line.split()[0]))
+        match = re.match(r"^\S+ => (/\S+) \(0x", line) or re.match(r"^(/\S+) \(0x", line)
         if not match:
-            continue
-        found = match.group(match.lastindex)
-        # In the guest a library sits where its package puts it: <root>/<package>/usr/lib/... is /usr/lib/...
+            continue  # linux-vdso.so.1: the kernel's
+        found = match.group(1)
         guest = found
         if found.startswith(root + os.sep):
-            guest = "/" + os.path.relpath(found, root).split(os.sep, 1)[1]
-        libraries.append((guest, os.path.realpath(found)))
+            guest = "/" + os.path.relpath(found, root)
+        libraries[guest] = os.path.realpath(found)
     return libraries
 
 
@@ -229,9 +233,10 @@ def _fingerprint():
     return digest.hexdigest()[:16]
 
 
-def prepare():
-    """Fetches (first use) and builds the kernel and base initramfs; returns {'kernel', 'initrd', 'version'}."""
-    cache = cache_dir()
+def prepare(cache):
+    """Fetches (first use) and builds the kernel and base initramfs in `cache`; returns the manifest
+    {'kernel', 'initrd', 'version', 'packages', 'libraries', 'fingerprint'}."""
+    cache = os.path.abspath(cache)  # ldd prints the library folders as given: absolute paths are what it parses
     linux = os.path.join(cache, "linux")
     manifest_path = os.path.join(linux, "manifest.json")
     fingerprint = _fingerprint()
@@ -244,66 +249,67 @@ def prepare():
 
     debs = os.path.join(cache, "debs")
     root = os.path.join(cache, "root")
+    kernel_root = os.path.join(cache, "kernel")
     os.makedirs(debs, exist_ok=True)
-    packages = fetch_closure([KERNEL_PACKAGE, "busybox-static", "fio", "coreutils"], debs)
-    shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(root)
+    packages = fetch_closure(PACKAGES, debs)
+    for folder in (root, kernel_root):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
     for package, deb in sorted(packages.items()):
-        target = os.path.join(root, package)
-        os.makedirs(target)
-        _run(["dpkg-deb", "-x", deb, target])
+        _run(["dpkg-deb", "-x", deb, kernel_root if package.startswith("linux-image-") else root])
 
-    kernels = glob.glob(os.path.join(root, "linux-image-*", "boot", "vmlinuz-*"))
+    kernels = glob.glob(os.path.join(kernel_root, "boot", "vmlinuz-*"))
     if len(kernels) != 1:
         raise RuntimeError("expected one kernel in the fetched packages, found %s" % kernels)
     kernel_version = os.path.basename(kernels[0])[len("vmlinuz-"):]
-    _check_kernel_config(os.path.join(os.path.dirname(kernels[0]), "config-" + kernel_version))
-
-    library_path = []
-    for package in sorted(packages):
-        for folder in ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"):
-            path = os.path.join(root, package, folder)
-            if os.path.isdir(path):
-                library_path.append(path)
+    _check_kernel_config(os.path.join(kernel_root, "boot", "config-" + kernel_version))
 
     archive = Cpio()
-    for folder in ("dev", "proc", "sys", "mnt", "tmp", "bin", "sbin", "usr/bin", "usr/sbin"):
+    for folder in ("dev", "proc", "sys", "mnt", "tmp", "bin", "sbin", "usr/bin", "usr/sbin", "bench"):
         archive.folder(folder)
     with open(os.path.join(HERE, "init.sh"), "rb") as init:
         archive.file("init", init.read())
     libraries = {}
-    for package, source, target in BINARIES:
-        path = os.path.join(root, package, source)
-        if not os.path.exists(path) and os.path.exists(os.path.join(root, package, "usr", source)):
-            path = os.path.join(root, package, "usr", source)  # merged /usr in later releases
+    for source, target in BINARIES:
+        path = os.path.join(root, source)
         with open(path, "rb") as binary:
             archive.file(target, binary.read())
-        for guest, real in _ldd_libraries(path, root, library_path):
-            libraries[guest] = real
+        libraries.update(_ldd_libraries(path, root))
     for guest, real in sorted(libraries.items()):
         with open(real, "rb") as library:
-            archive.file(guest, library.read())
+            archive.file(guest, library.read(), 0o755)
 
     os.makedirs(linux, exist_ok=True)
     kernel = os.path.join(linux, "vmlinuz")
     shutil.copyfile(kernels[0], kernel)
-    initrd = os.path.join(linux, "base.cpio.gz")
-    with gzip.open(initrd + ".tmp", "wb", compresslevel=6) as output:
+    initrd = os.path.join(linux, "base.cpio")
+    with open(initrd + ".tmp", "wb") as output:
         output.write(archive.finish())
     os.replace(initrd + ".tmp", initrd)
-    versions = {package: os.path.basename(deb).split("_")[1] for package, deb in packages.items()}
+    versions = {package: os.path.basename(deb).split("_")[1].replace("%3a", ":")
+                for package, deb in packages.items()}
     manifest = {"fingerprint": fingerprint, "kernel": kernel, "initrd": initrd, "version": kernel_version,
                 "packages": versions, "libraries": sorted(libraries)}
     with open(manifest_path, "w", encoding="utf-8") as manifest_file:
         json.dump(manifest, manifest_file, indent=1)
-    say("Linux %s with fio %s, busybox %s: %s (%d libraries)" % (
-        kernel_version, versions.get("fio"), versions.get("busybox-static"), initrd, len(libraries)))
+    say("Linux %s with fio %s, busybox %s: %s (%d libraries, %d MiB)" % (
+        kernel_version, versions.get("fio"), versions.get("busybox-static"), initrd, len(libraries),
+        os.path.getsize(initrd) >> 20))
     return manifest
 
 
+def boot_initrd(manifest, plan_text, path):
+    """Writes the initrd of one boot to path: the base archive with the plan's archive appended."""
+    with open(path, "wb") as output:
+        with open(manifest["initrd"], "rb") as base:
+            shutil.copyfileobj(base, output, 1 << 20)
+        output.write(plan_archive(plan_text))
+    return path
+
+
 class LinuxVM(CairnVM):
-    """The same QEMU machine as Cairn's (CairnVM builds the command line), booting Linux with -kernel/-initrd
-    instead of the Cairn ISO; the init script writes its results to the serial console."""
+    """The same QEMU machine as Cairn's (CairnVM builds the command line), booting Linux with -kernel and
+    -initrd instead of the Cairn ISO; init.sh writes its results to the serial console."""
 
     def __init__(self, kernel, initrd, append, work_dir, **options):
         options.setdefault("skip_boot_menu", False)
