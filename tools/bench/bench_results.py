@@ -111,8 +111,9 @@ def _better(metric, a, b):
 def summarize(rows, samples):
     """The table. rows: [{'id', 'title', 'metric', 'target'?}]; samples: {row id: {'linux': {config: [per
     round]}, 'cairn': [per round]}}. For each row: every Linux configuration's spread, the best one (by
-    median), Cairn's spread, and ratio = Cairn median / best Linux median with the range of the per-round
-    ratios (Cairn's round i against that configuration's round i)."""
+    median), Cairn's spread, and the ratio Cairn/Linux: median and range of the per-round ratios (Cairn's
+    round i against that configuration's round i; rounds where either side has no figure are left out), so
+    the median always lies inside its range and a host load that moves both sides of a round cancels."""
     table = []
     for row in rows:
         data = samples.get(row["id"], {})
@@ -125,11 +126,10 @@ def summarize(rows, samples):
         cairn = spread(data.get("cairn", []))
         entry = {"id": row["id"], "title": row["title"], "metric": row["metric"], "linux": configs,
                  "linux_best": best_name, "cairn": cairn, "ratio": None, "target": row.get("target")}
-        if best_name and cairn and configs[best_name]["median"]:
+        if best_name and cairn:
             linux_rounds = data["linux"][best_name]
             ratios = [c / l for c, l in zip(data.get("cairn", []), linux_rounds) if c is not None and l]
-            entry["ratio"] = {"median": cairn["median"] / configs[best_name]["median"],
-                              "min": min(ratios) if ratios else None, "max": max(ratios) if ratios else None}
+            entry["ratio"] = spread(ratios)
         table.append(entry)
     return table
 
