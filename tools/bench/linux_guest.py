@@ -72,18 +72,6 @@ def host_installed(package):
     return result.returncode == 0 and result.stdout.decode() == "installed"
 
 
-def ensure_host_packages(packages):
-    """apt-get install for the host packages that are missing (as tools/install-deps.sh does)."""
-    missing = [package for package in packages if not host_installed(package)]
-    if not missing:
-        return
-    say("installing on the host: %s" % " ".join(missing))
-    environment = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(_sudo() + ["apt-get", "update", "-qq"], env=environment, check=True)
-    subprocess.run(_sudo() + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing,
-                   env=environment, check=True)
-
-
 def package_dependencies(package):
     """The Depends of a package (first alternative of each), from apt-cache."""
     text = _run(["apt-cache", "depends", "--no-recommends", "--no-suggests", "--no-enhances", "--no-conflicts",
