@@ -6,6 +6,7 @@
 #   make unit    host unit tests only
 #   make disk    build/nvme-disk.img
 #   make bench-sgl  PRPs against SGLs in QEMU (4 KiB and 128 KiB; a benchmark, not part of make test)
+#   make bench-linux  Linux and Cairn booted alternately in one QEMU configuration (ROUNDS=3; not in make test)
 #   make usb DEVICE=/dev/sdX   write build/cairn.iso to a removable USB stick (checks, asks, verifies)
 #   make clean
 #
@@ -75,7 +76,7 @@ $(foreach Test,$(UNIT_TEST_SOURCES),$(eval $(call UNIT_TEST_RULE,$(Test))))
 # outside the work tree and links it as $(QEMU_VMD); the VMD integration tests use it.
 include tools/qemu-vmd/qemu-vmd.mk
 
-.PHONY: all image kernel run test unit integration disk deps clean usb bench-sgl
+.PHONY: all image kernel run test unit integration disk deps clean usb bench-sgl bench-linux
 
 all: image
 
@@ -133,6 +134,14 @@ integration: image disk
 # BENCH_SGL_ARGS passes options on (--seconds, --rounds, --qd, --workloads, --sizes: see the script).
 bench-sgl: image
 	@$(PYTHON) tests/integration/bench_nvme_sgl.py --build $(BUILD) $(BENCH_SGL_ARGS)
+
+# Debian's Linux (cloud kernel, busybox, fio: fetched once into $(BUILD)/bench-linux) against Cairn, ROUNDS
+# alternating rounds; the table, $(BUILD)/bench-linux/results.json and results.png. See documentation/Performance.md.
+ROUNDS ?= 3
+bench-linux: image
+	@tools/install-deps.sh --bench
+	@$(PYTHON) tools/bench/bench_linux.py --build $(BUILD) --rounds $(ROUNDS) $(BENCH_LINUX_ARGS)
+	@$(PYTHON) tools/bench/plot.py $(BUILD)/bench-linux/results.json $(BUILD)/bench-linux/results.png
 
 # A unit test that does not compile is counted as failed by run_all.py, so the
 # closing "N passed, N failed" line is always printed (the binaries are removed

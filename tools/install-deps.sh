@@ -6,6 +6,7 @@
 # `apt-get update` and `apt-get install -y --no-install-recommends` for just
 # those, through sudo unless already root, never asking anything. When nothing
 # is missing it prints one line and touches nothing (no network, no sudo).
+# --bench adds what `make bench-linux` alone needs (python3-matplotlib).
 set -euo pipefail
 
 PACKAGES=(
@@ -28,6 +29,10 @@ PACKAGES=(
     valgrind          # make bench-model (instructions per I/O, callgrind)
     console-setup-linux  # PSF fonts for the framebuffer console (converted at build time) and the screen tests
 )
+# `make bench-linux` alone draws its plot with matplotlib (tools/install-deps.sh --bench); `make test` does not.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=(python3-matplotlib)
+fi
 # On a desktop, `make run` opens a QEMU window: that needs QEMU's GTK/SDL
 # front ends, which are only a Recommends of qemu-system-x86.
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
