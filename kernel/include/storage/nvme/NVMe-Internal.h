@@ -17,6 +17,8 @@
  *                 (drain, validate, complete), modes, holding for resets,
  *                 retries, the interrupt / INTx / polled variants (its ring
  *                 and CID arithmetic is pure)
+ *   NVMe-Doorbell.c  the doorbell writes: MMIO, or the shadow doorbell
+ *                 buffer with its event-index rule (Doorbell Buffer Config)
  *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
  *                 interrupt polling
  *   NVMe-Request.c  callers waiting for commands (requests)
@@ -214,6 +216,17 @@ BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth);
 void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
 /** Offset in BAR0 of queue Qid's SQ tail (Completion FALSE) or CQ head doorbell. */
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
+
+/************************************************************************/
+// Shadow doorbells (pure part, NVMe-Doorbell.c)
+
+/**
+ * The event-index rule (NVMe 1.3 7.13; virtio's vring_need_event): moving a doorbell from Old to New needs the
+ * MMIO write only when the controller asked to hear of it, i.e. EventIdx lies in [Old, New) (16-bit ring values).
+ */
+static inline BOOL NVMeDoorbellNeedEvent(U16 EventIdx, U16 New, U16 Old) {
+    return (U16)(New - EventIdx - 1) < (U16)(New - Old);
+}
 
 /************************************************************************/
 // Quirks (pure, NVMe-Quirks.c)
@@ -451,6 +464,7 @@ typedef struct tag_NVME_CONTROLLER {
     PLATFORM_DMA IdentifyPage;  // Identify Controller, kept
     PLATFORM_DMA ScratchPage;   // admin data transfers, under AdminMutex
     PLATFORM_DMA EventPage;     // the ResetMutex holder's page (event logs, a reset's APST table), bring-up's before
+    PLATFORM_DMA DbbufShadow, DbbufEventIdx;  // Doorbell Buffer Config's two pages (kept: the controller writes them)
     PLATFORM_MUTEX* AdminMutex;
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
@@ -589,6 +603,23 @@ void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
 BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/************************************************************************/
+// NVMe-Doorbell.c: every doorbell write
+
+/** The SQ tail doorbell (under the queue lock, after PlatformWriteBarrier): shadow slot, MMIO when needed. */
+void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail);
+/** The CQ head doorbell (under the queue lock): shadow slot, MMIO when needed. */
+void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head);
+/**
+ * Doorbell Buffer Config per nvme.dbbuf, the offer (OACS bit 8) and the quirks; after Identify at bring-up and
+ * after every reset's enable, before the I/O queues are created. The controller forgets it when it resets, so
+ * this first turns shadow doorbells off. Only a timeout is an error (the controller stopped answering); a refusal
+ * leaves MMIO doorbells.
+ */
+KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller);
+/** Back to MMIO doorbells on every queue (the controller was disabled: it forgot the buffers). */
+void NVMeDoorbellDetach(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Deadline.c: the one owner of time in the driver
