@@ -205,7 +205,7 @@ static void PrintDoorbells(const NVME_CONTROLLER_INFO* Info) {
         Shadow += Info->Queues[Q].ShadowWrites;
         Mmio += Info->Queues[Q].MmioDoorbells;
     }
-    LPCSTR Use = Info->DbbufActive ? (Info->DbbufCqShadow ? "on (SQ tails and CQ heads)" : "on (SQ tails)")
+    LPCSTR Use = Info->DbbufActive ? (Info->DbbufCqMmio ? "on (CQ heads by MMIO too)" : "on")
                  : Info->DbbufMode == NVME_DBBUF_OFF ? "off"
                  : Info->DbbufOffered ? "off (not configured)" : "off (not offered)";
     ShellPrint("doorbells : shadow %s, nvme.dbbuf=%s, configured %u times; %llu shadow updates, %llu MMIO writes "

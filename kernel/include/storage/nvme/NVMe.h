@@ -151,7 +151,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 DbbufMode;                    // NVME_DBBUF_* asked for (nvme.dbbuf)
     BOOL DbbufOffered;                // OACS bit 8: the controller takes Doorbell Buffer Config
     BOOL DbbufActive;                 // shadow doorbells in use now (configured since the last reset)
-    BOOL DbbufCqShadow;               // CQ heads go through the shadow too (MSI-X or polled: see NVMe-Doorbell.c)
+    BOOL DbbufCqMmio;                 // CQ heads are written by MMIO too (pin or MSI interrupts: NVMe-Doorbell.c)
     U32 DbbufConfigs;                 // Doorbell Buffer Config commands the controller accepted (bring-up, resets)
     // Namespaces
     U32 ActiveNamespaceCount;

@@ -24,8 +24,13 @@
  *    shadow entry, and QEMU 7.2 copies an admin MMIO write into the shadow
  *    (hw/nvme/ctrl.c nvme_process_db), because Linux and SPDK leave admin
  *    queues out.
- *  - CQ heads go through the shadow only on MSI-X or polled queues: a pin
- *    (INTx) or MSI interrupt is deasserted only when the controller sees the
+ *  - Every queue's shadow slots are kept current, CQ heads included: QEMU
+ *    7.2 reads the CQ head from the shadow before it posts (nvme_post_cqes)
+ *    and ignores what an MMIO head write said, so a CQ head written only by
+ *    MMIO looks unconsumed and the CQ fills up after Depth - 1 completions
+ *    (seen: a stall at qd 32 when CQ heads skipped the shadow).
+ *  - With pin (INTx) or MSI interrupts the CQ head is also always written
+ *    by MMIO: the interrupt is deasserted only when the controller sees the
  *    head reach the tail, which QEMU 7.2 checks on the MMIO write alone.
  *  - The controller forgets the buffers when it is disabled, so bring-up and
  *    every reset configure again (after enable, before the I/O queues exist:
@@ -70,32 +75,30 @@ static BOOL ShadowStore(NVME_CONTROLLER* Controller, LINEAR Register, U16 Value)
     return NVMeDoorbellNeedEvent((U16)*Slot(Controller, &Controller->DbbufEventIdx, Register), Value, Old);
 }
 
-static void DoorbellWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL Shadow, U16 Value) {
-    if (Shadow) {
+/** AlwaysRing: the MMIO write follows the shadow store whatever EventIdx says (see the header). */
+static void DoorbellWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL AlwaysRing, U16 Value) {
+    if (__atomic_load_n(&Queue->Controller->Info.DbbufActive, __ATOMIC_RELAXED)) {
         Queue->Stats.ShadowWrites++;
-        // The admin queue always rings too (see the header).
-        if (!ShadowStore(Queue->Controller, Register, Value) && Queue->Id != 0) return;
+        if (!ShadowStore(Queue->Controller, Register, Value) && !AlwaysRing) return;
     }
     Queue->Stats.MmioDoorbells++;
     PlatformWrite32(Register, Value);
 }
 
 void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail) {
-    NVME_CONTROLLER_INFO* Info = &Queue->Controller->Info;
-    DoorbellWrite(Queue, Queue->SqDoorbell, __atomic_load_n(&Info->DbbufActive, __ATOMIC_RELAXED), Tail);
+    DoorbellWrite(Queue, Queue->SqDoorbell, Queue->Id == 0, Tail);
 }
 
 void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head) {
-    NVME_CONTROLLER_INFO* Info = &Queue->Controller->Info;
-    DoorbellWrite(Queue, Queue->CqDoorbell, __atomic_load_n(&Info->DbbufCqShadow, __ATOMIC_RELAXED), Head);
+    DoorbellWrite(Queue, Queue->CqDoorbell, Queue->Id == 0 || Queue->Controller->Info.DbbufCqMmio, Head);
 }
 
 /************************************************************************/
 // Configuration (bring-up and resets)
 
-/** Turns shadow doorbells on (SQ tails, and CQ heads when CqShadow) or off, for every queue at once. */
-static void Use(NVME_CONTROLLER* Controller, BOOL On, BOOL CqShadow) {
-    __atomic_store_n(&Controller->Info.DbbufCqShadow, On && CqShadow, __ATOMIC_RELEASE);
+/** Turns shadow doorbells on or off for every queue at once; CqMmio: CQ heads always ring too. */
+static void Use(NVME_CONTROLLER* Controller, BOOL On, BOOL CqMmio) {
+    Controller->Info.DbbufCqMmio = On && CqMmio;
     __atomic_store_n(&Controller->Info.DbbufActive, On, __ATOMIC_RELEASE);
 }
 
@@ -162,12 +165,12 @@ KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller) {
     U64 State = PlatformLockAcquire(Admin->Lock);
     *Slot(Controller, &Controller->DbbufShadow, Admin->SqDoorbell) = Admin->SqTail;
     *Slot(Controller, &Controller->DbbufShadow, Admin->CqDoorbell) = NVME_CQ_STATE_HEAD(Admin->CqState);
-    // CQ heads through the shadow only where no pin interrupt waits for the MMIO head write (see the header).
-    BOOL CqShadow = Info->Polling || Info->InterruptMode == PCI_INTERRUPT_MSIX;
-    Use(Controller, TRUE, CqShadow);
+    // A pin or MSI interrupt waits for the MMIO head write (see the header).
+    BOOL CqMmio = !Info->Polling && Info->InterruptMode != PCI_INTERRUPT_MSIX;
+    Use(Controller, TRUE, CqMmio);
     PlatformLockRelease(Admin->Lock, State);
     if (NVME_COUNT(Info->DbbufConfigs, 1) == 1) {
-        INFO("[NVMeDoorbell] %s: shadow doorbells on (SQ tails%s)", Info->Name, CqShadow ? " and CQ heads" : "");
+        INFO("[NVMeDoorbell] %s: shadow doorbells on%s", Info->Name, CqMmio ? " (CQ heads by MMIO too)" : "");
     }
     return KSTATUS_SUCCESS;
 }
