@@ -144,23 +144,11 @@ KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller) {
         WARNING("[NVMeDoorbell] %s: no memory for the shadow doorbell pages: MMIO doorbells", Info->Name);
         return KSTATUS_SUCCESS;  // a page allocated alone is kept for the next try
     }
-    // New queues start at 0: their slots must say so (a reset's queues come back empty).
+    // New queues start at 0: their slots must say so (a reset's queues come back empty). The admin queue is
+    // running: its slots start at what its registers last got, and follow them from here on (it always rings),
+    // so the command's own completion already finds its head in the shadow. No I/O queue exists yet.
     MemorySet(Controller->DbbufShadow.Linear, 0, Info->PageSize);
     MemorySet(Controller->DbbufEventIdx.Linear, 0, Info->PageSize);
-    NVME_COMMAND Command;
-    MemorySet(&Command, 0, sizeof(Command));
-    Command.Opcode = NVME_ADMIN_DOORBELL_BUFFER_CONFIG;
-    Command.Prp1 = Controller->DbbufShadow.Physical;
-    Command.Prp2 = Controller->DbbufEventIdx.Physical;
-    U16 NvmeStatus = 0;
-    KSTATUS Status = NVMeAdminCommand(Controller, &Command, TRUE, NULL, &NvmeStatus);
-    if (Status == KSTATUS_TIMEOUT) return Status;
-    if (Status != KSTATUS_SUCCESS) {
-        WARNING("[NVMeDoorbell] %s: Doorbell Buffer Config refused (status %x): MMIO doorbells", Info->Name,
-                NvmeStatus);
-        return KSTATUS_SUCCESS;
-    }
-    // The admin queue is running: its slots start at what its registers last got (under its lock).
     NVME_QUEUE* Admin = &Controller->Admin;
     U64 State = PlatformLockAcquire(Admin->Lock);
     *Slot(Controller, &Controller->DbbufShadow, Admin->SqDoorbell) = Admin->SqTail;
@@ -169,6 +157,21 @@ KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller) {
     BOOL CqMmio = !Info->Polling && Info->InterruptMode != PCI_INTERRUPT_MSIX;
     Use(Controller, TRUE, CqMmio);
     PlatformLockRelease(Admin->Lock, State);
+    NVME_COMMAND Command;
+    MemorySet(&Command, 0, sizeof(Command));
+    Command.Opcode = NVME_ADMIN_DOORBELL_BUFFER_CONFIG;
+    Command.Prp1 = Controller->DbbufShadow.Physical;
+    Command.Prp2 = Controller->DbbufEventIdx.Physical;
+    U16 NvmeStatus = 0;
+    // Self-timed: bring-up's or the reset's own command (it passes the admin queue a reset rebuilds).
+    KSTATUS Status = NVMeAdminCommandTimed(Controller, &Command, TRUE, Controller->AdminTimeoutMs, NULL, &NvmeStatus);
+    if (Status != KSTATUS_SUCCESS) NVMeDoorbellDetach(Controller);
+    if (Status == KSTATUS_TIMEOUT) return Status;
+    if (Status != KSTATUS_SUCCESS) {
+        WARNING("[NVMeDoorbell] %s: Doorbell Buffer Config refused (status %x): MMIO doorbells", Info->Name,
+                NvmeStatus);
+        return KSTATUS_SUCCESS;
+    }
     if (NVME_COUNT(Info->DbbufConfigs, 1) == 1) {
         INFO("[NVMeDoorbell] %s: shadow doorbells on%s", Info->Name, CqMmio ? " (CQ heads by MMIO too)" : "");
     }
