@@ -43,14 +43,7 @@ BENCH_RE = re.compile(r"^\S+: \w+, bs=\d+, qd=\d+: (\d+) I/Os in \d+\.\d{3} s, (
 @pytest.fixture(scope="module")
 def mode_iso(tmp_path_factory, build_dir, cairn_iso):
     """mode_iso('off') -> an ISO booting with nvme.dbbuf=off (auto: the default image)."""
-    made = {"auto": cairn_iso}
-
-    def make(mode):
-        if mode not in made:
-            out = str(tmp_path_factory.mktemp("iso-dbbuf-" + mode))
-            made[mode] = nvme_images.build_iso_with_options(build_dir, "nvme.dbbuf=" + mode, out)
-        return made[mode]
-    return make
+    return nvme_images.mode_iso_factory(tmp_path_factory, build_dir, cairn_iso, "nvme.dbbuf")
 
 
 def doorbells(vm, controller):
