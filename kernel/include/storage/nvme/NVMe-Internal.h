@@ -607,10 +607,30 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
 /************************************************************************/
 // NVMe-Doorbell.c: every doorbell write
 
-/** The SQ tail doorbell (under the queue lock, after PlatformWriteBarrier): shadow slot, MMIO when needed. */
-void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail);
-/** The CQ head doorbell (under the queue lock): shadow slot, MMIO when needed. */
-void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head);
+/** A doorbell through the shadow buffer: the slot, then MMIO when EventIdx asks for it or AlwaysRing. */
+void NVMeDoorbellShadowWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL AlwaysRing, U16 Value);
+/** Register alone (no shadow doorbells): inline, so MMIO doorbells cost no call on the hot path. */
+static inline void NVMeDoorbellMmioWrite(NVME_QUEUE* Queue, LINEAR Register, U16 Value) {
+    Queue->Stats.MmioDoorbells++;
+    PlatformWrite32(Register, Value);
+}
+/** The SQ tail doorbell (under the queue lock, after PlatformWriteBarrier). The admin queue always rings. */
+static inline void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail) {
+    if (UNLIKELY(__atomic_load_n(&Queue->Controller->Info.DbbufActive, __ATOMIC_RELAXED))) {
+        NVMeDoorbellShadowWrite(Queue, Queue->SqDoorbell, Queue->Id == 0, Tail);
+    } else {
+        NVMeDoorbellMmioWrite(Queue, Queue->SqDoorbell, Tail);
+    }
+}
+/** The CQ head doorbell (under the queue lock). Admin queue, or pin / MSI interrupts: always rings. */
+static inline void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head) {
+    NVME_CONTROLLER_INFO* Info = &Queue->Controller->Info;
+    if (UNLIKELY(__atomic_load_n(&Info->DbbufActive, __ATOMIC_RELAXED))) {
+        NVMeDoorbellShadowWrite(Queue, Queue->CqDoorbell, Queue->Id == 0 || Info->DbbufCqMmio, Head);
+    } else {
+        NVMeDoorbellMmioWrite(Queue, Queue->CqDoorbell, Head);
+    }
+}
 /**
  * Doorbell Buffer Config per nvme.dbbuf, the offer (OACS bit 8) and the quirks; after Identify at bring-up and
  * after every reset's enable, before the I/O queues are created. The controller forgets it when it resets, so

@@ -75,22 +75,11 @@ static BOOL ShadowStore(NVME_CONTROLLER* Controller, LINEAR Register, U16 Value)
     return NVMeDoorbellNeedEvent((U16)*Slot(Controller, &Controller->DbbufEventIdx, Register), Value, Old);
 }
 
-/** AlwaysRing: the MMIO write follows the shadow store whatever EventIdx says (see the header). */
-static void DoorbellWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL AlwaysRing, U16 Value) {
-    if (__atomic_load_n(&Queue->Controller->Info.DbbufActive, __ATOMIC_RELAXED)) {
-        Queue->Stats.ShadowWrites++;
-        if (!ShadowStore(Queue->Controller, Register, Value) && !AlwaysRing) return;
-    }
-    Queue->Stats.MmioDoorbells++;
-    PlatformWrite32(Register, Value);
-}
-
-void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail) {
-    DoorbellWrite(Queue, Queue->SqDoorbell, Queue->Id == 0, Tail);
-}
-
-void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head) {
-    DoorbellWrite(Queue, Queue->CqDoorbell, Queue->Id == 0 || Queue->Controller->Info.DbbufCqMmio, Head);
+// NVMeDoorbellWriteSq / NVMeDoorbellWriteCq (NVMe-Internal.h, inline) choose: this, or the register alone.
+void NVMeDoorbellShadowWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL AlwaysRing, U16 Value) {
+    Queue->Stats.ShadowWrites++;
+    if (!ShadowStore(Queue->Controller, Register, Value) && !AlwaysRing) return;
+    NVMeDoorbellMmioWrite(Queue, Register, Value);
 }
 
 /************************************************************************/
