@@ -45,7 +45,6 @@
 
 #include "storage/nvme/NVMe-Internal.h"
 
-#include "core/Log.h"
 #include "utils/String.h"
 
 LPCSTR NVMeDbbufModeName(U32 Mode) {
@@ -56,6 +55,10 @@ LPCSTR NVMeDbbufModeName(U32 Mode) {
         default: return "?";
     }
 }
+
+#ifdef NVME_WITH_PLATFORM
+
+#include "core/Log.h"
 
 /************************************************************************/
 // The writes (hot path, under the queue lock)
@@ -166,3 +169,5 @@ KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller) {
     }
     return KSTATUS_SUCCESS;
 }
+
+#endif  // NVME_WITH_PLATFORM
