@@ -186,6 +186,19 @@ def xxd_lines(data, base_offset):
 # -- a Cairn ISO with other kernel options -----------------------------------------------------------------
 
 
+def mode_iso_factory(tmp_path_factory, build_dir, default_iso, option):
+    """make(mode) -> an ISO booting with `option=mode` on the kernel command line, built once per mode ('auto'
+    is default_iso, the image's default). For a module fixture of tests that compare an option's modes."""
+    made = {"auto": default_iso}
+
+    def make(mode):
+        if mode not in made:
+            out = str(tmp_path_factory.mktemp("iso-%s-%s" % (option.replace(".", "-"), mode)))
+            made[mode] = build_iso_with_options(build_dir, "%s=%s" % (option, mode), out)
+        return made[mode]
+    return make
+
+
 def build_iso_with_options(build_dir, options, out_dir):
     """Makes out_dir/cairn.iso from build_dir/iso (what `make image` packed) with `options` appended to the
     multiboot2 line of boot/grub/grub.cfg. Returns the ISO path."""

@@ -56,14 +56,7 @@ def sha256(data):
 @pytest.fixture(scope="module")
 def mode_iso(tmp_path_factory, build_dir, cairn_iso):
     """mode_iso('on') -> an ISO booting with nvme.sgl=on (auto: the default image)."""
-    made = {"auto": cairn_iso}
-
-    def make(mode):
-        if mode not in made:
-            out = str(tmp_path_factory.mktemp("iso-sgl-" + mode))
-            made[mode] = nvme_images.build_iso_with_options(build_dir, "nvme.sgl=" + mode, out)
-        return made[mode]
-    return make
+    return nvme_images.mode_iso_factory(tmp_path_factory, build_dir, cairn_iso, "nvme.sgl")
 
 
 def make_content(folder):

@@ -741,6 +741,9 @@ void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, 
         case NM_ADMIN_NAMESPACE_ATTACHMENT:
             NmNamespaceAttachmentLocked(Model, Sq, Command, Result);
             break;
+        case NM_ADMIN_DOORBELL_BUFFER_CONFIG:
+            NmDbbufConfigLocked(Model, Command, Result);
+            break;
         default:
             NmViolation(Model, NVME_RULE_OPCODE_INVALID, "admin opcode %#x (CID %u) is not implemented", Opcode,
                         NM_SQE_CID(Command));

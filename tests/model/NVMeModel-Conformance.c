@@ -57,6 +57,8 @@ static const RULE_INFO Rules[] = {
      "the host submits only into free SQ slots: the SQ is full when tail+1 == head (head as last reported)"},
     {NVME_RULE_CQ_HEAD_BEYOND_TAIL, "CQ_HEAD_BEYOND_TAIL", "the CQ head doorbell never passes what was posted"},
     {NVME_RULE_CID_REUSED, "CID_REUSED", "a CID is unique among the SQ's outstanding commands"},
+    {NVME_RULE_DBBUF_ADMIN_MISMATCH, "DBBUF_ADMIN_MISMATCH",
+     "with shadow doorbells, an admin doorbell register is written with its Shadow Doorbell entry's value (5.7)"},
     {NVME_RULE_QUEUE_ENTRY_SIZES_UNSET, "QUEUE_ENTRY_SIZES_UNSET",
      "CC.IOSQES and IOCQES are set (6 and 4) before I/O queues are created"},
     {NVME_RULE_QUEUE_ENTRY_SIZE_CHANGED, "QUEUE_ENTRY_SIZE_CHANGED",

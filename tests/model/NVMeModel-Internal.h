@@ -11,6 +11,7 @@
  *   NVMeModel-Faults.c      fault matching, held and lost completions
  *   NVMeModel-Config.c      defaults and presets (public API only)
  *   NVMeModel-WriteCache.c  the volatile write cache and power cuts
+ *   NVMeModel-Dbbuf.c       Doorbell Buffer Config: shadow doorbells, EventIdx
  * Every function named Nm*Locked expects Model->Lock held.
  */
 
@@ -200,6 +201,10 @@ struct tag_NVME_MODEL {
     NVME_MODEL_VIOLATION_HANDLER ViolationHandler;
     LPVOID ViolationContext;
 
+    // Shadow doorbells (NVMeModel-Dbbuf.c)
+    BOOL DbbufEnabled;            // Doorbell Buffer Config accepted since the last reset
+    PHYSICAL DbbufShadow, DbbufEventIdx;
+
     NVME_MODEL_STATS Stats;
     struct tag_NM_WRITE_CACHE* WriteCache;  // NULL: writes go straight to the medium
 };
@@ -256,6 +261,14 @@ void NmMsixWrite(NM_MODEL* Model, U32 Offset, U32 Size, U64 Value);
 // NVMeModel-Admin.c and NVMeModel-IO.c
 
 void NmAdminInitLocked(NM_MODEL* Model);
+/** Doorbell Buffer Config (admin 7Ch). */
+void NmDbbufConfigLocked(NM_MODEL* Model, const NM_SQE* Command, NM_RESULT* Result);
+/** Takes a SQ's tail from its shadow slot (first publishing EventIdx; Idle: exactly, before the model idles). */
+void NmDbbufFetchSqLocked(NM_MODEL* Model, NM_QUEUE* Sq, BOOL Idle);
+/** Takes a CQ's head from its shadow slot (publishing EventIdx as the mode says). */
+void NmDbbufFetchCqLocked(NM_MODEL* Model, NM_QUEUE* Cq);
+/** An MMIO write to an admin doorbell: with shadow doorbells, it must match the shadow entry. */
+void NmDbbufCheckAdminLocked(NM_MODEL* Model, U16 Qid, BOOL Completion, U32 Value);
 void NmAdminResetLocked(NM_MODEL* Model);
 void NmAdminExecuteLocked(NM_MODEL* Model, NM_QUEUE* Sq, const NM_SQE* Command, NM_RESULT* Result);
 void NmRecordErrorLocked(NM_MODEL* Model, U16 SqId, U16 Cid, U16 Status, U64 Lba, U32 Nsid);

@@ -81,6 +81,7 @@ static void ControllerResetLocked(NM_MODEL* Model) {
     Model->Intms = 0;
     Model->MsiPending = FALSE;
     Model->WorkPending = FALSE;
+    Model->DbbufEnabled = FALSE;  // the controller forgets the shadow doorbell buffers
     Model->Stats.Resets++;
     NmEvaluateIntxLocked(Model);
 }
@@ -290,6 +291,7 @@ static void DoorbellWriteLocked(NM_MODEL* Model, U32 Offset, U32 Value) {
         RaiseDoorbellErrorLocked(Model, 1);
         return;
     }
+    NmDbbufCheckAdminLocked(Model, Qid, IsCq, Value);
     U32 Size = Queue->Size;
     if (!IsCq) {
         U32 Advance = (Value + Size - Queue->Tail) % Size;

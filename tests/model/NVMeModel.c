@@ -209,6 +209,7 @@ void NmPostLocked(NM_MODEL* Model, NM_COMPLETION* Completion) {
         free(Completion);  // its queue went away (or the controller died): nothing to post to
         return;
     }
+    NmDbbufFetchCqLocked(Model, Cq);
     if (Cq->Waiting != NULL || CqFull(Cq)) {
         Completion->Next = NULL;
         NM_COMPLETION** Link = &Cq->Waiting;
@@ -223,6 +224,7 @@ void NmPostLocked(NM_MODEL* Model, NM_COMPLETION* Completion) {
 }
 
 void NmFlushWaitingLocked(NM_MODEL* Model, NM_QUEUE* Cq) {
+    if (Cq->Waiting) NmDbbufFetchCqLocked(Model, Cq);
     while (Cq->Waiting && !CqFull(Cq) && !Model->Fatal) {
         NM_COMPLETION* C = Cq->Waiting;
         Cq->Waiting = C->Next;
@@ -324,6 +326,7 @@ static void ProcessOneLocked(NM_MODEL* Model, NM_QUEUE* Sq) {
 U32 NmProcessLocked(NM_MODEL* Model, U32 Max) {
     U32 Done = 0;
     __atomic_add_fetch(&Model->Busy, 1, __ATOMIC_SEQ_CST);
+    for (U32 Q = 0; Q < NM_MAX_QUEUES; Q++) NmDbbufFetchSqLocked(Model, &Model->Sq[Q], FALSE);
     while (Done < Max && NmReadyLocked(Model)) {
         NM_QUEUE* Next = NULL;
         for (U32 I = 0; I < NM_MAX_QUEUES && Next == NULL; I++) {
@@ -336,9 +339,12 @@ U32 NmProcessLocked(NM_MODEL* Model, U32 Max) {
         }
         if (Next == NULL) break;
         ProcessOneLocked(Model, Next);
+        NmDbbufFetchSqLocked(Model, Next, FALSE);
         Done++;
     }
     NmFireInterruptsLocked(Model);
+    // Shadow doorbells: EventIdx exact and one more look before idling, so no submission waits unseen.
+    for (U32 Q = 0; Q < NM_MAX_QUEUES; Q++) NmDbbufFetchSqLocked(Model, &Model->Sq[Q], TRUE);
     BOOL More = FALSE;
     for (U32 Q = 0; Q < NM_MAX_QUEUES && !More; Q++)
         More = Model->Sq[Q].Exists && Model->Sq[Q].Head != Model->Sq[Q].Tail;

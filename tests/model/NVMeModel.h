@@ -58,6 +58,13 @@ typedef enum {
     NVME_MODEL_THREAD = 2,
 } NVME_MODEL_MODE;
 
+/** How the controller keeps the EventIdx buffer (Doorbell Buffer Config, OACS bit 8: NVMeModel-Dbbuf.c). */
+typedef enum {
+    NVME_MODEL_EVENTIDX_EAGER = 0,  // after every look at a shadow slot: EventIdx = what it read (MMIO on each move)
+    NVME_MODEL_EVENTIDX_QEMU = 1,   // QEMU 7.2: SQ as eager; CQ EventIdx = the head known *before* reading the slot
+    NVME_MODEL_EVENTIDX_LAZY = 2,   // adversarial: random stale or early values while busy, exact only before idling
+} NVME_MODEL_EVENTIDX_MODE;
+
 typedef enum {
     NVME_ABORT_NOT_ABORTED = 0,  // QEMU: success with DW0 bit 0 set ("not aborted")
     NVME_ABORT_SUCCEEDS = 1,     // a lost or held command is completed "Command Abort Requested"
@@ -116,7 +123,8 @@ typedef struct tag_NVME_MODEL_CONFIG {
     U32 NumberOfNamespaces;  // NN
     U32 Sgls;
     U16 Oncs;
-    U16 Oacs;
+    U16 Oacs;              // bit 8: Doorbell Buffer Config (shadow doorbells) offered
+    NVME_MODEL_EVENTIDX_MODE EventIdxMode;
     U8 Vwc;
     U8 Aerl, Acl, Lpa, Elpe, Frmw;
     U16 Wctemp, Cctemp;    // Kelvin
@@ -318,6 +326,7 @@ typedef enum {
     NVME_RULE_SQ_OVERRUN,
     NVME_RULE_CQ_HEAD_BEYOND_TAIL,
     NVME_RULE_CID_REUSED,
+    NVME_RULE_DBBUF_ADMIN_MISMATCH,
     // Queue management
     NVME_RULE_QUEUE_ENTRY_SIZES_UNSET,
     NVME_RULE_QUEUE_ENTRY_SIZE_CHANGED,
@@ -390,6 +399,8 @@ typedef struct tag_NVME_MODEL_STATS {
     U64 InterruptsSkipped;
     U64 Enables, Resets, Shutdowns;
     U64 DoorbellWrites;
+    U64 DbbufConfigs;                  // Doorbell Buffer Config commands accepted
+    U64 ShadowReads;                   // doorbell values taken from the shadow buffer
     U64 CompletionsDropped, CompletionsHeld;
     U64 CqFullStalls;                  // completions that waited for room in a full CQ
     U64 AbortsReceived, AbortsSucceeded;

@@ -165,6 +165,10 @@ static void PrintQueues(const NVME_CONTROLLER_INFO* Info) {
         ShellPrint("  %3u %5u %-11s %8u %4u %10llu %10llu %6llu %10llu\n", Queue->QueueId, Queue->Depth, Vector,
                    Queue->Outstanding, Queue->MaxOutstanding, Queue->Submitted, Queue->Completed, Queue->Errors,
                    Queue->Interrupts);
+        if (Queue->ShadowWrites) {
+            ShellPrint("      doorbells: %llu shadow updates, %llu MMIO writes (%llu saved)\n", Queue->ShadowWrites,
+                       Queue->MmioDoorbells, Queue->ShadowWrites - MIN(Queue->ShadowWrites, Queue->MmioDoorbells));
+        }
         if (Queue->BadCompletions || Queue->ReapedByWaiter || Queue->FullWaits) {
             ShellPrint("      %llu bad completions, %llu reaped by a waiter, %llu full-queue waits\n",
                        Queue->BadCompletions, Queue->ReapedByWaiter, Queue->FullWaits);
@@ -194,6 +198,21 @@ static void PrintApst(const NVME_CONTROLLER_INFO* Info) {
     }
 }
 
+/** Shadow doorbells (nvme.dbbuf, NVMe-Doorbell.c): in use or why not, and the MMIO writes they saved. */
+static void PrintDoorbells(const NVME_CONTROLLER_INFO* Info) {
+    U64 Shadow = 0, Mmio = 0;
+    for (U32 Q = 0; Q < Info->QueueCount && Q < ARRAY_COUNT(Info->Queues); Q++) {
+        Shadow += Info->Queues[Q].ShadowWrites;
+        Mmio += Info->Queues[Q].MmioDoorbells;
+    }
+    LPCSTR Use = Info->DbbufActive ? (Info->DbbufCqMmio ? "on (CQ heads by MMIO too)" : "on")
+                 : Info->DbbufMode == NVME_DBBUF_OFF ? "off"
+                 : Info->DbbufOffered ? "off (not configured)" : "off (not offered)";
+    ShellPrint("doorbells : shadow %s, nvme.dbbuf=%s, configured %u times; %llu shadow updates, %llu MMIO writes "
+               "(%llu saved)\n", Use, NVMeDbbufModeName(Info->DbbufMode), Info->DbbufConfigs, Shadow, Mmio,
+               Shadow - MIN(Shadow, Mmio));
+}
+
 static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
     const NVME_CAP_INFO* Cap = &Info->Cap;
     ShellPrint("\nCairn's view of %s (PCI %04x:%02x:%02x.%u, %04x:%04x, BAR0 0x%llx, %llu KiB):\n", Info->Name,
@@ -218,6 +237,7 @@ static void PrintCairnView(const NVME_CONTROLLER_INFO* Info) {
                "%llu PRP commands\n",
                NVMeSglModeName(Info->SglMode), Info->SglThreshold, Info->Identify.Sgls & NVME_SGLS_SUPPORT_MASK,
                Info->SglCommands, Info->PrpCommands);
+    PrintDoorbells(Info);
     ShellPrint("firmware  : %s\n", Info->WasEnabledByFirmware ? "left the controller enabled (reset by Cairn)"
                                                               : "left the controller disabled");
     ShellPrint("bring up  : %u ms (given up after %u ms)\n", Info->BringUpMs, Info->BringUpBoundMs);

@@ -17,6 +17,8 @@
  *                 (drain, validate, complete), modes, holding for resets,
  *                 retries, the interrupt / INTx / polled variants (its ring
  *                 and CID arithmetic is pure)
+ *   NVMe-Doorbell.c  the doorbell writes: MMIO, or the shadow doorbell
+ *                 buffer with its event-index rule (Doorbell Buffer Config)
  *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
  *                 interrupt polling
  *   NVMe-Request.c  callers waiting for commands (requests)
@@ -214,6 +216,17 @@ BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth);
 void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
 /** Offset in BAR0 of queue Qid's SQ tail (Completion FALSE) or CQ head doorbell. */
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
+
+/************************************************************************/
+// Shadow doorbells (pure part, NVMe-Doorbell.c)
+
+/**
+ * The event-index rule (NVMe 1.3 7.13; virtio's vring_need_event): moving a doorbell from Old to New needs the
+ * MMIO write only when the controller asked to hear of it, i.e. EventIdx lies in [Old, New) (16-bit ring values).
+ */
+static inline BOOL NVMeDoorbellNeedEvent(U16 EventIdx, U16 New, U16 Old) {
+    return (U16)(New - EventIdx - 1) < (U16)(New - Old);
+}
 
 /************************************************************************/
 // Quirks (pure, NVMe-Quirks.c)
@@ -451,6 +464,7 @@ typedef struct tag_NVME_CONTROLLER {
     PLATFORM_DMA IdentifyPage;  // Identify Controller, kept
     PLATFORM_DMA ScratchPage;   // admin data transfers, under AdminMutex
     PLATFORM_DMA EventPage;     // the ResetMutex holder's page (event logs, a reset's APST table), bring-up's before
+    PLATFORM_DMA DbbufShadow, DbbufEventIdx;  // Doorbell Buffer Config's two pages (kept: the controller writes them)
     PLATFORM_MUTEX* AdminMutex;
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
@@ -590,6 +604,43 @@ void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
 BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
 void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason);
+
+/************************************************************************/
+// NVMe-Doorbell.c: every doorbell write
+
+/** A doorbell through the shadow buffer: the slot, then MMIO when EventIdx asks for it or AlwaysRing. */
+void NVMeDoorbellShadowWrite(NVME_QUEUE* Queue, LINEAR Register, BOOL AlwaysRing, U16 Value);
+/** Register alone (no shadow doorbells): inline, so MMIO doorbells cost no call on the hot path. */
+static inline void NVMeDoorbellMmioWrite(NVME_QUEUE* Queue, LINEAR Register, U16 Value) {
+    Queue->Stats.MmioDoorbells++;
+    PlatformWrite32(Register, Value);
+}
+/** The SQ tail doorbell (under the queue lock, after PlatformWriteBarrier). The admin queue always rings. */
+static inline void NVMeDoorbellWriteSq(NVME_QUEUE* Queue, U16 Tail) {
+    if (UNLIKELY(__atomic_load_n(&Queue->Controller->Info.DbbufActive, __ATOMIC_RELAXED))) {
+        NVMeDoorbellShadowWrite(Queue, Queue->SqDoorbell, Queue->Id == 0, Tail);
+    } else {
+        NVMeDoorbellMmioWrite(Queue, Queue->SqDoorbell, Tail);
+    }
+}
+/** The CQ head doorbell (under the queue lock). Admin queue, or pin / MSI interrupts: always rings. */
+static inline void NVMeDoorbellWriteCq(NVME_QUEUE* Queue, U16 Head) {
+    NVME_CONTROLLER_INFO* Info = &Queue->Controller->Info;
+    if (UNLIKELY(__atomic_load_n(&Info->DbbufActive, __ATOMIC_RELAXED))) {
+        NVMeDoorbellShadowWrite(Queue, Queue->CqDoorbell, Queue->Id == 0 || Info->DbbufCqMmio, Head);
+    } else {
+        NVMeDoorbellMmioWrite(Queue, Queue->CqDoorbell, Head);
+    }
+}
+/**
+ * Doorbell Buffer Config per nvme.dbbuf, the offer (OACS bit 8) and the quirks; after Identify at bring-up and
+ * after every reset's enable, before the I/O queues are created. The controller forgets it when it resets, so
+ * this first turns shadow doorbells off. Only a timeout is an error (the controller stopped answering); a refusal
+ * leaves MMIO doorbells.
+ */
+KSTATUS NVMeDoorbellConfigure(NVME_CONTROLLER* Controller);
+/** Back to MMIO doorbells on every queue (the controller was disabled: it forgot the buffers). */
+void NVMeDoorbellDetach(NVME_CONTROLLER* Controller);
 
 /************************************************************************/
 // NVMe-Deadline.c: the one owner of time in the driver

@@ -142,6 +142,7 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_ADMIN_GET_FEATURES 0x0A
 #define NVME_ADMIN_ASYNC_EVENT 0x0C
 #define NVME_ADMIN_NAMESPACE_ATTACHMENT 0x15
+#define NVME_ADMIN_DOORBELL_BUFFER_CONFIG 0x7C  // NVMe 1.3 5.7: PRP1 shadow doorbells, PRP2 EventIdx (a page each)
 
 // NVM command set (the ones NVMeSubmitIO accepts: Flush, Write, Read)
 #define NVME_IO_FLUSH 0x00
@@ -188,6 +189,7 @@ STATIC_ASSERT(sizeof(NVME_COMPLETION) == NVME_CQ_ENTRY_SIZE, "CQ entries are 16 
 #define NVME_OAES_NAMESPACE_NOTICES 0x100
 #define NVME_OAES_FIRMWARE_NOTICES 0x200
 #define NVME_OACS_NAMESPACE_MANAGEMENT 0x0008  // Namespace Management and Attachment
+#define NVME_OACS_DOORBELL_BUFFER_CONFIG 0x0100  // Doorbell Buffer Config (shadow doorbells, for emulated controllers)
 #define NVME_APSTA_SUPPORTED 0x01      // autonomous power state transitions
 // Power state descriptors (figure 276): 32 bytes each from byte 2048; flags byte 3 bit 1: non-operational
 #define NVME_POWER_STATES_OFFSET 2048

@@ -115,6 +115,8 @@ typedef struct tag_NVME_QUEUE_INFO {
     U16 Held;                 // commands held during a reset, waiting to be posted again
     U16 Retrying;             // commands waiting for a retry
     BOOL Live;                // doorbells allowed (not suspended by a reset, not dead)
+    U64 ShadowWrites;         // doorbell values stored in the shadow doorbell buffer (nvme.dbbuf)
+    U64 MmioDoorbells;        // doorbell register writes (SQ tail and CQ head)
 } NVME_QUEUE_INFO;
 
 typedef struct tag_NVME_CONTROLLER_INFO {
@@ -146,6 +148,11 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 SglMode;                      // NVME_SGL_* in force (nvme.sgl, NVMeSetSglMode; OFF without SGL support)
     U32 SglThreshold;                 // auto: one buffer this large goes as an SGL (nvme.sgl_threshold; 0: never)
     U64 SglCommands, PrpCommands;     // data commands whose data went as an SGL / as PRPs
+    U32 DbbufMode;                    // NVME_DBBUF_* asked for (nvme.dbbuf)
+    BOOL DbbufOffered;                // OACS bit 8: the controller takes Doorbell Buffer Config
+    BOOL DbbufActive;                 // shadow doorbells in use now (configured since the last reset)
+    BOOL DbbufCqMmio;                 // CQ heads are written by MMIO too (pin or MSI interrupts: NVMe-Doorbell.c)
+    U32 DbbufConfigs;                 // Doorbell Buffer Config commands the controller accepted (bring-up, resets)
     // Namespaces
     U32 ActiveNamespaceCount;
     const NVME_NAMESPACE_INFO* Namespaces;  // ActiveNamespaceCount entries, by NSID
@@ -265,6 +272,12 @@ KSTATUS NVMeWriteVector(NVME_NAMESPACE* Namespace, U64 Lba, const DISK_SEGMENT* 
 /** Sets a controller's mode (the bench compares them); an SGL mode on a controller without SGLs is refused. */
 KSTATUS NVMeSetSglMode(U32 ControllerIndex, U32 Mode);
 LPCSTR NVMeSglModeName(U32 Mode);
+
+// Shadow doorbells (nvme.dbbuf=auto|on|off, NVMe-Doorbell.c)
+#define NVME_DBBUF_AUTO 0               // used when the controller offers Doorbell Buffer Config (and no quirk)
+#define NVME_DBBUF_ON 1                 // the same, and a warning when it is not offered
+#define NVME_DBBUF_OFF 2                // MMIO doorbells only
+LPCSTR NVMeDbbufModeName(U32 Mode);
 
 /**
  * Synchronous transfers of any size and any buffer alignment: split into as

@@ -11,7 +11,8 @@
  * else polling) while disabled, because the admin CQ gets its vector when EN
  * rises; program AQA/ASQ/ACQ; set CC and enable; wait for RDY=1; Identify
  * Controller (if only polling found its completion, poll from now on); the
- * quirks its strings name; the APST policy; Number of Queues; the I/O queue
+ * quirks its strings name; the APST policy; shadow doorbells (Doorbell
+ * Buffer Config, when offered: NVMe-Doorbell.c); Number of Queues; the I/O queue
  * pairs; the namespaces; then the shutdown hook, the watchdog (from here on
  * every command is supervised: NVMe-Recovery.c), asynchronous events
  * (NVMe-Health.c) and the disks.
@@ -39,7 +40,8 @@
  * queue pairs wanted, default 1: one per CPU), nvme.irq=msix|msi|intx (the
  * only interrupt mode to try), nvme.io_timeout=S and nvme.admin_timeout=S
  * (command deadlines in seconds, default 30 and 60), nvme.sgl=auto|on|off
- * (how data commands carry their data: NVMe-SGL.c).
+ * (how data commands carry their data: NVMe-SGL.c), nvme.dbbuf=auto|on|off
+ * (shadow doorbells: NVMe-Doorbell.c).
  */
 
 #include "storage/nvme/NVMe-Internal.h"
@@ -311,6 +313,9 @@ static KSTATUS Configure(NVME_CONTROLLER* Controller) {
     if (Status != KSTATUS_SUCCESS) return Status;
     NVMePowerApply(Controller);
     Status = StillAlive(Controller, "the power policy");
+    if (Status == KSTATUS_SUCCESS && NVMeDoorbellConfigure(Controller) == KSTATUS_TIMEOUT) {
+        Status = Fail(Controller, KSTATUS_TIMEOUT, "Doorbell Buffer Config timed out");
+    }
     if (Status == KSTATUS_SUCCESS) Status = CreateIoQueues(Controller, Wanted);
     if (Status == KSTATUS_SUCCESS) Status = StillAlive(Controller, "the I/O queues");
     if (Status != KSTATUS_SUCCESS) return Status;

@@ -88,6 +88,7 @@ LPCSTR NVMeOpcodeName(BOOL Admin, U8 Opcode) {
             case NVME_ADMIN_ABORT: return "Abort";
             case NVME_ADMIN_ASYNC_EVENT: return "Asynchronous Event Request";
             case NVME_ADMIN_NAMESPACE_ATTACHMENT: return "Namespace Attachment";
+            case NVME_ADMIN_DOORBELL_BUFFER_CONFIG: return "Doorbell Buffer Config";
             default: return "admin command";
         }
     }

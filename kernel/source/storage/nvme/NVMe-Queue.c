@@ -392,7 +392,7 @@ static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
 
 static void RingLocked(NVME_QUEUE* Queue) {
     PlatformWriteBarrier();  // the entries are in memory before the device hears of them
-    PlatformWrite32(Queue->SqDoorbell, Queue->SqTail);
+    NVMeDoorbellWriteSq(Queue, Queue->SqTail);
 }
 
 /** Whether a command may go to the device now: a live queue, or the reset's own on a recovering one. */
@@ -663,7 +663,7 @@ static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
         }
     }
     if (Reap->Count == 0) return;
-    if (Queue->CqLive) PlatformWrite32(Queue->CqDoorbell, Head);  // once per batch
+    if (Queue->CqLive) NVMeDoorbellWriteCq(Queue, Head);  // once per batch
     __atomic_store_n(&Queue->CqState, NVME_CQ_STATE(Head, Phase), __ATOMIC_RELEASE);  // after the doorbell
 }
 

@@ -157,6 +157,7 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
         *Gone = NVMeRead32(Controller, NVME_REG_CSTS) == MAX_U32;
         return Status;
     }
+    NVMeDoorbellDetach(Controller);  // a disabled controller forgot the shadow doorbell buffers
     U32 Held = 0;
     for (U32 I = 0; I < Count; I++) NVMeQueueDrain(Queues[I]);  // posted before EN fell (no doorbell: CQs gone)
     for (U32 I = 0; I < Count; I++) Held += NVMeQueueHoldInFlight(Queues[I]);
@@ -173,6 +174,12 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
     // Only the reset's own commands go out until it is over; the others stay held (and dropped AERs fail now).
     NVMeQueueSetMode(&Controller->Admin, NVME_QUEUE_RECOVERING);
 
+    // Shadow doorbells again, before the I/O queues are created (they start at 0 in zeroed slots).
+    Status = NVMeDoorbellConfigure(Controller);
+    if (Status != KSTATUS_SUCCESS) {
+        NVME_VIEW_SET_TEXT(Controller, StateReason, "Doorbell Buffer Config timed out after the reset");
+        return Status;
+    }
     U32 Granted = 0;
     Status = NVMeAdminSetQueueCount(Controller, Controller->WantedIoQueues, &Granted);
     if (Status != KSTATUS_SUCCESS) {
