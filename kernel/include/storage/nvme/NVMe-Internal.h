@@ -299,6 +299,7 @@ LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 #define NVME_PRP_PAGES_PER_TRACKER 1    // 512 entries: 2 MiB per command whatever the buffer offset
 #define NVME_BOUNCE_BYTES (128 * 1024)  // per I/O queue, for buffers that are not dword aligned
 #define NVME_WAITER_POOL 16
+#define NVME_SUBMIT_BATCH 32            // commands a split request or NVMeSubmitIOBatch posts per doorbell
 #define NVME_ADMIN_TIMEOUT_MS 60000     // nvme.admin_timeout
 #define NVME_IO_TIMEOUT_MS 30000        // nvme.io_timeout
 #define NVME_WAIT_STEP_MS 250           // a waiter polls its queue itself after this long (missed interrupt)
@@ -398,6 +399,8 @@ typedef struct tag_NVME_QUEUE {
     PLATFORM_WORK* Work;        // the bottom half
     PLATFORM_MUTEX* BounceMutex;
     U32 MessageIndex;           // interrupt vector number given to Create I/O CQ
+    U32 TargetCpu;              // the CPU its vector is aimed at (NVMeControllerAssignVector)
+    BOOL OwnVector;             // an I/O queue alone on an MSI-X vector: reaped in the top half, which claims all
     NVME_QUEUE_INFO Stats;      // counters, copied into the public view
 } NVME_QUEUE;
 
@@ -564,6 +567,11 @@ void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
  * taken) when the queue is dead.
  */
 KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
+/**
+ * NVMeQueueSubmit for Count trackers of one queue, under one lock hold with one SQ tail doorbell. Dead queue:
+ * KSTATUS_IO_ERROR and none is taken.
+ */
+KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
 /** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */
@@ -635,6 +643,8 @@ void NVMeRequestChildDone(NVME_TRACKER* Tracker);
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
 /** Adds Tracker to Request and submits its command; on an error the tracker is given back and the child removed. */
 KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
+/** The same for Count trackers of one queue, with one doorbell (NVMeQueueSubmitBatch). */
+KSTATUS NVMeRequestSubmitChildren(NVME_REQUEST* Request, NVME_TRACKER* const* Trackers, U32 Count);
 /**
  * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
  * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
@@ -726,7 +736,10 @@ KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller);
 KSTATUS NVMeControllerWaitReady(NVME_CONTROLLER* Controller, BOOL Ready);
 /** Records why a step failed in StateReason; returns Status. */
 KSTATUS NVMeControllerFail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) PRINTF_LIKE(3, 4);
-/** The vector queue Index (0 = admin) uses and its completion variant. */
+/**
+ * The vector queue Index (0 = admin) uses and its completion variant; an I/O queue alone on an MSI-X vector
+ * (OwnVector) has it aimed at CPU (Index - 1) modulo the CPUs, the first CPU whose submissions it takes.
+ */
 void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U32 Index);
 
 /************************************************************************/

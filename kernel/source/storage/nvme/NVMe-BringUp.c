@@ -136,11 +136,11 @@ static KSTATUS AllocateControllerResources(NVME_CONTROLLER* Controller) {
     return KSTATUS_SUCCESS;
 }
 
-/** How many I/O queue pairs to ask for: nvme.queues (default one per CPU: 1), within the driver and BAR0. */
+/** How many I/O queue pairs to ask for: nvme.queues (default one per CPU), within the driver and BAR0. */
 static U32 WantedIoQueues(NVME_CONTROLLER* Controller) {
-    U64 Wanted = 1;
+    U64 Cpus = PlatformCpuCount(), Wanted = Cpus;
     LPCSTR Option = PlatformGetOption("nvme.queues");
-    if (Option && (!StringToU64(Option, &Wanted, FALSE) || Wanted == 0)) Wanted = 1;
+    if (Option && (!StringToU64(Option, &Wanted, FALSE) || Wanted == 0)) Wanted = Cpus;
     Wanted = MIN(Wanted, (U64)NVME_MAX_IO_QUEUES);
     Wanted = MIN(Wanted, (U64)PLATFORM_MAX_VECTORS - 1);
     U8 Dstrd = Controller->Info.Cap.Dstrd;

@@ -123,6 +123,18 @@ void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, 
     PLATFORM_INTERRUPTS* Interrupts = &Controller->Interrupts;
     Queue->MessageIndex = Index < Interrupts->Count ? Index : 0;
     Queue->Ops = Interrupts->Mode == PCI_INTERRUPT_INTX ? &NVMeIntxQueueOps : &NVMeInterruptQueueOps;
+    // Vector i carries context i alone when every context got a vector (PlatformInterruptSetup's rule).
+    Queue->OwnVector = Index > 0 && Interrupts->Mode == PCI_INTERRUPT_MSIX && Index < Interrupts->Count &&
+                       Interrupts->ContextCount <= Interrupts->Count;
+    Queue->TargetCpu = 0;
+    if (!Queue->OwnVector) return;
+    U32 Cpu = (Index - 1) % PlatformCpuCount();
+    // Refused (a remapped vector, a CPU gone): the vector stays where set-up aimed it; only locality is lost.
+    if (PlatformInterruptSetAffinity(Controller->Device, Interrupts, Index, Cpu) == KSTATUS_SUCCESS) {
+        Queue->TargetCpu = Cpu;
+    } else {
+        Queue->TargetCpu = Interrupts->TargetCpus[Index];
+    }
 }
 
 /************************************************************************/
@@ -370,6 +382,8 @@ static void CopyQueueView(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, NVME_Q
     BOOL HasVector =
         !View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count;
     View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
+    View->TargetCpu = HasVector ? Controller->Interrupts.TargetCpus[Queue->MessageIndex] : 0;
+    View->OwnVector = HasVector && Queue->OwnVector;
 }
 
 KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View) {
