@@ -312,8 +312,18 @@ KSTATUS NVMeSubmitIOBatch(NVME_NAMESPACE* Namespace, const NVME_IO_REQUEST* Requ
 
 KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
                      NVME_IO_CALLBACK Callback, LPVOID Context) {
+    // The batch's steps for one command, without its bookkeeping (make bench-model counts this path).
     NVME_IO_REQUEST Io = {Opcode, Lba, Blocks, Buffer, Callback, Context};
-    return NVMeSubmitIOBatch(Namespace, &Io, 1, NULL);
+    KSTATUS Status = CheckIO(Namespace, &Io);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
+    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
+    Status = BuildIO(Namespace, Tracker, &Io);
+    if (Status == KSTATUS_SUCCESS) Status = NVMeQueueSubmit(Tracker);
+    if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);
+    return Status;
 }
 
 /**
