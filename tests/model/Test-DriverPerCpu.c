@@ -10,7 +10,10 @@
  *  - batches: NVMeSubmitIOBatch and a split request write the SQ tail
  *    doorbell once per batch (the model counts tail writes per queue);
  *  - a queue alone on its vector claims an interrupt that finds nothing,
- *    a queue sharing one (MSI) does not.
+ *    a queue sharing one (MSI) does not;
+ *  - nvme.poll_queues: extra pairs created without interrupts take the
+ *    synchronous single commands, reaped by their waiters; asynchronous and
+ *    split requests stay on the interrupt queues.
  */
 // SOURCES: $(NVME_DRIVER_SOURCES)
 
@@ -216,6 +219,56 @@ static void TestSharedVectorStaysStrict(void** State) {
     DriverEnd(&T);
 }
 
+/** nvme.poll_queues=2 on 2 CPUs: queues 3 and 4 polled; a single synchronous read on CPU c uses queue 3 + c. */
+static void TestPollQueues(void** State) {
+    (void)State;
+    DRIVER_TEST T;
+    DriverSetOption("nvme.poll_queues", "2");
+    StartWithCpus(&T, 2);
+    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
+    assert_int_equal(Info->IoQueuesRequested, 4);
+    assert_int_equal(Info->IoQueueCount, 4);
+    assert_int_equal(Info->PollQueueCount, 2);
+    for (U32 Q = 1; Q <= 4; Q++) assert_int_equal(Info->Queues[Q].Polled, Q >= 3);
+    U8* Buffer = DriverAlloc(4 * 1024 * 1024);
+    for (U32 Cpu = 0; Cpu < 2; Cpu++) {
+        NVME_CONTROLLER_INFO Before = *DriverInfo(&T);
+        HostPlatformSetCurrentCpu(Cpu);
+        for (U32 I = 0; I < 10; I++) assert_int_equal(NVMeReadSync(T.Ns, 8 * I, 8, Buffer), KSTATUS_SUCCESS);
+        DriverWriteRead(&T, 500 + 100 * Cpu, 16, Cpu);  // a write and a read, single commands too
+        HostPlatformSetCurrentCpu(0);
+        Info = DriverInfo(&T);
+        U32 Polled = 3 + Cpu;
+        assert_int_equal(Info->Queues[Polled].Completed - Before.Queues[Polled].Completed, 12);
+        assert_int_equal(Info->Queues[Polled].Interrupts, 0);  // IEN=0: the waiter reaped them all
+        for (U32 Q = 1; Q <= 4; Q++) {
+            if (Q != Polled) assert_int_equal(Info->Queues[Q].Submitted, Before.Queues[Q].Submitted);
+        }
+    }
+    // A split request (8 commands) and asynchronous commands go to the CPU's interrupt queue.
+    NVME_CONTROLLER_INFO Before = *DriverInfo(&T);
+    assert_int_equal(NVMeReadSync(T.Ns, 0, 8192, Buffer), KSTATUS_SUCCESS);
+    DRIVER_ASYNC Async;
+    DriverAsyncInit(&Async, 4);
+    for (U32 I = 0; I < 4; I++) {
+        assert_int_equal(NVMeSubmitIO(T.Ns, NVME_IO_READ, 8 * I, 8, Buffer + 4096 * I, DriverAsyncCallback, &Async),
+                         KSTATUS_SUCCESS);
+    }
+    assert_true(DriverAsyncWait(&Async, 5000));
+    DriverAsyncDestroy(&Async);
+    Info = DriverInfo(&T);
+    assert_int_equal(Info->Queues[1].Submitted - Before.Queues[1].Submitted, 12);
+    assert_int_equal(Info->Queues[3].Submitted, Before.Queues[3].Submitted);
+    // A reset creates the polled pairs again without interrupts, and they still serve.
+    assert_int_equal(NVMeResetController(T.Index), KSTATUS_SUCCESS);
+    Before = *DriverInfo(&T);
+    assert_int_equal(Before.PollQueueCount, 2);
+    assert_int_equal(NVMeReadSync(T.Ns, 64, 8, Buffer), KSTATUS_SUCCESS);
+    assert_int_equal(DriverInfo(&T)->Queues[3].Completed - Before.Queues[3].Completed, 1);
+    DriverFree(Buffer, 4 * 1024 * 1024);
+    DriverEnd(&T);
+}
+
 int main(void) {
     const struct CMUnitTest Tests[] = {
         DRIVER_TEST_CASE(TestQueuePerCpuAndVectorTargets),
@@ -223,6 +276,7 @@ int main(void) {
         DRIVER_TEST_CASE(TestBatchRingsOnce),
         DRIVER_TEST_CASE(TestOwnVectorClaimsEmptyInterrupt),
         DRIVER_TEST_CASE(TestSharedVectorStaysStrict),
+        DRIVER_TEST_CASE(TestPollQueues),
     };
     return DriverRunTests(Tests, ARRAY_COUNT(Tests));
 }

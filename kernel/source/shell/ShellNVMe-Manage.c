@@ -154,8 +154,10 @@ static void PrintIdentify(const NVME_CONTROLLER_INFO* Info) {
 }
 
 static void PrintQueues(const NVME_CONTROLLER_INFO* Info) {
-    ShellPrint("queues    : admin + %u I/O (%u requested, %u granted by the controller)\n", Info->IoQueueCount,
+    ShellPrint("queues    : admin + %u I/O (%u requested, %u granted by the controller)", Info->IoQueueCount,
                Info->IoQueuesRequested, Info->IoQueuesGranted);
+    if (Info->PollQueueCount) ShellPrint(", the last %u polled (nvme.poll_queues)", Info->PollQueueCount);
+    ShellPrint("\n");
     ShellPrint("  QID DEPTH VECTOR      INFLIGHT  MAX  SUBMITTED  COMPLETED ERRORS INTERRUPTS CPU\n");
     for (U32 Q = 0; Q < Info->QueueCount && Q < ARRAY_COUNT(Info->Queues); Q++) {
         const NVME_QUEUE_INFO* Queue = &Info->Queues[Q];

@@ -303,6 +303,8 @@ LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 #define NVME_ADMIN_TIMEOUT_MS 60000     // nvme.admin_timeout
 #define NVME_IO_TIMEOUT_MS 30000        // nvme.io_timeout
 #define NVME_WAIT_STEP_MS 250           // a waiter polls its queue itself after this long (missed interrupt)
+#define NVME_POLL_SPIN_US 2000          // a waiter on a polled queue reaps without sleeping this long at most
+#define NVME_POLL_SPINS 200000          // ... and this many looks (a clock that does not move cannot hold it)
 #define NVME_FIRST_INTERRUPT_MS 200     // how long bring-up waits for the first interrupt
 #define NVME_MAX_NAMESPACES 4096        // active namespaces the driver records
 #define NVME_HEALTH_PERIOD_MS 1000      // the watchdog reads CSTS and checks deadlines this often
@@ -458,6 +460,7 @@ typedef struct tag_NVME_CONTROLLER {
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
     U32 IoCount;
+    U32 IrqQueueCount;          // Io[0 .. IrqQueueCount) take interrupts; the rest (nvme.poll_queues) are polled
     U32 NextIoQueue;
     U32 WantedIoQueues;         // asked for at bring-up, asked for again after a reset
     PLATFORM_INTERRUPTS Interrupts;
@@ -547,6 +550,7 @@ static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
 extern const NVME_QUEUE_OPS NVMeIntxQueueOps;
 extern const NVME_QUEUE_OPS NVMePolledQueueOps;
+extern const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps;  // nvme.poll_queues: IEN=0, reaped by its waiters
 
 /** Allocates rings and trackers (I/O queues also get the PRP pool and the bounce buffer). */
 KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue);
@@ -593,6 +597,8 @@ U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue);
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
 /** Runs the Done functions of a chain of trackers and frees them. */
 void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
+/** TRUE when the CQ entry at the published head is posted (the top half's unlocked look). */
+BOOL NVMeQueuePosted(NVME_QUEUE* Queue);
 /** The interrupt top half (Context is the queue). */
 BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
@@ -616,6 +622,11 @@ U64 NVMeDeadlineLimitNs(NVME_CONTROLLER* Controller, U32 TimeoutMs, BOOL SelfTim
  * TRUE when Event fired.
  */
 BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event);
+/**
+ * A waiter on a queue without interrupts (nvme.poll_queues) reaps it itself without sleeping until *Pending is 0,
+ * for at most NVME_POLL_SPIN_US (and NVME_POLL_SPINS looks); what is still pending then is waited for in steps.
+ */
+void NVMeDeadlinePollWait(NVME_QUEUE* Queue, const U32* Pending);
 /** Starts a posted command's deadline (under the queue lock). */
 static inline void NVMeDeadlineStart(NVME_TRACKER* Tracker) {
     Tracker->SubmitTick = __atomic_load_n(&Tracker->Queue->Controller->Tick, __ATOMIC_RELAXED);
@@ -787,8 +798,10 @@ void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 /************************************************************************/
 // NVMe-IO.c
 
-/** The I/O queue a new command goes to. */
+/** The I/O queue a new command goes to (an interrupt-driven one). */
 NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** The calling CPU's polled queue (nvme.poll_queues) for a synchronous single command, or NULL when none. */
+NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller);
 /** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */
 static inline KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer) {
     if (UNLIKELY(Namespace == NULL || Buffer == NULL || Blocks == 0)) return KSTATUS_BAD_PARAMETER;

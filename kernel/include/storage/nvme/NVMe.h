@@ -157,6 +157,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 IoQueuesRequested;            // asked for with Set Features Number of Queues
     U32 IoQueuesGranted;              // min(NSQA, NCQA) + 1 from the controller
     U32 IoQueueCount;                 // I/O queue pairs created
+    U32 PollQueueCount;               // ... of which the last ones are polled by their waiters (nvme.poll_queues)
     U32 QueueCount;                   // entries in Queues (admin + I/O)
     NVME_QUEUE_INFO Queues[1 + NVME_MAX_IO_QUEUES];  // [0] is the admin queue
     // Interrupts

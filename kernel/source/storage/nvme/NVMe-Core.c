@@ -377,7 +377,7 @@ static void CopyQueueView(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, NVME_Q
     View->Retrying = Queue->Retrying;
     View->Live = Queue->Mode == NVME_QUEUE_LIVE;
     PlatformLockRelease(Queue->Lock, State);
-    View->Polled = Queue->Ops == &NVMePolledQueueOps;
+    View->Polled = Queue->Ops == &NVMePolledQueueOps || Queue->Ops == &NVMeWaiterPolledQueueOps;
     View->MessageIndex = Queue->MessageIndex;
     BOOL HasVector =
         !View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count;

@@ -143,13 +143,21 @@ NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
     // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
     // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
     // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
-    U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
+    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
+                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
     if (LIKELY(Count == 1)) return &Controller->Io[0];
     if (UNLIKELY(Count == 0)) return NULL;
     U32 Cpus = PlatformCpuCount();
     if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
     U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
     return &Controller->Io[Next % Count];
+}
+
+NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller) {
+    U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
+    U32 Irq = __atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED);
+    if (LIKELY(Count <= Irq)) return NULL;
+    return &Controller->Io[Irq + PlatformCurrentCpu() % (Count - Irq)];
 }
 
 /** The limits NVMePlanCommand works within on this namespace. */
@@ -419,9 +427,12 @@ static KSTATUS TransferBounced(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
 static KSTATUS Transfer(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U32 Blocks, LPCVOID Buffer) {
     KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    // One aligned command: a polled queue if there are any (nvme.poll_queues), its waiter reaps without sleeping.
+    BOOL Aligned = IS_ALIGNED((LINEAR)Buffer, 4);
+    NVME_QUEUE* Queue = Aligned && Blocks <= Namespace->MaxBlocks ? NVMeIoPickPollQueue(Namespace->Controller) : NULL;
+    if (Queue == NULL) Queue = NVMeIoPickQueue(Namespace->Controller);
     if (Queue == NULL) return KSTATUS_IO_ERROR;
-    if (!IS_ALIGNED((LINEAR)Buffer, 4)) return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
+    if (!Aligned) return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
     DISK_SEGMENT Segment = {(LPVOID)Buffer, 0};
     if ((U64)Blocks * Namespace->LbaSize <= MAX_U32) {
         Segment.Length = Blocks * Namespace->LbaSize;

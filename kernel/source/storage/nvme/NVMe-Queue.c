@@ -55,7 +55,10 @@
  * I/O queue is reaped in the top half itself, on the CPU its vector is
  * aimed at; the admin queue defers to the bottom half), INTx (the top half
  * masks with INTMS and defers; the bottom half unmasks with INTMC) and
- * polled (a per controller thread reaps; submission wakes it). A queue
+ * polled (a per controller thread reaps; submission wakes it). A fourth,
+ * waiter-polled, is the nvme.poll_queues queues': created without
+ * interrupts (IEN=0), reaped by the synchronous waiter itself
+ * (NVMeDeadlinePollWait). A queue
  * alone on its MSI-X vector (OwnVector) claims every interrupt of it, even
  * one that finds the CQ already reaped by a waiter; shared vectors (INTx,
  * MSI, fewer MSI-X vectors than queues) claim only what they find. Missed interrupts and
@@ -156,6 +159,7 @@ static void PollKick(NVME_QUEUE* Queue) {
 const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NoKick, NoDrained};
 const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NoKick, IntxDrained};
 const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
+const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NoKick, NoDrained};
 
 /************************************************************************/
 // Allocation
@@ -766,11 +770,14 @@ static BOOL NVMeIntxFatalCheck(NVME_QUEUE* Queue) {
  * before the word is published, so fewer than Depth entries can follow the old head. A stale word therefore
  * gives at worst a spurious claim (the bottom half then reaps nothing), never a lost one.
  */
+BOOL NVMeQueuePosted(NVME_QUEUE* Queue) {
+    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
+    return Queue->Allocated && (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) == NVME_CQ_STATE_PHASE(CqState);
+}
+
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
-    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
-    if (UNLIKELY(!Queue->Allocated) ||
-        (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) != NVME_CQ_STATE_PHASE(CqState)) {
+    if (!NVMeQueuePosted(Queue)) {
         // A vector of its own is this queue's whatever it finds: a waiter may have reaped the entry first.
         if (Queue->OwnVector) return TRUE;
         return Queue->Ops == &NVMeIntxQueueOps && Queue->Id == 0 && NVMeIntxFatalCheck(Queue);

@@ -151,6 +151,10 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     BOOL Supervised = Controller->WatchdogStarted && !Request->SelfTimed;
     U64 LimitNs = NVMeDeadlineLimitNs(Controller, TimeoutMs, Request->SelfTimed);
     U64 Start = PlatformTimeNs();
+    if (Queue->Ops == &NVMeWaiterPolledQueueOps) {
+        NVMeDeadlinePollWait(Queue, &Request->Pending);  // no interrupt comes: the waiter reaps
+        if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
+    }
     for (;;) {
         NVMeDeadlineWaitStep(Queue, Request->Event);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
