@@ -222,7 +222,7 @@ static void AsyncDone(NVME_TRACKER* Tracker) {
 }
 
 /** Checks one asynchronous command (NVMeSubmitIO's rules); a flush gets the range check's stand-ins. */
-static KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
+static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
     if (Io->Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
     // Flush, Write and Read are opcodes 0, 1 and 2: one comparison says it is one of them.
     STATIC_ASSERT(NVME_IO_FLUSH == 0 && NVME_IO_WRITE == 1 && NVME_IO_READ == 2, "the NVM opcodes NVMeSubmitIO takes");
@@ -241,7 +241,7 @@ static KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
 }
 
 /** Builds a checked asynchronous command in Tracker. */
-static KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
+static inline __attribute__((always_inline)) KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
     // One buffer: the rule's choice when it carries the whole command (an SGL may not: a scattered buffer can
     // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks). So only a
     // command the rule could give an SGL is planned: the small ones in auto skip it (make bench-model: ~100

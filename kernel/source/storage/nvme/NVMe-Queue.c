@@ -412,18 +412,14 @@ static BOOL MayPost(const NVME_QUEUE* Queue, const NVME_TRACKER* Tracker) {
 KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count) {
     if (Count == 0) return KSTATUS_SUCCESS;
     NVME_QUEUE* Queue = Trackers[0]->Queue;
-    for (U32 I = 0; I < Count; I++) {
-        NVME_TRACKER* Tracker = Trackers[I];
-        Tracker->Command.Cid = Tracker->Cid;
-        Tracker->Opcode = Tracker->Command.Opcode;
-        Tracker->Nsid = Tracker->Command.Nsid;
-    }
-
     U64 State = PlatformLockAcquire(Queue->Lock);
     U8 Mode = Queue->Mode;
     U32 Posted = 0;
     for (U32 I = 0; I < Count && Mode != NVME_QUEUE_DEAD; I++) {
         NVME_TRACKER* Tracker = Trackers[I];
+        Tracker->Command.Cid = Tracker->Cid;
+        Tracker->Opcode = Tracker->Command.Opcode;
+        Tracker->Nsid = Tracker->Command.Nsid;
         if (MayPost(Queue, Tracker)) {
             PostLocked(Queue, Tracker);
             Posted++;
