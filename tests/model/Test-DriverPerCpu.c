@@ -10,7 +10,8 @@
  *  - batches: NVMeSubmitIOBatch and a split request write the SQ tail
  *    doorbell once per batch (the model counts tail writes per queue);
  *  - a queue alone on its vector claims an interrupt that finds nothing,
- *    a queue sharing one (MSI) does not;
+ *    a queue sharing one (MSI, or the admin queue's vector when fewer
+ *    MSI-X vectors than queues were granted) does not;
  *  - nvme.poll_queues: extra pairs created without interrupts take the
  *    synchronous single commands, reaped by their waiters; asynchronous and
  *    split requests stay on the interrupt queues.
@@ -219,6 +220,35 @@ static void TestSharedVectorStaysStrict(void** State) {
     DriverEnd(&T);
 }
 
+/** Two vectors for two I/O queues: queue 1 owns vector 1 (aimed at CPU 0), queue 2 joins the admin queue's. */
+static void TestFewerVectorsThanQueues(void** State) {
+    (void)State;
+    DRIVER_TEST T;
+    NVME_MODEL_CONFIG Config;
+    DriverDefaultConfig(&Config);
+    Config.MsixVectors = 2;
+    CpusForNextStart = 2;
+    DriverPreBind = SetCpus;
+    DriverStart(&T, &Config);
+    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
+    assert_int_equal(Info->VectorCount, 2);
+    assert_int_equal(Info->IoQueueCount, 2);
+    assert_true(Info->Queues[1].OwnVector);
+    assert_int_equal(Info->Queues[1].TargetCpu, 0);
+    assert_false(Info->Queues[2].OwnVector);
+    assert_int_equal(Info->Queues[2].MessageIndex, 0);
+    NVME_CONTROLLER* Controller = NVMeGetControllerInternal(T.Index);
+    assert_true(HostPlatformWaitIdle(5000));
+    assert_false(NVMeQueueInterrupt(&Controller->Io[1]));  // it shares vector 0: strict
+    for (U32 Cpu = 0; Cpu < 2; Cpu++) {
+        HostPlatformSetCurrentCpu(Cpu);
+        DriverWriteRead(&T, 300 + 50 * Cpu, 16, 11 + Cpu);
+    }
+    HostPlatformSetCurrentCpu(0);
+    assert_true(DriverInfo(&T)->Queues[2].Completed >= 2);
+    DriverEnd(&T);
+}
+
 /** nvme.poll_queues=2 on 2 CPUs: queues 3 and 4 polled; a single synchronous read on CPU c uses queue 3 + c. */
 static void TestPollQueues(void** State) {
     (void)State;
@@ -276,6 +306,7 @@ int main(void) {
         DRIVER_TEST_CASE(TestBatchRingsOnce),
         DRIVER_TEST_CASE(TestOwnVectorClaimsEmptyInterrupt),
         DRIVER_TEST_CASE(TestSharedVectorStaysStrict),
+        DRIVER_TEST_CASE(TestFewerVectorsThanQueues),
         DRIVER_TEST_CASE(TestPollQueues),
     };
     return DriverRunTests(Tests, ARRAY_COUNT(Tests));

@@ -123,9 +123,9 @@ void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, 
     PLATFORM_INTERRUPTS* Interrupts = &Controller->Interrupts;
     Queue->MessageIndex = Index < Interrupts->Count ? Index : 0;
     Queue->Ops = Interrupts->Mode == PCI_INTERRUPT_INTX ? &NVMeIntxQueueOps : &NVMeInterruptQueueOps;
-    // Vector i carries context i alone when every context got a vector (PlatformInterruptSetup's rule).
-    Queue->OwnVector = Index > 0 && Interrupts->Mode == PCI_INTERRUPT_MSIX && Index < Interrupts->Count &&
-                       Interrupts->ContextCount <= Interrupts->Count;
+    // Vector i > 0 carries context i alone: contexts beyond the vectors granted join vector 0, the admin
+    // queue's (PlatformInterruptSetup's rule).
+    Queue->OwnVector = Index > 0 && Interrupts->Mode == PCI_INTERRUPT_MSIX && Index < Interrupts->Count;
     Queue->TargetCpu = 0;
     if (!Queue->OwnVector) return;
     U32 Cpu = (Index - 1) % PlatformCpuCount();
