@@ -34,12 +34,17 @@ static void SetCpus(NVME_MODEL* Model) {
     HostPlatformSetCpuCount(CpusForNextStart);  // after ModelTestBegin (which puts 1 back), before the bind
 }
 
+/** Binds to a model made from Config on a platform of Cpus CPUs. */
+static void StartConfigWithCpus(DRIVER_TEST* T, const NVME_MODEL_CONFIG* Config, U32 Cpus) {
+    CpusForNextStart = Cpus;
+    DriverPreBind = SetCpus;
+    DriverStart(T, Config);
+}
+
 static void StartWithCpus(DRIVER_TEST* T, U32 Cpus) {
     NVME_MODEL_CONFIG Config;
     DriverDefaultConfig(&Config);
-    CpusForNextStart = Cpus;
-    DriverPreBind = SetCpus;
-    DriverStart(T, &Config);
+    StartConfigWithCpus(T, &Config, Cpus);
 }
 
 static U64 SqTailWrites(DRIVER_TEST* T, U16 Qid) {
@@ -200,9 +205,7 @@ static void TestSharedVectorStaysStrict(void** State) {
     DriverDefaultConfig(&Config);
     Config.Msi = TRUE;  // QEMU's has none: the model's optional capability
     DriverSetOption("nvme.irq", "msi");
-    CpusForNextStart = 2;
-    DriverPreBind = SetCpus;
-    DriverStart(&T, &Config);
+    StartConfigWithCpus(&T, &Config, 2);
     const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
     assert_int_equal(Info->InterruptMode, PCI_INTERRUPT_MSI);
     assert_int_equal(Info->IoQueueCount, 2);
@@ -227,9 +230,7 @@ static void TestFewerVectorsThanQueues(void** State) {
     NVME_MODEL_CONFIG Config;
     DriverDefaultConfig(&Config);
     Config.MsixVectors = 2;
-    CpusForNextStart = 2;
-    DriverPreBind = SetCpus;
-    DriverStart(&T, &Config);
+    StartConfigWithCpus(&T, &Config, 2);
     const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
     assert_int_equal(Info->VectorCount, 2);
     assert_int_equal(Info->IoQueueCount, 2);
