@@ -19,7 +19,9 @@
  * children) goes through the kernel's own drivers/Platform-Remap.c: the
  * owner composes its messages and calls its handlers; a segment that routes
  * no message at all leaves the driver polling. CPU vectors come from
- * 0x30..0xEF and the APIC ID is 0.
+ * 0x30..0xEF; APIC IDs are the CPU indexes (HostPlatformSetCpuCount), set-up
+ * aims every vector at CPU 0 and PlatformInterruptSetAffinity moves an MSI-X
+ * entry (not a remapped one: the owner composes those).
  */
 
 #define _GNU_SOURCE
@@ -50,6 +52,7 @@ typedef struct tag_VECTOR {
     BINDING Bindings[MAX_BINDINGS_PER_VECTOR];
     U32 BindingCount;
     U64 Count;      // handler runs
+    U32 Cpu;        // destination APIC ID of the last message: the CPU its handlers run as
     BOOL Pending;
     I32 Line;       // the INTx line routed here, -1 if none
 } VECTOR;
@@ -71,8 +74,15 @@ static U32 QueueHead, QueueCount;
 static U64 Spurious;
 static pthread_t CpuThread;
 static __thread BOOL InInterrupt;
+static U32 CpuCount = 1;
+static __thread U32 CurrentCpu;
 
 BOOL HostPlatformInInterrupt(void) { return InInterrupt; }
+
+void HostPlatformSetCpuCount(U32 Count) { __atomic_store_n(&CpuCount, Count ? Count : 1, __ATOMIC_RELEASE); }
+void HostPlatformSetCurrentCpu(U32 Cpu) { CurrentCpu = Cpu; }
+U32 PlatformCpuCount(void) { return __atomic_load_n(&CpuCount, __ATOMIC_ACQUIRE); }
+U32 PlatformCurrentCpu(void) { return CurrentCpu; }
 
 BOOL HostInterruptsBusy(void) {
     pthread_mutex_lock(&IrqLock);
@@ -113,6 +123,7 @@ static void* CpuThreadMain(void* Unused) {
             continue;
         }
         V->Count++;
+        CurrentCpu = V->Cpu;
         HostActivityBegin();
         pthread_mutex_unlock(&IrqLock);
 
@@ -157,6 +168,7 @@ void HostInterruptsReset(void) {
     pthread_mutex_lock(&IrqLock);
     memset(Vectors, 0, sizeof(Vectors));
     for (U32 I = 0; I < 256; I++) Vectors[I].Line = -1;
+    CpuCount = 1;
     memset(Lines, 0, sizeof(Lines));
     QueueHead = 0;
     QueueCount = 0;
@@ -179,6 +191,7 @@ void HostInterruptMessage(U64 Address, U32 Data) {
         return;
     }
     pthread_mutex_lock(&IrqLock);
+    Vectors[Vector].Cpu = (U32)((Address >> 12) & 0xFF);  // the destination ID field (physical mode)
     MakePendingLocked(Vector);
     pthread_mutex_unlock(&IrqLock);
     HostPlatformNoteActivity();
@@ -208,6 +221,13 @@ U64 HostInterruptVectorCount(U8 Vector) {
     U64 Count = Vectors[Vector].Count;
     pthread_mutex_unlock(&IrqLock);
     return Count;
+}
+
+U32 HostInterruptVectorCpu(U8 Vector) {
+    pthread_mutex_lock(&IrqLock);
+    U32 Cpu = Vectors[Vector].Cpu;
+    pthread_mutex_unlock(&IrqLock);
+    return Cpu;
 }
 
 /************************************************************************/
@@ -431,4 +451,13 @@ void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, 
 U64 PlatformInterruptCount(const PLATFORM_INTERRUPTS* Interrupts, U32 Index) {
     if (Index >= Interrupts->Count) return 0;
     return HostInterruptVectorCount(Interrupts->Vectors[Index]);
+}
+
+KSTATUS PlatformInterruptSetAffinity(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, U32 Index, U32 Cpu) {
+    INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)Interrupts->Private;
+    UNUSED(Device);
+    if (Cpu >= PlatformCpuCount()) return KSTATUS_BAD_PARAMETER;
+    KSTATUS Status = PlatformRemapAimMsix(Interrupts, Private ? &Private->Remap : NULL, Index, Cpu, Cpu);
+    if (Status == KSTATUS_SUCCESS) HostMmioSyncAll();  // the model re-reads the entry (a pending message goes out)
+    return Status;
 }

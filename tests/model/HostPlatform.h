@@ -131,6 +131,19 @@ void HostInterruptSetLine(U32 Gsi, BOOL Asserted);
 U64 HostInterruptSpuriousCount(void);
 /** Handler runs for a CPU vector (what PlatformInterruptCount reports for that vector). */
 U64 HostInterruptVectorCount(U8 Vector);
+/** The CPU (APIC ID: the host's are the CPU indexes) the last message for Vector was addressed to. */
+U32 HostInterruptVectorCpu(U8 Vector);
+
+/************************************************************************/
+// CPUs
+
+/**
+ * How many CPUs PlatformCpuCount reports (1 until set; HostPlatformReset puts 1 back): set before a driver
+ * attaches. A thread stands for the CPU it last set with HostPlatformSetCurrentCpu (0 until then); the interrupt
+ * thread runs each handler as the CPU its message was addressed to, so a handler that asks sees that CPU.
+ */
+void HostPlatformSetCpuCount(U32 Count);
+void HostPlatformSetCurrentCpu(U32 Cpu);
 
 /************************************************************************/
 // Options and shutdown

@@ -260,6 +260,7 @@ static void DoorbellWriteLocked(NM_MODEL* Model, U32 Offset, U32 Value) {
     U16 Qid = (U16)(Index / 2);
     BOOL IsCq = (Index & 1) != 0;
     LPCSTR Kind = IsCq ? "CQ head" : "SQ tail";
+    if (!IsCq) Model->Stats.SqTailWrites[MIN(Qid, (U16)(NVME_MODEL_MAX_SQ_STATS - 1))]++;
     NmUpdateStatusLocked(Model);
     // Submitting is the host's choice: not before RDY, not after EN=0 or a shutdown request. CSTS.CFS is the
     // device's, and a submission racing it cannot be avoided: such writes are ignored, not reported. Consuming

@@ -387,6 +387,8 @@ void NVMeModelClearViolations(NVME_MODEL* Model);
 /************************************************************************/
 // Inspection
 
+#define NVME_MODEL_MAX_SQ_STATS 17
+
 typedef struct tag_NVME_MODEL_STATS {
     U64 AdminCommands, IoCommands;
     U64 Reads, Writes, Flushes, WriteZeroes, Deallocates;
@@ -401,6 +403,7 @@ typedef struct tag_NVME_MODEL_STATS {
     U64 DoorbellWrites;
     U64 DbbufConfigs;                  // Doorbell Buffer Config commands accepted
     U64 ShadowReads;                   // doorbell values taken from the shadow buffer
+    U64 SqTailWrites[NVME_MODEL_MAX_SQ_STATS];  // SQ tail doorbell writes by queue ID (the last counts the rest)
     U64 CompletionsDropped, CompletionsHeld;
     U64 CqFullStalls;                  // completions that waited for room in a full CQ
     U64 AbortsReceived, AbortsSucceeded;

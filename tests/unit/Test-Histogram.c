@@ -99,6 +99,27 @@ static void TestSumSaturates(void** State) {
     free(H);
 }
 
+/** Two halves merged read back like one histogram of every sample. */
+static void TestMergeEqualsOne(void** State) {
+    (void)State;
+    HISTOGRAM *A = NewHistogram(), *B = NewHistogram(), *All = NewHistogram(), *Empty = NewHistogram();
+    for (U64 V = 1; V <= 5000; V++) {
+        HistogramAdd(V % 3 ? A : B, V * 37);
+        HistogramAdd(All, V * 37);
+    }
+    HistogramMerge(A, B);
+    HistogramMerge(A, Empty);  // an empty one changes nothing (its Minimum is MAX_U64)
+    assert_int_equal(A->Count, All->Count);
+    assert_int_equal(A->Sum, All->Sum);
+    assert_int_equal(A->Minimum, 37);
+    assert_int_equal(A->Maximum, 5000 * 37);
+    for (U32 P = 0; P <= 10000; P += 500) assert_int_equal(HistogramPercentile(A, P), HistogramPercentile(All, P));
+    free(A);
+    free(B);
+    free(All);
+    free(Empty);
+}
+
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestBuckets),
@@ -106,6 +127,7 @@ int main(void) {
         cmocka_unit_test(TestPercentilesOfUniformSamples),
         cmocka_unit_test(TestSkewedSamples),
         cmocka_unit_test(TestSumSaturates),
+        cmocka_unit_test(TestMergeEqualsOne),
     };
     return cmocka_run_group_tests(Tests, NULL, NULL);
 }

@@ -49,5 +49,11 @@ BOOL PlatformRemapSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLATFORM_IN
 void PlatformRemapRelease(PLATFORM_INTERRUPTS* Interrupts, PLATFORM_REMAP* Remap);
 /** Re-enables a remapped function's MSI with its owner's message (PlatformInterruptMask, unmask). */
 void PlatformRemapEnableMsi(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, const PLATFORM_REMAP* Remap);
+/**
+ * PlatformInterruptSetAffinity's common part, once the platform checked Cpu and found its APIC ID: MSI-X entry
+ * Index (not a remapped one: KSTATUS_NOT_SUPPORTED) is masked, aimed at ApicId, unmasked; TargetCpus records Cpu.
+ */
+KSTATUS PlatformRemapAimMsix(PLATFORM_INTERRUPTS* Interrupts, const PLATFORM_REMAP* Remap, U32 Index, U32 Cpu,
+                             U32 ApicId);
 
 #endif  // DRIVERS_PLATFORM_REMAP_H_INCLUDED

@@ -137,6 +137,7 @@ typedef struct tag_PLATFORM_INTERRUPTS {
     PCI_INTERRUPT_MODE Mode;  // what was set up (PCI_INTERRUPT_NONE: poll)
     U32 Count;                // message vectors in use (1 for MSI and INTx)
     U8 Vectors[PLATFORM_MAX_VECTORS];  // CPU vectors (for display)
+    U32 TargetCpus[PLATFORM_MAX_VECTORS];  // the CPU each vector is aimed at (0, the boot CPU, until set)
     U32 Line;                 // INTx: the GSI
     PCI_MSIX_INFO Msix;
     PCI_MSI_INFO Msi;
@@ -160,6 +161,23 @@ void PlatformInterruptRelease(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupt
 void PlatformInterruptMask(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, U32 Index, BOOL Masked);
 /** How many times vector Index fired. */
 U64 PlatformInterruptCount(const PLATFORM_INTERRUPTS* Interrupts, U32 Index);
+/**
+ * Aims MSI-X message vector Index at CPU Cpu (an index as PlatformCurrentCpu gives; the entry is left unmasked)
+ * and records it in TargetCpus. KSTATUS_NOT_SUPPORTED for MSI, INTx and remapped vectors (they stay on the CPU
+ * set-up chose: the boot CPU, or the remapping owner's), KSTATUS_BAD_PARAMETER for a CPU that is not online.
+ */
+KSTATUS PlatformInterruptSetAffinity(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, U32 Index, U32 Cpu);
+
+/************************************************************************/
+// CPUs
+
+/** CPUs that run threads: per-CPU resources (queues, vectors) are spread over 0 .. count - 1. */
+U32 PlatformCpuCount(void);
+/**
+ * The CPU the caller runs on (0 is the boot CPU). A thread may move as soon as it can be preempted, so this
+ * picks a resource that is cheap to use from here, never one whose use needs the caller to stay.
+ */
+U32 PlatformCurrentCpu(void);
 
 /************************************************************************/
 // Shutdown

@@ -27,6 +27,8 @@ typedef struct tag_HISTOGRAM {
 
 void HistogramInit(HISTOGRAM* Histogram);
 void HistogramAdd(HISTOGRAM* Histogram, U64 Value);
+/** Adds every sample of From to Into (per-CPU histograms summed after a run). */
+void HistogramMerge(HISTOGRAM* Into, const HISTOGRAM* From);
 /** The bucket a value falls in, and the bucket's first and last value. */
 U32 HistogramBucketOf(U64 Value);
 U64 HistogramBucketLow(U32 Bucket);

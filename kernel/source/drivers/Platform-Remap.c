@@ -7,6 +7,13 @@
  * connected before the function can send anything; the MSI-X table written
  * function-masked, every entry masked but those programmed, then the mask
  * lifted. A failure half-way gives back what it took.
+ *
+ * CPUs: PlatformRemapAimMsix aims an ordinary MSI-X entry for both
+ * platforms. A remapped vector reaches the CPU its owner's own vector is aimed
+ * at (the owner composes the message), so PlatformInterruptSetAffinity
+ * refuses it (KSTATUS_NOT_SUPPORTED) and TargetCpus stays 0. A driver with a
+ * queue per CPU then takes every completion on that CPU: correct, only
+ * without the locality.
  */
 
 #include "drivers/Platform-Remap.h"
@@ -100,4 +107,15 @@ BOOL PlatformRemapSetup(PCI_DEVICE* Device, U32 Wanted, U32 Allowed, PLATFORM_IN
 
 void PlatformRemapEnableMsi(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, const PLATFORM_REMAP* Remap) {
     PCIMSIEnableMessage(Device, &Interrupts->Msi, Remap->Messages[0].Address, Remap->Messages[0].Data, 0);
+}
+
+KSTATUS PlatformRemapAimMsix(PLATFORM_INTERRUPTS* Interrupts, const PLATFORM_REMAP* Remap, U32 Index, U32 Cpu,
+                             U32 ApicId) {
+    if (Index >= Interrupts->Count) return KSTATUS_BAD_PARAMETER;
+    if (Interrupts->Mode != PCI_INTERRUPT_MSIX || Remap == NULL || Remap->Routing) return KSTATUS_NOT_SUPPORTED;
+    // Masked while the address changes: a message sent meanwhile waits as pending and goes out on unmask.
+    PCIMSIXMaskEntry(&Interrupts->Msix, Index, TRUE);
+    PCIMSIXSetEntry(&Interrupts->Msix, Index, ApicId, Interrupts->Vectors[Index], TRUE);
+    Interrupts->TargetCpus[Index] = Cpu;
+    return KSTATUS_SUCCESS;
 }

@@ -38,6 +38,7 @@
 #include "core/CommandLine.h"
 #include "core/Deferred.h"
 #include "core/Log.h"
+#include "core/SMP.h"
 #include "core/Spinlock.h"
 #include "core/Sync.h"
 #include "core/Thread.h"
@@ -374,6 +375,23 @@ U64 PlatformInterruptCount(const PLATFORM_INTERRUPTS* Interrupts, U32 Index) {
     if (Index >= Interrupts->Count) return 0;
     return InterruptGetCount(Interrupts->Vectors[Index]);
 }
+
+KSTATUS PlatformInterruptSetAffinity(PCI_DEVICE* Device, PLATFORM_INTERRUPTS* Interrupts, U32 Index, U32 Cpu) {
+    INTERRUPT_PRIVATE* Private = (INTERRUPT_PRIVATE*)Interrupts->Private;
+    UNUSED(Device);
+    if (!SMPIsOnline(Cpu)) return KSTATUS_BAD_PARAMETER;
+    return PlatformRemapAimMsix(Interrupts, Private ? &Private->Remap : NULL, Index, Cpu, SMPGetApicId(Cpu));
+}
+
+/************************************************************************/
+// CPUs
+
+U32 PlatformCpuCount(void) {
+    U32 Count = SMPGetOnlineCount();
+    return Count ? Count : 1;
+}
+
+U32 PlatformCurrentCpu(void) { return GetPerCPU()->Index; }
 
 /************************************************************************/
 // Shutdown and options

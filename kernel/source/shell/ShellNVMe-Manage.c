@@ -154,17 +154,23 @@ static void PrintIdentify(const NVME_CONTROLLER_INFO* Info) {
 }
 
 static void PrintQueues(const NVME_CONTROLLER_INFO* Info) {
-    ShellPrint("queues    : admin + %u I/O (%u requested, %u granted by the controller)\n", Info->IoQueueCount,
+    ShellPrint("queues    : admin + %u I/O (%u requested, %u granted by the controller)", Info->IoQueueCount,
                Info->IoQueuesRequested, Info->IoQueuesGranted);
-    ShellPrint("  QID DEPTH VECTOR      INFLIGHT  MAX  SUBMITTED  COMPLETED ERRORS INTERRUPTS\n");
+    if (Info->PollQueueCount) ShellPrint(", the last %u polled (nvme.poll_queues)", Info->PollQueueCount);
+    ShellPrint("\n");
+    ShellPrint("  QID DEPTH VECTOR      INFLIGHT  MAX  SUBMITTED  COMPLETED ERRORS INTERRUPTS CPU\n");
     for (U32 Q = 0; Q < Info->QueueCount && Q < ARRAY_COUNT(Info->Queues); Q++) {
         const NVME_QUEUE_INFO* Queue = &Info->Queues[Q];
         char Vector[24];
         if (Queue->Polled) StringCopy(Vector, "polled", sizeof(Vector));
         else StringPrintFormat(Vector, sizeof(Vector), "%u (cpu %u)", Queue->MessageIndex, Queue->CpuVector);
-        ShellPrint("  %3u %5u %-11s %8u %4u %10llu %10llu %6llu %10llu\n", Queue->QueueId, Queue->Depth, Vector,
+        // CPU: where its vector is aimed ("-" when polled or shared with other queues' vector).
+        char Cpu[12];
+        if (Queue->OwnVector) StringPrintFormat(Cpu, sizeof(Cpu), "%u", Queue->TargetCpu);
+        else StringCopy(Cpu, "-", sizeof(Cpu));
+        ShellPrint("  %3u %5u %-11s %8u %4u %10llu %10llu %6llu %10llu %3s\n", Queue->QueueId, Queue->Depth, Vector,
                    Queue->Outstanding, Queue->MaxOutstanding, Queue->Submitted, Queue->Completed, Queue->Errors,
-                   Queue->Interrupts);
+                   Queue->Interrupts, Cpu);
         if (Queue->ShadowWrites) {
             ShellPrint("      doorbells: %llu shadow updates, %llu MMIO writes (%llu saved)\n", Queue->ShadowWrites,
                        Queue->MmioDoorbells, Queue->ShadowWrites - MIN(Queue->ShadowWrites, Queue->MmioDoorbells));

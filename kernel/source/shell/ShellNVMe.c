@@ -29,7 +29,9 @@
 
 #include "shell/ShellCommands.h"
 
+#include "core/SMP.h"
 #include "core/Spinlock.h"
+#include "core/Thread.h"
 #include "core/Sync.h"
 #include "drivers/console/Input.h"
 #include "storage/nvme/NVMe.h"
@@ -52,7 +54,7 @@
 #define BENCH_DRAIN_TIMEOUT_NS (30ULL * CLOCK_NS_PER_SECOND)
 #define BENCH_RANDOM_SEED 0x6E766D6562656E63ULL  // "nvmebenc"
 #define BENCH_USAGE "usage: nvme bench <disk> [read|randread|write|randwrite] [bs=4k] [qd=32] [seconds=5] " \
-                    "[reset-after=<ms>] [sgl=auto|on|off]"
+                    "[reset-after=<ms>] [sgl=auto|on|off] [cpus=N]"
 #define BENCH_SGL_UNCHANGED MAX_U32
 
 // One controller view at a time: the shell runs one command at a time.
@@ -158,6 +160,18 @@ typedef struct tag_BENCH {
     U32 SglModeBefore;       // restored after the run
     U64 SglBefore, PrpBefore;  // the controller's data-command counters at the start
     U64 SglRun, PrpRun;        // and how far they moved during the run
+    // cpus=N: the shell's bench (the template) runs one worker bench per CPU, each on a thread pinned there
+    U32 Cpus;                  // 0: no cpus= (the shell thread submits, wherever it runs)
+    U32 Cpu;                   // a worker's CPU
+    struct tag_BENCH* Parent;  // a worker's template: Stop, and Completion signalled when the worker ends
+    struct tag_BENCH** Workers;
+    volatile BOOL Stop;        // the template's: every worker stops submitting
+    U64 Seconds;
+    U64 Start;
+    BOOL Interrupted;
+    KSTATUS SubmitError;
+    U32 Abandoned;             // commands still in flight after the drain timeout
+    volatile BOOL Ended;       // a worker's BenchRun returned
 } BENCH;
 
 static void BenchCallback(KSTATUS Status, U16 NvmeStatus, LPVOID Context) {
@@ -194,15 +208,34 @@ static U64 BenchNextLba(BENCH* Bench) {
     return Lba;
 }
 
-static KSTATUS BenchSubmit(BENCH* Bench, BENCH_SLOT* Slot) {
+#define BENCH_BATCH_SIZE 32  // slots resubmitted with one NVMeSubmitIOBatch (one doorbell)
+
+/** Slots made ready for one batch submission. */
+typedef struct tag_BENCH_BATCH {
+    NVME_IO_REQUEST Requests[BENCH_BATCH_SIZE];
+    BENCH_SLOT* Slots[BENCH_BATCH_SIZE];
+    U32 Count;
+} BENCH_BATCH;
+
+static void BenchAdd(BENCH* Bench, BENCH_BATCH* Batch, BENCH_SLOT* Slot) {
     U32 Opcode = (Bench->Mode == BENCH_WRITE || Bench->Mode == BENCH_RANDWRITE) ? NVME_IO_WRITE : NVME_IO_READ;
-    U64 Lba = BenchNextLba(Bench);
     Slot->Done = FALSE;
     Slot->Busy = TRUE;
     Slot->SubmitNs = GetSystemTimeNs();
-    KSTATUS Status = NVMeSubmitIO(Bench->Namespace, Opcode, Lba, Bench->Blocks, Slot->Buffer, BenchCallback, Slot);
-    if (Status != KSTATUS_SUCCESS) Slot->Busy = FALSE;
-    return Status;
+    Batch->Requests[Batch->Count] =
+        (NVME_IO_REQUEST){Opcode, BenchNextLba(Bench), Bench->Blocks, Slot->Buffer, BenchCallback, Slot};
+    Batch->Slots[Batch->Count++] = Slot;
+}
+
+/** Submits the batch; returns how many went (the others are not busy) and the first error in *Status. */
+static U32 BenchFlush(BENCH* Bench, BENCH_BATCH* Batch, KSTATUS* Status) {
+    U32 Submitted = 0;
+    if (Batch->Count == 0) return 0;
+    KSTATUS Result = NVMeSubmitIOBatch(Bench->Namespace, Batch->Requests, Batch->Count, &Submitted);
+    for (U32 I = Submitted; I < Batch->Count; I++) Batch->Slots[I]->Busy = FALSE;
+    if (Result != KSTATUS_SUCCESS && *Status == KSTATUS_SUCCESS) *Status = Result;
+    Batch->Count = 0;
+    return Submitted;
 }
 
 /** "12.34" from a value in hundredths. */
@@ -225,6 +258,10 @@ static BOOL ParseOption(LPCSTR Argument, LPCSTR Name, U64* Value, BOOL AllowSuff
 }
 
 static void BenchFree(BENCH* Bench) {
+    for (U32 I = 0; Bench->Workers && I < Bench->Cpus; I++) {
+        if (Bench->Workers[I]) BenchFree(Bench->Workers[I]);
+    }
+    if (Bench->Workers) KernelHeapFree(Bench->Workers);
     if (Bench->Latency) KernelHeapFree(Bench->Latency);
     if (Bench->Slots) KernelHeapFree(Bench->Slots);
     if (Bench->BufferAllocation) KernelHeapFree(Bench->BufferAllocation);
@@ -233,7 +270,8 @@ static void BenchFree(BENCH* Bench) {
 
 /** Parses the arguments into Bench (and the run time); prints the one error line and returns FALSE. */
 static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* Seconds) {
-    U64 BlockBytes = 4096, QueueDepth = 32;
+    U64 BlockBytes = 4096, QueueDepth = 32, Cpus = 0;
+    BOOL CpusGiven = FALSE;
     *Seconds = 5;
     Bench->Mode = BENCH_READ;
     Bench->SglMode = BENCH_SGL_UNCHANGED;
@@ -276,6 +314,7 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
         else if (ParseOption(Argument, "qd", &Value, FALSE)) Target = &QueueDepth;
         else if (ParseOption(Argument, "seconds", &Value, FALSE)) Target = Seconds;
         else if (ParseOption(Argument, "reset-after", &Value, FALSE)) Target = &Bench->ResetAfterMs;
+        else if (ParseOption(Argument, "cpus", &Value, FALSE)) Target = &Cpus;
         if (Target == NULL) {
             ShellError("nvme", "unknown bench argument '%s'", Argument);
             return FALSE;
@@ -285,6 +324,7 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
             return FALSE;
         }
         *Target = Value;
+        CpusGiven = CpusGiven || Target == &Cpus;
     }
 
     const NVME_NAMESPACE_INFO* Info = NVMeGetNamespaceInfo(Bench->Namespace);
@@ -305,9 +345,18 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
         ShellError("nvme", "qd=%llu must be 1 to %u", QueueDepth, BENCH_MAX_QUEUE_DEPTH);
         return FALSE;
     }
-    if (QueueDepth * BlockBytes > BENCH_MAX_BUFFER_BYTES) {
-        ShellError("nvme", "qd * bs = %llu bytes is more than the bench's %llu-byte buffer limit",
-                   QueueDepth * BlockBytes, BENCH_MAX_BUFFER_BYTES);
+    U32 Online = SMPGetOnlineCount();
+    if (Cpus > Online || (Cpus == 0 && CpusGiven)) {
+        ShellError("nvme", "cpus=%llu must be 1 to %u (the CPUs online)", Cpus, Online);
+        return FALSE;
+    }
+    if (Cpus > 0 && Bench->ResetAfterMs != 0) {
+        ShellError("nvme", "reset-after= runs without cpus=");
+        return FALSE;
+    }
+    if (QueueDepth * BlockBytes * MAX(Cpus, 1ULL) > BENCH_MAX_BUFFER_BYTES) {
+        ShellError("nvme", "qd * bs%s = %llu bytes is more than the bench's %llu-byte buffer limit",
+                   Cpus ? " * cpus" : "", QueueDepth * BlockBytes * MAX(Cpus, 1ULL), BENCH_MAX_BUFFER_BYTES);
         return FALSE;
     }
     if (*Seconds < 1 || *Seconds > BENCH_MAX_SECONDS) {
@@ -322,13 +371,25 @@ static BOOL BenchParse(I32 ArgumentCount, LPSTR* Arguments, BENCH* Bench, U64* S
     Bench->ControllerIndex = Info->ControllerIndex;
     Bench->Blocks = (U32)Blocks;
     Bench->QueueDepth = (U32)QueueDepth;
+    Bench->Cpus = (U32)Cpus;
+    Bench->Seconds = *Seconds;
     return TRUE;
 }
+
+static BOOL BenchAllocateWorkers(BENCH* Bench);
 
 static BOOL BenchAllocate(BENCH* Bench) {
     SIZE BlockBytes = (SIZE)Bench->Blocks * Bench->LbaSize;
     SIZE Stride = ALIGN_UP(BlockBytes, (SIZE)PAGE_SIZE);
+    SpinlockInit(&Bench->Lock);
+    EventInit(&Bench->Completion, FALSE, FALSE);
     Bench->Latency = (HISTOGRAM*)KernelHeapAlloc(sizeof(HISTOGRAM));
+    if (Bench->Cpus > 0) {
+        // The template only sums: its workers hold the slots.
+        if (Bench->Latency == NULL) return FALSE;
+        HistogramInit(Bench->Latency);
+        return BenchAllocateWorkers(Bench);
+    }
     Bench->Slots = (BENCH_SLOT*)KernelHeapAllocZero(sizeof(BENCH_SLOT) * Bench->QueueDepth);
     Bench->BufferAllocation = KernelHeapAlloc(Stride * Bench->QueueDepth + PAGE_SIZE);
     if (Bench->Latency == NULL || Bench->Slots == NULL || Bench->BufferAllocation == NULL) return FALSE;
@@ -339,6 +400,30 @@ static BOOL BenchAllocate(BENCH* Bench) {
         Bench->Slots[I].Buffer = Base + Stride * I;
         // Write modes write this (the pattern of the slot's own place in a virtual stream), reads overwrite it.
         PatternFill(Bench->Slots[I].Buffer, BlockBytes, BENCH_RANDOM_SEED, (U64)Stride * I);
+    }
+    return TRUE;
+}
+
+/** cpus=N: a bench per CPU, copied from the template, each with its own slots and its own stretch of LBAs. */
+static BOOL BenchAllocateWorkers(BENCH* Bench) {
+    Bench->Workers = (BENCH**)KernelHeapAllocZero(sizeof(BENCH*) * Bench->Cpus);
+    if (Bench->Workers == NULL) return FALSE;
+    for (U32 I = 0; I < Bench->Cpus; I++) {
+        BENCH* Worker = (BENCH*)KernelHeapAllocZero(sizeof(BENCH));
+        if (Worker == NULL) return FALSE;
+        Bench->Workers[I] = Worker;
+        Worker->Namespace = Bench->Namespace;
+        Worker->Mode = Bench->Mode;
+        Worker->Blocks = Bench->Blocks;
+        Worker->LbaSize = Bench->LbaSize;
+        Worker->QueueDepth = Bench->QueueDepth;
+        Worker->Sectors = Bench->Sectors;
+        Worker->Seconds = Bench->Seconds;
+        Worker->Cpu = I;
+        Worker->Parent = Bench;
+        Worker->RandomCounter = (U64)I << 40;  // another random stream per CPU
+        Worker->NextLba = (Bench->Sectors / Bench->Cpus * I) / Bench->Blocks * Bench->Blocks;
+        if (!BenchAllocate(Worker)) return FALSE;
     }
     return TRUE;
 }
@@ -392,30 +477,36 @@ static U32 BenchRun(BENCH* Bench, U64 Seconds, BOOL* Interrupted, KSTATUS* Submi
     U32 InFlight = 0;
     BOOL Stopping = FALSE, ProgressShown = FALSE;
 
+    BENCH_BATCH Batch;
+    Batch.Count = 0;
+    BENCH* Parent = Bench->Parent;  // a worker: the shell thread reads the keys and shows progress
+
     for (U32 I = 0; I < Bench->QueueDepth && *SubmitError == KSTATUS_SUCCESS; I++) {
-        *SubmitError = BenchSubmit(Bench, &Bench->Slots[I]);
-        if (*SubmitError == KSTATUS_SUCCESS) InFlight++;
+        BenchAdd(Bench, &Batch, &Bench->Slots[I]);
+        if (Batch.Count == BENCH_BATCH_SIZE || I + 1 == Bench->QueueDepth) InFlight += BenchFlush(Bench, &Batch, SubmitError);
     }
     if (*SubmitError != KSTATUS_SUCCESS) Stopping = TRUE;
 
     while (InFlight > 0) {
         WaitForEvent(&Bench->Completion, 100);
         U64 Now = GetSystemTimeNs();
-        if (Now >= Deadline || Bench->Errors > 0) Stopping = TRUE;
-        if (!Stopping && InputTryReadKey() != KEY_NONE) {
+        if (Now >= Deadline || Bench->Errors > 0 || (Parent && Parent->Stop)) Stopping = TRUE;
+        if (!Stopping && !Parent && InputTryReadKey() != KEY_NONE) {
             Stopping = TRUE;
             *Interrupted = TRUE;
         }
+        // Every slot found done goes again, a batch to a doorbell.
         for (U32 I = 0; I < Bench->QueueDepth; I++) {
             BENCH_SLOT* Slot = &Bench->Slots[I];
             if (!Slot->Busy || !Slot->Done) continue;
             Slot->Busy = FALSE;
             InFlight--;
             if (Stopping) continue;
-            *SubmitError = BenchSubmit(Bench, Slot);
-            if (*SubmitError == KSTATUS_SUCCESS) InFlight++;
-            else Stopping = TRUE;
+            BenchAdd(Bench, &Batch, Slot);
+            if (Batch.Count == BENCH_BATCH_SIZE) InFlight += BenchFlush(Bench, &Batch, SubmitError);
         }
+        InFlight += BenchFlush(Bench, &Batch, SubmitError);
+        if (*SubmitError != KSTATUS_SUCCESS) Stopping = TRUE;
         if (!Stopping && Bench->ResetAfterMs != 0 && !Bench->ResetDone &&
             Now >= *Start + Bench->ResetAfterMs * 1000000ULL) {
             // The queue is full of this bench's commands: the reset must resubmit them.
@@ -427,7 +518,7 @@ static U32 BenchRun(BENCH* Bench, U64 Seconds, BOOL* Interrupted, KSTATUS* Submi
             if (Bench->ResetStatus != KSTATUS_SUCCESS) Stopping = TRUE;
             continue;
         }
-        if (!Stopping && Now >= NextProgress) {
+        if (!Stopping && !Parent && Now >= NextProgress) {
             U64 Flags = SpinlockAcquire(&Bench->Lock);
             U64 Completed = Bench->Completed;
             SpinlockRelease(&Bench->Lock, Flags);
@@ -443,6 +534,87 @@ static U32 BenchRun(BENCH* Bench, U64 Seconds, BOOL* Interrupted, KSTATUS* Submi
     // The last progress line stays on the screen; the summary starts a line of its own.
     if (ProgressShown) ShellPrint("\n");
     return InFlight;
+}
+
+/** A worker's thread, pinned to its CPU: its submissions go to that CPU's queue. */
+static void BenchWorker(LPVOID Argument) {
+    BENCH* Worker = (BENCH*)Argument;
+    BENCH* Parent = Worker->Parent;
+    Worker->Abandoned = BenchRun(Worker, Worker->Seconds, &Worker->Interrupted, &Worker->SubmitError, &Worker->Start);
+    // Under the template's lock: once the shell thread has taken it after seeing every worker ended, no worker
+    // touches the bench any more.
+    U64 Flags = SpinlockAcquire(&Parent->Lock);
+    Worker->Ended = TRUE;
+    EventSignal(&Parent->Completion);
+    SpinlockRelease(&Parent->Lock, Flags);
+}
+
+/** Completed commands of every worker (each read under its own lock). */
+static U64 BenchWorkersCompleted(const BENCH* Bench) {
+    U64 Sum = 0;
+    for (U32 I = 0; I < Bench->Cpus; I++) {
+        BENCH* Worker = Bench->Workers[I];
+        U64 Flags = SpinlockAcquire(&Worker->Lock);
+        Sum += Worker->Completed;
+        SpinlockRelease(&Worker->Lock, Flags);
+    }
+    return Sum;
+}
+
+/** cpus=N: starts a pinned worker per CPU, reads keys and shows progress until all ended, then sums them up. */
+static void BenchRunWorkers(BENCH* Bench) {
+    Bench->Start = GetSystemTimeNs();
+    U64 NextProgress = Bench->Start + CLOCK_NS_PER_SECOND;
+    BOOL ProgressShown = FALSE;
+    for (U32 I = 0; I < Bench->Cpus; I++) {
+        if (ThreadCreateOn("nvme-bench", BenchWorker, Bench->Workers[I], I) == NULL) {
+            Bench->Workers[I]->SubmitError = KSTATUS_NO_MEMORY;
+            Bench->Workers[I]->Ended = TRUE;
+        }
+    }
+    for (;;) {
+        BOOL All = TRUE;
+        for (U32 I = 0; I < Bench->Cpus; I++) All = All && Bench->Workers[I]->Ended;
+        if (All) break;
+        WaitForEvent(&Bench->Completion, 100);
+        if (!Bench->Stop && InputTryReadKey() != KEY_NONE) {
+            Bench->Stop = TRUE;
+            Bench->Interrupted = TRUE;
+        }
+        U64 Now = GetSystemTimeNs();
+        if (!Bench->Stop && Now >= NextProgress) {
+            BenchProgress(Bench, Now - Bench->Start, BenchWorkersCompleted(Bench));
+            ProgressShown = TRUE;
+            NextProgress += CLOCK_NS_PER_SECOND;
+        }
+    }
+    U64 Flags = SpinlockAcquire(&Bench->Lock);
+    SpinlockRelease(&Bench->Lock, Flags);
+    if (ProgressShown) ShellPrint("\n");
+    for (U32 I = 0; I < Bench->Cpus; I++) {
+        BENCH* Worker = Bench->Workers[I];
+        if (Worker->Errors && Bench->Errors == 0) {
+            Bench->FirstError = Worker->FirstError;
+            Bench->FirstNvmeStatus = Worker->FirstNvmeStatus;
+        }
+        Bench->Completed += Worker->Completed;
+        Bench->Errors += Worker->Errors;
+        Bench->Abandoned += Worker->Abandoned;
+        if (Worker->Latency) HistogramMerge(Bench->Latency, Worker->Latency);
+        if (Worker->LastCompletionNs > Bench->LastCompletionNs) Bench->LastCompletionNs = Worker->LastCompletionNs;
+        if (Bench->SubmitError == KSTATUS_SUCCESS) Bench->SubmitError = Worker->SubmitError;
+    }
+}
+
+/** cpus=N: a line per CPU (its own I/Os over its own run). */
+static void BenchPrintWorkers(const BENCH* Bench) {
+    for (U32 I = 0; I < Bench->Cpus; I++) {
+        const BENCH* Worker = Bench->Workers[I];
+        U64 End = Worker->LastCompletionNs > Worker->Start ? Worker->LastCompletionNs : Worker->Start;
+        U64 Iops, MBps;
+        BenchRates(Worker, Worker->Completed, End - Worker->Start, &Iops, &MBps);
+        ShellPrint("cpu %u: %llu I/Os, %llu IOPS, %llu errors\n", Worker->Cpu, Worker->Completed, Iops, Worker->Errors);
+    }
 }
 
 static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
@@ -480,15 +652,16 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
         BenchFree(Bench);
         return 1;
     }
-    SpinlockInit(&Bench->Lock);
-    EventInit(&Bench->Completion, FALSE, FALSE);
-
     ShellPrint("%s: %s, bs=%u, qd=%u, %llu s (press a key to stop)\n", Name, BenchModeNames[Bench->Mode],
                Bench->Blocks * Bench->LbaSize, Bench->QueueDepth, Seconds);
-    BOOL Interrupted = FALSE;
-    KSTATUS SubmitError = KSTATUS_SUCCESS;
-    U64 Start;
-    U32 Abandoned = BenchRun(Bench, Seconds, &Interrupted, &SubmitError, &Start);
+    if (Bench->Cpus) ShellPrint("%u submitters, one pinned to each of CPUs 0..%u, qd=%u each\n", Bench->Cpus,
+                                Bench->Cpus - 1, Bench->QueueDepth);
+    if (Bench->Cpus) BenchRunWorkers(Bench);
+    else Bench->Abandoned = BenchRun(Bench, Seconds, &Bench->Interrupted, &Bench->SubmitError, &Bench->Start);
+    BOOL Interrupted = Bench->Interrupted;
+    KSTATUS SubmitError = Bench->SubmitError;
+    U64 Start = Bench->Start;
+    U32 Abandoned = Bench->Abandoned;
     BenchRestoreSglMode(Bench);
     if (Writes && DiskFind(Name) != NULL) DiskInvalidateCache(DiskFind(Name));
 
@@ -505,6 +678,7 @@ static I32 CommandBench(I32 ArgumentCount, LPSTR* Arguments) {
     U64 P99 = HistogramPercentile(Bench->Latency, 9900) / 100, Max = Bench->Latency->Maximum / 100;
     ShellPrint("latency (us): mean %llu.%llu, p50 %llu.%llu, p99 %llu.%llu, max %llu.%llu\n", Mean / 10, Mean % 10,
                P50 / 10, P50 % 10, P99 / 10, P99 % 10, Max / 10, Max % 10);
+    if (Bench->Cpus) BenchPrintWorkers(Bench);
     if (Bench->SglMode != BENCH_SGL_UNCHANGED) {
         ShellPrint("data: sgl=%s (%s again after the run), %llu SGL commands, %llu PRP commands\n",
                    NVMeSglModeName(Bench->SglMode), NVMeSglModeName(Bench->SglModeBefore), Bench->SglRun,

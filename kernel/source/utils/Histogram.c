@@ -45,6 +45,14 @@ void HistogramAdd(HISTOGRAM* Histogram, U64 Value) {
     if (Value > Histogram->Maximum) Histogram->Maximum = Value;
 }
 
+void HistogramMerge(HISTOGRAM* Into, const HISTOGRAM* From) {
+    for (U32 I = 0; I < HISTOGRAM_BUCKETS; I++) Into->Counts[I] += From->Counts[I];
+    Into->Count += From->Count;
+    Into->Sum = (Into->Sum > MAX_U64 - From->Sum) ? MAX_U64 : Into->Sum + From->Sum;
+    if (From->Minimum < Into->Minimum) Into->Minimum = From->Minimum;
+    if (From->Maximum > Into->Maximum) Into->Maximum = From->Maximum;
+}
+
 U64 HistogramPercentile(const HISTOGRAM* Histogram, U32 PerTenThousand) {
     if (Histogram->Count == 0) return 0;
     if (PerTenThousand > 10000) PerTenThousand = 10000;

@@ -312,9 +312,12 @@ LPCSTR NVMeStateName(const NVME_STATE_MACHINE* Machine, U32 State);
 #define NVME_PRP_PAGES_PER_TRACKER 1    // 512 entries: 2 MiB per command whatever the buffer offset
 #define NVME_BOUNCE_BYTES (128 * 1024)  // per I/O queue, for buffers that are not dword aligned
 #define NVME_WAITER_POOL 16
+#define NVME_SUBMIT_BATCH 32            // commands a split request or NVMeSubmitIOBatch posts per doorbell
 #define NVME_ADMIN_TIMEOUT_MS 60000     // nvme.admin_timeout
 #define NVME_IO_TIMEOUT_MS 30000        // nvme.io_timeout
 #define NVME_WAIT_STEP_MS 250           // a waiter polls its queue itself after this long (missed interrupt)
+#define NVME_POLL_SPIN_US 2000          // a waiter on a polled queue reaps without sleeping this long at most
+#define NVME_POLL_SPINS 200000          // ... and this many looks (a clock that does not move cannot hold it)
 #define NVME_FIRST_INTERRUPT_MS 200     // how long bring-up waits for the first interrupt
 #define NVME_MAX_NAMESPACES 4096        // active namespaces the driver records
 #define NVME_HEALTH_PERIOD_MS 1000      // the watchdog reads CSTS and checks deadlines this often
@@ -411,6 +414,8 @@ typedef struct tag_NVME_QUEUE {
     PLATFORM_WORK* Work;        // the bottom half
     PLATFORM_MUTEX* BounceMutex;
     U32 MessageIndex;           // interrupt vector number given to Create I/O CQ
+    U32 TargetCpu;              // the CPU its vector is aimed at (NVMeControllerAssignVector)
+    BOOL OwnVector;             // an I/O queue alone on an MSI-X vector: reaped in the top half, which claims all
     NVME_QUEUE_INFO Stats;      // counters, copied into the public view
 } NVME_QUEUE;
 
@@ -469,6 +474,7 @@ typedef struct tag_NVME_CONTROLLER {
     NVME_QUEUE Admin;
     NVME_QUEUE Io[NVME_MAX_IO_QUEUES];
     U32 IoCount;
+    U32 IrqQueueCount;          // Io[0 .. IrqQueueCount) take interrupts; the rest (nvme.poll_queues) are polled
     U32 NextIoQueue;
     U32 WantedIoQueues;         // asked for at bring-up, asked for again after a reset
     PLATFORM_INTERRUPTS Interrupts;
@@ -559,6 +565,7 @@ static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
 extern const NVME_QUEUE_OPS NVMeIntxQueueOps;
 extern const NVME_QUEUE_OPS NVMePolledQueueOps;
+extern const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps;  // nvme.poll_queues: IEN=0, reaped by its waiters
 
 /** Allocates rings and trackers (I/O queues also get the PRP pool and the bounce buffer). */
 KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id, U16 Depth, BOOL IoQueue);
@@ -579,6 +586,11 @@ void NVMeQueuePutTracker(NVME_TRACKER* Tracker);
  * taken) when the queue is dead.
  */
 KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
+/**
+ * NVMeQueueSubmit for Count trackers of one queue, under one lock hold with one SQ tail doorbell. Dead queue:
+ * KSTATUS_IO_ERROR and none is taken.
+ */
+KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
 /** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */
@@ -600,6 +612,8 @@ U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue);
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs);
 /** Runs the Done functions of a chain of trackers and frees them. */
 void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First);
+/** TRUE when the CQ entry at the published head is posted (the top half's unlocked look). */
+BOOL NVMeQueuePosted(NVME_QUEUE* Queue);
 /** The interrupt top half (Context is the queue). */
 BOOL NVMeQueueInterrupt(LPVOID Context);
 /** Switches the controller to polled completion (once) and says why. */
@@ -660,6 +674,11 @@ U64 NVMeDeadlineLimitNs(NVME_CONTROLLER* Controller, U32 TimeoutMs, BOOL SelfTim
  * TRUE when Event fired.
  */
 BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event);
+/**
+ * A waiter on a queue without interrupts (nvme.poll_queues) reaps it itself without sleeping until *Pending is 0,
+ * for at most NVME_POLL_SPIN_US (and NVME_POLL_SPINS looks); what is still pending then is waited for in steps.
+ */
+void NVMeDeadlinePollWait(NVME_QUEUE* Queue, const U32* Pending);
 /** Starts a posted command's deadline (under the queue lock). */
 static inline void NVMeDeadlineStart(NVME_TRACKER* Tracker) {
     Tracker->SubmitTick = __atomic_load_n(&Tracker->Queue->Controller->Tick, __ATOMIC_RELAXED);
@@ -687,6 +706,8 @@ void NVMeRequestChildDone(NVME_TRACKER* Tracker);
 void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
 /** Adds Tracker to Request and submits its command; on an error the tracker is given back and the child removed. */
 KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker);
+/** The same for Count trackers of one queue, with one doorbell (NVMeQueueSubmitBatch). */
+KSTATUS NVMeRequestSubmitChildren(NVME_REQUEST* Request, NVME_TRACKER* const* Trackers, U32 Count);
 /**
  * Drops the submitter's reference and waits for every child. Supervised commands (the watchdog runs and
  * the request is not SelfTimed) end by completion, retry limit, reset limit or controller failure; a
@@ -778,7 +799,10 @@ KSTATUS NVMeControllerEnable(NVME_CONTROLLER* Controller);
 KSTATUS NVMeControllerWaitReady(NVME_CONTROLLER* Controller, BOOL Ready);
 /** Records why a step failed in StateReason; returns Status. */
 KSTATUS NVMeControllerFail(NVME_CONTROLLER* Controller, KSTATUS Status, LPCSTR Format, ...) PRINTF_LIKE(3, 4);
-/** The vector queue Index (0 = admin) uses and its completion variant. */
+/**
+ * The vector queue Index (0 = admin) uses and its completion variant; an I/O queue alone on an MSI-X vector
+ * (OwnVector) has it aimed at CPU (Index - 1) modulo the CPUs, the first CPU whose submissions it takes.
+ */
 void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U32 Index);
 
 /************************************************************************/
@@ -830,8 +854,10 @@ void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 /************************************************************************/
 // NVMe-IO.c
 
-/** The I/O queue a new command goes to. */
+/** The I/O queue a new command goes to (an interrupt-driven one). */
 NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** The calling CPU's polled queue (nvme.poll_queues) for a synchronous single command, or NULL when none. */
+NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller);
 /** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */
 static inline KSTATUS NVMeIoCheckRange(NVME_NAMESPACE* Namespace, U64 Lba, U64 Blocks, LPCVOID Buffer) {
     if (UNLIKELY(Namespace == NULL || Buffer == NULL || Blocks == 0)) return KSTATUS_BAD_PARAMETER;

@@ -15,16 +15,17 @@
  * (texts whole, the state with its reason) and stays as it was; namespace
  * views (NVME_NAMESPACE_INFO) are read-only and fixed after bring-up.
  *
- * Context of callbacks (NVME_IO_CALLBACK): always a thread, never an
- * interrupt handler, with no driver lock held and interrupts enabled. It is
- * the NVMe bottom half: the kernel's deferred-work thread (interrupt mode),
- * the controller's poll thread (polling mode), a thread that reaped the
- * completion itself while waiting for one of its own commands (missed
- * interrupt recovery), or the controller's watchdog thread (a command it
- * found at its deadline, or one a reset or a failure ended). Callbacks must
- * be short and must not sleep, and must not call any NVMe function that can
- * wait (NVMeSubmitIO when the queue is full, the *Sync functions,
- * NVMeResetController): the thread running them frees queue slots.
+ * Context of callbacks (NVME_IO_CALLBACK): with no driver lock held, in
+ * the interrupt handler of the queue's vector (MSI-X and MSI: on the CPU
+ * the vector is aimed at, interrupts off), or in a thread: the deferred-work
+ * thread (INTx), the controller's poll thread (polling mode), a thread that
+ * reaped the completion itself while waiting for one of its own commands
+ * (missed interrupt recovery), or the controller's watchdog thread (a
+ * command it found at its deadline, or one a reset or a failure ended).
+ * Callbacks must be short: spinlocks and event signals only, never sleep,
+ * take a mutex or allocate, and never call any NVMe function that can wait
+ * (NVMeSubmitIO when the queue is full, the *Sync functions,
+ * NVMeResetController): the context running them frees queue slots.
  *
  * Error handling: every command has a deadline (nvme.io_timeout, default
  * 30 s; nvme.admin_timeout, 60 s). A controller's watchdog checks CSTS every
@@ -104,6 +105,8 @@ typedef struct tag_NVME_QUEUE_INFO {
     BOOL Polled;              // completions reaped by polling
     U32 MessageIndex;         // MSI-X table entry / interrupt vector number given to the device
     U8 CpuVector;             // CPU vector (0 when polled)
+    U32 TargetCpu;            // the CPU its vector is aimed at (the CPU whose submissions it takes first)
+    BOOL OwnVector;           // a dedicated MSI-X vector: reaped in the interrupt, every interrupt claimed
     U32 Outstanding;          // commands in flight now
     U32 MaxOutstanding;       // high-water mark
     U64 Submitted, Completed, Errors;
@@ -161,6 +164,7 @@ typedef struct tag_NVME_CONTROLLER_INFO {
     U32 IoQueuesRequested;            // asked for with Set Features Number of Queues
     U32 IoQueuesGranted;              // min(NSQA, NCQA) + 1 from the controller
     U32 IoQueueCount;                 // I/O queue pairs created
+    U32 PollQueueCount;               // ... of which the last ones are polled by their waiters (nvme.poll_queues)
     U32 QueueCount;                   // entries in Queues (admin + I/O)
     NVME_QUEUE_INFO Queues[1 + NVME_MAX_IO_QUEUES];  // [0] is the admin queue
     // Interrupts
@@ -254,6 +258,23 @@ const NVME_NAMESPACE_INFO* NVMeGetNamespaceInfo(const NVME_NAMESPACE* Namespace)
  */
 KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
                      NVME_IO_CALLBACK Callback, LPVOID Context);
+
+/** One command of NVMeSubmitIOBatch: NVMeSubmitIO's arguments. */
+typedef struct tag_NVME_IO_REQUEST {
+    U32 Opcode;
+    U64 Lba;
+    U32 Blocks;
+    LPVOID Buffer;
+    NVME_IO_CALLBACK Callback;
+    LPVOID Context;
+} NVME_IO_REQUEST;
+
+/**
+ * NVMeSubmitIO for Count commands, all on the calling CPU's queue, with one doorbell per batch (up to 32
+ * commands; sooner when the queue has no free slot at once). Stops at the first command that fails (its
+ * error is returned); *Submitted (if not NULL) says how many went: exactly their callbacks will run.
+ */
+KSTATUS NVMeSubmitIOBatch(NVME_NAMESPACE* Namespace, const NVME_IO_REQUEST* Requests, U32 Count, U32* Submitted);
 
 /**
  * Vectored synchronous transfers: the blocks from Lba on, in Count buffers

@@ -138,15 +138,31 @@ static KSTATUS AllocateControllerResources(NVME_CONTROLLER* Controller) {
     return KSTATUS_SUCCESS;
 }
 
-/** How many I/O queue pairs to ask for: nvme.queues (default one per CPU: 1), within the driver and BAR0. */
+/** How many I/O queue pairs to ask for: nvme.queues (default one per CPU), within the driver and BAR0. */
 static U32 WantedIoQueues(NVME_CONTROLLER* Controller) {
-    U64 Wanted = 1;
+    U64 Cpus = PlatformCpuCount(), Wanted = Cpus;
     LPCSTR Option = PlatformGetOption("nvme.queues");
-    if (Option && (!StringToU64(Option, &Wanted, FALSE) || Wanted == 0)) Wanted = 1;
+    if (Option && (!StringToU64(Option, &Wanted, FALSE) || Wanted == 0)) Wanted = Cpus;
     Wanted = MIN(Wanted, (U64)NVME_MAX_IO_QUEUES);
     Wanted = MIN(Wanted, (U64)PLATFORM_MAX_VECTORS - 1);
     U8 Dstrd = Controller->Info.Cap.Dstrd;
     while (Wanted > 1 && NVMeDoorbellOffset((U16)Wanted, TRUE, Dstrd) + 4 > Controller->RegisterSize) Wanted--;
+    return (U32)Wanted;
+}
+
+/** nvme.poll_queues: extra I/O queue pairs without interrupts for synchronous single commands (default 0). */
+static U32 PollQueues(NVME_CONTROLLER* Controller, U32 IrqQueues) {
+    U64 Wanted = 0;
+    LPCSTR Option = PlatformGetOption("nvme.poll_queues");
+    if (Option && !StringToU64(Option, &Wanted, FALSE)) {
+        WARNING("[NVMeBringUp] nvme.poll_queues=%s ignored (a count)", Option);
+        Wanted = 0;
+    }
+    Wanted = MIN(Wanted, (U64)(NVME_MAX_IO_QUEUES - IrqQueues));
+    U8 Dstrd = Controller->Info.Cap.Dstrd;
+    while (Wanted > 0 && NVMeDoorbellOffset((U16)(IrqQueues + Wanted), TRUE, Dstrd) + 4 > Controller->RegisterSize) {
+        Wanted--;
+    }
     return (U32)Wanted;
 }
 
@@ -220,8 +236,11 @@ static KSTATUS IdentifyController(NVME_CONTROLLER* Controller) {
     return KSTATUS_SUCCESS;
 }
 
-/** Number of Queues, then the pairs. A timeout fails the bring-up; a refusal leaves fewer queues (maybe none). */
-static KSTATUS CreateIoQueues(NVME_CONTROLLER* Controller, U32 Wanted) {
+/**
+ * Number of Queues, then the pairs: the first IrqQueues with interrupts, the rest polled by their waiters (fewer
+ * granted: the polled ones go first). A timeout fails the bring-up; a refusal leaves fewer queues (maybe none).
+ */
+static KSTATUS CreateIoQueues(NVME_CONTROLLER* Controller, U32 Wanted, U32 IrqQueues) {
     NVME_CONTROLLER_INFO* Info = &Controller->Info;
     U32 Granted = 0;
     Info->IoQueuesRequested = Wanted;
@@ -245,9 +264,11 @@ static KSTATUS CreateIoQueues(NVME_CONTROLLER* Controller, U32 Wanted) {
             WARNING("[NVMeBringUp] %s: no memory for I/O queue %u", Info->Name, I + 1);
             break;
         }
-        NVMeControllerAssignVector(Controller, Queue, I + 1);
+        BOOL Interrupts = I < IrqQueues;
+        if (Interrupts) NVMeControllerAssignVector(Controller, Queue, I + 1);
+        else Queue->Ops = &NVMeWaiterPolledQueueOps;
         BOOL MayExist = FALSE;
-        Status = NVMeAdminCreateQueuePair(Controller, Queue, !Info->Polling, &MayExist);
+        Status = NVMeAdminCreateQueuePair(Controller, Queue, Interrupts && !Info->Polling, &MayExist);
         if (Status != KSTATUS_SUCCESS) {
             WARNING("[NVMeBringUp] %s: creating I/O queue %u failed", Info->Name, I + 1);
             // Rings the controller may still own stay out of use until it is disabled (issue 11, defect 2).
@@ -260,8 +281,11 @@ static KSTATUS CreateIoQueues(NVME_CONTROLLER* Controller, U32 Wanted) {
             break;
         }
         Controller->IoCount = I + 1;
+        if (Interrupts) Controller->IrqQueueCount = I + 1;
     }
+    Controller->IrqQueueCount = MIN(Controller->IoCount, IrqQueues);
     Info->IoQueueCount = Controller->IoCount;
+    Info->PollQueueCount = Controller->IoCount - Controller->IrqQueueCount;
     return KSTATUS_SUCCESS;
 }
 
@@ -304,7 +328,8 @@ static KSTATUS Configure(NVME_CONTROLLER* Controller) {
     // Interrupts before EN: a controller may bind a CQ to its MSI-X vector only when the CQ is created (QEMU
     // does: msix_vector_use at CQ creation, and the admin CQ is created by the 0->1 edge of CC.EN).
     U32 Wanted = WantedIoQueues(Controller);
-    Controller->WantedIoQueues = Wanted;
+    U32 Polled = PollQueues(Controller, Wanted);
+    Controller->WantedIoQueues = Wanted + Polled;
     SetupInterrupts(Controller, Wanted);
     Controller->Enabled = TRUE;  // from here a failure has something to quiet
     Status = NVMeControllerEnable(Controller);
@@ -316,7 +341,7 @@ static KSTATUS Configure(NVME_CONTROLLER* Controller) {
     if (Status == KSTATUS_SUCCESS && NVMeDoorbellConfigure(Controller) == KSTATUS_TIMEOUT) {
         Status = Fail(Controller, KSTATUS_TIMEOUT, "Doorbell Buffer Config timed out");
     }
-    if (Status == KSTATUS_SUCCESS) Status = CreateIoQueues(Controller, Wanted);
+    if (Status == KSTATUS_SUCCESS) Status = CreateIoQueues(Controller, Wanted + Polled, Wanted);
     if (Status == KSTATUS_SUCCESS) Status = StillAlive(Controller, "the I/O queues");
     if (Status != KSTATUS_SUCCESS) return Status;
     Status = NVMeNamespaceScan(Controller);

@@ -123,6 +123,18 @@ void NVMeControllerAssignVector(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, 
     PLATFORM_INTERRUPTS* Interrupts = &Controller->Interrupts;
     Queue->MessageIndex = Index < Interrupts->Count ? Index : 0;
     Queue->Ops = Interrupts->Mode == PCI_INTERRUPT_INTX ? &NVMeIntxQueueOps : &NVMeInterruptQueueOps;
+    // Vector i > 0 carries context i alone: contexts beyond the vectors granted join vector 0, the admin
+    // queue's (PlatformInterruptSetup's rule).
+    Queue->OwnVector = Index > 0 && Interrupts->Mode == PCI_INTERRUPT_MSIX && Index < Interrupts->Count;
+    Queue->TargetCpu = 0;
+    if (!Queue->OwnVector) return;
+    U32 Cpu = (Index - 1) % PlatformCpuCount();
+    // Refused (a remapped vector, a CPU gone): the vector stays where set-up aimed it; only locality is lost.
+    if (PlatformInterruptSetAffinity(Controller->Device, Interrupts, Index, Cpu) == KSTATUS_SUCCESS) {
+        Queue->TargetCpu = Cpu;
+    } else {
+        Queue->TargetCpu = Interrupts->TargetCpus[Index];
+    }
 }
 
 /************************************************************************/
@@ -367,11 +379,13 @@ static void CopyQueueView(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, NVME_Q
     View->Retrying = Queue->Retrying;
     View->Live = Queue->Mode == NVME_QUEUE_LIVE;
     PlatformLockRelease(Queue->Lock, State);
-    View->Polled = Queue->Ops == &NVMePolledQueueOps;
+    View->Polled = Queue->Ops == &NVMePolledQueueOps || Queue->Ops == &NVMeWaiterPolledQueueOps;
     View->MessageIndex = Queue->MessageIndex;
     BOOL HasVector =
         !View->Polled && Controller->InterruptsActive && Queue->MessageIndex < Controller->Interrupts.Count;
     View->CpuVector = HasVector ? Controller->Interrupts.Vectors[Queue->MessageIndex] : 0;
+    View->TargetCpu = HasVector ? Controller->Interrupts.TargetCpus[Queue->MessageIndex] : 0;
+    View->OwnVector = HasVector && Queue->OwnVector;
 }
 
 KSTATUS NVMeGetController(U32 Index, NVME_CONTROLLER_INFO* View) {

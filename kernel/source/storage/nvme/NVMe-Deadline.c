@@ -68,6 +68,14 @@ BOOL NVMeDeadlineWaitStep(NVME_QUEUE* Queue, PLATFORM_EVENT* Event) {
     return FALSE;
 }
 
+void NVMeDeadlinePollWait(NVME_QUEUE* Queue, const U32* Pending) {
+    U64 Start = PlatformTimeNs();
+    for (U32 Look = 0; Look < NVME_POLL_SPINS && __atomic_load_n(Pending, __ATOMIC_ACQUIRE) != 0; Look++) {
+        if (NVMeQueuePosted(Queue)) NVMeQueueReap(Queue);
+        else if (PlatformTimeNs() - Start > NVME_POLL_SPIN_US * 1000ULL) break;
+    }
+}
+
 /************************************************************************/
 // Deadlines
 

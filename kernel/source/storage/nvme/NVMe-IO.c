@@ -141,14 +141,24 @@ static PHYSICAL Translate(LPCVOID Linear, LPVOID Context) {
 }
 
 NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
-    // One pair per CPU once the platform tells the current CPU; until then, spread round robin. IoCount is read
-    // once: a reset may lower it meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on
-    // an admin-only controller.
-    U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
+    // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
+    // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
+    // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
+    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
+                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
     if (LIKELY(Count == 1)) return &Controller->Io[0];
     if (UNLIKELY(Count == 0)) return NULL;
+    U32 Cpus = PlatformCpuCount();
+    if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
     U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
     return &Controller->Io[Next % Count];
+}
+
+NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller) {
+    U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
+    U32 Irq = __atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED);
+    if (LIKELY(Count <= Irq)) return NULL;
+    return &Controller->Io[Irq + PlatformCurrentCpu() % (Count - Irq)];
 }
 
 /** The limits NVMePlanCommand works within on this namespace. */
@@ -212,57 +222,122 @@ static void AsyncDone(NVME_TRACKER* Tracker) {
     Tracker->Callback(NVMeStatusToKStatus(NvmeStatus), NvmeStatus, Tracker->Context);
 }
 
-KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
-                     NVME_IO_CALLBACK Callback, LPVOID Context) {
-    if (Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
+/** Checks one asynchronous command (NVMeSubmitIO's rules); a flush gets the range check's stand-ins. */
+static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
+    if (Io->Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
     // Flush, Write and Read are opcodes 0, 1 and 2: one comparison says it is one of them.
     STATIC_ASSERT(NVME_IO_FLUSH == 0 && NVME_IO_WRITE == 1 && NVME_IO_READ == 2, "the NVM opcodes NVMeSubmitIO takes");
-    if (UNLIKELY(Opcode > NVME_IO_READ)) return KSTATUS_NOT_SUPPORTED;
-    if (Opcode == NVME_IO_FLUSH) {
-        Lba = 0;
-        Blocks = 1;
-        Buffer = Namespace;  // only to pass the range check: a flush moves no data
+    if (UNLIKELY(Io->Opcode > NVME_IO_READ)) return KSTATUS_NOT_SUPPORTED;
+    if (Io->Opcode == NVME_IO_FLUSH) {
+        Io->Lba = 0;
+        Io->Blocks = 1;
+        Io->Buffer = Namespace;  // only to pass the range check: a flush moves no data
     }
-    KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
+    KSTATUS Status = NVMeIoCheckRange(Namespace, Io->Lba, Io->Blocks, Io->Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
-    if (Opcode != NVME_IO_FLUSH && (Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Buffer, 4))) {
+    if (Io->Opcode != NVME_IO_FLUSH && (Io->Blocks > Namespace->MaxBlocks || !IS_ALIGNED((LINEAR)Io->Buffer, 4))) {
         return KSTATUS_BAD_PARAMETER;
     }
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
-    if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
-    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
-    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
+    return KSTATUS_SUCCESS;
+}
+
+/** Builds a checked asynchronous command in Tracker. */
+static inline __attribute__((always_inline)) KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
     // One buffer: the rule's choice when it carries the whole command (an SGL may not: a scattered buffer can
     // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks). So only a
     // command the rule could give an SGL is planned: the small ones in auto skip it (make bench-model: ~100
     // instructions of a 4 KiB read).
-    DISK_SEGMENT Segment = {Buffer, Blocks * Namespace->LbaSize};
+    DISK_SEGMENT Segment = {Io->Buffer, Io->Blocks * Namespace->LbaSize};
     NVME_DATA Data = {&Segment, 1, 0, Segment.Length};
     U32 Mode = __atomic_load_n(&Namespace->Controller->Info.SglMode, __ATOMIC_RELAXED);
     BOOL Sgl = FALSE;
     U32 Threshold = Namespace->Controller->Info.SglThreshold;
     BOOL MaySgl = Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Data.Length >= Threshold);
-    if (Opcode != NVME_IO_FLUSH && MaySgl) {
+    BOOL Flush = Io->Opcode == NVME_IO_FLUSH;
+    if (!Flush && MaySgl) {
         NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
         NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);
         Sgl = Plan.Sgl && Plan.Bytes == Data.Length;
     }
-    Status = BuildCommand(Namespace, Tracker, (U8)Opcode, Lba, Opcode == NVME_IO_FLUSH ? 0 : Blocks, &Data, Sgl);
-    if (Status != KSTATUS_SUCCESS) {
-        NVMeQueuePutTracker(Tracker);
-        return Status;
-    }
+    KSTATUS Status = BuildCommand(Namespace, Tracker, (U8)Io->Opcode, Io->Lba, Flush ? 0 : Io->Blocks, &Data, Sgl);
+    if (Status != KSTATUS_SUCCESS) return Status;
     Tracker->Done = AsyncDone;
-    Tracker->Callback = Callback;
-    Tracker->Context = Context;
-    Status = NVMeQueueSubmit(Tracker);
+    Tracker->Callback = Io->Callback;
+    Tracker->Context = Io->Context;
+    return KSTATUS_SUCCESS;
+}
+
+/** Trackers built for one doorbell. */
+typedef struct tag_IO_BATCH {
+    NVME_TRACKER* Trackers[NVME_SUBMIT_BATCH];
+    U32 Count;
+    U32 Submitted;
+} IO_BATCH;
+
+/** Posts what the batch holds; on a dead queue its trackers go back (their callbacks never run). */
+static KSTATUS FlushBatch(IO_BATCH* Batch) {
+    KSTATUS Status = NVMeQueueSubmitBatch(Batch->Trackers, Batch->Count);
+    if (Status == KSTATUS_SUCCESS) Batch->Submitted += Batch->Count;
+    else for (U32 I = 0; I < Batch->Count; I++) NVMeQueuePutTracker(Batch->Trackers[I]);
+    Batch->Count = 0;
+    return Status;
+}
+
+KSTATUS NVMeSubmitIOBatch(NVME_NAMESPACE* Namespace, const NVME_IO_REQUEST* Requests, U32 Count, U32* Submitted) {
+    IO_BATCH Batch;
+    Batch.Count = Batch.Submitted = 0;
+    KSTATUS Status = Namespace == NULL || Requests == NULL ? KSTATUS_BAD_PARAMETER : KSTATUS_SUCCESS;
+    NVME_QUEUE* Queue = Status == KSTATUS_SUCCESS ? NVMeIoPickQueue(Namespace->Controller) : NULL;
+    if (Status == KSTATUS_SUCCESS && Queue == NULL) Status = KSTATUS_IO_ERROR;
+    for (U32 I = 0; I < Count && Status == KSTATUS_SUCCESS; I++) {
+        NVME_IO_REQUEST Io = Requests[I];
+        Status = CheckIO(Namespace, &Io);
+        if (Status != KSTATUS_SUCCESS) break;
+        // A held tracker never waits for another: with none free at once, what is built goes out first.
+        NVME_TRACKER* Tracker = Batch.Count ? NVMeQueueTakeTracker(Queue) : NULL;
+        if (Tracker == NULL) {
+            if (Batch.Count && (Status = FlushBatch(&Batch)) != KSTATUS_SUCCESS) break;
+            Tracker = NVMeQueueWaitTracker(Queue);
+        }
+        if (Tracker == NULL) {
+            Status = NVMeIoNoTracker(Namespace->Controller);
+            break;
+        }
+        Status = BuildIO(Namespace, Tracker, &Io);
+        if (Status != KSTATUS_SUCCESS) {
+            NVMeQueuePutTracker(Tracker);
+            break;
+        }
+        Batch.Trackers[Batch.Count++] = Tracker;
+        if (Batch.Count == NVME_SUBMIT_BATCH) Status = FlushBatch(&Batch);
+    }
+    if (Batch.Count) {
+        KSTATUS Flushed = FlushBatch(&Batch);
+        if (Status == KSTATUS_SUCCESS) Status = Flushed;
+    }
+    if (Submitted) *Submitted = Batch.Submitted;
+    return Status;
+}
+
+KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks, LPVOID Buffer,
+                     NVME_IO_CALLBACK Callback, LPVOID Context) {
+    // The batch's steps for one command, without its bookkeeping (make bench-model counts this path).
+    NVME_IO_REQUEST Io = {Opcode, Lba, Blocks, Buffer, Callback, Context};
+    KSTATUS Status = CheckIO(Namespace, &Io);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
+    NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
+    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
+    Status = BuildIO(Namespace, Tracker, &Io);
+    if (Status == KSTATUS_SUCCESS) Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);
     return Status;
 }
 
 /**
  * Split into commands as NVMePlanCommand cuts them (MaxBlocks, what one data pointer can say), all in flight
- * together on Queue; waits for all of them. Segments NULL: one Flush.
+ * together on Queue, posted NVME_SUBMIT_BATCH to a doorbell; waits for all of them. Segments NULL: one Flush.
  */
 static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
                                const DISK_SEGMENT* Segments, U32 Count) {
@@ -270,6 +345,8 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
     NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
     NVME_DATA Rest = {Segments, Count, 0, (U64)Blocks * Namespace->LbaSize};
     NVME_REQUEST Request;
+    NVME_TRACKER* Batch[NVME_SUBMIT_BATCH];  // built, posted with one doorbell
+    U32 Built = 0;
     KSTATUS Status = KSTATUS_SUCCESS;
     NVMeRequestInit(Controller, &Request);
     for (U32 Done = 0; Done < Blocks;) {
@@ -279,7 +356,16 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
             Status = KSTATUS_BAD_PARAMETER;  // no command can carry the next block (a caller's bad segments)
             break;
         }
-        NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
+        // A held tracker never waits for another: with none free at once, what is built goes out first.
+        NVME_TRACKER* Tracker = Built ? NVMeQueueTakeTracker(Queue) : NULL;
+        if (Tracker == NULL) {
+            if (Built && (Status = NVMeRequestSubmitChildren(&Request, Batch, Built)) != KSTATUS_SUCCESS) {
+                Built = 0;
+                break;
+            }
+            Built = 0;
+            Tracker = NVMeQueueWaitTracker(Queue);
+        }
         if (Tracker == NULL) {
             Status = NVMeIoNoTracker(Controller);
             break;
@@ -291,8 +377,12 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
             NVMeQueuePutTracker(Tracker);
             break;
         }
-        Status = NVMeRequestSubmitChild(&Request, Tracker);
-        if (Status != KSTATUS_SUCCESS) break;
+        Batch[Built++] = Tracker;
+        if (Built == NVME_SUBMIT_BATCH) {
+            Status = NVMeRequestSubmitChildren(&Request, Batch, Built);
+            Built = 0;
+            if (Status != KSTATUS_SUCCESS) break;
+        }
         Done += Command;
         // Past the command's bytes: whole segments, then into the one it ends in.
         U64 Skip = Plan.Bytes;
@@ -304,6 +394,11 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
         }
         Rest.Offset += (U32)Skip;
         Rest.Length -= Plan.Bytes;
+    }
+    // What is built goes out even after a later failure: its trackers are the request's to end.
+    if (Built) {
+        KSTATUS Posted = NVMeRequestSubmitChildren(&Request, Batch, Built);
+        if (Status == KSTATUS_SUCCESS) Status = Posted;
     }
     KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
     NVMeRequestRelease(Controller, &Request);
@@ -333,9 +428,12 @@ static KSTATUS TransferBounced(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
 static KSTATUS Transfer(NVME_NAMESPACE* Namespace, U8 Opcode, U64 Lba, U32 Blocks, LPCVOID Buffer) {
     KSTATUS Status = NVMeIoCheckRange(Namespace, Lba, Blocks, Buffer);
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    // One aligned command: a polled queue if there are any (nvme.poll_queues), its waiter reaps without sleeping.
+    BOOL Aligned = IS_ALIGNED((LINEAR)Buffer, 4);
+    NVME_QUEUE* Queue = Aligned && Blocks <= Namespace->MaxBlocks ? NVMeIoPickPollQueue(Namespace->Controller) : NULL;
+    if (Queue == NULL) Queue = NVMeIoPickQueue(Namespace->Controller);
     if (Queue == NULL) return KSTATUS_IO_ERROR;
-    if (!IS_ALIGNED((LINEAR)Buffer, 4)) return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
+    if (!Aligned) return TransferBounced(Namespace, Queue, Opcode, Lba, Blocks, (U8*)Buffer);
     DISK_SEGMENT Segment = {(LPVOID)Buffer, 0};
     if ((U64)Blocks * Namespace->LbaSize <= MAX_U32) {
         Segment.Length = Blocks * Namespace->LbaSize;

@@ -51,10 +51,17 @@
  * tracker in RETRY with a delay; RetryDue posts it with a new generation.
  * Trackers stay allocated throughout: a reset allocates and frees nothing.
  *
- * The completion variants are three small NVME_QUEUE_OPS: MSI-X/MSI (the
- * top half defers to the bottom half), INTx (the top half also masks with
- * INTMS and the bottom half unmasks with INTMC) and polled (a per
- * controller thread reaps; submission wakes it). Missed interrupts and
+ * The completion variants are three small NVME_QUEUE_OPS: MSI-X/MSI (an
+ * I/O queue is reaped in the top half itself, on the CPU its vector is
+ * aimed at; the admin queue defers to the bottom half), INTx (the top half
+ * masks with INTMS and defers; the bottom half unmasks with INTMC) and
+ * polled (a per controller thread reaps; submission wakes it). A fourth,
+ * waiter-polled, is the nvme.poll_queues queues': created without
+ * interrupts (IEN=0), reaped by the synchronous waiter itself
+ * (NVMeDeadlinePollWait). A queue
+ * alone on its MSI-X vector (OwnVector) claims every interrupt of it, even
+ * one that finds the CQ already reaped by a waiter; shared vectors (INTx,
+ * MSI, fewer MSI-X vectors than queues) claim only what they find. Missed interrupts and
  * deadlines are NVMe-Deadline.c's.
  *
  * The ring and identifier arithmetic at the top is pure (host tests).
@@ -152,6 +159,7 @@ static void PollKick(NVME_QUEUE* Queue) {
 const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NoKick, NoDrained};
 const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NoKick, IntxDrained};
 const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
+const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NoKick, NoDrained};
 
 /************************************************************************/
 // Allocation
@@ -401,26 +409,32 @@ static BOOL MayPost(const NVME_QUEUE* Queue, const NVME_TRACKER* Tracker) {
            (Queue->Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
 }
 
-KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker) {
-    NVME_QUEUE* Queue = Tracker->Queue;
-    Tracker->Command.Cid = Tracker->Cid;
-    Tracker->Opcode = Tracker->Command.Opcode;
-    Tracker->Nsid = Tracker->Command.Nsid;
-
+KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count) {
+    if (Count == 0) return KSTATUS_SUCCESS;
+    NVME_QUEUE* Queue = Trackers[0]->Queue;
     U64 State = PlatformLockAcquire(Queue->Lock);
     U8 Mode = Queue->Mode;
-    BOOL Post = MayPost(Queue, Tracker);
-    if (Post) {
-        PostLocked(Queue, Tracker);
-        RingLocked(Queue);
-    } else if (Mode != NVME_QUEUE_DEAD && NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
-        Queue->Held++;  // posted when the reset brings the queue back
+    U32 Posted = 0;
+    for (U32 I = 0; I < Count && Mode != NVME_QUEUE_DEAD; I++) {
+        NVME_TRACKER* Tracker = Trackers[I];
+        Tracker->Command.Cid = Tracker->Cid;
+        Tracker->Opcode = Tracker->Command.Opcode;
+        Tracker->Nsid = Tracker->Command.Nsid;
+        if (MayPost(Queue, Tracker)) {
+            PostLocked(Queue, Tracker);
+            Posted++;
+        } else if (NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
+            Queue->Held++;  // posted when the reset brings the queue back
+        }
     }
+    if (Posted) RingLocked(Queue);  // one doorbell for the whole batch
     PlatformLockRelease(Queue->Lock, State);
     if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
-    if (Post) Queue->Ops->Kick(Queue);
+    if (Posted) Queue->Ops->Kick(Queue);
     return KSTATUS_SUCCESS;
 }
+
+KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker) { return NVMeQueueSubmitBatch(&Tracker, 1); }
 
 /************************************************************************/
 // Modes, holding, retries
@@ -752,15 +766,26 @@ static BOOL NVMeIntxFatalCheck(NVME_QUEUE* Queue) {
  * before the word is published, so fewer than Depth entries can follow the old head. A stale word therefore
  * gives at worst a spurious claim (the bottom half then reaps nothing), never a lost one.
  */
+BOOL NVMeQueuePosted(NVME_QUEUE* Queue) {
+    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
+    return Queue->Allocated && (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) == NVME_CQ_STATE_PHASE(CqState);
+}
+
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
-    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
-    if (UNLIKELY(!Queue->Allocated) ||
-        (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) != NVME_CQ_STATE_PHASE(CqState)) {
+    if (!NVMeQueuePosted(Queue)) {
+        // A vector of its own is this queue's whatever it finds: a waiter may have reaped the entry first.
+        if (Queue->OwnVector) return TRUE;
         return Queue->Ops == &NVMeIntxQueueOps && Queue->Id == 0 && NVMeIntxFatalCheck(Queue);
     }
-    if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
     __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);  // the one counter written outside the lock
+    if (Queue->Id != 0 && Queue->Ops == &NVMeInterruptQueueOps) {
+        // I/O completions end here, on the CPU the vector is aimed at: the reap takes the queue's spinlock, and
+        // Done functions only take spinlocks and signal events (NVMe-Request.c, the asynchronous callbacks).
+        NVMeQueueReap(Queue);
+        return TRUE;
+    }
+    if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
     PlatformWorkQueue(Queue->Work);
     return TRUE;
 }
@@ -810,7 +835,10 @@ void NVMeControllerStartPolling(NVME_CONTROLLER* Controller, LPCSTR Reason) {
     Controller->Info.InterruptMode = PCI_INTERRUPT_NONE;
     Controller->Info.VectorCount = 0;
     Controller->Admin.Ops = &NVMePolledQueueOps;
-    for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) Controller->Io[I].Ops = &NVMePolledQueueOps;
+    for (U32 I = 0; I < NVME_MAX_IO_QUEUES; I++) {
+        Controller->Io[I].Ops = &NVMePolledQueueOps;
+        Controller->Io[I].OwnVector = FALSE;
+    }
     NVME_VIEW_SET_TEXT(Controller, PollingReason, Reason);
     Controller->Info.Polling = TRUE;
     if (!Controller->PollThreadStarted) Controller->PollThreadStarted = NVMeThreadStart(Controller, "-poll", NVMePollThread);

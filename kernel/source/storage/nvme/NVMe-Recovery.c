@@ -132,6 +132,8 @@ static void DropExtraQueues(NVME_CONTROLLER* Controller, U32 Granted) {
             Granted, Controller->IoCount);
     for (U32 I = Granted; I < Controller->IoCount; I++) NVMeQueueSetMode(&Controller->Io[I], NVME_QUEUE_DEAD);
     Controller->IoCount = Granted;
+    Controller->IrqQueueCount = MIN(Controller->IrqQueueCount, Granted);
+    Controller->Info.PollQueueCount = Granted - Controller->IrqQueueCount;
     Controller->Info.IoQueueCount = Granted;
 }
 
@@ -191,7 +193,8 @@ static KSTATUS ResetAttempt(NVME_CONTROLLER* Controller, BOOL* Gone) {
     for (U32 I = 0; I < Controller->IoCount; I++) {
         // A queue that may linger on a failed creation is harmless here: the next attempt disables first.
         BOOL MayExist = FALSE;
-        Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], !Info->Polling, &MayExist);
+        BOOL Interrupts = Controller->Io[I].Ops != &NVMeWaiterPolledQueueOps && !Info->Polling;
+        Status = NVMeAdminCreateQueuePair(Controller, &Controller->Io[I], Interrupts, &MayExist);
         if (Status != KSTATUS_SUCCESS) {
             char Reason[NVME_REASON_LENGTH];
             StringPrintFormat(Reason, sizeof(Reason), "creating I/O queue %u failed", I + 1);

@@ -80,14 +80,18 @@ void NVMeRequestAddChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
     if (Request->Quiet) Tracker->Flags |= NVME_TRACKER_QUIET;  // its end need not look at the request to know
 }
 
-KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
-    NVMeRequestAddChild(Request, Tracker);
-    KSTATUS Status = NVMeQueueSubmit(Tracker);
+KSTATUS NVMeRequestSubmitChildren(NVME_REQUEST* Request, NVME_TRACKER* const* Trackers, U32 Count) {
+    for (U32 I = 0; I < Count; I++) NVMeRequestAddChild(Request, Trackers[I]);
+    KSTATUS Status = NVMeQueueSubmitBatch(Trackers, Count);
     if (Status != KSTATUS_SUCCESS) {
-        __atomic_sub_fetch(&Request->Pending, 1, __ATOMIC_ACQ_REL);  // the submitter still holds its reference
-        NVMeQueuePutTracker(Tracker);
+        __atomic_sub_fetch(&Request->Pending, Count, __ATOMIC_ACQ_REL);  // the submitter still holds its reference
+        for (U32 I = 0; I < Count; I++) NVMeQueuePutTracker(Trackers[I]);
     }
     return Status;
+}
+
+KSTATUS NVMeRequestSubmitChild(NVME_REQUEST* Request, NVME_TRACKER* Tracker) {
+    return NVMeRequestSubmitChildren(Request, &Tracker, 1);
 }
 
 /**
@@ -147,6 +151,10 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     BOOL Supervised = Controller->WatchdogStarted && !Request->SelfTimed;
     U64 LimitNs = NVMeDeadlineLimitNs(Controller, TimeoutMs, Request->SelfTimed);
     U64 Start = PlatformTimeNs();
+    if (Queue->Ops == &NVMeWaiterPolledQueueOps) {
+        NVMeDeadlinePollWait(Queue, &Request->Pending);  // no interrupt comes: the waiter reaps
+        if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
+    }
     for (;;) {
         NVMeDeadlineWaitStep(Queue, Request->Event);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
