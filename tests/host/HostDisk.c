@@ -125,7 +125,44 @@ static KSTATUS HostDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     }
 }
 
-static const DISK_DRIVER HostDiskDriver = {"host", HostDiskCommand};
+/** What an asynchronous request keeps until its wait (in DISK_REQUEST's driver words). */
+typedef struct tag_HOST_DISK_PENDING {
+    DISK_IO Io;
+    KSTATUS Early;  // a vectored request moves at submission (its segment list is the caller's, for the call only)
+    BOOL Moved;
+} HOST_DISK_PENDING;
+
+static KSTATUS HostDiskSubmit(DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    _Static_assert(sizeof(HOST_DISK_PENDING) <= sizeof(Request->Driver), "the pending state fits the request");
+    if (!Host->Async) return HostDiskCommand(Disk, Function, (LPVOID)Io);  // moved now; the wait has nothing to do
+    HOST_DISK_PENDING* Pending = (HOST_DISK_PENDING*)Request->Driver;
+    memset(Pending, 0, sizeof(*Pending));
+    Pending->Io = *Io;
+    if (Io->Segments != NULL) {
+        Pending->Early = HostDiskCommand(Disk, Function, (LPVOID)Io);
+        Pending->Moved = TRUE;
+    } else {
+        HostDiskCheck(Host, Function, Io);
+    }
+    Host->Submits++;
+    Host->InFlight++;
+    if (Host->InFlight > Host->MaxInFlight) Host->MaxInFlight = Host->InFlight;
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS HostDiskWait(DISK* Disk, DISK_REQUEST* Request) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    if (!Host->Async) return KSTATUS_SUCCESS;  // moved at submission
+    HOST_DISK_PENDING* Pending = (HOST_DISK_PENDING*)Request->Driver;
+    if (Host->InFlight == 0) HostKernelFail("%s: a wait for a request that is not in flight", Disk->Name);
+    Host->InFlight--;
+    if (Pending->Moved) return Pending->Early;
+    Pending->Moved = TRUE;
+    return HostDiskCommand(Disk, Request->Function, &Pending->Io);
+}
+
+static const DISK_DRIVER HostDiskDriver = {"host", HostDiskCommand, HostDiskSubmit, HostDiskWait};
 
 static HOST_DISK* HostDiskNew(LPCSTR Name, U32 SectorSize, U64 Sectors) {
     HOST_DISK* Host = (HOST_DISK*)calloc(1, sizeof(HOST_DISK));

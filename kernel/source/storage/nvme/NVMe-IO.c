@@ -259,18 +259,13 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     return Status;
 }
 
-/**
- * Split into commands as NVMePlanCommand cuts them (MaxBlocks, what one data pointer can say), all in flight
- * together on Queue; waits for all of them. Segments NULL: one Flush.
- */
-static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
-                               const DISK_SEGMENT* Segments, U32 Count) {
+KSTATUS NVMeTransferStart(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
+                          const DISK_SEGMENT* Segments, U32 Count, NVME_REQUEST* Request) {
     NVME_CONTROLLER* Controller = Namespace->Controller;
     NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
     NVME_DATA Rest = {Segments, Count, 0, (U64)Blocks * Namespace->LbaSize};
-    NVME_REQUEST Request;
     KSTATUS Status = KSTATUS_SUCCESS;
-    NVMeRequestInit(Controller, &Request);
+    NVMeRequestInit(Controller, Request);
     for (U32 Done = 0; Done < Blocks;) {
         NVME_DATA_PLAN Plan = Segments ? NVMePlanCommand(&Rest, &Limits) : (NVME_DATA_PLAN){Namespace->LbaSize, FALSE};
         U32 Command = (U32)(Plan.Bytes / Namespace->LbaSize);
@@ -290,7 +285,7 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
             NVMeQueuePutTracker(Tracker);
             break;
         }
-        Status = NVMeRequestSubmitChild(&Request, Tracker);
+        Status = NVMeRequestSubmitChild(Request, Tracker);
         if (Status != KSTATUS_SUCCESS) break;
         Done += Command;
         // Past the command's bytes: whole segments, then into the one it ends in.
@@ -304,6 +299,15 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
         Rest.Offset += (U32)Skip;
         Rest.Length -= Plan.Bytes;
     }
+    return Status;
+}
+
+/** NVMeTransferStart, then the wait for all of its commands. Segments NULL: one Flush. */
+static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
+                               const DISK_SEGMENT* Segments, U32 Count) {
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    NVME_REQUEST Request;
+    KSTATUS Status = NVMeTransferStart(Namespace, Queue, Opcode, Lba, Blocks, Segments, Count, &Request);
     KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
     NVMeRequestRelease(Controller, &Request);
     return Status != KSTATUS_SUCCESS ? Status : Result;
