@@ -11,7 +11,7 @@
  * The `disk` listing (shell/ShellDisk.c) must line up under its header with a
  * GPT "Linux filesystem" partition, whose model is wider than the column was.
  */
-// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
+// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c shell/ShellInput.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
 
 #include <stdarg.h>
 #include <stddef.h>

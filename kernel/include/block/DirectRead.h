@@ -75,6 +75,8 @@ KSTATUS DirectReaderOpen(const DIRECT_SOURCE* Source, U64 Offset, U64 Length, U3
  * (later calls return it again).
  */
 KSTATUS DirectReaderNext(DIRECT_READER* Reader, const U8** Data, U32* Length);
+/** The chunk size the reader uses (ChunkBytes as clamped at open). */
+U32 DirectReaderChunkBytes(const DIRECT_READER* Reader);
 /** Waits for the requests still in flight and frees the reader. */
 void DirectReaderClose(DIRECT_READER* Reader);
 

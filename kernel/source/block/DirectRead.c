@@ -142,7 +142,9 @@ KSTATUS DirectReaderOpen(const DIRECT_SOURCE* Source, U64 Offset, U64 Length, U3
     }
     U32 SectorSize = Source->Disk->SectorSize;
     if (SectorSize == 0 || Offset + Length < Offset) return KSTATUS_BAD_PARAMETER;
-    ChunkBytes = MAX(MIN(ChunkBytes, (U32)DIRECT_MAX_CHUNK), SectorSize);
+    // A short stream needs no more than its own length (rounded up to a sector) of buffer.
+    U64 Rounded = (Length + SectorSize - 1) / SectorSize * SectorSize;
+    ChunkBytes = (U32)MAX(MIN((U64)MIN(ChunkBytes, (U32)DIRECT_MAX_CHUNK), Rounded), (U64)SectorSize);
     ChunkBytes -= ChunkBytes % SectorSize;  // whole sectors, so aligned streams stay aligned chunk after chunk
     Window = MAX(MIN(Window, (U32)DIRECT_MAX_WINDOW), 1U);
     // No more chunks than the stream needs.
@@ -195,6 +197,8 @@ KSTATUS DirectReaderNext(DIRECT_READER* Reader, const U8** Data, U32* Length) {
     Reader->Returned = TRUE;
     return KSTATUS_SUCCESS;
 }
+
+U32 DirectReaderChunkBytes(const DIRECT_READER* Reader) { return Reader ? Reader->ChunkBytes : 0; }
 
 void DirectReaderClose(DIRECT_READER* Reader) {
     if (Reader == NULL) return;
