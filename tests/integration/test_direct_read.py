@@ -96,7 +96,7 @@ def quiet(output):
 
 
 def hash_of(vm, path, timeout=300):
-    output = command(vm, "sha256sum %s" % path, timeout)
+    output = quiet(command(vm, "sha256sum %s" % path, timeout))
     match = re.fullmatch(r"([0-9a-f]{64})  (\S+)\n", output)
     assert match, output
     return match.group(1)

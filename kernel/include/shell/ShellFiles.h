@@ -35,6 +35,9 @@ LPCSTR ShellInputOpen(SHELL_INPUT* Input, LPCSTR Operand, BOOL DisksToo, U64 Off
 /** The next chunk (*Length 0 at the end); NULL or the reason the read failed. */
 LPCSTR ShellInputNext(SHELL_INPUT* Input, const U8** Data, U32* Length);
 void ShellInputClose(SHELL_INPUT* Input);
+typedef void (*SHELL_INPUT_SINK)(LPVOID Context, const U8* Data, U32 Length);
+/** Reads all of Operand (ShellInputOpen's rules) chunk by chunk into Sink; NULL or the reason it failed. */
+LPCSTR ShellInputDrain(LPCSTR Operand, BOOL DisksToo, SHELL_INPUT_SINK Sink, LPVOID Context);
 
 /** Registers mount, umount, df, ls, cd, pwd, cat, stat, mkdir, rm, rmdir, mv, cp, write, sha256sum, dd. */
 void ShellRegisterFileCommands(void);

@@ -326,6 +326,11 @@ static I32 CommandCp(I32 ArgumentCount, LPSTR* Arguments) {
 /************************************************************************/
 // Contents: cat, write, sha256sum
 
+static void ShellCatSink(LPVOID Context, const U8* Data, U32 Length) {
+    UNUSED(Context);
+    ConsoleWrite((LPCSTR)Data, Length);
+}
+
 static I32 CommandCat(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount < 2) {
         ShellError("cat", "usage: cat <file>...");
@@ -333,17 +338,7 @@ static I32 CommandCat(I32 ArgumentCount, LPSTR* Arguments) {
     }
     I32 Result = 0;
     for (I32 I = 1; I < ArgumentCount; I++) {
-        SHELL_INPUT Input;
-        LPCSTR Problem =
-            ShellInputOpen(&Input, Arguments[I], FALSE, 0, MAX_U64, SHELL_STREAM_CHUNK, DIRECT_DEFAULT_WINDOW);
-        while (Problem == NULL) {
-            const U8* Data;
-            U32 Got;
-            Problem = ShellInputNext(&Input, &Data, &Got);
-            if (Problem || Got == 0) break;
-            ConsoleWrite((LPCSTR)Data, Got);
-        }
-        ShellInputClose(&Input);
+        LPCSTR Problem = ShellInputDrain(Arguments[I], FALSE, ShellCatSink, NULL);
         if (Problem) {
             ShellError("cat", "%s: %s", Arguments[I], Problem);
             Result = -1;

@@ -36,6 +36,10 @@ static LPCSTR ShellDiskError(KSTATUS Status, BOOL Write) { return VFSErrorString
 /************************************************************************/
 // sha256sum
 
+static void ShellSha256Sink(LPVOID Context, const U8* Data, U32 Length) {
+    SHA256Update((SHA256_CONTEXT*)Context, Data, Length);
+}
+
 I32 ShellCommandSha256(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount < 2) {
         ShellError("sha256sum", "usage: sha256sum <file|disk>...");
@@ -45,17 +49,7 @@ I32 ShellCommandSha256(I32 ArgumentCount, LPSTR* Arguments) {
     for (I32 I = 1; I < ArgumentCount; I++) {
         SHA256_CONTEXT Context;
         SHA256Init(&Context);
-        SHELL_INPUT Input;
-        LPCSTR Problem =
-            ShellInputOpen(&Input, Arguments[I], TRUE, 0, MAX_U64, SHELL_STREAM_CHUNK, DIRECT_DEFAULT_WINDOW);
-        while (Problem == NULL) {
-            const U8* Data;
-            U32 Got;
-            Problem = ShellInputNext(&Input, &Data, &Got);
-            if (Problem || Got == 0) break;
-            SHA256Update(&Context, Data, Got);
-        }
-        ShellInputClose(&Input);
+        LPCSTR Problem = ShellInputDrain(Arguments[I], TRUE, ShellSha256Sink, &Context);
         if (Problem) {
             ShellError("sha256sum", "%s: %s", Arguments[I], Problem);
             Result = -1;

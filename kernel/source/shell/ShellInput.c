@@ -55,3 +55,17 @@ void ShellInputClose(SHELL_INPUT* Input) {
     if (Input->File) VFSClose(Input->File);
     MemorySet(Input, 0, sizeof(*Input));
 }
+
+LPCSTR ShellInputDrain(LPCSTR Operand, BOOL DisksToo, SHELL_INPUT_SINK Sink, LPVOID Context) {
+    SHELL_INPUT Input;
+    LPCSTR Problem = ShellInputOpen(&Input, Operand, DisksToo, 0, MAX_U64, SHELL_STREAM_CHUNK, DIRECT_DEFAULT_WINDOW);
+    while (Problem == NULL) {
+        const U8* Data;
+        U32 Got;
+        Problem = ShellInputNext(&Input, &Data, &Got);
+        if (Problem || Got == 0) break;
+        Sink(Context, Data, Got);
+    }
+    ShellInputClose(&Input);
+    return Problem;
+}
