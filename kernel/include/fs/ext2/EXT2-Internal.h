@@ -325,7 +325,8 @@ VFS_STATUS EXT2MapBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, BOO
  * hole or an unwritten extent, both read as zeros), *Count how many logical
  * blocks from Logical it covers (at least 1, at most MaxCount), all of the
  * same kind and physically consecutive. Extent trees give whole extents,
- * block maps one block at a time.
+ * block maps the run within one indirect block (or the direct slots), read
+ * once.
  */
 VFS_STATUS EXT2MapRun(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, U32 MaxCount, U64* Physical, U32* Count);
 /** Frees every block of logical index FirstFreed and above, and the indirect blocks left empty. */

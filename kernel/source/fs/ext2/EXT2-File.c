@@ -88,6 +88,7 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
     U32 BlockSize = Volume->BlockSize;
     U32 MaxRun = Volume->TransferBlocks;
     U32 Position = 0, Good = 0;  // Good: the bytes before it are read (the pending run starts there)
+    BOOL Ended = FALSE;           // the map's last run stopped short of what was asked
     while (Position < Total) {
         U64 Byte = Offset + Position;
         U32 Within = (U32)(Byte & (BlockSize - 1));
@@ -97,8 +98,17 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
         U32 Count = 1;
         if (Logical <= MAX_U32) {
             U32 Wanted = (U32)MIN(((U64)Within + Left + BlockSize - 1) >> Volume->BlockShift, (U64)MAX_U32 - Logical + 1);
+            if (Ended) {
+                // The next lookup may read the next indirect block, which ext2 lays out right after the data
+                // pending here: reading that data first keeps the cache's sequential detector (and its
+                // read-ahead) going.
+                Status = EXT2RunFlush(Volume, &Run, FALSE);
+                if (Status != VFS_OK) break;
+                Good = Position;
+            }
             Status = EXT2MapRun(Volume, &Inode, (U32)Logical, Wanted, &Physical, &Count);
             if (Status != VFS_OK) break;
+            Ended = Count < Wanted;
         }
         if (Physical == 0 || Within != 0 || Left < BlockSize) {
             // A hole (or an unwritten extent), or a piece of a block: not part of a run.
