@@ -336,7 +336,8 @@ static void TestDd(void** State) {
 
     // Operand errors.
     assert_string_equal(Run("dd if=a"),
-                        "dd: usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N]\n");
+                        "dd: usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N] "
+                        "[inflight=N] [iflag=cached] [oflag=cached]\n");
     assert_string_equal(Run("dd if=a of=b bs=12Q"), "dd: invalid number: '12Q'\n");
     assert_string_equal(Run("dd if=a of=b bogus=1"), "dd: unrecognized operand 'bogus=1'\n");
     assert_string_equal(Run("dd if=/mnt/t/none of=/mnt/t/x"),
