@@ -154,6 +154,37 @@ static void TestFragmentedSourceWithHoles(void** State) {
     FreeDisk(Host);
 }
 
+/** A source whose map fails from byte 12 KiB on (a damaged indirect block), one sector per extent before it. */
+static KSTATUS DamagedMap(LPVOID Context, U64 Offset, U32 Length, DIRECT_EXTENT* Extents, U32 Max, U32* Count) {
+    UNUSED(Context);
+    *Count = 0;
+    if (Offset >= 12 * 1024) return KSTATUS_IO_ERROR;
+    while (*Count < Max && Length >= 512 && Offset < 12 * 1024) {
+        Extents[(*Count)++] = (DIRECT_EXTENT){DIRECT_EXTENT_DISK, 512, Offset / 512};
+        Offset += 512;
+        Length -= 512;
+    }
+    return KSTATUS_SUCCESS;
+}
+
+static void TestMapErrorGivesTheBytesBeforeIt(void** State) {
+    UNUSED(State);
+    HOST_DISK* Host = NewDisk("direct6", TRUE);
+    DIRECT_SOURCE Source = {&Host->Disk, NULL, DamagedMap, ScatterCopy};
+    DIRECT_READER* Reader;
+    assert_int_equal(DirectReaderOpen(&Source, 0, 1024 * 1024, 1024 * 1024, 4, &Reader), KSTATUS_SUCCESS);
+    const U8* Data;
+    U32 Length;
+    assert_int_equal(DirectReaderNext(Reader, &Data, &Length), KSTATUS_SUCCESS);
+    assert_int_equal(Length, 12 * 1024);
+    assert_memory_equal(Data, Host->Data, 12 * 1024);
+    assert_int_equal(DirectReaderNext(Reader, &Data, &Length), KSTATUS_IO_ERROR);
+    assert_int_equal(DirectReaderNext(Reader, &Data, &Length), KSTATUS_IO_ERROR);  // it stays failed
+    DirectReaderClose(Reader);
+    assert_int_equal(Host->InFlight, 0);
+    FreeDisk(Host);
+}
+
 static void TestDirectReadSeesDirtyCache(void** State) {
     UNUSED(State);
     HOST_DISK* Host = NewDisk("direct3", TRUE);
@@ -228,6 +259,7 @@ int main(void) {
         cmocka_unit_test(TestWindowKeepsRequestsInFlight),
         cmocka_unit_test(TestUnalignedRangeAndPartialChunk),
         cmocka_unit_test(TestFragmentedSourceWithHoles),
+        cmocka_unit_test(TestMapErrorGivesTheBytesBeforeIt),
         cmocka_unit_test(TestDirectReadSeesDirtyCache),
         cmocka_unit_test(TestChecksAndErrors),
         cmocka_unit_test(TestSynchronousDriverFallback),

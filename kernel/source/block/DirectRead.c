@@ -96,6 +96,12 @@ static void ChunkFill(DIRECT_READER* Reader, DIRECT_CHUNK* Chunk, U64 Offset) {
         KSTATUS Status = Source->Map(Source->Context, Offset + Position, Chunk->Length - Position, Extents,
                                      DIRECT_MAP_EXTENTS, &Count);
         if (Status == KSTATUS_SUCCESS && Count == 0) Status = KSTATUS_IO_ERROR;  // no progress: never loop
+        if (Status != KSTATUS_SUCCESS && Position > 0) {
+            // The bytes before a map error are the answer (a short chunk); the next chunk starts here and
+            // meets the error itself, so a reader gets the data up to the damage, then the error.
+            Chunk->Length = Position;
+            break;
+        }
         ChunkNote(Chunk, Status);
         for (U32 I = 0; I < Count && Chunk->Status == KSTATUS_SUCCESS && Position < Chunk->Length; I++) {
             U32 Bytes = MIN(Extents[I].Bytes, Chunk->Length - Position);
