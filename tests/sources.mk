@@ -15,10 +15,11 @@ NVME_DRIVER_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/sou
 # EXT2 behind the VFS, on the disk layer and the block cache (its metadata lives there), with the checksums and the
 # sort its ext4 and journal code use.
 EXT2_SOURCES := $(patsubst kernel/source/%,%,$(sort $(wildcard kernel/source/fs/ext2/*.c))) fs/VFS.c fs/VFS-File.c \
-	system/RTC.c block/Disk.c block/Cache.c block/BlockDevice.c utils/CRC32C.c utils/Sort.c
+	system/RTC.c block/Disk.c block/Cache.c block/BlockDevice.c block/DirectRead.c utils/CRC32C.c utils/Sort.c
 
 # The block layer: disks, partitions and their tables, the sector cache.
-BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c block/BlockDevice.c utils/CRC32.c
+BLOCK_SOURCES := block/Disk.c block/Partition.c block/PartitionTables.c block/Cache.c block/BlockDevice.c \
+	block/DirectRead.c utils/CRC32.c
 
 # The PCI core's pure parts (the device-model tests' host kernel adds segments and MSI-X mapping), and the
 # platform layer's remapped-message path, which the kernel's Platform.c and the host platform both run.

@@ -125,7 +125,64 @@ static KSTATUS HostDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     }
 }
 
-static const DISK_DRIVER HostDiskDriver = {"host", HostDiskCommand};
+/** What an asynchronous request keeps until its wait (in DISK_REQUEST's driver words). */
+typedef struct tag_HOST_DISK_PENDING {
+    DISK_IO Io;
+    KSTATUS Early;  // a vectored request moves at submission (its segment list is the caller's, for the call only)
+    BOOL Moved;
+} HOST_DISK_PENDING;
+
+/**
+ * Submit takes a request of any size (DISK_DRIVER.Submit: split as the driver must, as NVMe splits at MDTS),
+ * so a plain one moves in pieces of at most MaxTransfer sectors, each checked as a command is.
+ */
+static KSTATUS HostDiskServe(DISK* Disk, U32 Function, const DISK_IO* Io) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    U32 Most = Host->MaxTransfer ? Host->MaxTransfer : Io->SectorCount;
+    if (Io->Segments != NULL || Io->SectorCount <= Most) return HostDiskCommand(Disk, Function, (LPVOID)Io);
+    for (U32 Done = 0; Done < Io->SectorCount;) {
+        U32 Take = Io->SectorCount - Done < Most ? Io->SectorCount - Done : Most;
+        DISK_IO Piece = {Io->Sector + Done, Take, (U8*)Io->Buffer + (SIZE)Done * Host->SectorSize, NULL, 0};
+        KSTATUS Status = HostDiskCommand(Disk, Function, &Piece);
+        if (Status != KSTATUS_SUCCESS) return Status;
+        Done += Take;
+    }
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS HostDiskSubmit(DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    _Static_assert(sizeof(HOST_DISK_PENDING) <= sizeof(Request->Driver), "the pending state fits the request");
+    if (!Host->Async) return HostDiskServe(Disk, Function, Io);  // moved now; the wait has nothing to do
+    HOST_DISK_PENDING* Pending = (HOST_DISK_PENDING*)Request->Driver;
+    memset(Pending, 0, sizeof(*Pending));
+    Pending->Io = *Io;
+    if (Io->Segments != NULL) {
+        Pending->Early = HostDiskCommand(Disk, Function, (LPVOID)Io);
+        Pending->Moved = TRUE;
+    } else {
+        DISK_IO First = *Io;  // the whole range is checked piece by piece at the wait
+        if (Host->MaxTransfer != 0 && First.SectorCount > Host->MaxTransfer) First.SectorCount = Host->MaxTransfer;
+        HostDiskCheck(Host, Function, &First);
+    }
+    Host->Submits++;
+    Host->InFlight++;
+    if (Host->InFlight > Host->MaxInFlight) Host->MaxInFlight = Host->InFlight;
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS HostDiskWait(DISK* Disk, DISK_REQUEST* Request) {
+    HOST_DISK* Host = (HOST_DISK*)Disk->DriverData;
+    if (!Host->Async) return KSTATUS_SUCCESS;  // moved at submission
+    HOST_DISK_PENDING* Pending = (HOST_DISK_PENDING*)Request->Driver;
+    if (Host->InFlight == 0) HostKernelFail("%s: a wait for a request that is not in flight", Disk->Name);
+    Host->InFlight--;
+    if (Pending->Moved) return Pending->Early;
+    Pending->Moved = TRUE;
+    return HostDiskServe(Disk, Request->Function, &Pending->Io);
+}
+
+static const DISK_DRIVER HostDiskDriver = {"host", HostDiskCommand, HostDiskSubmit, HostDiskWait};
 
 static HOST_DISK* HostDiskNew(LPCSTR Name, U32 SectorSize, U64 Sectors) {
     HOST_DISK* Host = (HOST_DISK*)calloc(1, sizeof(HOST_DISK));

@@ -18,6 +18,11 @@
  *    on the Nth write, a sparse disk whose sectors are computed
  *    (HostDiskCreateHooked: no Data, the hook serves reads and writes).
  *
+ *  - Async: the driver takes asynchronous requests (DiskSubmit): a plain
+ *    read or write is checked and counted at submission and moved at
+ *    DiskWaitRequest (so data a test sees early was not waited for), with
+ *    InFlight / MaxInFlight telling how many were queued at once.
+ *
  * DISK_INFO reports Type, SectorSize, Sectors, MaxTransfer, MaxSegments,
  * SupportsTrim and VolatileCache as set here (HostDiskCreate: DISK_TYPE_RAM,
  * no limit, no vectored requests, no TRIM, no volatile cache). TRIM zeroes the sectors; FLUSH and SETACCESS
@@ -52,6 +57,8 @@ struct tag_HOST_DISK {
     BOOL FailReads, FailWrites;
     U64 FailFirst, FailLast;
     BOOL ExpectLocked;
+    BOOL Async;        // asynchronous Submit/Wait (see above)
+    U32 Submits, InFlight, MaxInFlight;
     HOST_DISK_HOOK Hook;
     LPVOID HookContext;
     // A mapped image file (HostDiskOpenFile)

@@ -27,6 +27,7 @@ typedef struct {
     char Path[128];   // inside the volume, from its root
     U8* Data;
     U64 Size;
+    U64 Capacity;     // bytes allocated at Data; grows geometrically so piecewise writes stay linear
 } MODEL_FILE;
 
 static MODEL_FILE Model[MAX_MODEL];
@@ -77,7 +78,14 @@ static U64 ModelKept(U64 Size) { return Size < MODEL_CAP ? Size : MODEL_CAP; }
 /** Resizes a model file; new bytes are zeros. */
 static void ModelResize(MODEL_FILE* File, U64 Size) {
     U64 Old = ModelKept(File->Size), New = ModelKept(Size);
-    File->Data = realloc(File->Data, New ? New : 1);
+    if (New > File->Capacity || File->Data == NULL) {
+        // Doubling, not growing to fit: a file written in small pieces would otherwise copy itself once a piece.
+        U64 Capacity = ModelKept(File->Capacity * 2);
+        if (Capacity < New) Capacity = New;
+        File->Data = realloc(File->Data, Capacity ? Capacity : 1);
+        assert_non_null(File->Data);
+        File->Capacity = Capacity;
+    }
     if (New > Old) memset(File->Data + Old, 0, New - Old);
     File->Size = Size;
 }

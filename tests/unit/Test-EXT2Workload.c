@@ -57,7 +57,7 @@ static KSTATUS CountingCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     return FileDriver->Command(Disk, Function, Parameter);
 }
 
-static const DISK_DRIVER CountingDriver = {"counting", CountingCommand};
+static const DISK_DRIVER CountingDriver = {"counting", CountingCommand, NULL, NULL};
 
 /************************************************************************/
 // The image: an MBR with one Linux partition holding an EXT2 volume made by mke2fs -d

@@ -11,7 +11,7 @@
  * The `disk` listing (shell/ShellDisk.c) must line up under its header with a
  * GPT "Linux filesystem" partition, whose model is wider than the column was.
  */
-// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
+// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c shell/ShellInput.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -336,7 +336,8 @@ static void TestDd(void** State) {
 
     // Operand errors.
     assert_string_equal(Run("dd if=a"),
-                        "dd: usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N]\n");
+                        "dd: usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N] "
+                        "[inflight=N] [iflag=cached] [oflag=cached]\n");
     assert_string_equal(Run("dd if=a of=b bs=12Q"), "dd: invalid number: '12Q'\n");
     assert_string_equal(Run("dd if=a of=b bogus=1"), "dd: unrecognized operand 'bogus=1'\n");
     assert_string_equal(Run("dd if=/mnt/t/none of=/mnt/t/x"),

@@ -213,6 +213,11 @@ KSTATUS CacheRead(CACHE* Cache, U64 Sector, U32 SectorCount, LPVOID Buffer);
 KSTATUS CacheWrite(CACHE* Cache, U64 Sector, U32 SectorCount, LPCVOID Buffer);
 /** Writes back every dirty block; *Written (optional) gets the blocks made clean. First error, or success. */
 KSTATUS CacheFlush(CACHE* Cache, U32* Written);
+/**
+ * Writes back the dirty blocks that overlap the sector range (a direct read is about to go past the cache);
+ * nothing to do, and no walk, when no block is dirty.
+ */
+KSTATUS CacheWriteBackRange(CACHE* Cache, U64 Sector, U64 SectorCount);
 /** Forgets the sectors of the range, dirty or not (trim, a freed block: they no longer hold data). */
 void CacheInvalidate(CACHE* Cache, U64 Sector, U64 SectorCount);
 /**

@@ -14,6 +14,20 @@
  * alignment and need not be physically contiguous. DiskCommand splits a
  * request larger than the driver's MaxTransferSectors into several calls.
  *
+ * Asynchronous direct requests (DiskSubmit, DiskWaitRequest): a READ or
+ * WRITE in a DISK_REQUEST the caller owns, checked like DiskCommand (bounds
+ * and access of the disk and of every disk below it), sent to the physical
+ * disk's driver (a partition adds its start) past the cache, and back once
+ * the commands are queued; DiskWaitRequest ends it, bounded by the driver's
+ * own deadlines. Cache coherence: a direct read first writes back the dirty
+ * cached blocks it overlaps (so it reads what the cache would, and no copy
+ * of a dirty block has to be merged later); a direct write first forgets
+ * the cached sectors it covers (its data is newer) and forgets them again
+ * once done (a fill that raced it may have brought old data back). A driver
+ * without Submit is served synchronously inside DiskSubmit. The request's
+ * buffers must stay until DiskWaitRequest returns; every submitted request
+ * must be waited for.
+ *
  * Vectored requests: a READ or WRITE whose data is in several buffers (a
  * DISK_SEGMENT list, each a whole number of sectors, in disk order) for one
  * run of sectors. A driver that says MaxSegments > 1 gets up to that many
@@ -102,10 +116,31 @@ typedef struct tag_DISK_ACCESS_REQUEST {
     U32 Access;
 } DISK_ACCESS_REQUEST;
 
+#define DISK_REQUEST_DRIVER_WORDS 10  // what a driver keeps of a request in flight (NVMe: its NVME_REQUEST)
+
+/** An asynchronous READ or WRITE, owned by its caller from DiskSubmit until DiskWaitRequest returns. */
+typedef struct tag_DISK_REQUEST {
+    struct tag_DISK* Disk;     // as submitted (its statistics count the request)
+    struct tag_DISK* Target;   // the physical disk whose driver serves it
+    U32 Function;              // DF_DISK_READ or DF_DISK_WRITE
+    U64 Sector;                // on Target
+    U32 SectorCount;
+    KSTATUS Status;            // the submission's error, then the request's
+    BOOL Pending;              // the driver holds it: DiskWaitRequest must be called
+    U64 Driver[DISK_REQUEST_DRIVER_WORDS];
+} DISK_REQUEST;
+
 typedef struct tag_DISK_DRIVER {
     LPCSTR Name;
     /** Handles one DF_DISK_* function; Parameter is the structure the function names. */
     KSTATUS (*Command)(struct tag_DISK* Disk, U32 Function, LPVOID Parameter);
+    /**
+     * Optional: queues a checked READ/WRITE (Io of any size, split as the driver must) and returns; success
+     * means Wait will be called. NULL: DiskSubmit runs Command synchronously.
+     */
+    KSTATUS (*Submit)(struct tag_DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request);
+    /** Ends a request Submit accepted: waits (bounded by the driver's deadlines) and returns its status. */
+    KSTATUS (*Wait)(struct tag_DISK* Disk, DISK_REQUEST* Request);
 } DISK_DRIVER;
 
 typedef struct tag_DISK {
@@ -162,6 +197,15 @@ KSTATUS DiskWriteVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U3
  */
 KSTATUS DiskReadBytes(DISK* Disk, U64 Offset, U32 Length, LPVOID Buffer);
 KSTATUS DiskWriteBytes(DISK* Disk, U64 Offset, U32 Length, LPCVOID Buffer);
+/**
+ * Asynchronous direct READ/WRITE (see the top of this file): checked, the cache made coherent, queued. An
+ * error here means nothing is in flight (Request->Pending FALSE); DiskWaitRequest may still be called.
+ */
+KSTATUS DiskSubmit(DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request);
+/** Waits for a submitted request (at once when it is done or failed at submission); its status. */
+KSTATUS DiskWaitRequest(DISK_REQUEST* Request);
+/** Synchronous direct READ/WRITE: DiskSubmit then DiskWaitRequest. */
+KSTATUS DiskTransferDirect(DISK* Disk, U32 Function, U64 Sector, U32 SectorCount, LPVOID Buffer);
 /** Writes back the disk's dirty cached blocks (the whole parent's for a partition), then DF_DISK_FLUSH. */
 KSTATUS DiskFlush(DISK* Disk);
 KSTATUS DiskGetInfo(DISK* Disk, DISK_INFO* Info);

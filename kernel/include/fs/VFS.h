@@ -25,6 +25,7 @@
 
 #include "Base.h"
 #include "block/Disk.h"
+#include "block/DirectRead.h"
 
 /************************************************************************/
 // Limits
@@ -165,6 +166,14 @@ typedef struct tag_VFS_FILE_SYSTEM {
     VFS_STATUS (*RemoveDirectory)(LPVOID Volume, U64 Directory, LPCSTR Name);
     /** rename(2) within the volume: replaces a target of a compatible type, refuses moving a folder into itself. */
     VFS_STATUS (*Rename)(LPVOID Volume, U64 OldDirectory, LPCSTR OldName, U64 NewDirectory, LPCSTR NewName);
+    /**
+     * Optional, for direct reads (block/DirectRead.h): the extents of the file's bytes [Offset, Offset +
+     * Length) (within its size), at most Max, covering at least one byte: sectors of the mount's disk
+     * (whole sectors of whole blocks), zeros (holes, unwritten extents), or bytes for Read (inline data, a
+     * last partial block, a volume whose journal overlay patches reads). NULL: every byte goes through Read.
+     */
+    VFS_STATUS (*MapExtents)(LPVOID Volume, U64 Inode, U64 Offset, U32 Length, DIRECT_EXTENT* Extents, U32 Max,
+                             U32* Count);
 } VFS_FILE_SYSTEM;
 
 /** Adds a driver; probes try drivers in registration order. */
@@ -252,6 +261,12 @@ U64 VFSTell(VFS_FILE* File);
 VFS_STATUS VFSFileStat(VFS_FILE* File, VFS_STAT* Stat);
 VFS_STATUS VFSFileTruncate(VFS_FILE* File, U64 Size);
 void VFSClose(VFS_FILE* File);
+/**
+ * A direct-read source over the file's bytes (stream offsets are file offsets; block/DirectRead.h), and in
+ * *Size the file's size now. The file must stay open while a reader uses the source. Errors of the file
+ * system reach the reader as KSTATUS_IO_ERROR (KSTATUS_NO_MEMORY, KSTATUS_NO_PERMISSION as they are).
+ */
+VFS_STATUS VFSDirectSource(VFS_FILE* File, DIRECT_SOURCE* Source, U64* Size);
 
 VFS_STATUS VFSOpenDirectory(LPCSTR Path, VFS_DIRECTORY** Directory);
 /** Next entry ("." and ".." included); *End set after the last. */

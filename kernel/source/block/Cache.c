@@ -703,6 +703,15 @@ KSTATUS CacheFlush(CACHE* Cache, U32* Written) {
     return Status;
 }
 
+KSTATUS CacheWriteBackRange(CACHE* Cache, U64 Sector, U64 SectorCount) {
+    if (Cache == NULL || SectorCount == 0) return KSTATUS_BAD_PARAMETER;
+    if (__atomic_load_n(&Cache->DirtyCount, __ATOMIC_ACQUIRE) == 0) return KSTATUS_SUCCESS;
+    MutexLock(&Cache->Lock);
+    KSTATUS Status = Cache->Detached ? KSTATUS_NO_PERMISSION : WriteBackRange(Cache, Sector, SectorCount, NULL);
+    MutexUnlock(&Cache->Lock);
+    return Status;
+}
+
 void CacheInvalidate(CACHE* Cache, U64 Sector, U64 SectorCount) {
     if (Cache == NULL || SectorCount == 0) return;
     MutexLock(&Cache->Lock);

@@ -52,6 +52,7 @@ static SPINLOCK DiskListLock = SPINLOCK_INIT;
 #pragma weak CacheWrite
 #pragma weak CacheFlush
 #pragma weak CacheInvalidate
+#pragma weak CacheWriteBackRange
 #pragma weak CacheShutdown
 #pragma weak CacheGetStats
 #pragma weak CacheCleanup
@@ -387,6 +388,19 @@ static KSTATUS DiskDirectCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     }
 }
 
+/** Counts a finished READ/WRITE on the disk it was asked of. */
+static void DiskCountRequest(DISK* Disk, U32 Function, U32 Sectors, KSTATUS Status) {
+    if (Status != KSTATUS_SUCCESS) {
+        Disk->ErrorCount++;
+    } else if (Function == DF_DISK_READ) {
+        Disk->ReadCount++;
+        Disk->BytesRead += (U64)Sectors * Disk->SectorSize;
+    } else {
+        Disk->WriteCount++;
+        Disk->BytesWritten += (U64)Sectors * Disk->SectorSize;
+    }
+}
+
 /** A READ/WRITE names its data once: a buffer, or segments of whole sectors that add up to the request. */
 static BOOL DiskCheckBuffers(DISK* Disk, const DISK_IO* Io) {
     if (Io->Segments == NULL) return Io->Buffer != NULL;
@@ -448,16 +462,7 @@ KSTATUS DiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     }
 
     if (Function == DF_DISK_READ || Function == DF_DISK_WRITE) {
-        DISK_IO* Io = (DISK_IO*)Parameter;
-        if (Status != KSTATUS_SUCCESS) {
-            Disk->ErrorCount++;
-        } else if (Function == DF_DISK_READ) {
-            Disk->ReadCount++;
-            Disk->BytesRead += (U64)Io->SectorCount * Disk->SectorSize;
-        } else {
-            Disk->WriteCount++;
-            Disk->BytesWritten += (U64)Io->SectorCount * Disk->SectorSize;
-        }
+        DiskCountRequest(Disk, Function, ((DISK_IO*)Parameter)->SectorCount, Status);
     }
     if (Function == DF_DISK_SETACCESS && Status == KSTATUS_SUCCESS) {
         Disk->Access = ((DISK_ACCESS_REQUEST*)Parameter)->Access;
@@ -492,6 +497,76 @@ KSTATUS DiskReadVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32
 
 KSTATUS DiskWriteVector(DISK* Disk, U64 Sector, const DISK_SEGMENT* Segments, U32 Count) {
     return DiskVector(Disk, DF_DISK_WRITE, Sector, Segments, Count);
+}
+
+/************************************************************************/
+// Asynchronous direct requests
+
+KSTATUS DiskSubmit(DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request) {
+    if (Request == NULL) return KSTATUS_BAD_PARAMETER;
+    MemorySet(Request, 0, sizeof(*Request));
+    Request->Disk = Disk;
+    Request->Function = Function;
+    Request->Status = KSTATUS_BAD_PARAMETER;
+    if (Disk == NULL || Disk->TypeID != KOID_DISK || Disk->Driver == NULL || Io == NULL) return Request->Status;
+    if (Function != DF_DISK_READ && Function != DF_DISK_WRITE) return Request->Status;
+    if (Io->SectorCount == 0 || !DiskCheckBuffers(Disk, Io)) return Request->Status;
+    if (Io->Sector >= Disk->SectorCount || Io->SectorCount > Disk->SectorCount - Io->Sector) return Request->Status;
+    Request->Status = KSTATUS_NO_PERMISSION;
+    if (!DiskAccessAllows(Disk, Function == DF_DISK_WRITE)) return Request->Status;
+
+    // A partition is its parent's sectors from StartSector on, in the parent's sector size (the same size:
+    // partitions inherit it), so the request goes to the physical disk's driver directly.
+    DISK* Target = Disk;
+    U64 Sector = Io->Sector;
+    for (U32 Depth = 0; Target->Parent != NULL && Depth < DISK_MAX_DEPTH; Depth++) {
+        Sector += Target->StartSector;
+        Target = Target->Parent;
+    }
+    if (Target->Parent != NULL || Target->SectorSize != Disk->SectorSize) return Request->Status = KSTATUS_BAD_PARAMETER;
+    Request->Target = Target;
+    Request->Sector = Sector;
+    Request->SectorCount = Io->SectorCount;
+    DISK_IO Forward = *Io;
+    Forward.Sector = Sector;
+
+    if (Target->Cache != NULL) {
+        KSTATUS Coherent = KSTATUS_SUCCESS;
+        if (Function == DF_DISK_READ) Coherent = CacheWriteBackRange(Target->Cache, Sector, Io->SectorCount);
+        else CacheInvalidate(Target->Cache, Sector, Io->SectorCount);
+        if (Coherent != KSTATUS_SUCCESS) return Request->Status = Coherent;  // the device would read old data
+    }
+    if (Target->Driver->Submit != NULL && Target->Driver->Wait != NULL) {
+        Request->Status = Target->Driver->Submit(Target, Function, &Forward, Request);
+        Request->Pending = Request->Status == KSTATUS_SUCCESS;
+        return Request->Status;
+    }
+    Request->Status = DiskDriverTransfer(Target, Function, &Forward);  // the synchronous fallback
+    Request->Pending = Request->Status == KSTATUS_SUCCESS;  // counted and made coherent by DiskWaitRequest
+    return Request->Status;
+}
+
+KSTATUS DiskWaitRequest(DISK_REQUEST* Request) {
+    if (Request == NULL) return KSTATUS_BAD_PARAMETER;
+    if (!Request->Pending) return Request->Status;
+    Request->Pending = FALSE;
+    DISK* Target = Request->Target;
+    if (Target->Driver->Submit != NULL && Target->Driver->Wait != NULL) {
+        Request->Status = Target->Driver->Wait(Target, Request);
+    }
+    // A fill that ran while the write was in flight may hold the old sectors: forget them once more.
+    if (Request->Function == DF_DISK_WRITE && Target->Cache != NULL) {
+        CacheInvalidate(Target->Cache, Request->Sector, Request->SectorCount);
+    }
+    DiskCountRequest(Request->Disk, Request->Function, Request->SectorCount, Request->Status);
+    return Request->Status;
+}
+
+KSTATUS DiskTransferDirect(DISK* Disk, U32 Function, U64 Sector, U32 SectorCount, LPVOID Buffer) {
+    DISK_IO Io = {Sector, SectorCount, Buffer, NULL, 0};
+    DISK_REQUEST Request;
+    DiskSubmit(Disk, Function, &Io, &Request);
+    return DiskWaitRequest(&Request);
 }
 
 /** The sector read-modify-write: whole sectors straight through, a cut sector through a bounce sector. */

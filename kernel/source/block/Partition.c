@@ -27,7 +27,7 @@ typedef struct tag_PARTITION {
 
 static KSTATUS PartitionCommand(DISK* Disk, U32 Function, LPVOID Parameter);
 
-static const DISK_DRIVER PartitionDriver = {"partition", PartitionCommand};
+static const DISK_DRIVER PartitionDriver = {"partition", PartitionCommand, NULL, NULL};
 
 static KSTATUS PartitionCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     PARTITION* Partition = (PARTITION*)Disk->DriverData;

@@ -7,6 +7,11 @@
  * cannot be unmounted while they exist, and both are checked by a magic
  * number so a stale or foreign pointer gives VFS_ERROR_BAD_HANDLE instead of
  * a fault. Each call takes VFSLock for its duration.
+ *
+ * VFSDirectSource makes an open file a source for block/DirectRead.h: the
+ * driver's MapExtents says where its bytes are, its Read serves the pieces
+ * that must go through the cache; each callback takes VFSLock on its own,
+ * so a reader's disk requests run without it.
  */
 
 #include "fs/VFS-Internal.h"
@@ -219,3 +224,59 @@ void VFSCloseDirectory(VFS_DIRECTORY* Directory) {
     KernelHeapFree(Directory);
 }
 
+
+/************************************************************************/
+// Direct reads: an open file as a DIRECT_SOURCE
+
+static KSTATUS VFSDirectStatus(VFS_STATUS Status) {
+    switch (Status) {
+        case VFS_OK: return KSTATUS_SUCCESS;
+        case VFS_ERROR_NO_MEMORY: return KSTATUS_NO_MEMORY;
+        default: return KSTATUS_IO_ERROR;
+    }
+}
+
+static KSTATUS VFSDirectMap(LPVOID Context, U64 Offset, U32 Length, DIRECT_EXTENT* Extents, U32 Max, U32* Count) {
+    VFS_FILE* File = (VFS_FILE*)Context;
+    *Count = 0;
+    if (!VFSFileValid(File) || Max == 0) return KSTATUS_BAD_PARAMETER;
+    const VFS_FILE_SYSTEM* FileSystem = File->Mount->FileSystem;
+    if (FileSystem->MapExtents == NULL) {
+        Extents[0] = (DIRECT_EXTENT){DIRECT_EXTENT_COPY, Length, 0};
+        *Count = 1;
+        return KSTATUS_SUCCESS;
+    }
+    MutexLock(&VFSLock);
+    VFS_STATUS Status = FileSystem->MapExtents(File->Mount->Volume, File->Inode, Offset, Length, Extents, Max, Count);
+    MutexUnlock(&VFSLock);
+    return VFSDirectStatus(Status);
+}
+
+/** The cached path for a piece: the driver's Read at Offset (the file position stays); past the end, zeros. */
+static KSTATUS VFSDirectCopy(LPVOID Context, U64 Offset, U32 Length, U8* Buffer) {
+    VFS_FILE* File = (VFS_FILE*)Context;
+    if (!VFSFileValid(File)) return KSTATUS_BAD_PARAMETER;
+    U32 Done = 0;
+    VFS_STATUS Status = VFS_OK;
+    MutexLock(&VFSLock);
+    while (Done < Length && Status == VFS_OK) {
+        U32 Part = 0;
+        Status = File->Mount->FileSystem->Read(File->Mount->Volume, File->Inode, Offset + Done, Buffer + Done,
+                                               Length - Done, &Part);
+        if (Part == 0) break;
+        Done += Part;
+    }
+    MutexUnlock(&VFSLock);
+    if (Done < Length) MemorySet(Buffer + Done, 0, Length - Done);  // the file shrank meanwhile
+    return VFSDirectStatus(Status);
+}
+
+VFS_STATUS VFSDirectSource(VFS_FILE* File, DIRECT_SOURCE* Source, U64* Size) {
+    if (!VFSFileValid(File) || !(File->Flags & VFS_OPEN_READ)) return VFS_ERROR_BAD_HANDLE;
+    VFS_STAT Stat;
+    VFS_STATUS Status = VFSFileStat(File, &Stat);
+    if (Status != VFS_OK) return Status;
+    *Source = (DIRECT_SOURCE){File->Mount->Disk, File, VFSDirectMap, VFSDirectCopy};
+    *Size = Stat.Size;
+    return VFS_OK;
+}

@@ -265,28 +265,31 @@ static I32 ShellCopyFile(LPCSTR Command, LPCSTR Source, LPCSTR Target) {
         ShellError(Command, "'%s' and '%s' are the same file", Source, Target);
         return -1;
     }
-    VFS_FILE *Input = NULL, *Output = NULL;
-    U8* Buffer = (U8*)KernelHeapAlloc(SHELL_FILE_CHUNK);
-    if (Buffer == NULL) return ShellFileError(Command, Source, VFS_ERROR_NO_MEMORY);
-    LPCSTR Failed = Source;
-    Status = VFSOpen(Source, VFS_OPEN_READ, &Input);
-    if (Status == VFS_OK) {
-        Failed = Target;
-        Status = VFSOpen(Target, VFS_OPEN_WRITE | VFS_OPEN_CREATE | VFS_OPEN_TRUNCATE, &Output);
+    SHELL_INPUT Input;
+    VFS_FILE* Output = NULL;
+    LPCSTR Problem = ShellInputOpen(&Input, Source, FALSE, 0, MAX_U64, SHELL_STREAM_CHUNK, DIRECT_DEFAULT_WINDOW);
+    if (Problem) {
+        ShellError(Command, "%s: %s", Source, Problem);
+        return -1;
     }
+    LPCSTR Failed = Target;
+    Status = VFSOpen(Target, VFS_OPEN_WRITE | VFS_OPEN_CREATE | VFS_OPEN_TRUNCATE, &Output);
     while (Status == VFS_OK) {
+        const U8* Data;
         U32 Got, Put;
-        Failed = Source;
-        Status = VFSRead(Input, Buffer, SHELL_FILE_CHUNK, &Got);
-        if (Status != VFS_OK || Got == 0) break;
-        Failed = Target;
-        Status = VFSWrite(Output, Buffer, Got, &Put);
+        Problem = ShellInputNext(&Input, &Data, &Got);
+        if (Problem || Got == 0) break;
+        Status = VFSWrite(Output, Data, Got, &Put);
         if (Status == VFS_OK && Put != Got) Status = VFS_ERROR_IO;
     }
-    VFSClose(Input);
+    ShellInputClose(&Input);
     VFSClose(Output);
-    KernelHeapFree(Buffer);
-    return Status == VFS_OK ? 0 : ShellFileError(Command, Failed, Status);
+    if (Status != VFS_OK) return ShellFileError(Command, Failed, Status);
+    if (Problem) {
+        ShellError(Command, "%s: %s", Source, Problem);
+        return -1;
+    }
+    return 0;
 }
 
 static I32 CommandMv(I32 ArgumentCount, LPSTR* Arguments) {
@@ -323,27 +326,24 @@ static I32 CommandCp(I32 ArgumentCount, LPSTR* Arguments) {
 /************************************************************************/
 // Contents: cat, write, sha256sum
 
+static void ShellCatSink(LPVOID Context, const U8* Data, U32 Length) {
+    UNUSED(Context);
+    ConsoleWrite((LPCSTR)Data, Length);
+}
+
 static I32 CommandCat(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount < 2) {
         ShellError("cat", "usage: cat <file>...");
         return -1;
     }
-    U8* Buffer = (U8*)KernelHeapAlloc(SHELL_FILE_CHUNK);
-    if (Buffer == NULL) return ShellFileError("cat", Arguments[1], VFS_ERROR_NO_MEMORY);
     I32 Result = 0;
     for (I32 I = 1; I < ArgumentCount; I++) {
-        VFS_FILE* File;
-        VFS_STATUS Status = VFSOpen(Arguments[I], VFS_OPEN_READ, &File);
-        while (Status == VFS_OK) {
-            U32 Got;
-            Status = VFSRead(File, Buffer, SHELL_FILE_CHUNK, &Got);
-            if (Status != VFS_OK || Got == 0) break;
-            ConsoleWrite((LPCSTR)Buffer, Got);
+        LPCSTR Problem = ShellInputDrain(Arguments[I], FALSE, ShellCatSink, NULL);
+        if (Problem) {
+            ShellError("cat", "%s: %s", Arguments[I], Problem);
+            Result = -1;
         }
-        if (File) VFSClose(File);
-        if (Status != VFS_OK) Result = ShellFileError("cat", Arguments[I], Status);
     }
-    KernelHeapFree(Buffer);
     return Result;
 }
 
@@ -631,7 +631,7 @@ static const SHELL_COMMAND ShellFileCommands[] = {
     {"cp", "<source> <destination>", "Copy a file", CommandCp},
     {"write", "<path> <text>...", "Create or replace a file with the text and a newline", CommandWrite},
     {"sha256sum", "<file|disk>...", "SHA-256 of files or of raw disks", ShellCommandSha256},
-    {"dd", "if=X of=Y [bs=N] [count=N] [skip=N] [seek=N]", "Copy blocks between files and disks",
+    {"dd", "if=X of=Y [bs=N] [count=N] [skip=N] [seek=N] [inflight=N] [iflag=cached] [oflag=cached]", "Copy blocks between files and disks",
      ShellCommandDd},
 };
 

@@ -9,7 +9,11 @@
  * the bytes it names. Disk errors are named as the file systems name them
  * (VFSDiskStatus). dd's of=/dev/null takes every record and keeps nothing
  * (to time reads alone, as with GNU dd). Anything
- * else is a path for the VFS. Output follows coreutils: sha256sum prints
+ * else is a path for the VFS. Inputs of records of DIRECT_MIN_BYTES or more
+ * are read directly (ShellInput.c: block/DirectRead.h, `inflight=N` chunks
+ * of bs in flight, default DIRECT_DEFAULT_WINDOW) unless `iflag=cached`
+ * asks for the cache; large aligned records to a disk are written directly
+ * unless `oflag=cached`. Output follows coreutils: sha256sum prints
  * "<hex>  <name>", dd prints its record counts and the GNU summary line
  * ("N bytes (X MB, Y MiB) copied, T s, R MB/s").
  */
@@ -27,58 +31,27 @@
 #define SHELL_DD_MAX_BLOCK (16 * N_1MB)  // largest bs= dd accepts
 #define SHELL_DD_NULL "/dev/null"        // the output that keeps nothing
 
-/** An operand naming a raw disk: no '/' and the name of a registered disk. */
-static DISK* ShellOperandDisk(LPCSTR Operand) {
-    if (StringFindChar(Operand, '/') != NULL) return NULL;
-    return DiskFind(Operand);
-}
-
 static LPCSTR ShellDiskError(KSTATUS Status, BOOL Write) { return VFSErrorString(VFSDiskStatus(Status, Write)); }
 
 /************************************************************************/
 // sha256sum
+
+static void ShellSha256Sink(LPVOID Context, const U8* Data, U32 Length) {
+    SHA256Update((SHA256_CONTEXT*)Context, Data, Length);
+}
 
 I32 ShellCommandSha256(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount < 2) {
         ShellError("sha256sum", "usage: sha256sum <file|disk>...");
         return -1;
     }
-    U8* Buffer = (U8*)KernelHeapAlloc(SHELL_FILE_CHUNK);
-    if (Buffer == NULL) return ShellFileError("sha256sum", Arguments[1], VFS_ERROR_NO_MEMORY);
     I32 Result = 0;
     for (I32 I = 1; I < ArgumentCount; I++) {
         SHA256_CONTEXT Context;
         SHA256Init(&Context);
-        DISK* Disk = ShellOperandDisk(Arguments[I]);
-        BOOL Failed = FALSE;
-        if (Disk != NULL) {
-            U32 ChunkSectors = SHELL_FILE_CHUNK / Disk->SectorSize;
-            for (U64 Sector = 0; Sector < Disk->SectorCount && !Failed; Sector += ChunkSectors) {
-                U32 Count = (U32)MIN((U64)ChunkSectors, Disk->SectorCount - Sector);
-                KSTATUS Status = DiskRead(Disk, Sector, Count, Buffer);
-                if (Status != KSTATUS_SUCCESS) {
-                    ShellError("sha256sum", "%s: %s", Arguments[I], ShellDiskError(Status, FALSE));
-                    Failed = TRUE;
-                } else {
-                    SHA256Update(&Context, Buffer, (SIZE)Count * Disk->SectorSize);
-                }
-            }
-        } else {
-            VFS_FILE* File;
-            VFS_STATUS Status = VFSOpen(Arguments[I], VFS_OPEN_READ, &File);
-            while (Status == VFS_OK) {
-                U32 Got;
-                Status = VFSRead(File, Buffer, SHELL_FILE_CHUNK, &Got);
-                if (Status != VFS_OK || Got == 0) break;
-                SHA256Update(&Context, Buffer, Got);
-            }
-            if (File) VFSClose(File);
-            if (Status != VFS_OK) {
-                ShellFileError("sha256sum", Arguments[I], Status);
-                Failed = TRUE;
-            }
-        }
-        if (Failed) {
+        LPCSTR Problem = ShellInputDrain(Arguments[I], TRUE, ShellSha256Sink, &Context);
+        if (Problem) {
+            ShellError("sha256sum", "%s: %s", Arguments[I], Problem);
             Result = -1;
             continue;
         }
@@ -88,7 +61,6 @@ I32 ShellCommandSha256(I32 ArgumentCount, LPSTR* Arguments) {
         SHA256ToHex(Digest, Hex);
         ShellPrint("%s  %s\n", Hex, Arguments[I]);
     }
-    KernelHeapFree(Buffer);
     return Result;
 }
 
@@ -160,6 +132,9 @@ static void ShellDdSeconds(U64 Nanoseconds, LPSTR Text, SIZE Size) {
 
 typedef struct tag_SHELL_DD_END {
     LPCSTR Name;
+    BOOL Cached;         // iflag=cached / oflag=cached: through the cache, block by block
+    SHELL_INPUT Stream;  // input read directly (Streaming), records of bs bytes from its chunks
+    BOOL Streaming;
     DISK* Disk;          // a raw disk, or NULL for a file
     BOOL Discard;        // of=/dev/null: records are dropped
     VFS_FILE* File;
@@ -168,7 +143,7 @@ typedef struct tag_SHELL_DD_END {
 } SHELL_DD_END;
 
 typedef struct tag_SHELL_DD {
-    U64 BlockSize, Count, Skip, Seek;
+    U64 BlockSize, Count, Skip, Seek, Window;
     BOOL CountGiven, NoTruncate;
     SHELL_DD_END Input, Output;
     U64 FullIn, PartialIn, FullOut, PartialOut, Bytes;
@@ -176,6 +151,7 @@ typedef struct tag_SHELL_DD {
 
 static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
     Dd->BlockSize = 512;
+    Dd->Window = DIRECT_DEFAULT_WINDOW;
     for (I32 I = 1; I < ArgumentCount; I++) {
         LPSTR Argument = Arguments[I];
         LPCSTR Equal = StringFindChar(Argument, '=');
@@ -192,6 +168,12 @@ static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
         else if (Key == 5 && StringCompareBounded(Argument, "count", 5) == 0) Number = &Dd->Count;
         else if (Key == 4 && StringCompareBounded(Argument, "skip", 4) == 0) Number = &Dd->Skip;
         else if (Key == 4 && StringCompareBounded(Argument, "seek", 4) == 0) Number = &Dd->Seek;
+        else if (Key == 8 && StringCompareBounded(Argument, "inflight", 8) == 0) Number = &Dd->Window;
+        else if (Key == 5 && StringCompareBounded(Argument, "iflag", 5) == 0 && StringCompare(Value, "cached") == 0) {
+            Dd->Input.Cached = TRUE;
+        } else if (Key == 5 && StringCompareBounded(Argument, "oflag", 5) == 0 && StringCompare(Value, "cached") == 0) {
+            Dd->Output.Cached = TRUE;
+        }
         else if (Key == 4 && StringCompareBounded(Argument, "conv", 4) == 0 && StringCompare(Value, "notrunc") == 0) {
             Dd->NoTruncate = TRUE;
         } else {
@@ -208,8 +190,13 @@ static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
         ShellError("dd", "invalid number: bs must be 1 to %u bytes", (U32)SHELL_DD_MAX_BLOCK);
         return -1;
     }
+    if (Dd->Window == 0 || Dd->Window > DIRECT_MAX_WINDOW) {
+        ShellError("dd", "invalid number: inflight must be 1 to %u", (U32)DIRECT_MAX_WINDOW);
+        return -1;
+    }
     if (Dd->Input.Name == NULL || Dd->Output.Name == NULL) {
-        ShellError("dd", "usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N]");
+        ShellError("dd", "usage: dd if=<file|disk> of=<file|disk> [bs=N] [count=N] [skip=N] [seek=N] "
+                         "[inflight=N] [iflag=cached] [oflag=cached]");
         return -1;
     }
     if (Dd->Skip > MAX_U64 / Dd->BlockSize || Dd->Seek > MAX_U64 / Dd->BlockSize) {
@@ -219,8 +206,34 @@ static I32 ShellDdParse(SHELL_DD* Dd, I32 ArgumentCount, LPSTR* Arguments) {
     return 0;
 }
 
+/**
+ * Large records of an input go straight from the disk, Window chunks of bs in flight; when the reader cannot
+ * cut chunks of exactly bs (a bs that is no multiple of the disk's sector size), the input stays cached.
+ */
+static BOOL ShellDdStream(SHELL_DD* Dd, SHELL_DD_END* End, U64 Offset, LPCSTR* Problem) {
+    *Problem = NULL;
+    if (End->Cached || Dd->BlockSize < DIRECT_MIN_BYTES) return FALSE;
+    U64 Length = Dd->CountGiven ? (Dd->Count > MAX_U64 / Dd->BlockSize ? MAX_U64 : Dd->Count * Dd->BlockSize)
+                                : MAX_U64;
+    *Problem = ShellInputOpen(&End->Stream, End->Name, TRUE, Offset, Length, (U32)Dd->BlockSize, (U32)Dd->Window);
+    if (*Problem) return FALSE;
+    U32 Chunk = DirectReaderChunkBytes(End->Stream.Reader);
+    if (Chunk == Dd->BlockSize || End->Stream.Size - MIN(Offset, End->Stream.Size) <= Chunk) return TRUE;
+    ShellInputClose(&End->Stream);
+    return FALSE;
+}
+
 static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
     U64 Offset = (Output ? Dd->Seek : Dd->Skip) * Dd->BlockSize;
+    if (!Output) {
+        LPCSTR Problem;
+        End->Streaming = ShellDdStream(Dd, End, Offset, &Problem);
+        if (End->Streaming) return 0;
+        if (Problem) {
+            ShellError("dd", "failed to open '%s': %s", End->Name, Problem);
+            return -1;
+        }
+    }
     if (Output && StringCompare(End->Name, SHELL_DD_NULL) == 0) {
         End->Discard = TRUE;
         return 0;
@@ -243,12 +256,15 @@ static I32 ShellDdOpen(SHELL_DD* Dd, SHELL_DD_END* End, BOOL Output) {
 }
 
 static void ShellDdClose(SHELL_DD_END* End) {
+    if (End->Streaming) ShellInputClose(&End->Stream);
     if (End->File) VFSClose(End->File);
 }
 
-/** One record in: up to Length bytes (fewer at the end of the input). */
-static LPCSTR ShellDdRead(SHELL_DD_END* End, U8* Buffer, U32 Length, U32* Got) {
+/** One record in: up to Length bytes (fewer at the end of the input), in *Record (Buffer, or a chunk read directly). */
+static LPCSTR ShellDdRead(SHELL_DD_END* End, U8* Buffer, U32 Length, const U8** Record, U32* Got) {
     *Got = 0;
+    *Record = Buffer;
+    if (End->Streaming) return ShellInputNext(&End->Stream, Record, Got);
     if (End->Disk) {
         if (End->Position >= End->DiskBytes) return NULL;
         U32 Take = (U32)MIN((U64)Length, End->DiskBytes - End->Position);
@@ -278,7 +294,13 @@ static LPCSTR ShellDdWrite(SHELL_DD_END* End, const U8* Buffer, U32 Length, U32*
     if (End->Disk) {
         U32 Take = End->Position >= End->DiskBytes ? 0 : (U32)MIN((U64)Length, End->DiskBytes - End->Position);
         if (Take > 0) {
-            KSTATUS Status = DiskWriteBytes(End->Disk, End->Position, Take, Buffer);
+            U32 SectorSize = End->Disk->SectorSize;
+            BOOL Direct = !End->Cached && Take >= DIRECT_MIN_BYTES && End->Position % SectorSize == 0 &&
+                          Take % SectorSize == 0;
+            // Large aligned records go straight to the disk (DiskSubmit forgets the cached copies they replace).
+            KSTATUS Status = Direct ? DiskTransferDirect(End->Disk, DF_DISK_WRITE, End->Position / SectorSize,
+                                                         Take / SectorSize, (LPVOID)Buffer)
+                                    : DiskWriteBytes(End->Disk, End->Position, Take, Buffer);
             if (Status != KSTATUS_SUCCESS) return ShellDiskError(Status, TRUE);
         }
         End->Position += Take;
@@ -327,7 +349,8 @@ I32 ShellCommandDd(I32 ArgumentCount, LPSTR* Arguments) {
     U64 Start = GetSystemTimeNs();
     for (U64 Record = 0; !Dd.CountGiven || Record < Dd.Count; Record++) {
         U32 Got, Put;
-        LPCSTR Problem = ShellDdRead(&Dd.Input, Buffer, (U32)Dd.BlockSize, &Got);
+        const U8* Record;
+        LPCSTR Problem = ShellDdRead(&Dd.Input, Buffer, (U32)Dd.BlockSize, &Record, &Got);
         if (Problem) {
             ShellError("dd", "error reading '%s': %s", Dd.Input.Name, Problem);
             Result = -1;
@@ -336,7 +359,7 @@ I32 ShellCommandDd(I32 ArgumentCount, LPSTR* Arguments) {
         if (Got == 0) break;
         if (Got == Dd.BlockSize) Dd.FullIn++;
         else Dd.PartialIn++;
-        Problem = ShellDdWrite(&Dd.Output, Buffer, Got, &Put);
+        Problem = ShellDdWrite(&Dd.Output, Record, Got, &Put);
         if (Put == Dd.BlockSize) Dd.FullOut++;
         else if (Put > 0) Dd.PartialOut++;
         Dd.Bytes += Put;

@@ -325,7 +325,8 @@ VFS_STATUS EXT2MapBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, BOO
  * hole or an unwritten extent, both read as zeros), *Count how many logical
  * blocks from Logical it covers (at least 1, at most MaxCount), all of the
  * same kind and physically consecutive. Extent trees give whole extents,
- * block maps one block at a time.
+ * block maps the run within one indirect block (or the direct slots), read
+ * once.
  */
 VFS_STATUS EXT2MapRun(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, U32 MaxCount, U64* Physical, U32* Count);
 /** Frees every block of logical index FirstFreed and above, and the indirect blocks left empty. */
@@ -412,6 +413,9 @@ VFS_STATUS EXT2Unlink(LPVOID Volume, U64 Directory, LPCSTR Name);
 VFS_STATUS EXT2RemoveDirectory(LPVOID Volume, U64 Directory, LPCSTR Name);
 VFS_STATUS EXT2Rename(LPVOID Volume, U64 OldDirectory, LPCSTR OldName, U64 NewDirectory, LPCSTR NewName);
 VFS_STATUS EXT2Read(LPVOID Volume, U64 Inode, U64 Offset, LPVOID Buffer, U32 Length, U32* Done);
+/** VFS_FILE_SYSTEM.MapExtents: where a file's bytes are, for direct reads (EXT2-File.c). */
+VFS_STATUS EXT2MapExtents(LPVOID Volume, U64 Inode, U64 Offset, U32 Length, DIRECT_EXTENT* Extents, U32 Max,
+                          U32* Count);
 VFS_STATUS EXT2Write(LPVOID Volume, U64 Inode, U64 Offset, LPCVOID Buffer, U32 Length, U32* Done);
 VFS_STATUS EXT2Truncate(LPVOID Volume, U64 Inode, U64 Size);
 VFS_STATUS EXT2GetStat(LPVOID Volume, U64 Inode, VFS_STAT* Stat);

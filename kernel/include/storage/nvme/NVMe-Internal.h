@@ -698,6 +698,14 @@ BOOL NVMeDeadlineAbortSent(const NVME_EXPIRED* Entry);
 /************************************************************************/
 // NVMe-Request.c
 
+/**
+ * Splits a transfer of dword-aligned buffers into commands as NVMePlanCommand cuts them (MaxBlocks, what one
+ * data pointer can say) and submits them all on Queue as children of Request (initialized here), without
+ * waiting: the caller owns Request and must NVMeRequestWait and NVMeRequestRelease it (also after an error,
+ * which stops the submission where it happened). Segments NULL: one Flush. (NVMe-IO.c)
+ */
+KSTATUS NVMeTransferStart(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
+                          const DISK_SEGMENT* Segments, U32 Count, NVME_REQUEST* Request);
 void NVMeRequestInit(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 void NVMeRequestRelease(NVME_CONTROLLER* Controller, NVME_REQUEST* Request);
 /** Tracker Done function for request children. */

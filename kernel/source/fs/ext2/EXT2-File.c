@@ -88,6 +88,7 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
     U32 BlockSize = Volume->BlockSize;
     U32 MaxRun = Volume->TransferBlocks;
     U32 Position = 0, Good = 0;  // Good: the bytes before it are read (the pending run starts there)
+    BOOL Ended = FALSE;           // the map's last run stopped short of what was asked
     while (Position < Total) {
         U64 Byte = Offset + Position;
         U32 Within = (U32)(Byte & (BlockSize - 1));
@@ -97,8 +98,17 @@ static VFS_STATUS EXT2ReadFile(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U8* 
         U32 Count = 1;
         if (Logical <= MAX_U32) {
             U32 Wanted = (U32)MIN(((U64)Within + Left + BlockSize - 1) >> Volume->BlockShift, (U64)MAX_U32 - Logical + 1);
+            if (Ended) {
+                // The next lookup may read the next indirect block, which ext2 lays out right after the data
+                // pending here: reading that data first keeps the cache's sequential detector (and its
+                // read-ahead) going.
+                Status = EXT2RunFlush(Volume, &Run, FALSE);
+                if (Status != VFS_OK) break;
+                Good = Position;
+            }
             Status = EXT2MapRun(Volume, &Inode, (U32)Logical, Wanted, &Physical, &Count);
             if (Status != VFS_OK) break;
+            Ended = Count < Wanted;
         }
         if (Physical == 0 || Within != 0 || Left < BlockSize) {
             // A hole (or an unwritten extent), or a piece of a block: not part of a run.
@@ -164,6 +174,88 @@ VFS_STATUS EXT2Read(LPVOID Handle, U64 Inode, U64 Offset, LPVOID Buffer, U32 Len
     VFS_STATUS Status = EXT2Begin(Volume, FALSE);
     if (Status != VFS_OK) return Status;
     Status = EXT2ReadFile(Volume, (U32)Inode, Offset, (U8*)Buffer, Length, Done);
+    return EXT2End(Volume, Status);
+}
+
+/************************************************************************/
+// Direct reads: where a file's bytes are
+
+/** Appends an extent, merged into the previous one when it continues it (same kind, next sectors). */
+static void EXT2AddExtent(DIRECT_EXTENT* Extents, U32* Count, U32 Kind, U32 Bytes, U64 Sector, U32 SectorSize) {
+    DIRECT_EXTENT* Last = *Count ? &Extents[*Count - 1] : NULL;
+    if (Last && Last->Kind == Kind &&
+        (Kind != DIRECT_EXTENT_DISK || Last->Sector + Last->Bytes / SectorSize == Sector)) {
+        Last->Bytes += Bytes;
+        return;
+    }
+    Extents[(*Count)++] = (DIRECT_EXTENT){Kind, Bytes, Sector};
+}
+
+/**
+ * Whole blocks become disk sectors (runs from EXT2MapRun: whole extents, or block by block for block maps) or
+ * zeros (holes, unwritten extents); a block cut by the range or by the end of the file goes through EXT2Read,
+ * and so does everything of an inline file, of a volume whose blocks are smaller than the disk's sectors, or
+ * of one a replayed journal overlays (its reads are patched). Direct reads leave atime alone.
+ */
+static VFS_STATUS EXT2MapFileExtents(EXT2_VOLUME* Volume, U32 Number, U64 Offset, U32 Length,
+                                     DIRECT_EXTENT* Extents, U32 Max, U32* Count) {
+    EXT2_INODE Inode;
+    VFS_STATUS Status = EXT2ReadLiveInode(Volume, Number, &Inode);
+    if (Status != VFS_OK) return Status;
+    if (!VFS_IS_REGULAR(Inode.Mode)) return VFS_ERROR_INVALID;
+    U64 Size = EXT2GetSize(Volume, &Inode);
+    U32 SectorSize = Volume->SectorSize;
+    U32 BlockSize = Volume->BlockSize;
+    U32 Total = Offset >= Size ? Length : (U32)MIN((U64)Length, Size - Offset);
+    BOOL Direct = Offset < Size && !(Inode.Flags & EXT2_INLINE_DATA_FL) && Volume->Overlay == NULL &&
+                  BlockSize >= SectorSize && BlockSize % SectorSize == 0;
+    if (!Direct) {
+        Extents[(*Count)++] = (DIRECT_EXTENT){DIRECT_EXTENT_COPY, Total, 0};
+        return VFS_OK;
+    }
+    U32 Position = 0;
+    // Stops when Max extents are there (a merge needs no slot, but the next piece may not merge).
+    while (Position < Total && *Count < Max) {
+        U64 Byte = Offset + Position;
+        U32 Within = (U32)(Byte & (BlockSize - 1));
+        U64 Logical = Byte >> Volume->BlockShift;
+        U32 Left = Total - Position;
+        if (Within != 0 || Left < BlockSize || Logical > MAX_U32) {
+            U32 Piece = Logical > MAX_U32 ? Left : MIN(BlockSize - Within, Left);
+            EXT2AddExtent(Extents, Count, DIRECT_EXTENT_COPY, Piece, 0, SectorSize);
+            Position += Piece;
+            continue;
+        }
+        U32 Wanted = (U32)MIN((U64)(Left >> Volume->BlockShift), (U64)MAX_U32 - Logical + 1);
+        U64 Physical = 0;
+        U32 Blocks = 1;
+        Status = EXT2MapRun(Volume, &Inode, (U32)Logical, Wanted, &Physical, &Blocks);
+        if (Status != VFS_OK) break;
+        Blocks = MIN(Blocks, Wanted);
+        U32 Bytes = Blocks << Volume->BlockShift;
+        if (Physical == 0) {
+            EXT2AddExtent(Extents, Count, DIRECT_EXTENT_ZERO, Bytes, 0, SectorSize);
+        } else if (Physical >= Volume->BlocksCount || Blocks > Volume->BlocksCount - Physical) {
+            Status = EXT2Corrupt(Volume, "file blocks %llu+%u are outside the volume", Physical, Blocks);
+            break;
+        } else {
+            U64 Sector = Physical * (BlockSize / SectorSize);
+            EXT2AddExtent(Extents, Count, DIRECT_EXTENT_DISK, Bytes, Sector, SectorSize);
+        }
+        Position += Bytes;
+    }
+    // What was mapped before an error is the answer; the next call, from there, gets the error.
+    return *Count > 0 ? VFS_OK : Status;
+}
+
+VFS_STATUS EXT2MapExtents(LPVOID Handle, U64 Inode, U64 Offset, U32 Length, DIRECT_EXTENT* Extents, U32 Max,
+                          U32* Count) {
+    EXT2_VOLUME* Volume = (EXT2_VOLUME*)Handle;
+    *Count = 0;
+    if (Inode == 0 || Inode > MAX_U32 || Length == 0 || Max == 0) return VFS_ERROR_INVALID;
+    VFS_STATUS Status = EXT2Begin(Volume, FALSE);
+    if (Status != VFS_OK) return Status;
+    Status = EXT2MapFileExtents(Volume, (U32)Inode, Offset, Length, Extents, Max, Count);
     return EXT2End(Volume, Status);
 }
 

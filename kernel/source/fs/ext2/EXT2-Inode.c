@@ -30,6 +30,7 @@
 
 #include "fs/ext2/EXT2-Internal.h"
 
+#include "utils/Endian.h"
 #include "utils/String.h"
 
 /************************************************************************/
@@ -363,16 +364,93 @@ VFS_STATUS EXT2MapBlock(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, BOO
     return VFS_OK;
 }
 
+/** A block the run may take after its first: a data block, not an indirect block above it (no error logged). */
+static BOOL EXT2RunMayTake(EXT2_VOLUME* Volume, U32 Block, const U32* Above, U32 AboveCount) {
+    if (!EXT2IsDataBlock(Volume, Block)) return FALSE;
+    for (U32 I = 0; I < AboveCount; I++) {
+        if (Above[I] == Block) return FALSE;
+    }
+    return TRUE;
+}
+
+/**
+ * A block map's run from Logical, from one read of each indirect block on the way: the pointers after
+ * Logical's in the same container (i_block's direct slots, or one last-level indirect block) that continue
+ * it on the disk, or that continue a hole. A missing indirect block is a hole to the end of its subtree.
+ * The first block is checked as EXT2MapBlock checks it (an error); the run stops before a later bad pointer,
+ * so the call that starts there reports it.
+ */
+static VFS_STATUS EXT2BlockMapRun(EXT2_VOLUME* Volume, const EXT2_INODE* Inode, U32 Logical, U32 MaxCount,
+                                  U64* Physical, U32* Count) {
+    if (Inode->Flags & EXT2_INLINE_DATA_FL) return EXT2Corrupt(Volume, "inode %u is not block-mapped", Inode->Number);
+    EXT2_MAP_PATH Path;
+    VFS_STATUS Status = EXT2MapPath(Volume, Logical, &Path);
+    if (Status != VFS_OK) return Status;
+
+    // Chain[L] is the block found at level L; the walk stops at the last-level container (Chain[Depth - 1]).
+    U32 Chain[4];
+    U32 Level = 0;
+    Chain[0] = Path.Depth ? Inode->Block[Path.Offsets[0]] : 0;
+    while (Level + 1 < Path.Depth && Chain[Level] != 0) {
+        Status = EXT2CheckMapped(Volume, Chain[Level], Chain, Level);
+        if (Status != VFS_OK) return Status;
+        Status = EXT2ReadPointer(Volume, Chain[Level], Path.Offsets[Level + 1], &Chain[Level + 1]);
+        if (Status != VFS_OK) return Status;
+        Level++;
+    }
+    if (Path.Depth > 0 && Chain[Level] == 0) {
+        // The subtree under the missing block covers PointersPerBlock^(Depth - Level) blocks; Logical is
+        // Within of them in.
+        U64 Within = 0;
+        for (U32 K = Level + 1; K <= Path.Depth; K++) {
+            Within = (Within << Volume->PointerShift) | Path.Offsets[K];
+        }
+        U64 Span = 1ULL << (Volume->PointerShift * (Path.Depth - Level));
+        *Count = (U32)MIN(Span - Within, (U64)MaxCount);
+        return VFS_OK;
+    }
+
+    // The container's pointers: the direct slots (copied: the inode is packed) or the pinned indirect block.
+    U32 Direct[EXT2_DIRECT_BLOCKS];
+    const U8* Entries = (const U8*)Direct;
+    U32 End = EXT2_DIRECT_BLOCKS;
+    BLOCK_BUFFER Buffer = {0};
+    if (Path.Depth > 0) {
+        Status = EXT2CheckMapped(Volume, Chain[Level], Chain, Level);
+        if (Status != VFS_OK) return Status;
+        Status = EXT2BufferGet(Volume, Chain[Level], TRUE, &Buffer);
+        if (Status != VFS_OK) return Status;
+        Entries = (const U8*)Buffer.Data;
+        End = Volume->PointersPerBlock;
+    } else {
+        MemoryCopy(Direct, Inode->Block, sizeof(Direct));
+    }
+    U32 Index = Path.Offsets[Path.Depth];
+    U32 First = ReadLE32(Entries + Index * sizeof(U32));
+    U32 Above = Path.Depth;  // Chain[0 .. Depth - 1] are the indirect blocks above the data
+    if (First != 0) Status = EXT2CheckMapped(Volume, First, Chain, Above);
+    U32 Taken = 1;
+    while (Status == VFS_OK && Taken < MaxCount && Index + Taken < End) {
+        U32 Next = ReadLE32(Entries + (Index + Taken) * sizeof(U32));
+        if (First == 0 ? Next != 0 : ((U64)First + Taken != Next || !EXT2RunMayTake(Volume, Next, Chain, Above))) {
+            break;
+        }
+        Taken++;
+    }
+    if (Path.Depth > 0) BlockRelease(&Buffer);
+    if (Status != VFS_OK) return Status;
+    *Physical = First;
+    *Count = Taken;
+    return VFS_OK;
+}
+
 VFS_STATUS EXT2MapRun(EXT2_VOLUME* Volume, EXT2_INODE* Inode, U32 Logical, U32 MaxCount, U64* Physical, U32* Count) {
     *Physical = 0;
     *Count = 1;
     if (Inode->Flags & EXT2_EXTENTS_FL) {
         return EXT2ExtentMapRun(Volume, Inode, Logical, MAX(MaxCount, 1U), Physical, Count);
     }
-    U32 Block;
-    VFS_STATUS Status = EXT2MapBlock(Volume, Inode, Logical, FALSE, NULL, &Block, NULL);
-    *Physical = Block;
-    return Status;
+    return EXT2BlockMapRun(Volume, Inode, Logical, MAX(MaxCount, 1U), Physical, Count);
 }
 
 /************************************************************************/

@@ -373,6 +373,7 @@ const VFS_FILE_SYSTEM EXT2FileSystem = {
     .ReadDirectory = EXT2ReadDirectory,
     .ReadLink = EXT2ReadLink,
     .Read = EXT2Read,
+    .MapExtents = EXT2MapExtents,
     .Write = EXT2Write,
     .Truncate = EXT2Truncate,
     .Create = EXT2Create,

@@ -7,6 +7,12 @@
  * translates DF_DISK_* functions into NVMe-IO calls:
  *   READ/WRITE  synchronous transfers (split and bounced as needed),
  *               vectored ones too while SGLs are in use (MaxSegments)
+ *   Submit/Wait asynchronous READ/WRITE (DiskSubmit): the commands of one
+ *               request queued together (NVMeTransferStart) under an
+ *               NVME_REQUEST kept in the caller's DISK_REQUEST, completed
+ *               by the child-done path, ended by NVMeRequestWait (the
+ *               driver's deadlines bound it); buffers that would need the
+ *               bounce buffer (not dword aligned) go synchronously
  *   GETINFO     name, model, serial, geometry, access, per-command limit,
  *               volatile write cache (Identify Controller VWC bit 0)
  *   SETACCESS   accepted and stored (DiskCommand enforces it)
@@ -79,7 +85,55 @@ static KSTATUS NVMeDiskCommand(DISK* Disk, U32 Function, LPVOID Parameter) {
     }
 }
 
-static const DISK_DRIVER NVMeDiskDriver = {"nvme", NVMeDiskCommand};
+/** What a request in flight keeps in its DISK_REQUEST's driver words. */
+typedef struct tag_NVME_DISK_PENDING {
+    NVME_REQUEST Request;
+    NVME_QUEUE* Queue;     // NULL: the transfer was done synchronously at submission
+    KSTATUS Start;         // the submission's status (commands before an error are still waited for)
+} NVME_DISK_PENDING;
+
+STATIC_ASSERT(sizeof(NVME_DISK_PENDING) <= sizeof(((DISK_REQUEST*)0)->Driver), "an NVMe request fits DISK_REQUEST");
+
+static KSTATUS NVMeDiskSubmit(DISK* Disk, U32 Function, const DISK_IO* Io, DISK_REQUEST* Request) {
+    NVME_NAMESPACE* Namespace = (NVME_NAMESPACE*)Disk->DriverData;
+    NVME_DISK_PENDING* Pending = (NVME_DISK_PENDING*)Request->Driver;
+    Pending->Queue = NULL;
+    if (Namespace == NULL) return KSTATUS_BAD_PARAMETER;
+    if (!Namespace->Exposed) return KSTATUS_IO_ERROR;
+    DISK_SEGMENT Single = {Io->Buffer, 0};
+    const DISK_SEGMENT* Segments = Io->Segments ? Io->Segments : &Single;
+    U32 Count = Io->Segments ? Io->SegmentCount : 1;
+    BOOL Direct = (U64)Io->SectorCount * Namespace->LbaSize <= MAX_U32;
+    if (Io->Segments == NULL) Single.Length = Io->SectorCount * Namespace->LbaSize;
+    for (U32 I = 0; I < Count && Direct; I++) Direct = IS_ALIGNED((LINEAR)Segments[I].Buffer, 4);
+    if (!Direct) {
+        // The bounce buffer (one user at a time) or a transfer of 4 GiB: synchronous now, ended by the wait.
+        Pending->Start = NVMeDiskCommand(Disk, Function, (LPVOID)Io);
+        return KSTATUS_SUCCESS;
+    }
+    KSTATUS Status = NVMeIoCheckRange(Namespace, Io->Sector, Io->SectorCount, Segments);
+    if (Status != KSTATUS_SUCCESS) return Status;
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    if (Queue == NULL) return KSTATUS_IO_ERROR;
+    U8 Opcode = Function == DF_DISK_WRITE ? NVME_IO_WRITE : NVME_IO_READ;
+    Pending->Queue = Queue;
+    Pending->Start =
+        NVMeTransferStart(Namespace, Queue, Opcode, Io->Sector, Io->SectorCount, Segments, Count, &Pending->Request);
+    return KSTATUS_SUCCESS;
+}
+
+static KSTATUS NVMeDiskWait(DISK* Disk, DISK_REQUEST* Request) {
+    NVME_NAMESPACE* Namespace = (NVME_NAMESPACE*)Disk->DriverData;
+    NVME_DISK_PENDING* Pending = (NVME_DISK_PENDING*)Request->Driver;
+    if (Pending->Queue == NULL) return Pending->Start;
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    KSTATUS Result = NVMeRequestWait(Pending->Queue, &Pending->Request, Controller->IoTimeoutMs);
+    NVMeRequestRelease(Controller, &Pending->Request);
+    Pending->Queue = NULL;
+    return Pending->Start != KSTATUS_SUCCESS ? Pending->Start : Result;
+}
+
+static const DISK_DRIVER NVMeDiskDriver = {"nvme", NVMeDiskCommand, NVMeDiskSubmit, NVMeDiskWait};
 
 BOOL NVMeDiskRegister(NVME_NAMESPACE* Namespace) {
     NVME_CONTROLLER* Controller = Namespace->Controller;

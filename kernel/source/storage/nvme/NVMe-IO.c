@@ -337,18 +337,18 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
 
 /**
  * Split into commands as NVMePlanCommand cuts them (MaxBlocks, what one data pointer can say), all in flight
- * together on Queue, posted NVME_SUBMIT_BATCH to a doorbell; waits for all of them. Segments NULL: one Flush.
+ * together on Queue, posted NVME_SUBMIT_BATCH to a doorbell, children of the caller's Request (waited for by
+ * TransferAligned, or later by the disk layer's asynchronous requests). Segments NULL: one Flush.
  */
-static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
-                               const DISK_SEGMENT* Segments, U32 Count) {
+KSTATUS NVMeTransferStart(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
+                          const DISK_SEGMENT* Segments, U32 Count, NVME_REQUEST* Request) {
     NVME_CONTROLLER* Controller = Namespace->Controller;
     NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
     NVME_DATA Rest = {Segments, Count, 0, (U64)Blocks * Namespace->LbaSize};
-    NVME_REQUEST Request;
     NVME_TRACKER* Batch[NVME_SUBMIT_BATCH];  // built, posted with one doorbell
     U32 Built = 0;
     KSTATUS Status = KSTATUS_SUCCESS;
-    NVMeRequestInit(Controller, &Request);
+    NVMeRequestInit(Controller, Request);
     for (U32 Done = 0; Done < Blocks;) {
         NVME_DATA_PLAN Plan = Segments ? NVMePlanCommand(&Rest, &Limits) : (NVME_DATA_PLAN){Namespace->LbaSize, FALSE};
         U32 Command = (U32)(Plan.Bytes / Namespace->LbaSize);
@@ -359,7 +359,7 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
         // A held tracker never waits for another: with none free at once, what is built goes out first.
         NVME_TRACKER* Tracker = Built ? NVMeQueueTakeTracker(Queue) : NULL;
         if (Tracker == NULL) {
-            if (Built && (Status = NVMeRequestSubmitChildren(&Request, Batch, Built)) != KSTATUS_SUCCESS) {
+            if (Built && (Status = NVMeRequestSubmitChildren(Request, Batch, Built)) != KSTATUS_SUCCESS) {
                 Built = 0;
                 break;
             }
@@ -379,7 +379,7 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
         }
         Batch[Built++] = Tracker;
         if (Built == NVME_SUBMIT_BATCH) {
-            Status = NVMeRequestSubmitChildren(&Request, Batch, Built);
+            Status = NVMeRequestSubmitChildren(Request, Batch, Built);
             Built = 0;
             if (Status != KSTATUS_SUCCESS) break;
         }
@@ -397,13 +397,23 @@ static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 
     }
     // What is built goes out even after a later failure: its trackers are the request's to end.
     if (Built) {
-        KSTATUS Posted = NVMeRequestSubmitChildren(&Request, Batch, Built);
+        KSTATUS Posted = NVMeRequestSubmitChildren(Request, Batch, Built);
         if (Status == KSTATUS_SUCCESS) Status = Posted;
     }
+    return Status;
+}
+
+/** NVMeTransferStart, then the wait for all of its commands. Segments NULL: one Flush. */
+static KSTATUS TransferAligned(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
+                               const DISK_SEGMENT* Segments, U32 Count) {
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    NVME_REQUEST Request;
+    KSTATUS Status = NVMeTransferStart(Namespace, Queue, Opcode, Lba, Blocks, Segments, Count, &Request);
     KSTATUS Result = NVMeRequestWait(Queue, &Request, Controller->IoTimeoutMs);
     NVMeRequestRelease(Controller, &Request);
     return Status != KSTATUS_SUCCESS ? Status : Result;
 }
+
 
 /** For buffers that are not dword aligned: through the queue's bounce buffer, piece by piece. */
 static KSTATUS TransferBounced(NVME_NAMESPACE* Namespace, NVME_QUEUE* Queue, U8 Opcode, U64 Lba, U32 Blocks,
