@@ -142,7 +142,9 @@ def test_workload_in_each_mode(make_vm, mode_iso, tmp_path, mode):
         else:
             # The cache's runs of blocks do not meet on page boundaries: the layout needs an SGL.
             assert sgl > 0, (controller, sgl, prp)
-    moved = 4 * BIG_BYTES  # at least: two copies written back, then three files read
+    # At least the two copies written back through the cache (cp, dd); the three files are read past the cache
+    # (block/DirectRead.c), so they no longer count here.
+    moved = 2 * BIG_BYTES
     if mode == "off":
         assert staged["nvme0n1"] >= moved, staged
     else:
