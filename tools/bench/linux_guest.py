@@ -8,9 +8,10 @@ Cache (build/bench-linux/ unless --cache says otherwise):
   linux/       vmlinuz, base.cpio (uncompressed: TCG unpacks it faster than it inflates gzip) and
                manifest.json (what they were made from)
 
-The initramfs holds busybox (static), fio and every shared library `ldd` names for fio, resolved the way
-the guest's loader will: first in the unpacked tree (with fio's RUNPATHs), then among the host's installed
-packages of the same Debian release (libc, libstdc++ ...), plus tools/bench/init.sh as /init. What one boot
+The initramfs holds busybox (static), fio, GNU dd (coreutils, as /usr/bin/gnu-dd) and every shared library
+`ldd` names for fio and dd, resolved the way the guest's loader will: first in the unpacked tree (with fio's
+RUNPATHs), then among the host's installed packages of the same Debian release (libc, libstdc++ ...), plus
+tools/bench/init.sh as /init. What one boot
 runs is a second cpio appended per boot (the kernel reads concatenated archives): /bench/plan.sh.
 
 The kernel is the Debian cloud image (linux-image-cloud-amd64): NVMe, io_uring, ext4 (which mounts ext2),
@@ -38,9 +39,11 @@ KERNEL_PACKAGE = "linux-image-cloud-amd64"
 # Kernel options the bench relies on; each must be =y (built in).
 KERNEL_NEEDS = ("CONFIG_BLK_DEV_NVME", "CONFIG_IO_URING", "CONFIG_EXT4_FS", "CONFIG_EXT4_USE_FOR_EXT2",
                 "CONFIG_SERIAL_8250_CONSOLE", "CONFIG_DEVTMPFS", "CONFIG_BLK_DEV_INITRD", "CONFIG_RD_GZIP")
-# Binaries copied into the initramfs: (path in the unpacked tree, path in the initramfs).
-BINARIES = (("bin/busybox", "bin/busybox"), ("usr/bin/fio", "usr/bin/fio"))
-PACKAGES = (KERNEL_PACKAGE, "busybox-static", "fio")
+# Binaries copied into the initramfs: (path in the unpacked tree, path in the initramfs). GNU dd sits beside
+# busybox's under its own name: it times itself (its summary line, as Cairn's dd prints) and is the dd most
+# Linux users run.
+BINARIES = (("bin/busybox", "bin/busybox"), ("usr/bin/fio", "usr/bin/fio"), ("bin/dd", "usr/bin/gnu-dd"))
+PACKAGES = (KERNEL_PACKAGE, "busybox-static", "fio", "coreutils")
 # Dependencies never fetched: the C library and the loader come from the host's libc6 (the same Debian
 # release), the rest are fio's packaging, not its binary.
 SKIP_DEPENDENCIES = {"libc6", "python3", "init-system-helpers", "debconf"}
