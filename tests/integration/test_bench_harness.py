@@ -2,8 +2,9 @@
 
 The real bench is not part of `make test`; this checks that the figures it prints come from the right lines:
 init.sh's job markers, fio's JSON, `nvme bench` (today's form and a cpus=N form with per-CPU lines), Cairn's
-refusals (n/a, not a crash), GNU-style dd, and the median/range/ratio table with the better Linux
-configuration picked per row (latency: the lower).
+refusals (n/a, not a crash), GNU-style dd (Cairn's and GNU dd's in the Linux guest), the Linux dd
+configurations each job stands for, and the median/range/ratio table with the better Linux configuration
+picked per row (latency: the lower) and the ratio against every configuration.
 """
 
 import json
@@ -15,6 +16,7 @@ import pytest
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPOSITORY, "tools", "bench"))
 
+import bench_linux  # noqa: E402
 import bench_results as results  # noqa: E402
 
 
@@ -84,13 +86,16 @@ def test_cairn_bench_and_dd():
     assert results.parse_cairn_bench("nvme: unknown bench argument 'cpus=2'\n") is None
     assert results.parse_cairn_bench(BENCH_TODAY.replace("0 errors", "3 errors")) is None
     assert results.parse_cairn_bench("") is None
-    dd = results.parse_cairn_dd("64+0 records in\n64+0 records out\n"
+    dd = results.parse_dd_summary("64+0 records in\n64+0 records out\n"
                                 "67108864 bytes (67 MB, 64 MiB) copied, 0.307559 s, 218 MB/s\n")
     assert dd["bytes"] == 67108864 and dd["seconds"] == 0.307559
     assert dd["mbps"] == pytest.approx(218.2, abs=0.1)
-    assert results.parse_cairn_dd("512 bytes copied, 0.001 s, 512 kB/s\n")["bytes"] == 512
-    assert results.parse_cairn_dd("dd: error reading 'nvme0n1': I/O error\n0 bytes copied, 0.0 s, 0 B/s\n") is None
-    assert results.parse_cairn_dd("dd: unrecognized operand 'x'\n") is None
+    assert results.parse_dd_summary("512 bytes copied, 0.001 s, 512 kB/s\n")["bytes"] == 512
+    assert results.parse_dd_summary("dd: error reading 'nvme0n1': I/O error\n0 bytes copied, 0.0 s, 0 B/s\n") is None
+    assert results.parse_dd_summary("dd: unrecognized operand 'x'\n") is None
+    assert results.parse_dd_summary("gnu-dd: error reading '/dev/nvme0n1': Input/output error\n"
+                                    "1+0 records in\n1+0 records out\n"
+                                    "1048576 bytes (1.0 MB, 1.0 MiB) copied, 0.01 s, 105 MB/s\n") is None
 
 
 ROWS = [{"id": "lat", "title": "qd1 latency", "metric": "lat_us"},
@@ -120,4 +125,47 @@ def test_summary_table():
     text = results.markdown(results.summarize(ROWS, SAMPLES))
     assert "| qd1 latency | 310 us [300-320] (io_uring polled) | 150 us [140-160] | 0.47 x [0.44-0.50] |" in text
     assert "| file cat | 100 MB/s [90.0-110] (busybox cat) | n/a | n/a |" in text
+    # Against every configuration too: libaio's rounds give 3.0, 3.0 and 3.0.
+    assert throughput["ratios"]["libaio"]["median"] == pytest.approx(3.0)
+    assert throughput["ratios"]["io_uring polled"] == throughput["ratio"]
+    listing = results.markdown_configurations(results.summarize(ROWS, SAMPLES))
+    assert "| qd32 | libaio | 1000 IOPS [900-1100] | 3.00 x |" in listing
+    assert "| qd32 | io_uring polled (best) | 2000 IOPS [1800-2200] | 1.50 x [1.23-1.83] |" in listing
+    assert "file cat" not in listing  # one configuration: nothing beside the main table
     assert results.spread([None, None]) is None
+
+
+# One 1-CPU Linux boot's dd jobs as init.sh prints them (GNU dd from coreutils 9.1 prints its own rate).
+GNU_DD_FILE = "64+0 records in\n64+0 records out\n67108864 bytes (67 MB, 64 MiB) copied, 0.0764634 s, 878 MB/s"
+DD_SERIAL = "\n".join([
+    "@@BEGIN start", "0+0 records in", "0+0 records out", "@@END start 0 34000000",
+    "@@BEGIN file_dd", "64+0 records in", "64+0 records out", "@@END file_dd 0 266500000",
+    "@@BEGIN file_dd.busybox_direct", "64+0 records in", "64+0 records out", "@@END file_dd.busybox_direct 0 105900000",
+    "@@BEGIN file_dd.gnu", GNU_DD_FILE.replace("0.0764634 s, 878", "0.198036 s, 339"), "@@END file_dd.gnu 0 291000000",
+    "@@BEGIN file_dd.gnu_direct", GNU_DD_FILE, "@@END file_dd.gnu_direct 0 171000000",
+    "@@BEGIN file_cat", "@@END file_cat 0 315200000",
+    "@@BEGIN raw_dd", "@@END raw_dd 0 685600000",
+    "@@BEGIN raw_dd.gnu_direct",                        # a short copy: no figure
+    "gnu-dd: error reading '/dev/nvme0n1': Input/output error",
+    "1048576 bytes (1.0 MB, 1.0 MiB) copied, 0.01 s, 105 MB/s", "@@END raw_dd.gnu_direct 1 20000000",
+    "@@BEGIN raw_dd.gnu", "51380224 bytes (51 MB, 49 MiB) copied, 0.3 s, 171 MB/s", "@@END raw_dd.gnu 0 400000000",
+])
+
+
+def test_linux_dd_configurations():
+    plan = bench_linux.linux_plan(1, 3)
+    for suffix, (_, command, _) in bench_linux.DD_CONFIGS.items():
+        job = "file_dd" + ("." + suffix if suffix else "")
+        assert "job %s 63 %s if=/mnt/data/big.bin of=/dev/null bs=1M" % (job, command) in plan
+    assert plan.count("echo 3 > /proc/sys/vm/drop_caches") == 2 * len(bench_linux.DD_CONFIGS) + 1  # each cold
+    assert "job raw_dd.gnu_direct 63 gnu-dd iflag=direct if=$(disk CAIRNDATA) of=/dev/null bs=1M" in plan
+    figures = bench_linux.linux_figures(results.parse_linux_jobs(DD_SERIAL), 98 << 20)
+    assert figures["file_dd"]["busybox dd"]["mbps"] == pytest.approx(67108864 / 0.2665 / 1e6)  # init.sh's clock
+    assert figures["file_dd"]["busybox dd iflag=direct"]["mbps"] == pytest.approx(67108864 / 0.1059 / 1e6)
+    assert figures["file_dd"]["GNU dd"]["mbps"] == pytest.approx(67108864 / 0.198036 / 1e6)  # dd's own clock
+    assert figures["file_dd"]["GNU dd iflag=direct"]["mbps"] == pytest.approx(67108864 / 0.0764634 / 1e6)
+    assert figures["file_cat"] == {"busybox cat": {"mbps": pytest.approx(67108864 / 0.3152 / 1e6)}}
+    assert figures["raw_dd"]["busybox dd"]["mbps"] == pytest.approx((98 << 20) / 0.6856 / 1e6)
+    assert figures["raw_dd"]["GNU dd iflag=direct"] is None  # failed
+    assert figures["raw_dd"]["GNU dd"] is None                # copied less than the disk
+    assert "start" not in figures

@@ -17,8 +17,11 @@ figure; the side that goes first alternates between rounds so a drifting host lo
 Linux (Debian's cloud kernel with busybox and fio in an initramfs, tools/bench/linux_guest.py) runs each
 block workload twice: fio with libaio and O_DIRECT (what most programs do) and fio at its fastest (io_uring,
 fixed buffers and files, polled completions on nvme.poll_queues); the table takes the better of the two.
-Files and disks are read with busybox dd and cat, the page cache dropped first. Cairn runs the same
-workloads from its shell over serial: `nvme bench` (an in-kernel loop) and its dd.
+Files and disks are read with dd and cat, the page cache dropped before each read (cold), dd in the
+configurations of DD_CONFIGS: busybox dd (the default, timed by init.sh around the command) and GNU dd
+buffered and with iflag=direct (timed by itself, as Cairn's dd is); the table takes the best, and
+markdown_configurations shows the ratio against each. Cairn runs the same workloads from its shell over
+serial: `nvme bench` (an in-kernel loop) and its dd.
 
 Prints the table (median and range over the rounds, ratio Cairn/Linux) and writes
 build/bench-linux/results.json (tools/bench/plot.py draws it). A figure a side cannot produce yet (a shell
@@ -85,9 +88,21 @@ FIO_CONFIGS = {
     "libaio": "--ioengine=libaio",
     "io_uring polled": "--ioengine=io_uring --fixedbufs --registerfiles --hipri",
 }
+# Linux dd configurations of the file_dd and raw_dd rows: job suffix -> (name, command, timed by dd itself).
+# Every one reads cold (caches dropped first) with bs=1M, as Cairn's dd does. Busybox dd prints no rate, so
+# init.sh's clock times it and the figure includes starting the program (the "start" job measures that);
+# GNU dd's summary line times the copy alone. iflag=direct reads straight into dd's buffer (no page cache,
+# no copy, 512 KiB commands back to back), which is what Cairn's dd does for large reads.
+DD_CONFIGS = {
+    "": ("busybox dd", "dd", False),
+    "busybox_direct": ("busybox dd iflag=direct", "dd iflag=direct", False),
+    "gnu": ("GNU dd", "gnu-dd", True),
+    "gnu_direct": ("GNU dd iflag=direct", "gnu-dd iflag=direct", True),
+}
 
 
 LINUX_INFO = {}  # CPUs -> what the last Linux boot with that many said about its poll queues
+LINUX_START_MS = []  # per 1-CPU Linux boot: init.sh's timing of `dd count=0` (what starting busybox costs)
 
 
 def say(text):
@@ -156,16 +171,14 @@ def linux_plan(cpus, seconds):
              # What the polled configuration stands on: the driver's queue split and io_poll per disk.
              "job info 20 sh -c 'dmesg | grep -i \"poll queues\"; grep . /sys/block/nvme*n1/queue/io_poll'"]
     if cpus == 1:
-        lines += [
-            "mount -t ext2 -o ro $(disk CAIRNDATA)p1 /mnt/data",
-            "echo 3 > /proc/sys/vm/drop_caches",
-            "job file_dd %d dd if=/mnt/data/big.bin of=/dev/null bs=1M" % limit,
-            "echo 3 > /proc/sys/vm/drop_caches",
-            "job file_cat %d sh -c 'cat /mnt/data/big.bin > /dev/null'" % limit,
-            "umount /mnt/data",
-            "echo 3 > /proc/sys/vm/drop_caches",
-            "job raw_dd %d dd if=$(disk CAIRNDATA) of=/dev/null bs=1M" % limit,
-        ]
+        # What init.sh's timing adds to busybox dd's figures: starting timeout and busybox, reading the clock.
+        lines += ["job start 20 dd if=/dev/zero of=/dev/null count=0",
+                  "mount -t ext2 -o ro $(disk CAIRNDATA)p1 /mnt/data"]
+        lines += dd_jobs("file_dd", "/mnt/data/big.bin", limit)
+        lines += ["echo 3 > /proc/sys/vm/drop_caches",
+                  "job file_cat %d sh -c 'cat /mnt/data/big.bin > /dev/null'" % limit,
+                  "umount /mnt/data"]
+        lines += dd_jobs("raw_dd", "$(disk CAIRNDATA)", limit)
         for job, (serial, rw, size, qd, _) in BLOCK_JOBS.items():
             for config in FIO_CONFIGS:
                 lines.append("job %s.%s %d %s" % (job, config.split()[0], limit,
@@ -177,22 +190,40 @@ def linux_plan(cpus, seconds):
     return "\n".join(lines) + "\n"
 
 
+def dd_jobs(row, source, limit):
+    """The plan lines of one dd row: each configuration of DD_CONFIGS, caches dropped before each."""
+    lines = []
+    for suffix, (_, command, _) in DD_CONFIGS.items():
+        lines += ["echo 3 > /proc/sys/vm/drop_caches",
+                  "job %s%s %d %s if=%s of=/dev/null bs=1M" % (row, "." + suffix if suffix else "", limit, command,
+                                                               source)]
+    return lines
+
+
 def linux_figures(jobs, data_bytes):
-    """{row id: {config: figures}} from one Linux boot's jobs."""
+    """{row id: {config: figures}} from one Linux boot's jobs ("row.fio-engine", "row.dd-suffix", "row")."""
     figures = {}
     for job, outcome in jobs.items():
-        if job == "info":
+        if job in ("info", "start"):
             continue
-        base, _, engine = job.partition(".")
-        if engine:
-            config = next(name for name in FIO_CONFIGS if name.split()[0] == engine)
-            parsed = parse_or_none(results.parse_fio, outcome)
+        base, _, suffix = job.partition(".")
+        size = FILE_SIZE if base.startswith("file_") else data_bytes
+        if base == "file_cat":
+            rate = results.timed_rate(size, outcome["ns"]) if outcome["status"] == 0 else None
+            figures.setdefault(base, {})["busybox cat"] = {"mbps": rate} if rate else None
+        elif base in ("file_dd", "raw_dd"):
+            config, _, self_timed = DD_CONFIGS[suffix]
+            if self_timed:
+                parsed = parse_or_none(results.parse_dd_summary, outcome)
+                # A short copy (a read error GNU dd reported after part of the disk) is no figure.
+                parsed = parsed if parsed and parsed["bytes"] == size else None
+            else:
+                rate = results.timed_rate(size, outcome["ns"]) if outcome["status"] == 0 else None
+                parsed = {"mbps": rate} if rate else None
             figures.setdefault(base, {})[config] = parsed
         else:
-            size = FILE_SIZE if base.startswith("file_") else data_bytes
-            rate = results.timed_rate(size, outcome["ns"]) if outcome["status"] == 0 else None
-            figures.setdefault(base, {})["busybox " + ("cat" if base == "file_cat" else "dd")] = \
-                {"mbps": rate} if rate else None
+            config = next(name for name in FIO_CONFIGS if name.split()[0] == suffix)
+            figures.setdefault(base, {})[config] = parse_or_none(results.parse_fio, outcome)
     return figures
 
 
@@ -212,7 +243,8 @@ def run_linux(manifest, pristine, cpus, seconds, work, log_dir, data_bytes):
     try:
         vm.start()
         vm.wait_for(r"^@@READY", 240)
-        budget = (len(BLOCK_JOBS) * len(FIO_CONFIGS) + 3) * (seconds + 60) if cpus == 1 else 3 * (seconds + 60)
+        budget = ((len(BLOCK_JOBS) * len(FIO_CONFIGS) + 2 * len(DD_CONFIGS) + 2) * (seconds + 60) if cpus == 1
+                  else 3 * (seconds + 60))
         vm.wait_for(r"^@@DONE", budget)
     except (CairnTimeout, CairnVMError) as error:
         say("Linux with %d CPU(s): %s" % (cpus, str(error).splitlines()[0]))
@@ -226,6 +258,8 @@ def run_linux(manifest, pristine, cpus, seconds, work, log_dir, data_bytes):
     figures = linux_figures(jobs, data_bytes)
     if "info" in jobs:
         LINUX_INFO[cpus] = jobs["info"]["output"]
+    if "start" in jobs and jobs["start"]["status"] == 0:
+        LINUX_START_MS.append(round(jobs["start"]["ns"] / 1e6, 1))
     return figures
 
 
@@ -270,13 +304,13 @@ def run_cairn(iso, pristine, cpus, seconds, work, log_dir):
             mounts = cairn_command(vm, "mount", 30)
             point = re.search(r"^%sp1 on (\S+)" % data, mounts, re.M)
             if point:
-                dd = results.parse_cairn_dd(cairn_command(vm, "dd if=%s/big.bin of=/dev/null bs=1M" % point.group(1),
+                dd = results.parse_dd_summary(cairn_command(vm, "dd if=%s/big.bin of=/dev/null bs=1M" % point.group(1),
                                                           limit))
                 figures["file_dd"] = {"Cairn dd": dd}
             else:
                 say("Cairn: %sp1 is not mounted:\n%s" % (data, mounts))
             figures["file_cat"] = {"Cairn cat": None}  # Cairn's cat writes to the terminal: nothing to time
-            figures["raw_dd"] = {"Cairn dd": results.parse_cairn_dd(
+            figures["raw_dd"] = {"Cairn dd": results.parse_dd_summary(
                 cairn_command(vm, "dd if=%s of=/dev/null bs=1M" % data, limit))}
             for job, (serial, _, size, qd, mode) in BLOCK_JOBS.items():
                 output = cairn_command(vm, "nvme bench %s %s bs=%s qd=%d seconds=%d" % (
@@ -341,6 +375,8 @@ def summarize_again(path):
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
     print(results.markdown(report["table"]))
+    print()
+    print(results.markdown_configurations(report["table"]))
     return 0
 
 
@@ -390,7 +426,7 @@ def main():
         .splitlines()[0],
         "accel": choose_accel(),
         "linux": {"kernel": manifest["version"], "packages": manifest["packages"]} if manifest else None,
-        "linux_poll_queues": LINUX_INFO,
+        "linux_poll_queues": LINUX_INFO, "linux_busybox_start_ms": LINUX_START_MS,
         "minutes": round((time.monotonic() - started) / 60, 1), "samples": samples, "table": table,
     }
     path = os.path.join(cache, "results.json")
@@ -399,6 +435,9 @@ def main():
     print()
     print(results.markdown(table))
     print()
+    print(results.markdown_configurations(table))
+    print()
+    say("starting busybox dd as init.sh times it (dd count=0): %s ms" % LINUX_START_MS)
     say("%d rounds in %.1f minutes; %s (serial logs in %s)" % (options.rounds, report["minutes"], path, log_dir))
     return 0
 

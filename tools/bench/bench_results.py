@@ -5,10 +5,14 @@ Pure functions, no QEMU: tests/integration/test_bench_harness.py feeds them cann
   parse_linux_jobs(serial)     init.sh's @@BEGIN/@@END blocks -> {id: {'status', 'ns', 'output'}}
   parse_fio(output)            fio --output-format=json -> {'iops', 'mbps', 'lat_us'} (the busy direction)
   parse_cairn_bench(output)    `nvme bench` -> {'iops', 'mbps', 'lat_us'}, None when Cairn refused the command
-  parse_cairn_dd(output)       Cairn's dd (GNU summary line) -> {'bytes', 'seconds', 'mbps'}, None if absent
+  parse_dd_summary(output)     a GNU-style dd summary line (Cairn's dd, GNU dd in the Linux guest) ->
+                               {'bytes', 'seconds', 'mbps'}, None if absent
   timed_rate(bytes, ns)        MB/s (10^6 bytes a second) of a job timed by init.sh
   spread(values)               {'median', 'min', 'max', 'n'} over the rounds that produced a figure
-  summarize(rows, samples)     the table: per row the best Linux configuration, Cairn, and their ratio
+  summarize(rows, samples)     the table: per row the best Linux configuration, Cairn, and their ratio (and
+                               the ratio against every other Linux configuration)
+  markdown(table)              the table against the best configuration
+  markdown_configurations(table)   every Linux configuration of the rows that have several, with its ratio
 
 Figures: IOPS, MB/s (10^6 bytes/s, as GNU dd and fio's "MB/s") and mean latency in microseconds.
 A figure that a side could not produce is None ("n/a" in the table), never an exception.
@@ -78,8 +82,9 @@ def parse_cairn_bench(output):
     return {"iops": float(iops), "mbps": float(mbps), "lat_us": float(latencies[-1]) if latencies else None}
 
 
-def parse_cairn_dd(output):
-    """Cairn's dd summary line -> {'bytes', 'seconds', 'mbps'}; None without one (or a failed copy)."""
+def parse_dd_summary(output):
+    """dd's GNU summary line (Cairn's dd, GNU dd: each times its own copy) -> {'bytes', 'seconds', 'mbps'};
+    None without one (or a failed copy: any "dd: " message, which also matches "gnu-dd: ")."""
     matches = DD_RE.findall(output)
     if not matches or "dd: " in output:
         return None
@@ -113,7 +118,8 @@ def summarize(rows, samples):
     round]}, 'cairn': [per round]}}. For each row: every Linux configuration's spread, the best one (by
     median), Cairn's spread, and the ratio Cairn/Linux: median and range of the per-round ratios (Cairn's
     round i against that configuration's round i; rounds where either side has no figure are left out), so
-    the median always lies inside its range and a host load that moves both sides of a round cancels."""
+    the median always lies inside its range and a host load that moves both sides of a round cancels.
+    'ratio' is against the best configuration; 'ratios' holds the same against each configuration."""
     table = []
     for row in rows:
         data = samples.get(row["id"], {})
@@ -125,11 +131,12 @@ def summarize(rows, samples):
                 best_name = name
         cairn = spread(data.get("cairn", []))
         entry = {"id": row["id"], "title": row["title"], "metric": row["metric"], "linux": configs,
-                 "linux_best": best_name, "cairn": cairn, "ratio": None, "target": row.get("target")}
-        if best_name and cairn:
-            linux_rounds = data["linux"][best_name]
-            ratios = [c / l for c, l in zip(data.get("cairn", []), linux_rounds) if c is not None and l]
-            entry["ratio"] = spread(ratios)
+                 "linux_best": best_name, "cairn": cairn, "ratio": None, "ratios": {}, "target": row.get("target")}
+        for name, linux_rounds in data.get("linux", {}).items():
+            if configs[name] and cairn:
+                entry["ratios"][name] = spread([c / l for c, l in zip(data.get("cairn", []), linux_rounds)
+                                                if c is not None and l])
+        entry["ratio"] = entry["ratios"].get(best_name)
         table.append(entry)
     return table
 
@@ -162,4 +169,19 @@ def markdown(table):
         linux = describe(entry["linux"].get(best), entry["metric"]) + (" (%s)" % best if best else "")
         lines.append("| %s | %s | %s | %s |" % (entry["title"], linux, describe(entry["cairn"], entry["metric"]),
                                                  describe(entry["ratio"], "ratio")))
+    return "\n".join(lines)
+
+
+def markdown_configurations(table):
+    """Every Linux configuration of the rows that ran several (fio's libaio and io_uring; busybox dd, the
+    default, and the dd configurations beside it), each with Cairn's ratio against it: the best one's is the
+    table's, the rest say how much of a ratio comes from how Linux was run."""
+    lines = ["| workload | Linux configuration | Linux | Cairn/Linux |", "|---|---|---|---|"]
+    for entry in table:
+        if len(entry["linux"]) < 2:
+            continue
+        for name, figures in entry["linux"].items():
+            best = " (best)" if name == entry["linux_best"] else ""
+            lines.append("| %s | %s%s | %s | %s |" % (entry["title"], name, best, describe(figures, entry["metric"]),
+                                                     describe(entry["ratios"].get(name), "ratio")))
     return "\n".join(lines)
