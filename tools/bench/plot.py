@@ -5,8 +5,9 @@
 
 One horizontal bar per workload: Cairn's median over Linux's best configuration's median (1.0 = parity;
 right of it Cairn is ahead, for latency too: that bar is Linux's latency over Cairn's), with the range of
-the per-round ratios as an error bar and the issue's target, where it names one, as a tick. Workloads one
-side could not run are listed with "n/a". Uses matplotlib (Debian's python3-matplotlib) without a display.
+the per-round ratios as an error bar and the issue's target, where it names one, as a tick; where Linux ran
+in a default configuration besides its best (DEFAULT_CONFIG: busybox dd beside GNU dd with iflag=direct), a
+hollow circle marks the ratio against the default. Workloads one side could not run are listed with "n/a". Uses matplotlib (Debian's python3-matplotlib) without a display.
 """
 
 import json
@@ -22,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The issue's targets as "Cairn ahead by" factors on the plot's scale (latency inverted).
 TARGETS = {"rand4k_qd1_lat": 1 / 0.6, "rand4k_qd32": 1.5, "file_dd": 1.5, "raw_dd": 1.5}
+# The configuration Linux's user-path rows ran in before the best one was added (tools/bench/bench_linux.py).
+DEFAULT_CONFIG = "busybox dd"
 
 
 def advantage(entry):
@@ -59,6 +62,10 @@ def main():
     for position, entry in zip(positions, rows):
         if entry["id"] in TARGETS:
             axes.plot([TARGETS[entry["id"]]] * 2, [position - 0.4, position + 0.4], color="black", linewidth=2)
+        default = (entry.get("ratios") or {}).get(DEFAULT_CONFIG)
+        if default and entry["linux_best"] != DEFAULT_CONFIG:
+            axes.plot([default["median"]], [position], marker="o", markerfacecolor="none", markeredgecolor="black",
+                      linestyle="none", label="against %s (the default)" % DEFAULT_CONFIG)
     axes.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     axes.set_yticks(positions)
     axes.set_yticklabels(labels, fontsize=8)
@@ -66,6 +73,9 @@ def main():
     axes.set_xlabel("Cairn ahead of Linux's best configuration (x, log scale)\n"
                     "bars: median of the rounds' ratios, whiskers: their range, black ticks: issue 14's targets",
                     fontsize=8)
+    handles, names = axes.get_legend_handles_labels()
+    if handles:
+        axes.legend(handles[:1], names[:1], fontsize=7, loc="lower right")
     axes.set_title("Cairn against Linux %s, QEMU %s, %d rounds (%s)" % (
         (report.get("linux") or {}).get("kernel", "?"), (re.findall(r"version (\S+)", report.get("qemu", "")) or ["?"])[0],
         report["rounds"], report["date"]), fontsize=9)
