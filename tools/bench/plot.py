@@ -7,7 +7,9 @@ One horizontal bar per workload: Cairn's median over Linux's best configuration'
 right of it Cairn is ahead, for latency too: that bar is Linux's latency over Cairn's), with the range of
 the per-round ratios as an error bar and the issue's target, where it names one, as a tick; where Linux ran
 in a default configuration besides its best (DEFAULT_CONFIG: busybox dd beside GNU dd with iflag=direct), a
-hollow circle marks the ratio against the default. Workloads one side could not run are listed with "n/a". Uses matplotlib (Debian's python3-matplotlib) without a display.
+hollow circle marks the ratio against the default. Workloads one side could not run are listed with "n/a".
+The axis ends at RANGE_CLIP times the largest median; a whisker beyond it is labelled with where it ends.
+Uses matplotlib (Debian's python3-matplotlib) without a display.
 """
 
 import json
@@ -25,6 +27,7 @@ REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")
 TARGETS = {"rand4k_qd1_lat": 1 / 0.6, "rand4k_qd32": 1.5, "file_dd": 1.5, "raw_dd": 1.5}
 # The configuration Linux's user-path rows ran in before the best one was added (tools/bench/bench_linux.py).
 DEFAULT_CONFIG = "busybox dd"
+RANGE_CLIP = 4
 
 
 def advantage(entry):
@@ -70,6 +73,16 @@ def main():
     axes.set_yticks(positions)
     axes.set_yticklabels(labels, fontsize=8)
     axes.set_xscale("log")
+    # A round where one side nearly stalled (Linux's 128 KiB read once made 0.02 MB/s) gives a ratio in the
+    # thousands: the axis stops at RANGE_CLIP times the largest median and such a whisker says where it ends.
+    right = max(medians + [TARGETS[entry["id"]] for entry in rows if entry["id"] in TARGETS] +
+                [((entry.get("ratios") or {}).get(DEFAULT_CONFIG) or {}).get("median") or 0 for entry in rows])
+    right *= RANGE_CLIP
+    for position, median, high in zip(positions, medians, highs):
+        if median + high > right:
+            axes.annotate("to %.0fx" % (median + high), (right, position), xytext=(-2, 6), textcoords="offset points",
+                          ha="right", fontsize=7)
+    axes.set_xlim(right=right)
     axes.set_xlabel("Cairn ahead of Linux's best configuration (x, log scale)\n"
                     "bars: median of the rounds' ratios, whiskers: their range, black ticks: issue 14's targets",
                     fontsize=8)
