@@ -3,13 +3,15 @@ blocks filled from tools/disk-content by tools/make-disk-image.sh).
 
 The partition must be mounted at boot at /mnt/nvme0n1p1, list and read like the host tree, take writes, and
 after `poweroff` the host must find the file system clean (`e2fsck -fn`) holding exactly what the guest wrote
-(`debugfs`). The disk is a copy with snapshot off, so the guest's writes reach it.
+(`debugfs`), including what commands wrote through `> FILE` and `>> FILE` (a `report` among them). The disk is a
+copy with snapshot off, so the guest's writes reach it.
 
 Skipped while the kernel has no `mount` command: KernelMain must call VFSInit() and ShellRegisterFileCommands().
 """
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -83,6 +85,14 @@ def test_ext2_mount_read_write(make_vm, cairn_disk, tmp_path):
     assert "80+0 records in\n80+0 records out\n5242880 bytes (5.2 MB, 5.0 MiB) copied" in output
     long_listing = vm.command("ls -l")
     assert "-rw-r--r-- 1 0 0 5242880 " in long_listing and " big.bin\n" in long_listing
+    # Output into files (`>`, `>>`), /dev/null, and `time` at the terminal.
+    assert vm.command("echo one > echo.txt") == ""
+    assert vm.command("echo two >> echo.txt") == ""
+    assert vm.command("cat echo.txt") == "one\ntwo\n"
+    assert vm.command("nvme list > nvme.txt") == ""
+    assert vm.command("report > report.txt", timeout=120) == ""
+    assert re.fullmatch(r"real \d+\.\d{6} s\n", vm.command("time cat big.bin > /dev/null", timeout=120))
+    assert vm.command("echo x > nodir/x") == "echo: cannot write 'nodir/x': No such file or directory\n"
     stat = vm.command("stat written.txt")
     assert "  Size: 17 " in stat and "regular file" in stat and "Device: nvme0n1p1" in stat
     vm.command("cd /")
@@ -105,6 +115,10 @@ def test_ext2_mount_read_write(make_vm, cairn_disk, tmp_path):
         return subprocess.run([_tool("debugfs"), "-R", command, partition], capture_output=True).stdout
 
     assert debugfs("cat /docs/written.txt") == b"Written by Cairn\n"
+    assert debugfs("cat /docs/echo.txt") == b"one\ntwo\n"
+    assert re.search(rb"^nvme0n1 ", debugfs("cat /docs/nvme.txt"), re.M)
+    report = debugfs("cat /docs/report.txt")
+    assert re.match(rb"==== Cairn \S+ report ====\n", report) and report.endswith(b"==== end of report ====\n"), report[:200]
     assert debugfs("cat /docs/deep/moved.txt") == _host_file("docs/notes.txt")
     assert b"File not found" not in subprocess.run([_tool("debugfs"), "-R", "stat /docs/deep/er", partition],
                                                    capture_output=True).stderr

@@ -6,7 +6,7 @@
   errors, every I/O queue completed commands and took interrupts on its vector, the summary parses as the
   one-CPU bench's does, and no vector went unclaimed (the kernel's 'no handler claimed' warning);
 * nvme.poll_queues=1: one more pair, polled, takes the synchronous single reads (`disk dump`) without
-  interrupts.
+  interrupts, and every I/O of `nvme bench ... qd=1 poll` (which refuses to run without such a pair).
 
 Speed is not asserted: `nvme bench` figures are measured and reported (documentation/NVMe.md).
 """
@@ -98,3 +98,17 @@ def test_poll_queue_takes_synchronous_reads(make_vm, build_dir, tmp_path):
     _, _, after, output = queue_table(vm)
     assert after[3]["completed"] >= rows[3]["completed"] + 3, output
     assert after[3]["interrupts"] == 0, output
+    # `nvme bench ... qd=1 poll`: every I/O of the run on the polled pair, none of them interrupting.
+    output = vm.command("nvme bench nvme0n1 randread bs=4k qd=1 seconds=1 poll", timeout=60)
+    ios = int(re.search(r"qd=1: (\d+) I/Os in", output).group(1))
+    polled = int(re.search(r"^polled: (\d+) commands on polled queues, no interrupts$", output, re.M).group(1))
+    assert ios > 0 and polled == ios and re.search(r"IOPS: [1-9]", output), output
+    _, _, last, table = queue_table(vm)
+    assert last[3]["completed"] >= after[3]["completed"] + ios and last[3]["interrupts"] == 0, table
+    assert "nvme: poll runs one synchronous command at a time" in vm.command("nvme bench nvme0n1 qd=2 poll")
+
+
+def test_bench_poll_needs_a_polled_queue(make_vm):
+    vm = boot(make_vm, 1)
+    assert "nvme: poll: nvme0 has no polled queue (boot with nvme.poll_queues=1)" in \
+        vm.command("nvme bench nvme0n1 qd=1 poll")

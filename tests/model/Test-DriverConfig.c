@@ -3,9 +3,7 @@
  * moments: RDY late (within CAP.TO) and never, MQES of 1, doorbell strides 1
  * and 2, MPSMIN of 8 KiB (refused, left alone), NN 1024 with a sparse active
  * list, Identify data of zeros and of nonsense (NN 0, MDTS 1, 1 GiB blocks,
- * control characters), the clean shutdown (flush, queues deleted, CC.SHN,
- * SHST) and one that never completes (bounded), interrupt modes other than
- * MSI-X through a reset, polling with AERs outstanding, and the timeout
+ * control characters), interrupt modes other than MSI-X through a reset, polling with AERs outstanding, and the timeout
  * options.
  */
 // SOURCES: $(NVME_DRIVER_SOURCES)
@@ -17,6 +15,7 @@
 #include <cmocka.h>
 
 #include "Test-DriverCommon.h"
+#include "storage/nvme/NVMe-Internal.h"
 
 #define HOUR_MS 3600000U
 
@@ -255,70 +254,6 @@ static void test_identify_nonsense(void** State) {
 }
 
 /************************************************************************/
-// Shutdown
-
-static void test_shutdown_clean(void** State) {
-    (void)State;
-    DRIVER_TEST T;
-    NVME_MODEL_CONFIG Config;
-    DriverDefaultConfig(&Config);
-    DriverSetOption("nvme.queues", "2");
-    DriverStart(&T, &Config);
-    DriverWriteRead(&T, 0, 64, 1);
-    DriverWriteRead(&T, 64, 64, 2);
-    NVME_MODEL_STATS Before;
-    NVMeModelGetStats(T.Model, &Before);
-    assert_int_equal(HostPlatformRunShutdownHooks(FALSE), 1);
-    NVME_MODEL_STATS After;
-    NVMeModelGetStats(T.Model, &After);
-    assert_int_equal(After.Flushes, Before.Flushes + 1);  // VWC present: one flush of namespace 1
-    assert_int_equal(After.Shutdowns, 1);
-    assert_int_equal(NVMeModelPeekRegister(T.Model, NM_REG_CSTS) & NM_CSTS_SHST_MASK, NM_CSTS_SHST_COMPLETE);
-    NVME_MODEL_QUEUE_INFO Queue;
-    for (U16 Q = 1; Q <= 2; Q++) {
-        memset(&Queue, 0, sizeof(Queue));
-        assert_false(NVMeModelQueueInfo(T.Model, Q, FALSE, &Queue) && Queue.Exists);  // deleted before CC.SHN
-        assert_false(NVMeModelQueueInfo(T.Model, Q, TRUE, &Queue) && Queue.Exists);
-    }
-    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
-    assert_int_equal(Info->State, NVME_STATE_SHUTDOWN);
-    assert_true(Info->ShutdownComplete);
-    assert_true(HostLogContains("shut down in"));
-    // Nothing is accepted afterwards, and nothing touches the controller.
-    U8* Buffer = DriverAlloc(4096);
-    assert_int_equal(NVMeReadSync(T.Ns, 0, 8, Buffer), KSTATUS_IO_ERROR);
-    assert_int_equal(DiskRead(FindDisk(&T, 1), 0, 8, Buffer), KSTATUS_IO_ERROR);
-    DriverFree(Buffer, 4096);
-    NVME_MODEL_STATS Later;
-    PlatformSleepMs(3000);  // the watchdog's next passes
-    NVMeModelGetStats(T.Model, &Later);
-    assert_int_equal(Later.DoorbellWrites, After.DoorbellWrites);
-    DriverEnd(&T);
-}
-
-static void test_shutdown_never_completes(void** State) {
-    (void)State;
-    DRIVER_TEST T;
-    NVME_MODEL_CONFIG Config;
-    DriverDefaultConfig(&Config);
-    DriverStart(&T, &Config);
-    NVME_MODEL_CONTROLLER_FAULTS Faults;
-    memset(&Faults, 0, sizeof(Faults));
-    Faults.ShutdownNever = TRUE;
-    NVMeModelSetControllerFaults(T.Model, &Faults);
-    U64 Start = HostClockNowNs();
-    assert_int_equal(HostPlatformRunShutdownHooks(TRUE), 1);
-    U64 TookMs = (HostClockNowNs() - Start) / 1000000;
-    // RTD3E is 0 here: the wait is clamped to 5 s, then the driver gives up.
-    assert_true(TookMs >= 5000 && TookMs < 5500);
-    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
-    assert_false(Info->ShutdownComplete);
-    assert_int_equal(Info->State, NVME_STATE_SHUTDOWN);
-    assert_true(HostLogContains("shutdown did not complete within 5000 ms"));
-    DriverEnd(&T);
-}
-
-/************************************************************************/
 // Interrupt modes and polling through a reset
 
 static void RunModeThroughReset(NVME_MODEL_CONFIG* Config, PCI_INTERRUPT_MODE Mode) {
@@ -398,8 +333,6 @@ int main(void) {
         DRIVER_TEST_CASE(test_sparse_namespaces),
         DRIVER_TEST_CASE(test_identify_zeros),
         DRIVER_TEST_CASE(test_identify_nonsense),
-        DRIVER_TEST_CASE(test_shutdown_clean),
-        DRIVER_TEST_CASE(test_shutdown_never_completes),
         DRIVER_TEST_CASE(test_intx_through_resets),
         DRIVER_TEST_CASE(test_msi_thread_mode_through_resets),
         DRIVER_TEST_CASE(test_polling_with_events_and_reset),

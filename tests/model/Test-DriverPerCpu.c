@@ -300,6 +300,31 @@ static void TestPollQueues(void** State) {
     DriverEnd(&T);
 }
 
+/**
+ * A polled queue's command that takes longer than the waiter's spin (20 ms against NVME_POLL_SPIN_US): nothing
+ * signals a polled waiter, so it looks every millisecond; it used to sleep a whole 250 ms wait step first.
+ */
+static void TestPollQueueSlowCompletion(void** State) {
+    (void)State;
+    DRIVER_TEST T;
+    DriverSetOption("nvme.poll_queues", "1");
+    StartWithCpus(&T, 1);
+    assert_true(DriverInfo(&T)->Queues[2].Polled);
+    NVME_MODEL_FAULT Fault = DriverFault(NVME_FAULT_HOLD_COMPLETION, 2, NM_IO_READ, 1);
+    Fault.HoldMs = 20;
+    NVMeModelAddFault(T.Model, &Fault);
+    U8* Buffer = DriverAlloc(4096);
+    U64 Start = HostClockNowNs();
+    assert_int_equal(NVMeReadSync(T.Ns, 0, 8, Buffer), KSTATUS_SUCCESS);
+    U64 TookMs = (HostClockNowNs() - Start) / 1000000;
+    assert_true(TookMs >= 20 && TookMs <= 25);
+    const NVME_CONTROLLER_INFO* Info = DriverInfo(&T);
+    assert_int_equal(Info->Queues[2].Completed, 1);
+    assert_int_equal(Info->Queues[2].Interrupts, 0);
+    DriverFree(Buffer, 4096);
+    DriverEnd(&T);
+}
+
 int main(void) {
     const struct CMUnitTest Tests[] = {
         DRIVER_TEST_CASE(TestQueuePerCpuAndVectorTargets),
@@ -309,6 +334,7 @@ int main(void) {
         DRIVER_TEST_CASE(TestSharedVectorStaysStrict),
         DRIVER_TEST_CASE(TestFewerVectorsThanQueues),
         DRIVER_TEST_CASE(TestPollQueues),
+        DRIVER_TEST_CASE(TestPollQueueSlowCompletion),
     };
     return DriverRunTests(Tests, ARRAY_COUNT(Tests));
 }

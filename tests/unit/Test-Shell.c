@@ -4,10 +4,12 @@
  * it lacks faked (memory, CPU, clock and ticks give fixed answers). Checks the
  * command table (sorting, duplicates, bad names, full table), execution
  * (splitting, unknown commands, quoting errors) and the exact output of the
- * built-ins that the integration tests parse. `fault` is only checked for
- * its argument errors: raising an exception would end the test.
+ * built-ins that the integration tests parse, `time`, and the output
+ * redirection (`> PATH`, `>> PATH`, /dev/null: shell/ShellRedirect.c) into a
+ * fake VFS of one file. `fault` is only checked for its argument errors:
+ * raising an exception would end the test.
  */
-// SOURCES: shell/Shell.c shell/ShellBuiltins.c utils/LineEditor.c
+// SOURCES: shell/Shell.c shell/ShellBuiltins.c shell/ShellRedirect.c utils/LineEditor.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,7 +24,9 @@
 #include "drivers/console/Console.h"
 #include "drivers/console/Input.h"
 #include "memory/Memory.h"
+#include "fs/VFS.h"
 #include "shell/Shell.h"
+#include "shell/ShellRedirect.h"
 #include "system/CPUInfo.h"
 #include "system/Clock.h"
 
@@ -55,6 +59,40 @@ U64 ClockGetTSCFrequency(void) { return FakeTSCHz; }
 static U64 FakeNow(void) { return FakeNs; }
 U64 TimerGetTicks(void) { return FakeTicks; }
 LPCSTR VFSGetCurrentDirectory(void) { return "/"; }
+
+// A VFS of one writable file, /out (its directory /nodir does not exist); FileSpace bytes fit in it.
+struct tag_VFS_FILE {
+    int Unused;
+};
+static struct tag_VFS_FILE TheFile;
+static char FileData[8192];
+static size_t FileLength, FileSpace = sizeof(FileData);
+static U32 FileOpens, FileWrites, FileCloses, FileFlags;
+VFS_STATUS VFSOpen(LPCSTR Path, U32 Flags, VFS_FILE** File) {
+    if (strcmp(Path, "/out") != 0) return VFS_ERROR_NOT_FOUND;
+    FileOpens++;
+    FileFlags = Flags;
+    if (Flags & VFS_OPEN_TRUNCATE) FileLength = 0;
+    *File = &TheFile;
+    return VFS_OK;
+}
+VFS_STATUS VFSWrite(VFS_FILE* File, LPCVOID Buffer, U32 Length, U32* Done) {
+    assert_ptr_equal(File, &TheFile);
+    FileWrites++;
+    *Done = (U32)(FileLength + Length <= FileSpace ? Length : FileSpace - FileLength);
+    memcpy(FileData + FileLength, Buffer, *Done);
+    FileLength += *Done;
+    return VFS_OK;
+}
+void VFSClose(VFS_FILE* File) {
+    assert_ptr_equal(File, &TheFile);
+    FileCloses++;
+}
+LPCSTR VFSErrorString(VFS_STATUS Status) { return Status == VFS_ERROR_NOT_FOUND ? "not found" : "no space left"; }
+static const char* FileText(void) {
+    FileData[FileLength] = 0;
+    return FileData;
+}
 void ShellPrintProcessors(void) { ShellPrint("(processor table)\n"); }
 
 #define FakeLevel LogGetConsoleLevel()
@@ -97,7 +135,7 @@ static int SetupOnce(void** State) {
 
 static void TestTableSortedAndComplete(void** State) {
     (void)State;
-    static const char* Builtins[] = {"clear", "cpu", "echo", "fault", "help", "log", "mem", "uptime"};
+    static const char* Builtins[] = {"clear", "cpu", "echo", "fault", "help", "log", "mem", "time", "uptime"};
     for (size_t I = 0; I < sizeof(Builtins) / sizeof(Builtins[0]); I++) assert_non_null(ShellFindCommand(Builtins[I]));
     assert_null(ShellFindCommand("nope"));
     assert_null(ShellCommandAt(ShellCommandCount()));
@@ -175,6 +213,98 @@ static void TestEcho(void** State) {
     assert_string_equal(Run("echo hello   spaced    world"), "hello spaced world\n");
     assert_string_equal(Run("echo"), "\n");
     assert_string_equal(Run("echo \"  kept  \" x"), "  kept   x\n");
+}
+
+static void TestRedirectSplit(void** State) {
+    (void)State;
+    SHELL_REDIRECT_TARGET Target;
+    char Line[64];
+    strcpy(Line, "ls -l > /mnt/list.txt");
+    assert_null(ShellRedirectSplit(Line, &Target));
+    assert_string_equal(Line, "ls -l ");
+    assert_string_equal(Target.Path, "/mnt/list.txt");
+    assert_false(Target.Append);
+    strcpy(Line, "echo x>>\"/a b\"");
+    assert_null(ShellRedirectSplit(Line, &Target));
+    assert_string_equal(Line, "echo x");
+    assert_string_equal(Target.Path, "/a b");
+    assert_true(Target.Append);
+    strcpy(Line, "echo \"a > b\" plain");  // quoted: no redirection
+    assert_null(ShellRedirectSplit(Line, &Target));
+    assert_null(Target.Path);
+    assert_string_equal(Line, "echo \"a > b\" plain");
+    strcpy(Line, "echo x >");
+    assert_string_equal(ShellRedirectSplit(Line, &Target), "missing file name after '>'");
+    strcpy(Line, "echo x >>  ");
+    assert_string_equal(ShellRedirectSplit(Line, &Target), "missing file name after '>>'");
+    strcpy(Line, "echo x > a b");
+    assert_string_equal(ShellRedirectSplit(Line, &Target), "one file name after '>' (quote a name with spaces)");
+    strcpy(Line, "echo x > a>b");
+    assert_string_equal(ShellRedirectSplit(Line, &Target), "one redirection a command");
+}
+
+static void TestRedirectIntoAFile(void** State) {
+    (void)State;
+    FileLength = 0;
+    U32 Opens = FileOpens, Closes = FileCloses;
+    assert_string_equal(Run("echo hello   world > /out"), "");  // nothing at the terminal
+    assert_string_equal(FileText(), "hello world\n");
+    assert_int_equal(FileFlags & (VFS_OPEN_TRUNCATE | VFS_OPEN_APPEND | VFS_OPEN_CREATE), VFS_OPEN_TRUNCATE | VFS_OPEN_CREATE);
+    assert_string_equal(Run("echo again >> /out"), "");
+    assert_string_equal(FileText(), "hello world\nagain\n");
+    assert_true(FileFlags & VFS_OPEN_APPEND);
+    assert_string_equal(Run("echo new > /out"), "");
+    assert_string_equal(FileText(), "new\n");
+    assert_int_equal(FileOpens - Opens, 3);
+    assert_int_equal(FileCloses - Closes, 3);
+    // A long output gathers in the buffer: help's lines are written in a few writes, not one a line.
+    U32 Writes = FileWrites;
+    assert_int_equal(ShellExecute("help > /out"), 0);
+    assert_int_equal(FileLength, strlen(Run("help")));
+    assert_true(FileWrites - Writes < ShellCommandCount() / 4);
+    assert_false(ShellRedirectActive());
+}
+
+static void TestRedirectErrors(void** State) {
+    (void)State;
+    // The file cannot be opened: the command does not run, one line says why.
+    LastArgumentCount = 0;
+    assert_string_equal(Run("record a > /nodir/f"), "record: cannot write '/nodir/f': not found\n");
+    assert_int_equal(LastArgumentCount, 0);
+    assert_int_equal(ShellExecute("record a > /nodir/f"), -1);
+    // A bad redirection, no command before it, an unknown command: errors at the terminal, nothing opened.
+    U32 Opens = FileOpens;
+    assert_string_equal(Run("echo a > "), "echo: missing file name after '>'\n");
+    assert_string_equal(Run("> /out"), "shell: missing command before '>'\n");
+    assert_string_equal(Run("nothing > /out"), "Unknown command: nothing (type help for a list)\n");
+    assert_int_equal(FileOpens, Opens);
+    // The command's result comes through; a file that fills up is said once, after the command, and fails it.
+    assert_int_equal(ShellExecute("record x y > /dev/null"), 42);
+    assert_int_equal(LastArgumentCount, 3);
+    FileSpace = 4;
+    assert_string_equal(Run("echo 123456 > /out"), "echo: error writing '/out': no space left (the output is cut there)\n");
+    assert_int_equal(ShellExecute("echo 123456 > /out"), -1);
+    assert_string_equal(FileText(), "1234");
+    FileSpace = sizeof(FileData) - 1;
+    // Output goes back to the terminal afterwards.
+    assert_string_equal(Run("echo back"), "back\n");
+}
+
+static void TestTime(void** State) {
+    (void)State;
+    assert_string_equal(Run("time"), "time: usage: time <command> [arguments...]\n");
+    assert_string_equal(Run("time nothing"), "time: unknown command: nothing\n");
+    FakeNs = 5000000000ULL;
+    assert_string_equal(Run("time echo timed"), "timed\nreal 0.000000 s\n");  // the fake clock stands still
+    assert_int_equal(ShellExecute("time record a b"), 42);
+    assert_int_equal(LastArgumentCount, 3);
+    assert_string_equal(LastArguments[0], "record");
+    // The report stays at the terminal when the output goes to a file.
+    FileLength = 0;
+    assert_string_equal(Run("time echo into > /out"), "real 0.000000 s\n");
+    assert_string_equal(FileText(), "into\n");
+    assert_string_equal(Run("time echo gone > /dev/null"), "real 0.000000 s\n");
+    FakeNs = 0;
 }
 
 static void TestHelp(void** State) {
@@ -289,6 +419,10 @@ int main(void) {
         cmocka_unit_test(TestLog),
         cmocka_unit_test(TestFaultArguments),
         cmocka_unit_test(TestClearAndPrompt),
+        cmocka_unit_test(TestRedirectSplit),
+        cmocka_unit_test(TestRedirectIntoAFile),
+        cmocka_unit_test(TestRedirectErrors),
+        cmocka_unit_test(TestTime),
         cmocka_unit_test(TestTableFull),  // last: fills the table
     };
     return cmocka_run_group_tests(Tests, SetupOnce, NULL);

@@ -11,7 +11,7 @@
  * The `disk` listing (shell/ShellDisk.c) must line up under its header with a
  * GPT "Linux filesystem" partition, whose model is wider than the column was.
  */
-// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellFiles.c shell/ShellFilesRaw.c shell/ShellInput.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
+// SOURCES: $(EXT2_SOURCES) shell/Shell.c shell/ShellRedirect.c shell/ShellFiles.c shell/ShellFilesRaw.c shell/ShellInput.c utils/LineEditor.c utils/SHA256.c shell/ShellDisk.c block/Partition.c block/PartitionTables.c utils/CRC32.c utils/Pattern.c
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +290,30 @@ static void CompareDd(const char* CairnOperands, const char* GnuOperands, const 
     free(Theirs);
 }
 
+// `> PATH` and `>> PATH` on the real VFS and EXT2: data and listings into files, errors at the terminal.
+static void TestRedirect(void** State) {
+    (void)State;
+    char Hash[2][80];
+    assert_string_equal(Run("cat /mnt/t/content.bin > /mnt/t/copy.bin"), "");  // 200001 bytes, nothing shown
+    snprintf(Hash[0], sizeof(Hash[0]), "%.64s", Run("sha256sum /mnt/t/content.bin"));
+    snprintf(Hash[1], sizeof(Hash[1]), "%.64s", Run("sha256sum /mnt/t/copy.bin"));
+    assert_string_equal(Hash[0], Hash[1]);
+    assert_string_equal(Run("sha256sum /mnt/t/copy.bin > /dev/null"), "");
+    assert_string_equal(Run("ls /mnt/t/sub > /mnt/t/list.txt"), "");
+    assert_string_equal(Run("ls /mnt/t/sub/a >> /mnt/t/list.txt"), "");
+    assert_string_equal(Run("cat /mnt/t/list.txt"), "a\nb\nlink\n/mnt/t/sub/a\n");
+    assert_string_equal(Run("ls /mnt/t/sub/b > /mnt/t/list.txt"), "");  // truncated first
+    assert_string_equal(Run("cat /mnt/t/list.txt"), "/mnt/t/sub/b\n");
+    // The command's error stays at the terminal; the file is made (empty), as a Unix shell does.
+    assert_string_equal(Run("cat /mnt/t/nofile > /mnt/t/err.txt"), "cat: /mnt/t/nofile: No such file or directory\n");
+    assert_string_equal(Run("cat /mnt/t/err.txt"), "");
+    assert_string_equal(Run("ls > /mnt/t/nodir/x"), "ls: cannot write '/mnt/t/nodir/x': No such file or directory\n");
+    assert_string_equal(Run("ls /mnt/t > /mnt/t/sub"), "ls: cannot write '/mnt/t/sub': Is a directory\n");
+    assert_string_equal(Run("rm /mnt/t/copy.bin"), "");
+    assert_string_equal(Run("rm /mnt/t/err.txt"), "");
+    assert_string_equal(Run("rm /mnt/t/list.txt"), "");
+}
+
 static void TestDd(void** State) {
     (void)State;
     char Source[300], HostRaw[300], HostFile[300], Cairn[512], Gnu[1024];
@@ -362,6 +386,7 @@ static void TestReadOnlyDisk(void** State) {
     assert_string_equal(Run("write /mnt/t/ro.txt x"), "write: /mnt/t/ro.txt: Read-only file system\n");
     assert_string_equal(Run("mkdir /mnt/t/rodir"), "mkdir: /mnt/t/rodir: Read-only file system\n");
     assert_string_equal(Run("rm /mnt/t/hello.txt"), "rm: /mnt/t/hello.txt: Read-only file system\n");
+    assert_string_equal(Run("ls /mnt/t > /mnt/t/ro2.txt"), "ls: cannot write '/mnt/t/ro2.txt': Read-only file system\n");
     assert_string_equal(Run("cat /mnt/t/hello.txt"), "replaced\n");
     char Expected[128];
     // mount (and disk, which asks without the statfs) lists the volume read-only while its disk is.
@@ -468,7 +493,8 @@ static int Teardown(void** State) {
 int main(void) {
     const struct CMUnitTest Tests[] = {
         cmocka_unit_test(TestMountListAndDf), cmocka_unit_test(TestWriteCatLsStat), cmocka_unit_test(TestFolders),
-        cmocka_unit_test(TestCopyMove),       cmocka_unit_test(TestSha256),         cmocka_unit_test(TestDd),
+        cmocka_unit_test(TestCopyMove),       cmocka_unit_test(TestSha256),         cmocka_unit_test(TestRedirect),
+        cmocka_unit_test(TestDd),
         cmocka_unit_test(TestReadOnlyDisk),   cmocka_unit_test(TestDiskListLinesUp), cmocka_unit_test(TestCleanAtTheEnd),
     };
     return cmocka_run_group_tests(Tests, Setup, Teardown);

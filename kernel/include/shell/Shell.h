@@ -8,7 +8,8 @@
  *
  * Conventions for commands: print through ShellPrint, end every line with
  * '\n' (the prompt must start a line), report a bad argument with exactly
- * one ShellError line ("<cmd>: <reason>") and return non-zero.
+ * one ShellError line ("<cmd>: <reason>") and return non-zero. ShellError
+ * lines stay on the terminal when the output goes to a file (`cmd > PATH`).
  */
 
 #ifndef SHELL_SHELL_H_INCLUDED
@@ -40,7 +41,11 @@ const SHELL_COMMAND* ShellCommandAt(U32 Index);
 const SHELL_COMMAND* ShellFindCommand(LPCSTR Name);
 /** Prints "<cmd>: <message>" style errors consistently. */
 void ShellError(LPCSTR Command, LPCSTR Format, ...) PRINTF_LIKE(2, 3);
+/** A command's output: to the terminal, or to the file of `> PATH` (ShellRedirect.h). */
 void ShellPrint(LPCSTR Format, ...) PRINTF_LIKE(1, 2);
+void ShellWrite(LPCSTR Text, SIZE Length);
+/** A line for the user at the terminal even while the output is redirected (like stderr; `time`'s report). */
+void ShellNote(LPCSTR Format, ...) PRINTF_LIKE(1, 2);
 /** The current directory (shown in the prompt). */
 LPCSTR ShellGetCurrentDirectory(void);
 /** Runs one command line; returns the command's result (or -1). */

@@ -1,7 +1,8 @@
 /*
- * ShellNVMe.h - the pieces of the `nvme` command shared by its two files:
- * ShellNVMe.c (dispatch, `nvme list`, `nvme bench`) and ShellNVMe-Manage.c
- * (`nvme info|smart|error-log|regs|features|trim|flush|reset`).
+ * ShellNVMe.h - the pieces of the `nvme` command shared by its files:
+ * ShellNVMe.c (dispatch, `nvme list`), ShellNVMe-Manage.c
+ * (`nvme info|smart|error-log|regs|features|trim|flush|reset|attach|detach`)
+ * and ShellNVMe-Bench.c (`nvme bench`).
  *
  * Every subcommand takes the shell's whole argument vector (Arguments[0] is
  * "nvme", Arguments[1] the subcommand), prints its one error line itself and
@@ -24,6 +25,7 @@ I32 ShellNVMeTrim(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeFlush(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeReset(I32 ArgumentCount, LPSTR* Arguments);
 I32 ShellNVMeAttach(I32 ArgumentCount, LPSTR* Arguments);
+I32 ShellNVMeBench(I32 ArgumentCount, LPSTR* Arguments);
 
 /**
  * The controller an argument names ("nvme0" or "0"), or FALSE after

@@ -9,6 +9,7 @@
  */
 
 #include "shell/Shell.h"
+#include "shell/ShellRedirect.h"
 
 #include "fs/VFS.h"
 
@@ -28,7 +29,20 @@ static LINE_EDITOR ShellEditor;  // 8 KiB of history: too big for the stack
 /************************************************************************/
 // Output
 
+void ShellWrite(LPCSTR Text, SIZE Length) {
+    if (!ShellRedirectWrite(Text, Length)) ConsoleWrite(Text, Length);
+}
+
 void ShellPrint(LPCSTR Format, ...) {
+    char Buffer[SHELL_PRINT_BUFFER];
+    VA_LIST Arguments;
+    VA_START(Arguments, Format);
+    SIZE Length = StringPrintFormatV(Buffer, sizeof(Buffer), Format, Arguments);
+    VA_END(Arguments);
+    ShellWrite(Buffer, MIN(Length, sizeof(Buffer) - 1));
+}
+
+void ShellNote(LPCSTR Format, ...) {
     VA_LIST Arguments;
     VA_START(Arguments, Format);
     ConsolePrintV(Format, Arguments);
@@ -112,7 +126,13 @@ I32 ShellExecute(LPCSTR Line) {
         ShellPrint("Command line too long (at most %u characters)\n", (U32)sizeof(Buffer) - 1);
         return -1;
     }
+    SHELL_REDIRECT_TARGET Target;
+    LPCSTR Problem = ShellRedirectSplit(Buffer, &Target);  // cuts Buffer at the first unquoted '>'
     I32 Count = CommandLineSplit(Buffer, Arguments, SHELL_MAX_ARGUMENTS);
+    if (Problem != NULL || (Count == 0 && Target.Path != NULL)) {
+        ShellError(Count > 0 ? Arguments[0] : "shell", "%s", Problem ? Problem : "missing command before '>'");
+        return -1;
+    }
     if (Count == 0) return 0;
     if (Count < 0) {
         // Name the command by the first word as typed (quotes and all) and say what went wrong.
@@ -133,7 +153,11 @@ I32 ShellExecute(LPCSTR Line) {
         ShellPrint("Unknown command: %s (type help for a list)\n", Arguments[0]);
         return -1;
     }
-    return Command->Function(Count, Arguments);
+    if (Target.Path == NULL) return Command->Function(Count, Arguments);
+    if (!ShellRedirectBegin(&Target, Arguments[0])) return -1;  // the command does not run
+    I32 Result = Command->Function(Count, Arguments);
+    if (ShellRedirectEnd(Arguments[0]) != 0) Result = -1;
+    return Result;
 }
 
 void ShellRunAutorun(LPCSTR List) {

@@ -1,6 +1,6 @@
 /*
  * ShellBuiltins.c - the commands every Cairn shell has: help, mem, log,
- * uptime, cpu, echo, fault, clear.
+ * uptime, cpu, echo, time, fault, clear.
  *
  * Each command checks its arguments first and reports a bad one with a
  * single "<cmd>: <reason>" line. The output formats of mem, uptime and cpu
@@ -159,6 +159,26 @@ static I32 CommandEcho(I32 ArgumentCount, LPSTR* Arguments) {
 }
 
 /************************************************************************/
+// time: how long one command takes, said at the terminal (not into a `> FILE`)
+
+static I32 CommandTime(I32 ArgumentCount, LPSTR* Arguments) {
+    if (ArgumentCount < 2) {
+        ShellError("time", "usage: time <command> [arguments...]");
+        return -1;
+    }
+    const SHELL_COMMAND* Command = ShellFindCommand(Arguments[1]);
+    if (Command == NULL) {
+        ShellError("time", "unknown command: %s", Arguments[1]);
+        return -1;
+    }
+    U64 Start = GetSystemTimeNs();
+    I32 Result = Command->Function(ArgumentCount - 1, Arguments + 1);
+    U64 Elapsed = GetSystemTimeNs() - Start;
+    ShellNote("real %llu.%06llu s\n", Elapsed / 1000000000ULL, Elapsed / 1000ULL % 1000000ULL);
+    return Result;
+}
+
+/************************************************************************/
 // fault: raise a CPU exception on purpose (to see the exception handler's dump)
 
 #define FAULT_NON_CANONICAL 0x8000000000000000ULL
@@ -251,6 +271,7 @@ static const SHELL_COMMAND BuiltinCommands[] = {
     {"uptime", "", "Show the time since boot", CommandUptime},
     {"cpu", "", "Show the processor, its features, TSC rate and every CPU's state", CommandCpu},
     {"echo", "[words...]", "Print the arguments", CommandEcho},
+    {"time", "<command> [arguments...]", "Run a command and say how long it took", CommandTime},
     {"fault", "pf|gp|ud|de|df", "Raise a CPU exception on purpose", CommandFault},
     {"clear", "", "Clear the screen", CommandClear},
 };

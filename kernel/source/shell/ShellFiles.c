@@ -11,7 +11,6 @@
 
 #include "shell/ShellFiles.h"
 
-#include "drivers/console/Console.h"
 #include "fs/VFS.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
@@ -26,7 +25,7 @@ I32 ShellFileError(LPCSTR Command, LPCSTR Path, VFS_STATUS Status) {
 }
 
 /** Text of any length (ShellPrint cuts at its buffer; paths and link targets may be longer). */
-static void ShellWriteText(LPCSTR Text) { ConsoleWrite(Text, StringLength(Text)); }
+static void ShellWriteText(LPCSTR Text) { ShellWrite(Text, StringLength(Text)); }
 
 /** The last name of Path ("a/b/" gives "b"), copied into Name. */
 static void ShellBaseName(LPCSTR Path, LPSTR Name, SIZE Size) {
@@ -328,7 +327,7 @@ static I32 CommandCp(I32 ArgumentCount, LPSTR* Arguments) {
 
 static void ShellCatSink(LPVOID Context, const U8* Data, U32 Length) {
     UNUSED(Context);
-    ConsoleWrite((LPCSTR)Data, Length);
+    ShellWrite((LPCSTR)Data, Length);
 }
 
 static I32 CommandCat(I32 ArgumentCount, LPSTR* Arguments) {

@@ -349,8 +349,8 @@ I32 ShellCommandDd(I32 ArgumentCount, LPSTR* Arguments) {
     U64 Start = GetSystemTimeNs();
     for (U64 Record = 0; !Dd.CountGiven || Record < Dd.Count; Record++) {
         U32 Got, Put;
-        const U8* Record;
-        LPCSTR Problem = ShellDdRead(&Dd.Input, Buffer, (U32)Dd.BlockSize, &Record, &Got);
+        const U8* Data;  // Buffer, or the direct reader's window
+        LPCSTR Problem = ShellDdRead(&Dd.Input, Buffer, (U32)Dd.BlockSize, &Data, &Got);
         if (Problem) {
             ShellError("dd", "error reading '%s': %s", Dd.Input.Name, Problem);
             Result = -1;
@@ -359,7 +359,7 @@ I32 ShellCommandDd(I32 ArgumentCount, LPSTR* Arguments) {
         if (Got == 0) break;
         if (Got == Dd.BlockSize) Dd.FullIn++;
         else Dd.PartialIn++;
-        Problem = ShellDdWrite(&Dd.Output, Record, Got, &Put);
+        Problem = ShellDdWrite(&Dd.Output, Data, Got, &Put);
         if (Put == Dd.BlockSize) Dd.FullOut++;
         else if (Put > 0) Dd.PartialOut++;
         Dd.Bytes += Put;

@@ -20,6 +20,7 @@
 #include "drivers/console/VGA.h"
 #include "memory/Heap.h"
 #include "shell/Shell.h"
+#include "shell/ShellRedirect.h"
 #include "shell/ShellCommands.h"
 #include "utils/String.h"
 
@@ -100,6 +101,10 @@ static I32 CommandReport(I32 ArgumentCount, LPSTR* Arguments) {
     if (ArgumentCount != 1) {
         ShellError("report", "takes no arguments");
         return -1;
+    }
+    if (ShellRedirectActive()) {  // `report > FILE`: all of it into the file, no paging
+        PrintReport();
+        return 0;
     }
     LPSTR Buffer = KernelHeapAlloc(REPORT_BUFFER_SIZE);
     if (Buffer == NULL || !ConsoleCaptureBegin(Buffer, REPORT_BUFFER_SIZE)) {

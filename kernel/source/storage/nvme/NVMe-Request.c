@@ -151,12 +151,15 @@ KSTATUS NVMeRequestWait(NVME_QUEUE* Queue, NVME_REQUEST* Request, U32 TimeoutMs)
     BOOL Supervised = Controller->WatchdogStarted && !Request->SelfTimed;
     U64 LimitNs = NVMeDeadlineLimitNs(Controller, TimeoutMs, Request->SelfTimed);
     U64 Start = PlatformTimeNs();
+    // A polled queue has no interrupt to signal the event: its waiter spins, then looks every millisecond.
+    PLATFORM_EVENT* Event = Request->Event;
     if (Queue->Ops == &NVMeWaiterPolledQueueOps) {
-        NVMeDeadlinePollWait(Queue, &Request->Pending);  // no interrupt comes: the waiter reaps
+        NVMeDeadlinePollWait(Queue, &Request->Pending);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
+        Event = NULL;
     }
     for (;;) {
-        NVMeDeadlineWaitStep(Queue, Request->Event);
+        NVMeDeadlineWaitStep(Queue, Event);
         if (__atomic_load_n(&Request->Pending, __ATOMIC_ACQUIRE) == 0) return Request->Status;
         if (PlatformTimeNs() - Start >= LimitNs) break;
         // Unsupervised waits stop when the controller failed, or when shutdown or detach asks the thread holding

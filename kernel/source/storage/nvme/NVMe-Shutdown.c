@@ -26,6 +26,7 @@
 
 #include "storage/nvme/NVMe-Internal.h"
 
+#include "block/Disk.h"
 #include "core/Log.h"
 #include "utils/String.h"
 
@@ -44,23 +45,36 @@ static U32 LeftMs(U64 Until) {
     return Until > Now ? (U32)((Until - Now) / NS_PER_MS) : 0;
 }
 
+/**
+ * A free tracker of Queue before Until, or NULL. NVMeQueueWaitTracker gives up once a stop is asked, which
+ * shutdown has done; and a tracker outlives its command's Outstanding count until its waiter releases it (a
+ * thread that has not run yet after a burst), so the drain does not promise a free one: wait for it here.
+ */
+static NVME_TRACKER* TakeTrackerBefore(NVME_QUEUE* Queue, U64 Until) {
+    for (;;) {
+        NVME_TRACKER* Tracker = NVMeQueueTakeTracker(Queue);
+        if (Tracker != NULL || Queue->Mode == NVME_QUEUE_DEAD || LeftMs(Until) == 0) return Tracker;
+        PlatformSleepMs(1);
+    }
+}
+
 /** A Flush of one namespace, timed here (the watchdog cannot supervise while shutdown holds ResetMutex). */
 static KSTATUS FlushTimed(NVME_NAMESPACE* Namespace, U32 TimeoutMs) {
     NVME_CONTROLLER* Controller = Namespace->Controller;
     NVME_QUEUE* Queue = NVMeIoPickQueue(Controller);
     if (Queue == NULL || TimeoutMs == 0) return KSTATUS_TIMEOUT;
+    U64 Until = PlatformTimeNs() + (U64)TimeoutMs * NS_PER_MS;
+    NVME_TRACKER* Tracker = TakeTrackerBefore(Queue, Until);
+    if (Tracker == NULL) return KSTATUS_TIMEOUT;
     NVME_REQUEST Request;
     NVMeRequestInit(Controller, &Request);
     Request.SelfTimed = TRUE;
-    KSTATUS Status = KSTATUS_IO_ERROR;
-    NVME_TRACKER* Tracker = NVMeQueueTakeTracker(Queue);
-    if (Tracker) {
-        Tracker->Command = (NVME_COMMAND){.Opcode = NVME_IO_FLUSH, .Nsid = Namespace->Nsid};
-        Tracker->Lba = 0;
-        Tracker->Blocks = 0;
-        Status = NVMeRequestSubmitChild(&Request, Tracker);
-    }
-    KSTATUS Result = NVMeRequestWait(Queue, &Request, TimeoutMs);
+    Tracker->Command = (NVME_COMMAND){.Opcode = NVME_IO_FLUSH, .Nsid = Namespace->Nsid};
+    Tracker->Lba = 0;
+    Tracker->Blocks = 0;
+    KSTATUS Status = NVMeRequestSubmitChild(&Request, Tracker);
+    U32 LeftForCommand = MAX(LeftMs(Until), 1U);
+    KSTATUS Result = NVMeRequestWait(Queue, &Request, LeftForCommand);
     NVMeRequestRelease(Controller, &Request);
     return Status != KSTATUS_SUCCESS ? Status : Result;
 }
@@ -92,8 +106,10 @@ static U32 FlushAll(NVME_CONTROLLER* Controller, U64 Until) {
         NVME_NAMESPACE* Namespace = Table->Namespaces[I];
         if (!Namespace->Exposed) continue;
         U32 TimeoutMs = MIN(LeftMs(Until), Controller->IoTimeoutMs);
-        if (FlushTimed(Namespace, TimeoutMs) == KSTATUS_SUCCESS) Flushed++;
-        else WARNING("[NVMeShutdown] %s: flush of namespace %u failed", Controller->Info.Name, Namespace->Nsid);
+        KSTATUS Status = FlushTimed(Namespace, TimeoutMs);
+        if (Status == KSTATUS_SUCCESS) Flushed++;
+        else WARNING("[NVMeShutdown] %s: flush of namespace %u failed (%s)", Controller->Info.Name, Namespace->Nsid,
+                     DiskStatusName(Status));
     }
     return Flushed;
 }
