@@ -98,6 +98,23 @@ def test_cairn_bench_and_dd():
                                     "1048576 bytes (1.0 MB, 1.0 MiB) copied, 0.01 s, 105 MB/s\n") is None
 
 
+def test_linux_polled_row():
+    # The polled qd1 row takes Linux's io_uring --hipri figure alone (Cairn's side is `nvme bench ... poll`).
+    figures = bench_linux.linux_figures(results.parse_linux_jobs(SERIAL), 98 << 20)
+    assert figures["rand4k_qd1_poll"] == {"io_uring polled": figures["rand4k_qd1"]["io_uring polled"]}
+    assert figures["rand4k_qd1_poll"]["io_uring polled"]["lat_us"] == 310.0
+    assert "rand4k_qd1_poll" not in bench_linux.linux_figures(results.parse_linux_jobs(DD_SERIAL), 98 << 20)
+    assert [row["id"] for row in bench_linux.ROWS].count("rand4k_qd1_poll_lat") == 1
+
+
+def test_cairn_time():
+    assert results.parse_cairn_time("real 0.042500 s\n") == pytest.approx(0.0425)
+    assert results.parse_cairn_time("real 12.000001 s\n") == pytest.approx(12.000001)
+    assert results.parse_cairn_time("cat: /mnt/x: No such file or directory\nreal 0.000100 s\n") is None
+    assert results.parse_cairn_time("real 0.000000 s\n") is None
+    assert results.parse_cairn_time("") is None
+
+
 ROWS = [{"id": "lat", "title": "qd1 latency", "metric": "lat_us"},
         {"id": "iops", "title": "qd32", "metric": "iops"},
         {"id": "cat", "title": "file cat", "metric": "mbps"}]

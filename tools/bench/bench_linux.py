@@ -21,7 +21,9 @@ Files and disks are read with dd and cat, the page cache dropped before each rea
 configurations of DD_CONFIGS: busybox dd (the default, timed by init.sh around the command) and GNU dd
 buffered and with iflag=direct (timed by itself, as Cairn's dd is); the table takes the best, and
 markdown_configurations shows the ratio against each. Cairn runs the same workloads from its shell over
-serial: `nvme bench` (an in-kernel loop) and its dd.
+serial: `nvme bench` (an in-kernel loop), its dd, and `time cat ... > /dev/null`. Cairn's ISO boots with
+nvme.poll_queues=1, as Linux boots with poll queues: the "polled" qd1 row is Linux's io_uring --hipri against
+Cairn's `nvme bench ... qd=1 poll`; everything else of Cairn's uses its interrupt-driven queues.
 
 Prints the table (median and range over the rounds, ratio Cairn/Linux) and writes
 build/bench-linux/results.json (tools/bench/plot.py draws it). A figure a side cannot produce yet (a shell
@@ -46,6 +48,7 @@ sys.path.insert(0, os.path.join(REPOSITORY, "tests", "integration"))
 
 import bench_results as results  # noqa: E402
 import linux_guest  # noqa: E402
+import nvme_images  # noqa: E402
 import storage_images as images  # noqa: E402
 from cairn_qemu import BOOT_TIMEOUT, CairnTimeout, CairnVM, CairnVMError, choose_accel  # noqa: E402
 
@@ -61,6 +64,8 @@ SERIALS = ("CAIRNDATA", "CAIRNSCRATCH", "CAIRNNULL")
 ROWS = [
     {"id": "rand4k_qd1_lat", "job": "rand4k_qd1", "title": "4 KiB randread qd1, mean latency", "metric": "lat_us",
      "target": "Cairn/Linux at most 0.6"},
+    {"id": "rand4k_qd1_poll_lat", "job": "rand4k_qd1_poll", "title": "4 KiB randread qd1, mean latency, polled",
+     "metric": "lat_us", "target": "Cairn/Linux at most 0.6"},
     {"id": "rand4k_qd1", "title": "4 KiB randread qd1", "metric": "iops"},
     {"id": "rand4k_qd32", "title": "4 KiB randread qd32", "metric": "iops", "target": "Cairn/Linux at least 1.5"},
     {"id": "read128k_qd8", "title": "128 KiB read qd8", "metric": "mbps"},
@@ -224,6 +229,9 @@ def linux_figures(jobs, data_bytes):
         else:
             config = next(name for name in FIO_CONFIGS if name.split()[0] == suffix)
             figures.setdefault(base, {})[config] = parse_or_none(results.parse_fio, outcome)
+    # The polled qd1 row: Linux's polled configuration alone, against Cairn's `nvme bench ... poll`.
+    if "rand4k_qd1" in figures:
+        figures["rand4k_qd1_poll"] = {"io_uring polled": figures["rand4k_qd1"].get("io_uring polled")}
     return figures
 
 
@@ -309,13 +317,20 @@ def run_cairn(iso, pristine, cpus, seconds, work, log_dir):
                 figures["file_dd"] = {"Cairn dd": dd}
             else:
                 say("Cairn: %sp1 is not mounted:\n%s" % (data, mounts))
-            figures["file_cat"] = {"Cairn cat": None}  # Cairn's cat writes to the terminal: nothing to time
+            if point:
+                # `time` says how long cat took; its output goes nowhere (`> /dev/null`), as Linux's does.
+                took = results.parse_cairn_time(cairn_command(
+                    vm, "time cat %s/big.bin > /dev/null" % point.group(1), limit))
+                figures["file_cat"] = {"Cairn cat": {"mbps": FILE_SIZE / took / 1e6} if took else None}
             figures["raw_dd"] = {"Cairn dd": results.parse_dd_summary(
                 cairn_command(vm, "dd if=%s of=/dev/null bs=1M" % data, limit))}
             for job, (serial, _, size, qd, mode) in BLOCK_JOBS.items():
                 output = cairn_command(vm, "nvme bench %s %s bs=%s qd=%d seconds=%d" % (
                     names[serial], mode, size, qd, seconds), limit)
                 figures[job] = {"nvme bench": results.parse_cairn_bench(output)}
+            # Polled: one synchronous command at a time on the polled pair (the ISO boots nvme.poll_queues=1).
+            output = cairn_command(vm, "nvme bench %s randread bs=4k qd=1 seconds=%d poll" % (data, seconds), limit)
+            figures["rand4k_qd1_poll"] = {"nvme bench poll": results.parse_cairn_bench(output)}
         else:
             output = cairn_command(vm, "nvme bench %s randread bs=4k qd=32 seconds=%d cpus=%d" % (
                 null, seconds, cpus), limit)
@@ -393,7 +408,9 @@ def main():
     cache = os.path.join(build, "bench-linux")
     if options.summarize:
         return summarize_again(os.path.join(cache, "results.json"))
-    iso = os.path.join(build, "cairn.iso")
+    # Cairn boots with one polled queue pair, as Linux boots with nvme.poll_queues: interrupt-driven I/O does
+    # not use it; `nvme bench ... poll` does.
+    iso = nvme_images.build_iso_with_options(build, "nvme.poll_queues=1", os.path.join(cache, "cairn-iso"))
     log_dir = os.path.join(cache, "logs")
     os.makedirs(log_dir, exist_ok=True)
     started = time.monotonic()

@@ -95,6 +95,19 @@ def parse_dd_summary(output):
     return {"bytes": count, "seconds": seconds, "mbps": count / seconds / 1e6}
 
 
+CAIRN_TIME_RE = re.compile(r"^real (\d+\.\d+) s$", re.M)
+
+
+def parse_cairn_time(output):
+    """Seconds from Cairn's `time` line ("real 0.123456 s"), None without one or after an error line
+    ("cat: ...", the shell's own error)."""
+    found = CAIRN_TIME_RE.findall(output)
+    if not found or re.search(r"^\S+: ", output, re.M):
+        return None
+    seconds = float(found[-1])
+    return seconds if seconds > 0 else None
+
+
 def timed_rate(count, nanoseconds):
     """MB/s of `count` bytes moved in `nanoseconds` (None if the time is not positive)."""
     return count / (nanoseconds / 1e9) / 1e6 if nanoseconds > 0 else None
