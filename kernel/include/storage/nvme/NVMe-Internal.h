@@ -111,6 +111,29 @@ U64 NVMePRPMaxTransfer(U32 ListPages, U32 PageSize);
  */
 KSTATUS NVMePRPBuildData(const NVME_DATA* Data, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                          const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
+/**
+ * PRP1 and PRP2 of one buffer that touches at most two pages (a 4 KiB block read, page aligned or not), without
+ * the builder's walk or pool: the builder's checks (every page translated on its own, PRP1 with the buffer's
+ * offset in its page, PRP2 page aligned; KSTATUS_BAD_PARAMETER otherwise). KSTATUS_NO_MEMORY when the buffer
+ * touches more pages: the caller takes NVMePRPBuildData. Start must be dword aligned, Length not 0, PageSize a
+ * power of two (the controller's).
+ */
+static inline KSTATUS NVMePRPBuildSmall(LINEAR Start, U64 Length, U32 PageSize, NVME_TRANSLATE Translate,
+                                        LPVOID Context, U64* Prp1, U64* Prp2) {
+    LINEAR Mask = PageSize - 1;
+    LINEAR Offset = Start & Mask;
+    if (UNLIKELY(Offset + Length > 2 * (U64)PageSize)) return KSTATUS_NO_MEMORY;
+    PHYSICAL First = Translate((LPCVOID)Start, Context);
+    if (UNLIKELY(First == 0 || (First & Mask) != Offset)) return KSTATUS_BAD_PARAMETER;
+    PHYSICAL Second = 0;
+    if (Offset + Length > PageSize) {
+        Second = Translate((LPCVOID)((Start & ~Mask) + PageSize), Context);
+        if (UNLIKELY(Second == 0 || (Second & Mask) != 0)) return KSTATUS_BAD_PARAMETER;
+    }
+    *Prp1 = First;
+    *Prp2 = Second;
+    return KSTATUS_SUCCESS;
+}
 /** NVMePRPBuildData for one buffer of Length bytes. */
 KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                      const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
@@ -198,22 +221,53 @@ typedef struct tag_NVME_CID_ALLOCATOR {
     U16 Head, Tail; // NVME_CID_NONE when empty
 } NVME_CID_ALLOCATOR;
 
+// The allocator and the ring steps run once or twice per command: inline, a call would cost more than the body.
+
 void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity);
 /** FALSE when every index is busy. */
-BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index);
+static inline BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
+    if (UNLIKELY(Allocator->FreeCount == 0 || Allocator->Head == NVME_CID_NONE)) return FALSE;
+    U16 Taken = Allocator->Head;
+    Allocator->Head = Allocator->Links[Taken];
+    if (Allocator->Head == NVME_CID_NONE) Allocator->Tail = NVME_CID_NONE;
+    Allocator->Links[Taken] = NVME_CID_NONE;
+    Allocator->Busy[Taken] = 1;
+    Allocator->FreeCount--;
+    *Index = Taken;
+    return TRUE;
+}
 /** FALSE (and no change) if Index is out of range or not busy. */
-BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index);
-BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index);
-U16 NVMeCidCompose(U16 Index, U16 Generation);
-U16 NVMeCidIndex(U16 Cid);
+static inline BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    if (UNLIKELY(Index >= Allocator->Capacity || !Allocator->Busy[Index])) return FALSE;
+    Allocator->Busy[Index] = 0;
+    Allocator->Links[Index] = NVME_CID_NONE;
+    if (Allocator->Tail == NVME_CID_NONE) {
+        Allocator->Head = Index;
+    } else {
+        Allocator->Links[Allocator->Tail] = Index;
+    }
+    Allocator->Tail = Index;
+    Allocator->FreeCount++;
+    return TRUE;
+}
+static inline BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    return Index < Allocator->Capacity && Allocator->Busy[Index] != 0;
+}
+static inline U16 NVMeCidCompose(U16 Index, U16 Generation) {
+    return (U16)(((Generation & 0xF) << NVME_CID_INDEX_BITS) | (Index & NVME_CID_INDEX_MASK));
+}
+static inline U16 NVMeCidIndex(U16 Cid) { return (U16)(Cid & NVME_CID_INDEX_MASK); }
 
-U16 NVMeRingNext(U16 Index, U16 Depth);
+static inline U16 NVMeRingNext(U16 Index, U16 Depth) { return (U16)((U32)Index + 1 >= Depth ? 0 : Index + 1); }
 /** Entries between Head and Tail. */
 U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth);
 /** An SQ is full when one more entry would make Tail reach Head (depth - 1 usable). */
 BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth);
 /** Moves a CQ head one entry, flipping the expected phase at the wrap. */
-void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
+static inline void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth) {
+    *Head = NVMeRingNext(*Head, Depth);
+    if (*Head == 0) *Phase ^= 1;
+}
 /** Offset in BAR0 of queue Qid's SQ tail (Completion FALSE) or CQ head doorbell. */
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
 
@@ -591,6 +645,14 @@ KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
  * KSTATUS_IO_ERROR and none is taken.
  */
 KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count);
+/**
+ * The single-command fast path (NVMeSubmitIO): takes a free tracker and posts a Read or Write whose data pointer
+ * is ready (PRP1/PRP2, no list) under one lock hold, with its doorbell; Done runs at completion. Held like any
+ * command while the queue is suspended. KSTATUS_BUSY (nothing taken) when no tracker is free at once: the caller
+ * waits for one the ordinary way; KSTATUS_IO_ERROR when the queue is dead.
+ */
+KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid, U64 Prp1, U64 Prp2,
+                          NVME_TRACKER_DONE Done);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
 /** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */

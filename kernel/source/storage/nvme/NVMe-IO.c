@@ -241,20 +241,25 @@ static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Nam
     return KSTATUS_SUCCESS;
 }
 
+/**
+ * Whether the rule could give a one-buffer command of Bytes an SGL: only such a command is planned, the small
+ * ones in auto skip it (make bench-model: ~100 instructions of a 4 KiB read).
+ */
+static inline BOOL MaySgl(NVME_CONTROLLER* Controller, U64 Bytes) {
+    U32 Mode = __atomic_load_n(&Controller->Info.SglMode, __ATOMIC_RELAXED);
+    U32 Threshold = Controller->Info.SglThreshold;
+    return Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Bytes >= Threshold);
+}
+
 /** Builds a checked asynchronous command in Tracker. */
 static inline __attribute__((always_inline)) KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
     // One buffer: the rule's choice when it carries the whole command (an SGL may not: a scattered buffer can
-    // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks). So only a
-    // command the rule could give an SGL is planned: the small ones in auto skip it (make bench-model: ~100
-    // instructions of a 4 KiB read).
+    // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks).
     DISK_SEGMENT Segment = {Io->Buffer, Io->Blocks * Namespace->LbaSize};
     NVME_DATA Data = {&Segment, 1, 0, Segment.Length};
-    U32 Mode = __atomic_load_n(&Namespace->Controller->Info.SglMode, __ATOMIC_RELAXED);
     BOOL Sgl = FALSE;
-    U32 Threshold = Namespace->Controller->Info.SglThreshold;
-    BOOL MaySgl = Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Data.Length >= Threshold);
     BOOL Flush = Io->Opcode == NVME_IO_FLUSH;
-    if (!Flush && MaySgl) {
+    if (!Flush && MaySgl(Namespace->Controller, Data.Length)) {
         NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
         NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);
         Sgl = Plan.Sgl && Plan.Bytes == Data.Length;
@@ -325,10 +330,25 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     NVME_IO_REQUEST Io = {Opcode, Lba, Blocks, Buffer, Callback, Context};
     KSTATUS Status = CheckIO(Namespace, &Io);
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Controller);
     if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
+    U64 Bytes = (U64)Io.Blocks * Namespace->LbaSize;
+    if (LIKELY(Io.Opcode != NVME_IO_FLUSH && !MaySgl(Controller, Bytes))) {
+        // A buffer touching one or two pages (every block read): PRP1/PRP2 first, then tracker, command, post and
+        // doorbell under one lock hold. More pages, or no free tracker at once: the general path below.
+        U64 Prp1, Prp2;
+        Status = NVMePRPBuildSmall((LINEAR)Io.Buffer, Bytes, Controller->Info.PageSize, Translate, NULL, &Prp1, &Prp2);
+        if (LIKELY(Status == KSTATUS_SUCCESS)) {
+            Status = NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
+            if (LIKELY(Status == KSTATUS_SUCCESS)) NVME_COUNT(Controller->Info.PrpCommands, 1);
+            if (Status != KSTATUS_BUSY) return Status;
+        } else if (Status != KSTATUS_NO_MEMORY) {
+            return Status;
+        }
+    }
     NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
-    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
+    if (Tracker == NULL) return NVMeIoNoTracker(Controller);
     Status = BuildIO(Namespace, Tracker, &Io);
     if (Status == KSTATUS_SUCCESS) Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);

@@ -87,54 +87,11 @@ void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capaci
     }
 }
 
-BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
-    if (Allocator->FreeCount == 0 || Allocator->Head == NVME_CID_NONE) return FALSE;
-    U16 Taken = Allocator->Head;
-    Allocator->Head = Allocator->Links[Taken];
-    if (Allocator->Head == NVME_CID_NONE) Allocator->Tail = NVME_CID_NONE;
-    Allocator->Links[Taken] = NVME_CID_NONE;
-    Allocator->Busy[Taken] = 1;
-    Allocator->FreeCount--;
-    *Index = Taken;
-    return TRUE;
-}
-
-BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
-    if (Index >= Allocator->Capacity || !Allocator->Busy[Index]) return FALSE;
-    Allocator->Busy[Index] = 0;
-    Allocator->Links[Index] = NVME_CID_NONE;
-    if (Allocator->Tail == NVME_CID_NONE) {
-        Allocator->Head = Index;
-    } else {
-        Allocator->Links[Allocator->Tail] = Index;
-    }
-    Allocator->Tail = Index;
-    Allocator->FreeCount++;
-    return TRUE;
-}
-
-BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index) {
-    return Index < Allocator->Capacity && Allocator->Busy[Index] != 0;
-}
-
-U16 NVMeCidCompose(U16 Index, U16 Generation) {
-    return (U16)(((Generation & 0xF) << NVME_CID_INDEX_BITS) | (Index & NVME_CID_INDEX_MASK));
-}
-
-U16 NVMeCidIndex(U16 Cid) { return (U16)(Cid & NVME_CID_INDEX_MASK); }
-
-U16 NVMeRingNext(U16 Index, U16 Depth) { return (U16)((U32)Index + 1 >= Depth ? 0 : Index + 1); }
-
 U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth) {
     return (U16)(Tail >= Head ? (U32)Tail - Head : (U32)Depth - Head + Tail);
 }
 
 BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth) { return NVMeRingNext(Tail, Depth) == Head; }
-
-void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth) {
-    *Head = NVMeRingNext(*Head, Depth);
-    if (*Head == 0) *Phase ^= 1;
-}
 
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
     // NVMe 2.0 3.1.4.24/25: SQ y tail at 1000h + (2y * (4 << DSTRD)), CQ y head one stride further.
@@ -435,6 +392,44 @@ KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count) {
 }
 
 KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker) { return NVMeQueueSubmitBatch(&Tracker, 1); }
+
+KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid, U64 Prp1, U64 Prp2,
+                          NVME_TRACKER_DONE Done) {
+    U64 State = PlatformLockAcquire(Queue->Lock);
+    NVME_TRACKER* Tracker = TakeLocked(Queue);
+    if (UNLIKELY(Tracker == NULL)) {
+        U8 Mode = Queue->Mode;
+        PlatformLockRelease(Queue->Lock, State);
+        return Mode == NVME_QUEUE_DEAD ? KSTATUS_IO_ERROR : KSTATUS_BUSY;
+    }
+    Tracker->Done = Done;
+    Tracker->Callback = Io->Callback;
+    Tracker->Context = Io->Context;
+    Tracker->Lba = Io->Lba;
+    Tracker->Blocks = Io->Blocks;
+    Tracker->Opcode = (U8)Io->Opcode;
+    Tracker->Nsid = Nsid;
+    // Every field written once, the unused ones zero, straight into the tracker (kept for a resubmission).
+    Tracker->Command = (NVME_COMMAND){.Opcode = (U8)Io->Opcode,
+                                      .Cid = Tracker->Cid,
+                                      .Nsid = Nsid,
+                                      .Prp1 = Prp1,
+                                      .Prp2 = Prp2,
+                                      .Cdw10 = (U32)Io->Lba,
+                                      .Cdw11 = (U32)(Io->Lba >> 32),
+                                      .Cdw12 = (Io->Blocks - 1) & 0xFFFF};  // NLB, 0-based
+    // An I/O command never carries NVME_TRACKER_RECOVERY, so MayPost is LIVE alone.
+    BOOL Live = Queue->Mode == NVME_QUEUE_LIVE;
+    if (LIKELY(Live)) {
+        PostLocked(Queue, Tracker);
+        RingLocked(Queue);
+    } else if (NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
+        Queue->Held++;  // posted when the reset brings the queue back
+    }
+    ReleaseTaker(Queue, State, Tracker);
+    if (Live) Queue->Ops->Kick(Queue);
+    return KSTATUS_SUCCESS;
+}
 
 /************************************************************************/
 // Modes, holding, retries
