@@ -223,7 +223,7 @@ static void AsyncDone(NVME_TRACKER* Tracker) {
 }
 
 /** Checks one asynchronous command (NVMeSubmitIO's rules); a flush gets the range check's stand-ins. */
-static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
+static ALWAYS_INLINE KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
     if (Io->Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
     // Flush, Write and Read are opcodes 0, 1 and 2: one comparison says it is one of them.
     STATIC_ASSERT(NVME_IO_FLUSH == 0 && NVME_IO_WRITE == 1 && NVME_IO_READ == 2, "the NVM opcodes NVMeSubmitIO takes");
@@ -252,7 +252,7 @@ static inline BOOL MaySgl(NVME_CONTROLLER* Controller, U64 Bytes) {
 }
 
 /** Builds a checked asynchronous command in Tracker. */
-static inline __attribute__((always_inline)) KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
+static ALWAYS_INLINE KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
     // One buffer: the rule's choice when it carries the whole command (an SGL may not: a scattered buffer can
     // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks).
     DISK_SEGMENT Segment = {Io->Buffer, Io->Blocks * Namespace->LbaSize};

@@ -241,7 +241,7 @@ void NVMeQueueReset(NVME_QUEUE* Queue) {
 // Trackers
 
 /** A free tracker made ready for a command (under the lock), or NULL when none is free or the queue is dead. */
-static NVME_TRACKER* TakeLocked(NVME_QUEUE* Queue) {
+static ALWAYS_INLINE NVME_TRACKER* TakeLocked(NVME_QUEUE* Queue) {
     U16 Index;
     if (Queue->Mode == NVME_QUEUE_DEAD || !NVMeCidAllocate(&Queue->Cids, &Index)) return NULL;
     NVME_TRACKER* Tracker = &Queue->Trackers[Index];
@@ -260,7 +260,7 @@ static NVME_TRACKER* TakeLocked(NVME_QUEUE* Queue) {
 }
 
 /** Unlocks after a taker is done; more free slots and more sleepers: wake the next sleeper too. */
-static void ReleaseTaker(NVME_QUEUE* Queue, U64 State, NVME_TRACKER* Tracker) {
+static ALWAYS_INLINE void ReleaseTaker(NVME_QUEUE* Queue, U64 State, NVME_TRACKER* Tracker) {
     BOOL PassOn = Tracker != NULL && Queue->SlotWaiters > 0 && Queue->Cids.FreeCount > 0;
     PlatformLockRelease(Queue->Lock, State);
     if (PassOn) PlatformEventSignal(Queue->SlotEvent);
@@ -325,7 +325,7 @@ typedef struct tag_DONE_LIST {
     NVME_TRACKER *First, *Last;
 } DONE_LIST;
 
-static void DoneAppend(DONE_LIST* List, NVME_TRACKER* Tracker) {
+static ALWAYS_INLINE void DoneAppend(DONE_LIST* List, NVME_TRACKER* Tracker) {
     Tracker->NextDone = NULL;
     if (List->Last) List->Last->NextDone = Tracker;
     else List->First = Tracker;
@@ -343,7 +343,7 @@ static void EndLocked(DONE_LIST* List, NVME_TRACKER* Tracker, KSTATUS Failure) {
 // Submission
 
 /** Copies the tracker's command into the SQ (the doorbell comes after, once per batch). */
-static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
+static ALWAYS_INLINE void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
     *(NVME_COMMAND*)&Queue->Sq[Queue->SqTail] = Tracker->Command;
     NVMeTrackerMove(Tracker, NVME_TRACKER_IN_FLIGHT);
     NVMeDeadlineStart(Tracker);
@@ -355,7 +355,7 @@ static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
     if (Queue->Stats.Outstanding > Queue->Stats.MaxOutstanding) Queue->Stats.MaxOutstanding = Queue->Stats.Outstanding;
 }
 
-static void RingLocked(NVME_QUEUE* Queue) {
+static ALWAYS_INLINE void RingLocked(NVME_QUEUE* Queue) {
     PlatformWriteBarrier();  // the entries are in memory before the device hears of them
     NVMeDoorbellWriteSq(Queue, Queue->SqTail);
 }
@@ -586,7 +586,7 @@ typedef struct tag_REAP {
 } REAP;
 
 /** Drain: the entry at *Head if the controller posted it (phase first, then the rest behind a read barrier). */
-static BOOL TakeEntry(NVME_QUEUE* Queue, U16* Head, U8* Phase, NVME_COMPLETION* Entry) {
+static ALWAYS_INLINE BOOL TakeEntry(NVME_QUEUE* Queue, U16* Head, U8* Phase, NVME_COMPLETION* Entry) {
     volatile NVME_COMPLETION* Slot = &Queue->Cq[*Head];
     if ((Slot->Status & 1) != *Phase) return FALSE;
     PlatformReadBarrier();  // nothing of the entry is read before its phase matched
@@ -597,7 +597,7 @@ static BOOL TakeEntry(NVME_QUEUE* Queue, U16* Head, U8* Phase, NVME_COMPLETION* 
 }
 
 /** Validate: the tracker a completion names, or NULL if the completion is not to be trusted. */
-static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION* Entry) {
+static ALWAYS_INLINE NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION* Entry) {
     if (Entry->SqId != Queue->Id) return NULL;
     U16 Index = NVMeCidIndex(Entry->Cid);
     if (Index >= Queue->TrackerCount || !NVMeCidIsBusy(&Queue->Cids, Index)) return NULL;
@@ -630,7 +630,7 @@ static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus,
 }
 
 /** Complete: done (chained for its Done function), parked for a retry, or - in a reset's drain - left in flight. */
-static void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry, REAP* Reap) {
+static ALWAYS_INLINE void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry, REAP* Reap) {
     U16 NvmeStatus = NVME_STATUS_FIELD(Entry->Status);
     // The reset's own SQ deletion ended it: it is held and sent again, not failed.
     if (Queue->Mode == NVME_QUEUE_SUSPENDED && NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORTED_SQ_DELETION) return;
@@ -656,7 +656,7 @@ static void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_
 }
 
 /** The three steps over every posted entry, then the head: doorbell first (while the CQ exists), then the head. */
-static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
+static ALWAYS_INLINE void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
     U32 CqState = Queue->CqState;
     U16 Head = NVME_CQ_STATE_HEAD(CqState);
     U8 Phase = NVME_CQ_STATE_PHASE(CqState);
@@ -677,7 +677,7 @@ static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
 }
 
 /** After the lock: one line for what looked wrong or is retried, the watchdog told, the Done functions run. */
-static void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
+static ALWAYS_INLINE void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
     NVME_CONTROLLER* Controller = Queue->Controller;
     if (UNLIKELY(Reap->Bad)) {
         NVME_COMPLETION* Bad = &Reap->FirstBad;
