@@ -924,8 +924,20 @@ void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 /************************************************************************/
 // NVMe-IO.c
 
-/** The I/O queue a new command goes to (an interrupt-driven one). */
-NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** The I/O queue a new command goes to (an interrupt-driven one); inline: every command asks, lock-free. */
+static inline NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
+    // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
+    // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
+    // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
+    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
+                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
+    if (LIKELY(Count == 1)) return &Controller->Io[0];
+    if (UNLIKELY(Count == 0)) return NULL;
+    U32 Cpus = PlatformCpuCount();
+    if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
+    U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
+    return &Controller->Io[Next % Count];
+}
 /** The calling CPU's polled queue (nvme.poll_queues) for a synchronous single command, or NULL when none. */
 NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller);
 /** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */

@@ -140,20 +140,6 @@ static PHYSICAL Translate(LPCVOID Linear, LPVOID Context) {
     return PlatformTranslate(Linear);
 }
 
-NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
-    // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
-    // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
-    // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
-    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
-                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
-    if (LIKELY(Count == 1)) return &Controller->Io[0];
-    if (UNLIKELY(Count == 0)) return NULL;
-    U32 Cpus = PlatformCpuCount();
-    if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
-    U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
-    return &Controller->Io[Next % Count];
-}
-
 NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller) {
     U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
     U32 Irq = __atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED);
@@ -213,12 +199,16 @@ static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8
 }
 
 static void AsyncDone(NVME_TRACKER* Tracker) {
+    U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
+    if (LIKELY(Tracker->Failure == KSTATUS_SUCCESS && NvmeStatus == 0)) {
+        Tracker->Callback(KSTATUS_SUCCESS, 0, Tracker->Context);  // nearly every command: no status to map
+        return;
+    }
     if (Tracker->Failure != KSTATUS_SUCCESS) {
         Tracker->Callback(Tracker->Failure, 0, Tracker->Context);  // ended by the driver: no device status
         return;
     }
-    U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
-    if (NvmeStatus != 0) NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
+    NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
     Tracker->Callback(NVMeStatusToKStatus(NvmeStatus), NvmeStatus, Tracker->Context);
 }
 
