@@ -431,7 +431,7 @@ typedef struct tag_NVME_TRACKER {
 /** The part of a queue that differs between interrupt-driven and polled completion. */
 typedef struct tag_NVME_QUEUE_OPS {
     LPCSTR Name;
-    /** After a doorbell: the polled variant wakes the poll thread. */
+    /** After a doorbell: the polled variant wakes the poll thread (NULL: nothing to do). */
     void (*Kick)(struct tag_NVME_QUEUE* Queue);
     /** After the bottom half drained the CQ: the INTx variant unmasks. */
     void (*Drained)(struct tag_NVME_QUEUE* Queue);
@@ -648,8 +648,8 @@ KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count);
 /**
  * The single-command fast path (NVMeSubmitIO): takes a free tracker and posts a Read or Write whose data pointer
  * is ready (PRP1/PRP2, no list) under one lock hold, with its doorbell; Done runs at completion. Held like any
- * command while the queue is suspended. KSTATUS_BUSY (nothing taken) when no tracker is free at once: the caller
- * waits for one the ordinary way; KSTATUS_IO_ERROR when the queue is dead.
+ * command while the queue is suspended. With no tracker free at once it sleeps for one (NVMeQueueWaitTracker);
+ * none came: NVMeIoNoTracker's error; a dead queue: KSTATUS_IO_ERROR. Counted in PrpCommands.
  */
 KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid, U64 Prp1, U64 Prp2,
                           NVME_TRACKER_DONE Done);

@@ -326,16 +326,11 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     U64 Bytes = (U64)Io.Blocks * Namespace->LbaSize;
     if (LIKELY(Io.Opcode != NVME_IO_FLUSH && !MaySgl(Controller, Bytes))) {
         // A buffer touching one or two pages (every block read): PRP1/PRP2 first, then tracker, command, post and
-        // doorbell under one lock hold. More pages, or no free tracker at once: the general path below.
+        // doorbell under one lock hold. More pages: the general path below.
         U64 Prp1, Prp2;
         Status = NVMePRPBuildSmall((LINEAR)Io.Buffer, Bytes, Controller->Info.PageSize, Translate, NULL, &Prp1, &Prp2);
-        if (LIKELY(Status == KSTATUS_SUCCESS)) {
-            Status = NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
-            if (LIKELY(Status == KSTATUS_SUCCESS)) NVME_COUNT(Controller->Info.PrpCommands, 1);
-            if (Status != KSTATUS_BUSY) return Status;
-        } else if (Status != KSTATUS_NO_MEMORY) {
-            return Status;
-        }
+        if (LIKELY(Status == KSTATUS_SUCCESS)) return NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
+        if (Status != KSTATUS_NO_MEMORY) return Status;
     }
     NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
     if (Tracker == NULL) return NVMeIoNoTracker(Controller);

@@ -106,17 +106,21 @@ U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
 /************************************************************************/
 // The three completion variants
 
-static void NoKick(NVME_QUEUE* Queue) { UNUSED(Queue); }
 static void NoDrained(NVME_QUEUE* Queue) { UNUSED(Queue); }
 static void IntxDrained(NVME_QUEUE* Queue) { NVMeWrite32(Queue->Controller, NVME_REG_INTMC, 1); }
 static void PollKick(NVME_QUEUE* Queue) {
     if (Queue->Controller->PollEvent) PlatformEventSignal(Queue->Controller->PollEvent);
 }
 
-const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NoKick, NoDrained};
-const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NoKick, IntxDrained};
+const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NULL, NoDrained};
+const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NULL, IntxDrained};
 const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
-const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NoKick, NoDrained};
+const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NULL, NoDrained};
+
+/** After a doorbell: only the polled variant has something to do (a test, not a call, for the others). */
+static ALWAYS_INLINE void KickQueue(NVME_QUEUE* Queue) {
+    if (Queue->Ops->Kick) Queue->Ops->Kick(Queue);
+}
 
 /************************************************************************/
 // Allocation
@@ -387,7 +391,7 @@ KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count) {
     if (Posted) RingLocked(Queue);  // one doorbell for the whole batch
     PlatformLockRelease(Queue->Lock, State);
     if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
-    if (Posted) Queue->Ops->Kick(Queue);
+    if (Posted) KickQueue(Queue);
     return KSTATUS_SUCCESS;
 }
 
@@ -398,9 +402,16 @@ KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid
     U64 State = PlatformLockAcquire(Queue->Lock);
     NVME_TRACKER* Tracker = TakeLocked(Queue);
     if (UNLIKELY(Tracker == NULL)) {
-        U8 Mode = Queue->Mode;
+        // None free at once (or a dead queue): the bounded sleep for one, then the lock again, the queue rechecked.
         PlatformLockRelease(Queue->Lock, State);
-        return Mode == NVME_QUEUE_DEAD ? KSTATUS_IO_ERROR : KSTATUS_BUSY;
+        Tracker = NVMeQueueWaitTracker(Queue);
+        if (Tracker == NULL) return NVMeIoNoTracker(Queue->Controller);
+        State = PlatformLockAcquire(Queue->Lock);
+        if (Queue->Mode == NVME_QUEUE_DEAD) {
+            PlatformLockRelease(Queue->Lock, State);
+            NVMeQueuePutTracker(Tracker);
+            return KSTATUS_IO_ERROR;
+        }
     }
     Tracker->Done = Done;
     Tracker->Callback = Io->Callback;
@@ -427,7 +438,8 @@ KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid
         Queue->Held++;  // posted when the reset brings the queue back
     }
     ReleaseTaker(Queue, State, Tracker);
-    if (Live) Queue->Ops->Kick(Queue);
+    if (Live) KickQueue(Queue);
+    NVME_COUNT(Queue->Controller->Info.PrpCommands, 1);
     return KSTATUS_SUCCESS;
 }
 
@@ -490,7 +502,7 @@ BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
     if (Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING) Posted = PostHeldLocked(Queue, &Ended);
     if (Mode == NVME_QUEUE_DEAD) FailAllLocked(Queue, &Ended);
     PlatformLockRelease(Queue->Lock, State);
-    if (Posted) Queue->Ops->Kick(Queue);
+    if (Posted) KickQueue(Queue);
     if (Mode == NVME_QUEUE_DEAD) {
         ReportEnded(Queue, &Ended);
         PlatformEventSignal(Queue->SlotEvent);  // submitters waiting for a slot see the queue is gone
@@ -565,7 +577,7 @@ U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
     }
     if (Posted) RingLocked(Queue);
     PlatformLockRelease(Queue->Lock, State);
-    if (Posted) Queue->Ops->Kick(Queue);
+    if (Posted) KickQueue(Queue);
     NVMeQueueFinish(Queue, Ended.First);
     return Next;
 }
