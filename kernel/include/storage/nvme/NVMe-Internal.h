@@ -13,10 +13,12 @@
  *                 PRP1/PRP2/PRP lists for it
  *   NVMe-SGL.c    pure: builds SGL descriptors for it, and the rule that
  *                 picks PRP or SGL and cuts a vectored request into commands
- *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion
- *                 (drain, validate, complete), modes, holding for resets,
+ *   NVMe-Queue.c  the queue engine: allocation, modes, holding for resets,
  *                 retries, the interrupt / INTx / polled variants (its ring
- *                 and CID arithmetic is pure)
+ *                 and CID arithmetic is pure); with NVMe-Submit.c (trackers,
+ *                 submission, the single-command fast path), NVMe-Reap.c
+ *                 (completion: drain, validate, complete; the top half) and
+ *                 NVMe-QueueSteps.h (the locked steps they share)
  *   NVMe-Doorbell.c  the doorbell writes: MMIO, or the shadow doorbell
  *                 buffer with its event-index rule (Doorbell Buffer Config)
  *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
@@ -614,7 +616,7 @@ static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
 }
 
 /************************************************************************/
-// NVMe-Queue.c
+// NVMe-Queue.c, NVMe-Submit.c, NVMe-Reap.c: the queue engine
 
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
 extern const NVME_QUEUE_OPS NVMeIntxQueueOps;
@@ -645,14 +647,6 @@ KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker);
  * KSTATUS_IO_ERROR and none is taken.
  */
 KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count);
-/**
- * The single-command fast path (NVMeSubmitIO): takes a free tracker and posts a Read or Write whose data pointer
- * is ready (PRP1/PRP2, no list) under one lock hold, with its doorbell; Done runs at completion. Held like any
- * command while the queue is suspended. With no tracker free at once it sleeps for one (NVMeQueueWaitTracker);
- * none came: NVMeIoNoTracker's error; a dead queue: KSTATUS_IO_ERROR. Counted in PrpCommands.
- */
-KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid, U64 Prp1, U64 Prp2,
-                          NVME_TRACKER_DONE Done);
 /** TRUE when a completion for Cid is posted in the CQ but not yet reaped (a missed interrupt, at a deadline). */
 BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid);
 /** Reaps every posted completion of an open queue (LIVE, RECOVERING); returns how many entries it took. */

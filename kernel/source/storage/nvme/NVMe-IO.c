@@ -23,6 +23,7 @@
  */
 
 #include "storage/nvme/NVMe-Internal.h"
+#include "storage/nvme/NVMe-QueueSteps.h"
 
 #include "utils/Format.h"
 #include "utils/String.h"
