@@ -214,25 +214,28 @@ U32 NVMeMaxBlocksPerCommand(U64 MaxCommandBytes, U32 LbaSize);
 #define NVME_MAX_QUEUE_DEPTH 4096     // so an index always fits the CID's low bits
 #define NVME_CID_NONE 0xFFFF
 
-/** A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. */
+/**
+ * A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. The
+ * free indexes sit in a ring of Capacity entries, oldest at Head (a taking or a freeing is a load, a store and a
+ * step, no list to link); Busy says which are out, so a double or stray free is refused and the ring never overflows.
+ */
 typedef struct tag_NVME_CID_ALLOCATOR {
-    U16* Links;     // Capacity entries: next free index
+    U16* Free;      // Capacity entries: the ring of free indexes
     U8* Busy;       // Capacity entries
     U16 Capacity;
     U16 FreeCount;
-    U16 Head, Tail; // NVME_CID_NONE when empty
+    U16 Head;       // ring slot of the next index handed out
+    U16 Tail;       // ring slot the next freed index goes to
 } NVME_CID_ALLOCATOR;
 
 // The allocator and the ring steps run once or twice per command: inline, a call would cost more than the body.
 
-void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity);
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacity);
 /** FALSE when every index is busy. */
 static inline BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
-    if (UNLIKELY(Allocator->FreeCount == 0 || Allocator->Head == NVME_CID_NONE)) return FALSE;
-    U16 Taken = Allocator->Head;
-    Allocator->Head = Allocator->Links[Taken];
-    if (Allocator->Head == NVME_CID_NONE) Allocator->Tail = NVME_CID_NONE;
-    Allocator->Links[Taken] = NVME_CID_NONE;
+    if (UNLIKELY(Allocator->FreeCount == 0)) return FALSE;
+    U16 Taken = Allocator->Free[Allocator->Head];
+    Allocator->Head = (U16)(Allocator->Head + 1 == Allocator->Capacity ? 0 : Allocator->Head + 1);
     Allocator->Busy[Taken] = 1;
     Allocator->FreeCount--;
     *Index = Taken;
@@ -242,13 +245,8 @@ static inline BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
 static inline BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
     if (UNLIKELY(Index >= Allocator->Capacity || !Allocator->Busy[Index])) return FALSE;
     Allocator->Busy[Index] = 0;
-    Allocator->Links[Index] = NVME_CID_NONE;
-    if (Allocator->Tail == NVME_CID_NONE) {
-        Allocator->Head = Index;
-    } else {
-        Allocator->Links[Allocator->Tail] = Index;
-    }
-    Allocator->Tail = Index;
+    Allocator->Free[Allocator->Tail] = Index;
+    Allocator->Tail = (U16)(Allocator->Tail + 1 == Allocator->Capacity ? 0 : Allocator->Tail + 1);
     Allocator->FreeCount++;
     return TRUE;
 }
@@ -606,7 +604,7 @@ BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Mac
 BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State, LPCSTR Reason);
 
 /** The one way a tracker's state changes (under its queue's lock); FALSE when the table refuses it. */
-static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
+static ALWAYS_INLINE BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
     U8 From = Tracker->State;
     if (UNLIKELY(From >= NVME_TRACKER_STATE_COUNT || !(NVMeTrackerNext[From] & (1U << State)))) {
         return NVMeStateRefused(Tracker->Queue->Controller, &NVMeTrackerStates, From, State);

@@ -82,15 +82,14 @@
 /************************************************************************/
 // Pure: identifiers and rings
 
-void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity) {
-    Allocator->Links = Links;
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacity) {
+    Allocator->Free = Free;
     Allocator->Busy = Busy;
     Allocator->Capacity = Capacity;
     Allocator->FreeCount = Capacity;
-    Allocator->Head = Capacity ? 0 : NVME_CID_NONE;
-    Allocator->Tail = Capacity ? (U16)(Capacity - 1) : NVME_CID_NONE;
+    Allocator->Head = Allocator->Tail = 0;  // the ring is full: every index free, in order
     for (U16 I = 0; I < Capacity; I++) {
-        Links[I] = (I + 1 < Capacity) ? (U16)(I + 1) : NVME_CID_NONE;
+        Free[I] = I;
         Busy[I] = 0;
     }
 }
@@ -161,15 +160,15 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
 
     Status = KSTATUS_NO_MEMORY;
     Queue->Trackers = (NVME_TRACKER*)PlatformAllocZero(sizeof(NVME_TRACKER) * Queue->TrackerCount);
-    U16* Links = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
+    U16* Free = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
     U8* Busy = (U8*)PlatformAllocZero(Queue->TrackerCount);
-    Queue->Cids.Links = Links;
+    Queue->Cids.Free = Free;
     Queue->Cids.Busy = Busy;
     Queue->Lock = PlatformLockCreate();
     Queue->SlotEvent = PlatformEventCreate(FALSE);
     Queue->Work = PlatformWorkCreate(NVMeQueueBottomHalf, Queue);
     if (IoQueue) Queue->BounceMutex = PlatformMutexCreate();
-    if (!Queue->Trackers || !Links || !Busy || !Queue->Lock || !Queue->SlotEvent || !Queue->Work ||
+    if (!Queue->Trackers || !Free || !Busy || !Queue->Lock || !Queue->SlotEvent || !Queue->Work ||
         (IoQueue && !Queue->BounceMutex)) {
         goto Fail;
     }
@@ -207,14 +206,14 @@ void NVMeQueueFree(NVME_QUEUE* Queue) {
     PlatformDMAFree(&Queue->PrpMemory);
     PlatformDMAFree(&Queue->BounceMemory);
     if (Queue->Trackers) PlatformFree(Queue->Trackers);
-    if (Queue->Cids.Links) PlatformFree(Queue->Cids.Links);
+    if (Queue->Cids.Free) PlatformFree(Queue->Cids.Free);
     if (Queue->Cids.Busy) PlatformFree(Queue->Cids.Busy);
     if (Queue->Lock) PlatformLockDestroy(Queue->Lock);
     if (Queue->SlotEvent) PlatformEventDestroy(Queue->SlotEvent);
     if (Queue->Work) PlatformWorkDestroy(Queue->Work);
     if (Queue->BounceMutex) PlatformMutexDestroy(Queue->BounceMutex);
     Queue->Trackers = NULL;
-    Queue->Cids.Links = NULL;
+    Queue->Cids.Free = NULL;
     Queue->Cids.Busy = NULL;
     Queue->Lock = NULL;
     Queue->SlotEvent = NULL;
@@ -239,7 +238,7 @@ void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
 
 void NVMeQueueReset(NVME_QUEUE* Queue) {
     RestartRingsLocked(Queue);
-    NVMeCidInit(&Queue->Cids, Queue->Cids.Links, Queue->Cids.Busy, Queue->TrackerCount);
+    NVMeCidInit(&Queue->Cids, Queue->Cids.Free, Queue->Cids.Busy, Queue->TrackerCount);
     for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;  // not a move: new
     Queue->Held = Queue->Retrying = Queue->Quiet = 0;
 }

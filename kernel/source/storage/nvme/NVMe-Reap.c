@@ -36,13 +36,13 @@ typedef struct tag_REAP {
     U64 NowNs;
 } REAP;
 
-/** An empty pass (field by field: the compiler's zeroing of the whole struct cost more). */
+/**
+ * An empty pass, field by field (zeroing the whole struct cost more, once per interrupt): FirstBad and the retry
+ * fields are written with the first bad or retried entry and read only then (ReportPass).
+ */
 static ALWAYS_INLINE void ReapStart(REAP* Reap) {
     Reap->Done.First = Reap->Done.Last = NULL;
     Reap->Count = Reap->Bad = Reap->Retried = 0;
-    Reap->FirstBad = (NVME_COMPLETION){0};
-    Reap->RetryStatus = 0;
-    Reap->RetryOpcode = 0;
     Reap->NowNs = 0;
 }
 
@@ -138,28 +138,35 @@ static ALWAYS_INLINE void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
 }
 
 /** After the lock: one line for what looked wrong or is retried, the watchdog told, the Done functions run. */
-static ALWAYS_INLINE void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
+/** What looked wrong or is retried: one line each (rate limited), the watchdog told. Out of line: rare. */
+static __attribute__((noinline, cold)) void ReportPass(NVME_QUEUE* Queue, const REAP* Reap) {
     NVME_CONTROLLER* Controller = Queue->Controller;
-    if (UNLIKELY(Reap->Bad)) {
-        NVME_COMPLETION* Bad = &Reap->FirstBad;
+    if (Reap->Bad) {
+        const NVME_COMPLETION* Bad = &Reap->FirstBad;
         LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
                          "[NVMeQueueReap] %s: dropped %u bad completion(s) on queue %u "
                          "(first: CID %x SQID %u status %x)",
                          Controller->Info.Name, Reap->Bad, Queue->Id, Bad->Cid, Bad->SqId, Bad->Status);
         __atomic_store_n(&Controller->CheckNow, 1, __ATOMIC_RELEASE);  // a completion that looks wrong: CSTS now
     }
-    if (UNLIKELY(Reap->Retried)) {
+    if (Reap->Retried) {
         char Text[NVME_REASON_LENGTH];
         NVMeStatusFormat(Reap->RetryStatus, Text, sizeof(Text));
         LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueReap] %s: %s on queue %u: %s, retrying",
                          Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, Reap->RetryOpcode), Queue->Id, Text);
         __atomic_store_n(&Controller->RetryPending, 1, __ATOMIC_RELEASE);
     }
-    if (UNLIKELY(Reap->Bad || Reap->Retried)) NVMeRecoveryKick(Controller);
+    NVMeRecoveryKick(Controller);
+}
+
+/** After the lock: the report of what looked wrong or is retried (if anything), then the Done functions run. */
+static ALWAYS_INLINE void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
+    if (UNLIKELY(Reap->Bad | Reap->Retried)) ReportPass(Queue, Reap);
     NVMeQueueFinishChain(Queue, Reap->Done.First);
 }
 
-U32 NVMeQueueReap(NVME_QUEUE* Queue) {
+/** NVMeQueueReap's body: inline in the top half too, which runs it once per interrupt. */
+static ALWAYS_INLINE U32 ReapOpen(NVME_QUEUE* Queue) {
     REAP Reap;
     ReapStart(&Reap);
     if (!Queue->Allocated) return 0;
@@ -169,6 +176,8 @@ U32 NVMeQueueReap(NVME_QUEUE* Queue) {
     FinishReap(Queue, &Reap);
     return Reap.Count;
 }
+
+U32 NVMeQueueReap(NVME_QUEUE* Queue) { return ReapOpen(Queue); }
 
 U32 NVMeQueueDrain(NVME_QUEUE* Queue) {
     REAP Reap;
@@ -231,6 +240,12 @@ BOOL NVMeQueuePosted(NVME_QUEUE* Queue) {
 
 BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
+    if (LIKELY(Queue->OwnVector && Queue->Ops == &NVMeInterruptQueueOps)) {
+        // An I/O queue alone on its vector: every interrupt of it is this queue's, so no unlocked look first; the
+        // reap's own phase check under the lock finds what was posted (nothing: a waiter reaped it first).
+        if (ReapOpen(Queue)) __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);
+        return TRUE;
+    }
     if (!NVMeQueuePosted(Queue)) {
         // A vector of its own is this queue's whatever it finds: a waiter may have reaped the entry first.
         if (Queue->OwnVector) return TRUE;
@@ -240,7 +255,7 @@ BOOL NVMeQueueInterrupt(LPVOID Context) {
     if (Queue->Id != 0 && Queue->Ops == &NVMeInterruptQueueOps) {
         // I/O completions end here, on the CPU the vector is aimed at: the reap takes the queue's spinlock, and
         // Done functions only take spinlocks and signal events (NVMe-Request.c, the asynchronous callbacks).
-        NVMeQueueReap(Queue);
+        ReapOpen(Queue);
         return TRUE;
     }
     if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
