@@ -91,8 +91,12 @@ static ALWAYS_INLINE void NVMeQueueFinishChain(NVME_QUEUE* Queue, NVME_TRACKER* 
     NVMeQueueReleaseTrackers(Queue, First);
 }
 
-/** A free tracker made ready for a command (under the lock), or NULL when none is free or the queue is dead. */
-static ALWAYS_INLINE NVME_TRACKER* NVMeQueueTakeLocked(NVME_QUEUE* Queue) {
+/**
+ * A free tracker made ready for a command with its completion hooks (under the lock; NULL ones for callers that
+ * set them later), or NULL when none is free or the queue is dead.
+ */
+static ALWAYS_INLINE NVME_TRACKER* NVMeQueueTakeLocked(NVME_QUEUE* Queue, NVME_TRACKER_DONE Done,
+                                                       NVME_IO_CALLBACK Callback, LPVOID Context) {
     U16 Index;
     if (Queue->Mode == NVME_QUEUE_DEAD || !NVMeCidAllocate(&Queue->Cids, &Index)) return NULL;
     NVME_TRACKER* Tracker = &Queue->Trackers[Index];
@@ -103,9 +107,9 @@ static ALWAYS_INLINE NVME_TRACKER* NVMeQueueTakeLocked(NVME_QUEUE* Queue) {
     Tracker->Retries = 0;
     Tracker->Resubmits = 0;
     Tracker->Failure = KSTATUS_SUCCESS;
-    Tracker->Done = NULL;
-    Tracker->Context = NULL;
-    Tracker->Callback = NULL;
+    Tracker->Done = Done;
+    Tracker->Context = Context;
+    Tracker->Callback = Callback;
     Tracker->NextDone = NULL;
     return Tracker;
 }
@@ -126,7 +130,7 @@ static ALWAYS_INLINE void NVMeQueueReleaseTaker(NVME_QUEUE* Queue, U64 State, NV
 static ALWAYS_INLINE KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_REQUEST* Io, U32 Nsid, U64 Prp1,
                                                 U64 Prp2, NVME_TRACKER_DONE Done) {
     U64 State = PlatformLockAcquire(Queue->Lock);
-    NVME_TRACKER* Tracker = NVMeQueueTakeLocked(Queue);
+    NVME_TRACKER* Tracker = NVMeQueueTakeLocked(Queue, Done, Io->Callback, Io->Context);
     if (UNLIKELY(Tracker == NULL)) {
         // None free at once (or a dead queue): the bounded sleep for one, then the lock again, the queue rechecked.
         PlatformLockRelease(Queue->Lock, State);
@@ -138,10 +142,10 @@ static ALWAYS_INLINE KSTATUS NVMeQueueSubmitIO(NVME_QUEUE* Queue, const NVME_IO_
             NVMeQueuePutTracker(Tracker);
             return KSTATUS_IO_ERROR;
         }
+        Tracker->Done = Done;
+        Tracker->Callback = Io->Callback;
+        Tracker->Context = Io->Context;
     }
-    Tracker->Done = Done;
-    Tracker->Callback = Io->Callback;
-    Tracker->Context = Io->Context;
     Tracker->Lba = Io->Lba;
     Tracker->Blocks = Io->Blocks;
     Tracker->Opcode = (U8)Io->Opcode;

@@ -23,7 +23,7 @@
 
 NVME_TRACKER* NVMeQueueTakeTracker(NVME_QUEUE* Queue) {
     U64 State = PlatformLockAcquire(Queue->Lock);
-    NVME_TRACKER* Tracker = NVMeQueueTakeLocked(Queue);
+    NVME_TRACKER* Tracker = NVMeQueueTakeLocked(Queue, NULL, NULL, NULL);
     NVMeQueueReleaseTaker(Queue, State, Tracker);
     return Tracker;
 }
@@ -32,7 +32,7 @@ NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue) {
     U64 Start = 0, State = PlatformLockAcquire(Queue->Lock);
     NVME_TRACKER* Tracker;
     // Every tracker busy: sleep until one frees (each release signals), bounded like any wait on the device.
-    while ((Tracker = NVMeQueueTakeLocked(Queue)) == NULL && Queue->Mode != NVME_QUEUE_DEAD) {
+    while ((Tracker = NVMeQueueTakeLocked(Queue, NULL, NULL, NULL)) == NULL && Queue->Mode != NVME_QUEUE_DEAD) {
         NVME_CONTROLLER* Controller = Queue->Controller;
         U64 Now = PlatformTimeNs();
         if (Start == 0) {
