@@ -330,7 +330,9 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
         // doorbell under one lock hold. More pages: the general path below.
         U64 Prp1, Prp2;
         Status = NVMePRPBuildSmall((LINEAR)Io.Buffer, Bytes, Controller->Info.PageSize, Translate, NULL, &Prp1, &Prp2);
-        if (LIKELY(Status == KSTATUS_SUCCESS)) return NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
+        if (LIKELY(Status == KSTATUS_SUCCESS)) {
+            return NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
+        }
         if (Status != KSTATUS_NO_MEMORY) return Status;
     }
     NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);

@@ -254,7 +254,8 @@ static U32 PostHeldLocked(NVME_QUEUE* Queue, NVME_DONE_LIST* Ended) {
         if (Tracker->State != NVME_TRACKER_HELD) continue;
         if (Tracker->Flags & NVME_TRACKER_CANCEL) {
             Queue->Held--;
-            NVMeQueueEndLocked(Ended, Tracker, Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT);
+            KSTATUS Failure = Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT;
+            NVMeQueueEndLocked(Ended, Tracker, Failure);
         } else if (NVMeQueueMayPost(Queue, Tracker)) {
             Queue->Held--;
             NVMeQueuePostLocked(Queue, Tracker);

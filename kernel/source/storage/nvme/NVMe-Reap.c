@@ -91,7 +91,8 @@ static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus,
 }
 
 /** Complete: done (chained for its Done function), parked for a retry, or - in a reset's drain - left in flight. */
-static ALWAYS_INLINE void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry, REAP* Reap) {
+static ALWAYS_INLINE void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry,
+                                         REAP* Reap) {
     U16 NvmeStatus = NVME_STATUS_FIELD(Entry->Status);
     // The reset's own SQ deletion ended it: it is held and sent again, not failed.
     if (Queue->Mode == NVME_QUEUE_SUSPENDED && NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORTED_SQ_DELETION) return;
