@@ -82,6 +82,8 @@ typedef const void* LPCVOID;
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/** For a hot-path helper whose call would cost more than its body (static ALWAYS_INLINE ...). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 #define STATIC_ASSERT(c, m) _Static_assert(c, m)
 

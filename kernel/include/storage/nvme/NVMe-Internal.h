@@ -13,10 +13,12 @@
  *                 PRP1/PRP2/PRP lists for it
  *   NVMe-SGL.c    pure: builds SGL descriptors for it, and the rule that
  *                 picks PRP or SGL and cuts a vectored request into commands
- *   NVMe-Queue.c  the queue engine: trackers, CIDs, submission, completion
- *                 (drain, validate, complete), modes, holding for resets,
+ *   NVMe-Queue.c  the queue engine: allocation, modes, holding for resets,
  *                 retries, the interrupt / INTx / polled variants (its ring
- *                 and CID arithmetic is pure)
+ *                 and CID arithmetic is pure); with NVMe-Submit.c (trackers,
+ *                 submission, the single-command fast path), NVMe-Reap.c
+ *                 (completion: drain, validate, complete; the top half) and
+ *                 NVMe-QueueSteps.h (the locked steps they share)
  *   NVMe-Doorbell.c  the doorbell writes: MMIO, or the shadow doorbell
  *                 buffer with its event-index rule (Doorbell Buffer Config)
  *   NVMe-Deadline.c  the one owner of time: deadlines, wait limits, missed-
@@ -111,6 +113,29 @@ U64 NVMePRPMaxTransfer(U32 ListPages, U32 PageSize);
  */
 KSTATUS NVMePRPBuildData(const NVME_DATA* Data, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                          const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
+/**
+ * PRP1 and PRP2 of one buffer that touches at most two pages (a 4 KiB block read, page aligned or not), without
+ * the builder's walk or pool: the builder's checks (every page translated on its own, PRP1 with the buffer's
+ * offset in its page, PRP2 page aligned; KSTATUS_BAD_PARAMETER otherwise). KSTATUS_NO_MEMORY when the buffer
+ * touches more pages: the caller takes NVMePRPBuildData. Start must be dword aligned, Length not 0, PageSize a
+ * power of two (the controller's).
+ */
+static inline KSTATUS NVMePRPBuildSmall(LINEAR Start, U64 Length, U32 PageSize, NVME_TRANSLATE Translate,
+                                        LPVOID Context, U64* Prp1, U64* Prp2) {
+    LINEAR Mask = PageSize - 1;
+    LINEAR Offset = Start & Mask;
+    if (UNLIKELY(Offset + Length > 2 * (U64)PageSize)) return KSTATUS_NO_MEMORY;
+    PHYSICAL First = Translate((LPCVOID)Start, Context);
+    if (UNLIKELY(First == 0 || (First & Mask) != Offset)) return KSTATUS_BAD_PARAMETER;
+    PHYSICAL Second = 0;
+    if (Offset + Length > PageSize) {
+        Second = Translate((LPCVOID)((Start & ~Mask) + PageSize), Context);
+        if (UNLIKELY(Second == 0 || (Second & Mask) != 0)) return KSTATUS_BAD_PARAMETER;
+    }
+    *Prp1 = First;
+    *Prp2 = Second;
+    return KSTATUS_SUCCESS;
+}
 /** NVMePRPBuildData for one buffer of Length bytes. */
 KSTATUS NVMePRPBuild(LPCVOID Buffer, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID TranslateContext,
                      const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result);
@@ -189,31 +214,60 @@ U32 NVMeMaxBlocksPerCommand(U64 MaxCommandBytes, U32 LbaSize);
 #define NVME_MAX_QUEUE_DEPTH 4096     // so an index always fits the CID's low bits
 #define NVME_CID_NONE 0xFFFF
 
-/** A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. */
+/**
+ * A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. The
+ * free indexes sit in a ring of Capacity entries, oldest at Head (a taking or a freeing is a load, a store and a
+ * step, no list to link); Busy says which are out, so a double or stray free is refused and the ring never overflows.
+ */
 typedef struct tag_NVME_CID_ALLOCATOR {
-    U16* Links;     // Capacity entries: next free index
+    U16* Free;      // Capacity entries: the ring of free indexes
     U8* Busy;       // Capacity entries
     U16 Capacity;
     U16 FreeCount;
-    U16 Head, Tail; // NVME_CID_NONE when empty
+    U16 Head;       // ring slot of the next index handed out
+    U16 Tail;       // ring slot the next freed index goes to
 } NVME_CID_ALLOCATOR;
 
-void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity);
-/** FALSE when every index is busy. */
-BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index);
-/** FALSE (and no change) if Index is out of range or not busy. */
-BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index);
-BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index);
-U16 NVMeCidCompose(U16 Index, U16 Generation);
-U16 NVMeCidIndex(U16 Cid);
+// The allocator and the ring steps run once or twice per command: inline, a call would cost more than the body.
 
-U16 NVMeRingNext(U16 Index, U16 Depth);
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacity);
+/** FALSE when every index is busy. */
+static inline BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
+    if (UNLIKELY(Allocator->FreeCount == 0)) return FALSE;
+    U16 Taken = Allocator->Free[Allocator->Head];
+    Allocator->Head = (U16)(Allocator->Head + 1 == Allocator->Capacity ? 0 : Allocator->Head + 1);
+    Allocator->Busy[Taken] = 1;
+    Allocator->FreeCount--;
+    *Index = Taken;
+    return TRUE;
+}
+/** FALSE (and no change) if Index is out of range or not busy. */
+static inline BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    if (UNLIKELY(Index >= Allocator->Capacity || !Allocator->Busy[Index])) return FALSE;
+    Allocator->Busy[Index] = 0;
+    Allocator->Free[Allocator->Tail] = Index;
+    Allocator->Tail = (U16)(Allocator->Tail + 1 == Allocator->Capacity ? 0 : Allocator->Tail + 1);
+    Allocator->FreeCount++;
+    return TRUE;
+}
+static inline BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index) {
+    return Index < Allocator->Capacity && Allocator->Busy[Index] != 0;
+}
+static inline U16 NVMeCidCompose(U16 Index, U16 Generation) {
+    return (U16)(((Generation & 0xF) << NVME_CID_INDEX_BITS) | (Index & NVME_CID_INDEX_MASK));
+}
+static inline U16 NVMeCidIndex(U16 Cid) { return (U16)(Cid & NVME_CID_INDEX_MASK); }
+
+static inline U16 NVMeRingNext(U16 Index, U16 Depth) { return (U16)((U32)Index + 1 >= Depth ? 0 : Index + 1); }
 /** Entries between Head and Tail. */
 U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth);
 /** An SQ is full when one more entry would make Tail reach Head (depth - 1 usable). */
 BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth);
 /** Moves a CQ head one entry, flipping the expected phase at the wrap. */
-void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth);
+static inline void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth) {
+    *Head = NVMeRingNext(*Head, Depth);
+    if (*Head == 0) *Phase ^= 1;
+}
 /** Offset in BAR0 of queue Qid's SQ tail (Completion FALSE) or CQ head doorbell. */
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd);
 
@@ -377,7 +431,7 @@ typedef struct tag_NVME_TRACKER {
 /** The part of a queue that differs between interrupt-driven and polled completion. */
 typedef struct tag_NVME_QUEUE_OPS {
     LPCSTR Name;
-    /** After a doorbell: the polled variant wakes the poll thread. */
+    /** After a doorbell: the polled variant wakes the poll thread (NULL: nothing to do). */
     void (*Kick)(struct tag_NVME_QUEUE* Queue);
     /** After the bottom half drained the CQ: the INTx variant unmasks. */
     void (*Drained)(struct tag_NVME_QUEUE* Queue);
@@ -550,7 +604,7 @@ BOOL NVMeStateRefused(NVME_CONTROLLER* Controller, const NVME_STATE_MACHINE* Mac
 BOOL NVMeControllerSetState(NVME_CONTROLLER* Controller, U32 State, LPCSTR Reason);
 
 /** The one way a tracker's state changes (under its queue's lock); FALSE when the table refuses it. */
-static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
+static ALWAYS_INLINE BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
     U8 From = Tracker->State;
     if (UNLIKELY(From >= NVME_TRACKER_STATE_COUNT || !(NVMeTrackerNext[From] & (1U << State)))) {
         return NVMeStateRefused(Tracker->Queue->Controller, &NVMeTrackerStates, From, State);
@@ -560,7 +614,7 @@ static inline BOOL NVMeTrackerMove(NVME_TRACKER* Tracker, U8 State) {
 }
 
 /************************************************************************/
-// NVMe-Queue.c
+// NVMe-Queue.c, NVMe-Submit.c, NVMe-Reap.c: the queue engine
 
 extern const NVME_QUEUE_OPS NVMeInterruptQueueOps;  // MSI-X and MSI
 extern const NVME_QUEUE_OPS NVMeIntxQueueOps;
@@ -862,8 +916,20 @@ void NVMeHealthProcessEvents(NVME_CONTROLLER* Controller);
 /************************************************************************/
 // NVMe-IO.c
 
-/** The I/O queue a new command goes to (an interrupt-driven one). */
-NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller);
+/** The I/O queue a new command goes to (an interrupt-driven one); inline: every command asks, lock-free. */
+static inline NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
+    // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
+    // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
+    // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
+    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
+                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
+    if (LIKELY(Count == 1)) return &Controller->Io[0];
+    if (UNLIKELY(Count == 0)) return NULL;
+    U32 Cpus = PlatformCpuCount();
+    if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
+    U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
+    return &Controller->Io[Next % Count];
+}
 /** The calling CPU's polled queue (nvme.poll_queues) for a synchronous single command, or NULL when none. */
 NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller);
 /** Checks a request against the namespace (exposed, in range, buffer given) and the controller's state. */

@@ -23,6 +23,7 @@
  */
 
 #include "storage/nvme/NVMe-Internal.h"
+#include "storage/nvme/NVMe-QueueSteps.h"
 
 #include "utils/Format.h"
 #include "utils/String.h"
@@ -140,20 +141,6 @@ static PHYSICAL Translate(LPCVOID Linear, LPVOID Context) {
     return PlatformTranslate(Linear);
 }
 
-NVME_QUEUE* NVMeIoPickQueue(NVME_CONTROLLER* Controller) {
-    // The submitting CPU's pair (CPUs beyond the queues share them by index), so CPUs do not meet on one queue
-    // lock. More queues than CPUs (nvme.queues): spread round robin. IoCount is read once: a reset may lower it
-    // meanwhile (a queue it dropped is dead and refuses the command), and it is 0 on an admin-only controller.
-    U32 Count = MIN(__atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED),
-                    __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED));
-    if (LIKELY(Count == 1)) return &Controller->Io[0];
-    if (UNLIKELY(Count == 0)) return NULL;
-    U32 Cpus = PlatformCpuCount();
-    if (LIKELY(Count <= Cpus)) return &Controller->Io[PlatformCurrentCpu() % Count];
-    U32 Next = __atomic_fetch_add(&Controller->NextIoQueue, 1, __ATOMIC_RELAXED);
-    return &Controller->Io[Next % Count];
-}
-
 NVME_QUEUE* NVMeIoPickPollQueue(NVME_CONTROLLER* Controller) {
     U32 Count = __atomic_load_n(&Controller->IoCount, __ATOMIC_RELAXED);
     U32 Irq = __atomic_load_n(&Controller->IrqQueueCount, __ATOMIC_RELAXED);
@@ -213,17 +200,21 @@ static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8
 }
 
 static void AsyncDone(NVME_TRACKER* Tracker) {
+    U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
+    if (LIKELY(Tracker->Failure == KSTATUS_SUCCESS && NvmeStatus == 0)) {
+        Tracker->Callback(KSTATUS_SUCCESS, 0, Tracker->Context);  // nearly every command: no status to map
+        return;
+    }
     if (Tracker->Failure != KSTATUS_SUCCESS) {
         Tracker->Callback(Tracker->Failure, 0, Tracker->Context);  // ended by the driver: no device status
         return;
     }
-    U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
-    if (NvmeStatus != 0) NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
+    NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
     Tracker->Callback(NVMeStatusToKStatus(NvmeStatus), NvmeStatus, Tracker->Context);
 }
 
 /** Checks one asynchronous command (NVMeSubmitIO's rules); a flush gets the range check's stand-ins. */
-static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
+static ALWAYS_INLINE KSTATUS CheckIO(NVME_NAMESPACE* Namespace, NVME_IO_REQUEST* Io) {
     if (Io->Callback == NULL || Namespace == NULL) return KSTATUS_BAD_PARAMETER;
     // Flush, Write and Read are opcodes 0, 1 and 2: one comparison says it is one of them.
     STATIC_ASSERT(NVME_IO_FLUSH == 0 && NVME_IO_WRITE == 1 && NVME_IO_READ == 2, "the NVM opcodes NVMeSubmitIO takes");
@@ -241,20 +232,25 @@ static inline __attribute__((always_inline)) KSTATUS CheckIO(NVME_NAMESPACE* Nam
     return KSTATUS_SUCCESS;
 }
 
+/**
+ * Whether the rule could give a one-buffer command of Bytes an SGL: only such a command is planned, the small
+ * ones in auto skip it (make bench-model: ~100 instructions of a 4 KiB read).
+ */
+static inline BOOL MaySgl(NVME_CONTROLLER* Controller, U64 Bytes) {
+    U32 Mode = __atomic_load_n(&Controller->Info.SglMode, __ATOMIC_RELAXED);
+    U32 Threshold = Controller->Info.SglThreshold;
+    return Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Bytes >= Threshold);
+}
+
 /** Builds a checked asynchronous command in Tracker. */
-static inline __attribute__((always_inline)) KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
+static ALWAYS_INLINE KSTATUS BuildIO(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, const NVME_IO_REQUEST* Io) {
     // One buffer: the rule's choice when it carries the whole command (an SGL may not: a scattered buffer can
-    // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks). So only a
-    // command the rule could give an SGL is planned: the small ones in auto skip it (make bench-model: ~100
-    // instructions of a 4 KiB read).
+    // need more data blocks than a pool page holds), else PRPs, which always can (Blocks <= MaxBlocks).
     DISK_SEGMENT Segment = {Io->Buffer, Io->Blocks * Namespace->LbaSize};
     NVME_DATA Data = {&Segment, 1, 0, Segment.Length};
-    U32 Mode = __atomic_load_n(&Namespace->Controller->Info.SglMode, __ATOMIC_RELAXED);
     BOOL Sgl = FALSE;
-    U32 Threshold = Namespace->Controller->Info.SglThreshold;
-    BOOL MaySgl = Mode == NVME_SGL_ON || (Mode == NVME_SGL_AUTO && Threshold != 0 && Data.Length >= Threshold);
     BOOL Flush = Io->Opcode == NVME_IO_FLUSH;
-    if (!Flush && MaySgl) {
+    if (!Flush && MaySgl(Namespace->Controller, Data.Length)) {
         NVME_PLAN_LIMITS Limits = PlanLimits(Namespace);
         NVME_DATA_PLAN Plan = NVMePlanCommand(&Data, &Limits);
         Sgl = Plan.Sgl && Plan.Bytes == Data.Length;
@@ -325,10 +321,22 @@ KSTATUS NVMeSubmitIO(NVME_NAMESPACE* Namespace, U32 Opcode, U64 Lba, U32 Blocks,
     NVME_IO_REQUEST Io = {Opcode, Lba, Blocks, Buffer, Callback, Context};
     KSTATUS Status = CheckIO(Namespace, &Io);
     if (Status != KSTATUS_SUCCESS) return Status;
-    NVME_QUEUE* Queue = NVMeIoPickQueue(Namespace->Controller);
+    NVME_CONTROLLER* Controller = Namespace->Controller;
+    NVME_QUEUE* Queue = NVMeIoPickQueue(Controller);
     if (UNLIKELY(Queue == NULL)) return KSTATUS_IO_ERROR;
+    U64 Bytes = (U64)Io.Blocks * Namespace->LbaSize;
+    if (LIKELY(Io.Opcode != NVME_IO_FLUSH && !MaySgl(Controller, Bytes))) {
+        // A buffer touching one or two pages (every block read): PRP1/PRP2 first, then tracker, command, post and
+        // doorbell under one lock hold. More pages: the general path below.
+        U64 Prp1, Prp2;
+        Status = NVMePRPBuildSmall((LINEAR)Io.Buffer, Bytes, Controller->Info.PageSize, Translate, NULL, &Prp1, &Prp2);
+        if (LIKELY(Status == KSTATUS_SUCCESS)) {
+            return NVMeQueueSubmitIO(Queue, &Io, Namespace->Nsid, Prp1, Prp2, AsyncDone);
+        }
+        if (Status != KSTATUS_NO_MEMORY) return Status;
+    }
     NVME_TRACKER* Tracker = NVMeQueueWaitTracker(Queue);
-    if (Tracker == NULL) return NVMeIoNoTracker(Namespace->Controller);
+    if (Tracker == NULL) return NVMeIoNoTracker(Controller);
     Status = BuildIO(Namespace, Tracker, &Io);
     if (Status == KSTATUS_SUCCESS) Status = NVMeQueueSubmit(Tracker);
     if (Status != KSTATUS_SUCCESS) NVMeQueuePutTracker(Tracker);

@@ -118,37 +118,36 @@ static KSTATUS TranslateEntry(LINEAR Linear, BOOL First, U32 PageSize, NVME_TRAN
 static KSTATUS BuildOneBuffer(LINEAR Start, U64 Length, U32 PageSize, NVME_TRANSLATE Translate, LPVOID Context,
                               const NVME_PRP_POOL* Pool, NVME_PRP_RESULT* Result) {
     U32 Pages = NVMePRPPagesSpanned(Start, Length, PageSize);
-    U32 ListPages = NVMePRPListPagesNeeded(Pages, PageSize);
-    if (ListPages > 0 && (Pool == NULL || Pool->Linear == NULL || Pool->Physical == 0 || ListPages > Pool->Pages)) {
+    if (Pages <= 2) {
+        Result->DataPages = Pages;
+        return NVMePRPBuildSmall(Start, Length, PageSize, Translate, Context, &Result->Prp1, &Result->Prp2);
+    }
+    U32 ListPages = NVMePRPListPagesNeeded(Pages, PageSize);  // more than two pages: a list
+    if (Pool == NULL || Pool->Linear == NULL || Pool->Physical == 0 || ListPages > Pool->Pages) {
         return KSTATUS_NO_MEMORY;
     }
     if (TranslateEntry(Start, TRUE, PageSize, Translate, Context, &Result->Prp1) != KSTATUS_SUCCESS) {
         return KSTATUS_BAD_PARAMETER;
     }
     LINEAR Second = (Start & ~(LINEAR)(PageSize - 1)) + PageSize;
-    if (Pages == 2 && TranslateEntry(Second, FALSE, PageSize, Translate, Context, &Result->Prp2) != KSTATUS_SUCCESS) {
-        return KSTATUS_BAD_PARAMETER;
-    }
-    if (Pages > 2) {
-        U32 PerPage = PageSize / sizeof(U64);
-        U32 PageIndex = 0, Slot = 0;
-        U64* List = Pool->Linear;
-        for (U32 I = 1; I < Pages; I++) {
-            if (Slot == PerPage - 1 && Pages - I > 1) {
-                // Last slot of a full page with more than one entry to go: chain to the next list page.
-                PageIndex++;
-                List[Slot] = Pool->Physical + (U64)PageIndex * PageSize;
-                List = (U64*)((U8*)Pool->Linear + (SIZE)PageIndex * PageSize);
-                Slot = 0;
-            }
-            if (TranslateEntry(Second + (LINEAR)(I - 1) * PageSize, FALSE, PageSize, Translate, Context,
-                               &List[Slot++]) != KSTATUS_SUCCESS) {
-                return KSTATUS_BAD_PARAMETER;
-            }
+    U32 PerPage = PageSize / sizeof(U64);
+    U32 PageIndex = 0, Slot = 0;
+    U64* List = Pool->Linear;
+    for (U32 I = 1; I < Pages; I++) {
+        if (Slot == PerPage - 1 && Pages - I > 1) {
+            // Last slot of a full page with more than one entry to go: chain to the next list page.
+            PageIndex++;
+            List[Slot] = Pool->Physical + (U64)PageIndex * PageSize;
+            List = (U64*)((U8*)Pool->Linear + (SIZE)PageIndex * PageSize);
+            Slot = 0;
         }
-        Result->Prp2 = Pool->Physical;
-        Result->ListPages = PageIndex + 1;
+        if (TranslateEntry(Second + (LINEAR)(I - 1) * PageSize, FALSE, PageSize, Translate, Context,
+                           &List[Slot++]) != KSTATUS_SUCCESS) {
+            return KSTATUS_BAD_PARAMETER;
+        }
     }
+    Result->Prp2 = Pool->Physical;
+    Result->ListPages = PageIndex + 1;
     Result->DataPages = Pages;
     return KSTATUS_SUCCESS;
 }

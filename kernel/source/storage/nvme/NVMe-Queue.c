@@ -2,6 +2,13 @@
  * NVMe-Queue.c - the queue engine: one submission/completion queue pair,
  * its trackers, and the paths that fill and drain it.
  *
+ * The engine is three files: this one (the pure ring and CID arithmetic,
+ * the completion variants, allocation, modes, holding for resets, retries,
+ * polling), NVMe-Submit.c (taking trackers, posting, the single-command
+ * fast path) and NVMe-Reap.c (completion and the top half); the locked
+ * steps they share are inline in NVMe-QueueSteps.h. The invariants below
+ * are the whole engine's.
+ *
  * A queue of Depth entries owns Depth - 1 trackers, allocated with it. A
  * command's identifier is its tracker's index (low 12 bits) plus a 4-bit
  * generation, handed out by a FIFO free list: an index returns to the list
@@ -64,77 +71,34 @@
  * MSI, fewer MSI-X vectors than queues) claim only what they find. Missed interrupts and
  * deadlines are NVMe-Deadline.c's.
  *
- * The ring and identifier arithmetic at the top is pure (host tests).
+ * The ring and identifier arithmetic at the top is pure (host tests; the
+ * per-command parts are inline in NVMe-Internal.h).
  */
 
-#include "storage/nvme/NVMe-Internal.h"
+#include "storage/nvme/NVMe-QueueSteps.h"
 
 #include "utils/String.h"
 
 /************************************************************************/
 // Pure: identifiers and rings
 
-void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Links, U8* Busy, U16 Capacity) {
-    Allocator->Links = Links;
+void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacity) {
+    Allocator->Free = Free;
     Allocator->Busy = Busy;
     Allocator->Capacity = Capacity;
     Allocator->FreeCount = Capacity;
-    Allocator->Head = Capacity ? 0 : NVME_CID_NONE;
-    Allocator->Tail = Capacity ? (U16)(Capacity - 1) : NVME_CID_NONE;
+    Allocator->Head = Allocator->Tail = 0;  // the ring is full: every index free, in order
     for (U16 I = 0; I < Capacity; I++) {
-        Links[I] = (I + 1 < Capacity) ? (U16)(I + 1) : NVME_CID_NONE;
+        Free[I] = I;
         Busy[I] = 0;
     }
 }
-
-BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
-    if (Allocator->FreeCount == 0 || Allocator->Head == NVME_CID_NONE) return FALSE;
-    U16 Taken = Allocator->Head;
-    Allocator->Head = Allocator->Links[Taken];
-    if (Allocator->Head == NVME_CID_NONE) Allocator->Tail = NVME_CID_NONE;
-    Allocator->Links[Taken] = NVME_CID_NONE;
-    Allocator->Busy[Taken] = 1;
-    Allocator->FreeCount--;
-    *Index = Taken;
-    return TRUE;
-}
-
-BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
-    if (Index >= Allocator->Capacity || !Allocator->Busy[Index]) return FALSE;
-    Allocator->Busy[Index] = 0;
-    Allocator->Links[Index] = NVME_CID_NONE;
-    if (Allocator->Tail == NVME_CID_NONE) {
-        Allocator->Head = Index;
-    } else {
-        Allocator->Links[Allocator->Tail] = Index;
-    }
-    Allocator->Tail = Index;
-    Allocator->FreeCount++;
-    return TRUE;
-}
-
-BOOL NVMeCidIsBusy(const NVME_CID_ALLOCATOR* Allocator, U16 Index) {
-    return Index < Allocator->Capacity && Allocator->Busy[Index] != 0;
-}
-
-U16 NVMeCidCompose(U16 Index, U16 Generation) {
-    return (U16)(((Generation & 0xF) << NVME_CID_INDEX_BITS) | (Index & NVME_CID_INDEX_MASK));
-}
-
-U16 NVMeCidIndex(U16 Cid) { return (U16)(Cid & NVME_CID_INDEX_MASK); }
-
-U16 NVMeRingNext(U16 Index, U16 Depth) { return (U16)((U32)Index + 1 >= Depth ? 0 : Index + 1); }
 
 U16 NVMeRingUsed(U16 Head, U16 Tail, U16 Depth) {
     return (U16)(Tail >= Head ? (U32)Tail - Head : (U32)Depth - Head + Tail);
 }
 
 BOOL NVMeSqIsFull(U16 Head, U16 Tail, U16 Depth) { return NVMeRingNext(Tail, Depth) == Head; }
-
-void NVMeCqAdvance(U16* Head, U8* Phase, U16 Depth) {
-    *Head = NVMeRingNext(*Head, Depth);
-    if (*Head == 0) *Phase ^= 1;
-}
 
 U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
     // NVMe 2.0 3.1.4.24/25: SQ y tail at 1000h + (2y * (4 << DSTRD)), CQ y head one stride further.
@@ -149,17 +113,16 @@ U32 NVMeDoorbellOffset(U16 Qid, BOOL Completion, U8 Dstrd) {
 /************************************************************************/
 // The three completion variants
 
-static void NoKick(NVME_QUEUE* Queue) { UNUSED(Queue); }
 static void NoDrained(NVME_QUEUE* Queue) { UNUSED(Queue); }
 static void IntxDrained(NVME_QUEUE* Queue) { NVMeWrite32(Queue->Controller, NVME_REG_INTMC, 1); }
 static void PollKick(NVME_QUEUE* Queue) {
     if (Queue->Controller->PollEvent) PlatformEventSignal(Queue->Controller->PollEvent);
 }
 
-const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NoKick, NoDrained};
-const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NoKick, IntxDrained};
+const NVME_QUEUE_OPS NVMeInterruptQueueOps = {"interrupt", NULL, NoDrained};
+const NVME_QUEUE_OPS NVMeIntxQueueOps = {"intx", NULL, IntxDrained};
 const NVME_QUEUE_OPS NVMePolledQueueOps = {"polled", PollKick, NoDrained};
-const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NoKick, NoDrained};
+const NVME_QUEUE_OPS NVMeWaiterPolledQueueOps = {"waiter-polled", NULL, NoDrained};
 
 /************************************************************************/
 // Allocation
@@ -197,15 +160,15 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
 
     Status = KSTATUS_NO_MEMORY;
     Queue->Trackers = (NVME_TRACKER*)PlatformAllocZero(sizeof(NVME_TRACKER) * Queue->TrackerCount);
-    U16* Links = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
+    U16* Free = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
     U8* Busy = (U8*)PlatformAllocZero(Queue->TrackerCount);
-    Queue->Cids.Links = Links;
+    Queue->Cids.Free = Free;
     Queue->Cids.Busy = Busy;
     Queue->Lock = PlatformLockCreate();
     Queue->SlotEvent = PlatformEventCreate(FALSE);
     Queue->Work = PlatformWorkCreate(NVMeQueueBottomHalf, Queue);
     if (IoQueue) Queue->BounceMutex = PlatformMutexCreate();
-    if (!Queue->Trackers || !Links || !Busy || !Queue->Lock || !Queue->SlotEvent || !Queue->Work ||
+    if (!Queue->Trackers || !Free || !Busy || !Queue->Lock || !Queue->SlotEvent || !Queue->Work ||
         (IoQueue && !Queue->BounceMutex)) {
         goto Fail;
     }
@@ -243,14 +206,14 @@ void NVMeQueueFree(NVME_QUEUE* Queue) {
     PlatformDMAFree(&Queue->PrpMemory);
     PlatformDMAFree(&Queue->BounceMemory);
     if (Queue->Trackers) PlatformFree(Queue->Trackers);
-    if (Queue->Cids.Links) PlatformFree(Queue->Cids.Links);
+    if (Queue->Cids.Free) PlatformFree(Queue->Cids.Free);
     if (Queue->Cids.Busy) PlatformFree(Queue->Cids.Busy);
     if (Queue->Lock) PlatformLockDestroy(Queue->Lock);
     if (Queue->SlotEvent) PlatformEventDestroy(Queue->SlotEvent);
     if (Queue->Work) PlatformWorkDestroy(Queue->Work);
     if (Queue->BounceMutex) PlatformMutexDestroy(Queue->BounceMutex);
     Queue->Trackers = NULL;
-    Queue->Cids.Links = NULL;
+    Queue->Cids.Free = NULL;
     Queue->Cids.Busy = NULL;
     Queue->Lock = NULL;
     Queue->SlotEvent = NULL;
@@ -275,191 +238,36 @@ void NVMeQueueRestartRings(NVME_QUEUE* Queue) {
 
 void NVMeQueueReset(NVME_QUEUE* Queue) {
     RestartRingsLocked(Queue);
-    NVMeCidInit(&Queue->Cids, Queue->Cids.Links, Queue->Cids.Busy, Queue->TrackerCount);
+    NVMeCidInit(&Queue->Cids, Queue->Cids.Free, Queue->Cids.Busy, Queue->TrackerCount);
     for (U16 I = 0; I < Queue->TrackerCount; I++) Queue->Trackers[I].State = NVME_TRACKER_FREE;  // not a move: new
     Queue->Held = Queue->Retrying = Queue->Quiet = 0;
 }
 
 /************************************************************************/
-// Trackers
-
-/** A free tracker made ready for a command (under the lock), or NULL when none is free or the queue is dead. */
-static NVME_TRACKER* TakeLocked(NVME_QUEUE* Queue) {
-    U16 Index;
-    if (Queue->Mode == NVME_QUEUE_DEAD || !NVMeCidAllocate(&Queue->Cids, &Index)) return NULL;
-    NVME_TRACKER* Tracker = &Queue->Trackers[Index];
-    NVMeTrackerMove(Tracker, NVME_TRACKER_RESERVED);
-    Tracker->Generation = (U16)((Tracker->Generation + 1) & 0xF);
-    Tracker->Cid = NVMeCidCompose(Index, Tracker->Generation);
-    Tracker->Flags = 0;
-    Tracker->Retries = 0;
-    Tracker->Resubmits = 0;
-    Tracker->Failure = KSTATUS_SUCCESS;
-    Tracker->Done = NULL;
-    Tracker->Context = NULL;
-    Tracker->Callback = NULL;
-    Tracker->NextDone = NULL;
-    return Tracker;
-}
-
-/** Unlocks after a taker is done; more free slots and more sleepers: wake the next sleeper too. */
-static void ReleaseTaker(NVME_QUEUE* Queue, U64 State, NVME_TRACKER* Tracker) {
-    BOOL PassOn = Tracker != NULL && Queue->SlotWaiters > 0 && Queue->Cids.FreeCount > 0;
-    PlatformLockRelease(Queue->Lock, State);
-    if (PassOn) PlatformEventSignal(Queue->SlotEvent);
-}
-
-NVME_TRACKER* NVMeQueueTakeTracker(NVME_QUEUE* Queue) {
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    NVME_TRACKER* Tracker = TakeLocked(Queue);
-    ReleaseTaker(Queue, State, Tracker);
-    return Tracker;
-}
-
-NVME_TRACKER* NVMeQueueWaitTracker(NVME_QUEUE* Queue) {
-    U64 Start = 0, State = PlatformLockAcquire(Queue->Lock);
-    NVME_TRACKER* Tracker;
-    // Every tracker busy: sleep until one frees (each release signals), bounded like any wait on the device.
-    while ((Tracker = TakeLocked(Queue)) == NULL && Queue->Mode != NVME_QUEUE_DEAD) {
-        NVME_CONTROLLER* Controller = Queue->Controller;
-        U64 Now = PlatformTimeNs();
-        if (Start == 0) {
-            Start = Now;
-            Queue->Stats.FullWaits++;
-        }
-        if (Now - Start > NVMeDeadlineLimitNs(Controller, Controller->IoTimeoutMs, FALSE)) break;
-        if (NVMeStopAsked(Controller)) break;  // shutdown or detach takes the controller
-        Queue->SlotWaiters++;
-        PlatformLockRelease(Queue->Lock, State);
-        NVMeDeadlineWaitStep(Queue, Queue->SlotEvent);
-        State = PlatformLockAcquire(Queue->Lock);
-        Queue->SlotWaiters--;
-    }
-    ReleaseTaker(Queue, State, Tracker);
-    return Tracker;
-}
-
-/** Returns trackers to the free list (after their Done ran) and wakes a sleeping submitter. */
-static void ReleaseTrackers(NVME_QUEUE* Queue, NVME_TRACKER* First) {
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
-        if (NVMeTrackerMove(Tracker, NVME_TRACKER_FREE)) NVMeCidFree(&Queue->Cids, Tracker->Index);
-    }
-    BOOL Wake = Queue->SlotWaiters > 0;
-    PlatformLockRelease(Queue->Lock, State);
-    if (Wake) PlatformEventSignal(Queue->SlotEvent);
-}
-
-void NVMeQueuePutTracker(NVME_TRACKER* Tracker) {
-    Tracker->NextDone = NULL;
-    ReleaseTrackers(Tracker->Queue, Tracker);
-}
-
-void NVMeQueueFinish(NVME_QUEUE* Queue, NVME_TRACKER* First) {
-    if (First == NULL) return;
-    for (NVME_TRACKER* Tracker = First; Tracker; Tracker = Tracker->NextDone) {
-        if (Tracker->Done) Tracker->Done(Tracker);
-    }
-    ReleaseTrackers(Queue, First);
-}
-
-/** A chain of trackers whose Done functions run once the lock is released. */
-typedef struct tag_DONE_LIST {
-    NVME_TRACKER *First, *Last;
-} DONE_LIST;
-
-static void DoneAppend(DONE_LIST* List, NVME_TRACKER* Tracker) {
-    Tracker->NextDone = NULL;
-    if (List->Last) List->Last->NextDone = Tracker;
-    else List->First = Tracker;
-    List->Last = Tracker;
-}
-
-/** Ends a tracker the controller will not complete (under the lock): Failure is what its caller gets. */
-static void EndLocked(DONE_LIST* List, NVME_TRACKER* Tracker, KSTATUS Failure) {
-    Tracker->Failure = Failure;
-    NVMeTrackerMove(Tracker, NVME_TRACKER_COMPLETING);
-    DoneAppend(List, Tracker);
-}
-
-/************************************************************************/
-// Submission
-
-/** Copies the tracker's command into the SQ (the doorbell comes after, once per batch). */
-static void PostLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker) {
-    *(NVME_COMMAND*)&Queue->Sq[Queue->SqTail] = Tracker->Command;
-    NVMeTrackerMove(Tracker, NVME_TRACKER_IN_FLIGHT);
-    NVMeDeadlineStart(Tracker);
-    if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet++;
-    // Cannot be full: each outstanding command holds one of Depth - 1 trackers (see the header comment).
-    Queue->SqTail = NVMeRingNext(Queue->SqTail, Queue->Depth);
-    Queue->Stats.Outstanding++;
-    Queue->Stats.Submitted++;
-    if (Queue->Stats.Outstanding > Queue->Stats.MaxOutstanding) Queue->Stats.MaxOutstanding = Queue->Stats.Outstanding;
-}
-
-static void RingLocked(NVME_QUEUE* Queue) {
-    PlatformWriteBarrier();  // the entries are in memory before the device hears of them
-    NVMeDoorbellWriteSq(Queue, Queue->SqTail);
-}
-
-/** Whether a command may go to the device now: a live queue, or the reset's own on a recovering one. */
-static BOOL MayPost(const NVME_QUEUE* Queue, const NVME_TRACKER* Tracker) {
-    return Queue->Mode == NVME_QUEUE_LIVE ||
-           (Queue->Mode == NVME_QUEUE_RECOVERING && (Tracker->Flags & NVME_TRACKER_RECOVERY));
-}
-
-KSTATUS NVMeQueueSubmitBatch(NVME_TRACKER* const* Trackers, U32 Count) {
-    if (Count == 0) return KSTATUS_SUCCESS;
-    NVME_QUEUE* Queue = Trackers[0]->Queue;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    U8 Mode = Queue->Mode;
-    U32 Posted = 0;
-    for (U32 I = 0; I < Count && Mode != NVME_QUEUE_DEAD; I++) {
-        NVME_TRACKER* Tracker = Trackers[I];
-        Tracker->Command.Cid = Tracker->Cid;
-        Tracker->Opcode = Tracker->Command.Opcode;
-        Tracker->Nsid = Tracker->Command.Nsid;
-        if (MayPost(Queue, Tracker)) {
-            PostLocked(Queue, Tracker);
-            Posted++;
-        } else if (NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
-            Queue->Held++;  // posted when the reset brings the queue back
-        }
-    }
-    if (Posted) RingLocked(Queue);  // one doorbell for the whole batch
-    PlatformLockRelease(Queue->Lock, State);
-    if (Mode == NVME_QUEUE_DEAD) return KSTATUS_IO_ERROR;
-    if (Posted) Queue->Ops->Kick(Queue);
-    return KSTATUS_SUCCESS;
-}
-
-KSTATUS NVMeQueueSubmit(NVME_TRACKER* Tracker) { return NVMeQueueSubmitBatch(&Tracker, 1); }
-
-/************************************************************************/
 // Modes, holding, retries
 
 /** Entering LIVE or RECOVERING: posts what may go now (one doorbell); fails held CANCEL commands. */
-static U32 PostHeldLocked(NVME_QUEUE* Queue, DONE_LIST* Ended) {
+static U32 PostHeldLocked(NVME_QUEUE* Queue, NVME_DONE_LIST* Ended) {
     U32 Posted = 0;
     for (U16 I = 0; Queue->Held && I < Queue->TrackerCount; I++) {
         NVME_TRACKER* Tracker = &Queue->Trackers[I];
         if (Tracker->State != NVME_TRACKER_HELD) continue;
         if (Tracker->Flags & NVME_TRACKER_CANCEL) {
             Queue->Held--;
-            EndLocked(Ended, Tracker, Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT);
-        } else if (MayPost(Queue, Tracker)) {
+            KSTATUS Failure = Tracker->Failure != KSTATUS_SUCCESS ? Tracker->Failure : KSTATUS_TIMEOUT;
+            NVMeQueueEndLocked(Ended, Tracker, Failure);
+        } else if (NVMeQueueMayPost(Queue, Tracker)) {
             Queue->Held--;
-            PostLocked(Queue, Tracker);
+            NVMeQueuePostLocked(Queue, Tracker);
             Posted++;
         }
     }
-    if (Posted) RingLocked(Queue);
+    if (Posted) NVMeQueueRingLocked(Queue);
     return Posted;
 }
 
 /** Entering DEAD: everything in flight, held or waiting for a retry fails with KSTATUS_IO_ERROR. */
-static void FailAllLocked(NVME_QUEUE* Queue, DONE_LIST* Ended) {
+static void FailAllLocked(NVME_QUEUE* Queue, NVME_DONE_LIST* Ended) {
     for (U16 I = 0; I < Queue->TrackerCount; I++) {
         NVME_TRACKER* Tracker = &Queue->Trackers[I];
         switch (Tracker->State) {
@@ -471,19 +279,19 @@ static void FailAllLocked(NVME_QUEUE* Queue, DONE_LIST* Ended) {
             case NVME_TRACKER_RETRY: Queue->Retrying--; break;
             default: continue;
         }
-        EndLocked(Ended, Tracker, KSTATUS_IO_ERROR);
+        NVMeQueueEndLocked(Ended, Tracker, KSTATUS_IO_ERROR);
     }
 }
 
 /** Logs each command the driver ended itself (not the CANCEL ones: AERs, Aborts, abandoned commands). */
-static void ReportEnded(NVME_QUEUE* Queue, const DONE_LIST* Ended) {
+static void ReportEnded(NVME_QUEUE* Queue, const NVME_DONE_LIST* Ended) {
     for (NVME_TRACKER* Tracker = Ended->First; Tracker; Tracker = Tracker->NextDone) {
         if (!(Tracker->Flags & NVME_TRACKER_CANCEL)) NVMeReportDriverFailure(Queue->Controller, Tracker);
     }
 }
 
 BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
-    DONE_LIST Ended = {NULL, NULL};
+    NVME_DONE_LIST Ended = {NULL, NULL};
     U32 Posted = 0;
     U64 State = PlatformLockAcquire(Queue->Lock);
     U8 From = Queue->Mode;
@@ -495,7 +303,7 @@ BOOL NVMeQueueSetMode(NVME_QUEUE* Queue, U8 Mode) {
     if (Mode == NVME_QUEUE_LIVE || Mode == NVME_QUEUE_RECOVERING) Posted = PostHeldLocked(Queue, &Ended);
     if (Mode == NVME_QUEUE_DEAD) FailAllLocked(Queue, &Ended);
     PlatformLockRelease(Queue->Lock, State);
-    if (Posted) Queue->Ops->Kick(Queue);
+    if (Posted) NVMeQueueKick(Queue);
     if (Mode == NVME_QUEUE_DEAD) {
         ReportEnded(Queue, &Ended);
         PlatformEventSignal(Queue->SlotEvent);  // submitters waiting for a slot see the queue is gone
@@ -539,7 +347,7 @@ U32 NVMeQueueHoldInFlight(NVME_QUEUE* Queue) {
 }
 
 U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
-    DONE_LIST Ended = {NULL, NULL};
+    NVME_DONE_LIST Ended = {NULL, NULL};
     U64 Next = 0;
     U32 Posted = 0;
     if (!Queue->Allocated || __atomic_load_n(&Queue->Retrying, __ATOMIC_RELAXED) == 0) return 0;
@@ -549,7 +357,7 @@ U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
         if (Tracker->State != NVME_TRACKER_RETRY) continue;
         if (Tracker->Flags & NVME_TRACKER_CANCEL) {
             Queue->Retrying--;
-            EndLocked(&Ended, Tracker, KSTATUS_TIMEOUT);
+            NVMeQueueEndLocked(&Ended, Tracker, KSTATUS_TIMEOUT);
             continue;
         }
         if (Tracker->RetryAtNs > NowNs) {
@@ -562,232 +370,17 @@ U64 NVMeQueueRetryDue(NVME_QUEUE* Queue, U64 NowNs) {
         Tracker->Cid = NVMeCidCompose(Tracker->Index, Tracker->Generation);
         Tracker->Command.Cid = Tracker->Cid;
         if (Queue->Mode == NVME_QUEUE_LIVE) {
-            PostLocked(Queue, Tracker);
+            NVMeQueuePostLocked(Queue, Tracker);
             Posted++;
         } else if (NVMeTrackerMove(Tracker, NVME_TRACKER_HELD)) {
             Queue->Held++;
         }
     }
-    if (Posted) RingLocked(Queue);
+    if (Posted) NVMeQueueRingLocked(Queue);
     PlatformLockRelease(Queue->Lock, State);
-    if (Posted) Queue->Ops->Kick(Queue);
+    if (Posted) NVMeQueueKick(Queue);
     NVMeQueueFinish(Queue, Ended.First);
     return Next;
-}
-
-/************************************************************************/
-// Completion: drain, validate, complete
-
-/** What one reaping pass found, for the work done once the lock is released. */
-typedef struct tag_REAP {
-    DONE_LIST Done;
-    U32 Count;
-    U32 Bad;
-    NVME_COMPLETION FirstBad;
-    U32 Retried;
-    U16 RetryStatus;
-    U8 RetryOpcode;
-    U64 NowNs;
-} REAP;
-
-/** Drain: the entry at *Head if the controller posted it (phase first, then the rest behind a read barrier). */
-static BOOL TakeEntry(NVME_QUEUE* Queue, U16* Head, U8* Phase, NVME_COMPLETION* Entry) {
-    volatile NVME_COMPLETION* Slot = &Queue->Cq[*Head];
-    if ((Slot->Status & 1) != *Phase) return FALSE;
-    PlatformReadBarrier();  // nothing of the entry is read before its phase matched
-    *Entry = *(const NVME_COMPLETION*)Slot;
-    NVMeCqAdvance(Head, Phase, Queue->Depth);
-    if (Entry->SqHead < Queue->Depth) Queue->SqHead = Entry->SqHead;
-    return TRUE;
-}
-
-/** Validate: the tracker a completion names, or NULL if the completion is not to be trusted. */
-static NVME_TRACKER* ValidateCompletion(NVME_QUEUE* Queue, const NVME_COMPLETION* Entry) {
-    if (Entry->SqId != Queue->Id) return NULL;
-    U16 Index = NVMeCidIndex(Entry->Cid);
-    if (Index >= Queue->TrackerCount || !NVMeCidIsBusy(&Queue->Cids, Index)) return NULL;
-    NVME_TRACKER* Tracker = &Queue->Trackers[Index];
-    if (Tracker->State != NVME_TRACKER_IN_FLIGHT || Tracker->Cid != Entry->Cid) return NULL;
-    return Tracker;
-}
-
-/** Whether a failed command goes round again (under the queue lock); *DelayMs before it does. */
-static BOOL WantsRetry(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, U16 NvmeStatus, U32* DelayMs) {
-    NVME_CONTROLLER* Controller = Queue->Controller;
-    if (!Controller->WatchdogStarted || (Tracker->Flags & (NVME_TRACKER_NO_RETRY | NVME_TRACKER_CANCEL))) return FALSE;
-    if (NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORT_REQUESTED && (Tracker->Flags & NVME_TRACKER_ABORT_SENT)) {
-        // Our own Abort ended it after a timeout: sent again, within the resubmission bound.
-        Tracker->Flags &= (U8)~NVME_TRACKER_ABORT_SENT;
-        if (Tracker->Resubmits >= NVME_MAX_RESUBMITS) {
-            Tracker->Failure = KSTATUS_TIMEOUT;
-            return FALSE;
-        }
-        Tracker->Resubmits++;
-        NVME_COUNT(Controller->Info.Resubmits, 1);
-        *DelayMs = 0;
-        return TRUE;
-    }
-    if (!NVMeStatusRetryable(NvmeStatus) || Tracker->Retries >= NVME_MAX_RETRIES) return FALSE;
-    Tracker->Retries++;
-    NVME_COUNT(Controller->Info.Retries, 1);
-    *DelayMs = NVMeRetryDelayMs(Tracker->Retries);
-    return TRUE;
-}
-
-/** Complete: done (chained for its Done function), parked for a retry, or - in a reset's drain - left in flight. */
-static void CompleteLocked(NVME_QUEUE* Queue, NVME_TRACKER* Tracker, const NVME_COMPLETION* Entry, REAP* Reap) {
-    U16 NvmeStatus = NVME_STATUS_FIELD(Entry->Status);
-    // The reset's own SQ deletion ended it: it is held and sent again, not failed.
-    if (Queue->Mode == NVME_QUEUE_SUSPENDED && NVME_STATUS_CODE(NvmeStatus) == NVME_STATUS_ABORTED_SQ_DELETION) return;
-    Tracker->Completion = *Entry;
-    if (Tracker->Flags & NVME_TRACKER_NO_DEADLINE) Queue->Quiet--;
-    Queue->Stats.Outstanding--;
-    Queue->Stats.Completed++;
-    U32 DelayMs = 0;
-    if (UNLIKELY(NvmeStatus != 0)) {
-        Queue->Stats.Errors++;
-        if (WantsRetry(Queue, Tracker, NvmeStatus, &DelayMs) && NVMeTrackerMove(Tracker, NVME_TRACKER_RETRY)) {
-            if (Reap->NowNs == 0) Reap->NowNs = PlatformTimeNs();
-            Tracker->RetryAtNs = Reap->NowNs + (U64)DelayMs * 1000000ULL;
-            Queue->Retrying++;
-            Reap->RetryStatus = NvmeStatus;
-            Reap->RetryOpcode = Tracker->Opcode;
-            Reap->Retried++;
-            return;
-        }
-    }
-    NVMeTrackerMove(Tracker, NVME_TRACKER_COMPLETING);
-    DoneAppend(&Reap->Done, Tracker);
-}
-
-/** The three steps over every posted entry, then the head: doorbell first (while the CQ exists), then the head. */
-static void ReapLocked(NVME_QUEUE* Queue, REAP* Reap) {
-    U32 CqState = Queue->CqState;
-    U16 Head = NVME_CQ_STATE_HEAD(CqState);
-    U8 Phase = NVME_CQ_STATE_PHASE(CqState);
-    NVME_COMPLETION Entry;
-    while (TakeEntry(Queue, &Head, &Phase, &Entry)) {
-        Reap->Count++;
-        NVME_TRACKER* Tracker = ValidateCompletion(Queue, &Entry);
-        if (Tracker != NULL) {
-            CompleteLocked(Queue, Tracker, &Entry, Reap);
-        } else {
-            if (Reap->Bad++ == 0) Reap->FirstBad = Entry;
-            Queue->Stats.BadCompletions++;
-        }
-    }
-    if (Reap->Count == 0) return;
-    if (Queue->CqLive) NVMeDoorbellWriteCq(Queue, Head);  // once per batch
-    __atomic_store_n(&Queue->CqState, NVME_CQ_STATE(Head, Phase), __ATOMIC_RELEASE);  // after the doorbell
-}
-
-/** After the lock: one line for what looked wrong or is retried, the watchdog told, the Done functions run. */
-static void FinishReap(NVME_QUEUE* Queue, REAP* Reap) {
-    NVME_CONTROLLER* Controller = Queue->Controller;
-    if (UNLIKELY(Reap->Bad)) {
-        NVME_COMPLETION* Bad = &Reap->FirstBad;
-        LOG_RATE_LIMITED(LOG_LEVEL_WARNING, 1000, 5,
-                         "[NVMeQueueReap] %s: dropped %u bad completion(s) on queue %u "
-                         "(first: CID %x SQID %u status %x)",
-                         Controller->Info.Name, Reap->Bad, Queue->Id, Bad->Cid, Bad->SqId, Bad->Status);
-        __atomic_store_n(&Controller->CheckNow, 1, __ATOMIC_RELEASE);  // a completion that looks wrong: CSTS now
-    }
-    if (UNLIKELY(Reap->Retried)) {
-        char Text[NVME_REASON_LENGTH];
-        NVMeStatusFormat(Reap->RetryStatus, Text, sizeof(Text));
-        LOG_RATE_LIMITED(LOG_LEVEL_INFO, 1000, 5, "[NVMeQueueReap] %s: %s on queue %u: %s, retrying",
-                         Controller->Info.Name, NVMeOpcodeName(Queue->Id == 0, Reap->RetryOpcode), Queue->Id, Text);
-        __atomic_store_n(&Controller->RetryPending, 1, __ATOMIC_RELEASE);
-    }
-    if (UNLIKELY(Reap->Bad || Reap->Retried)) NVMeRecoveryKick(Controller);
-    NVMeQueueFinish(Queue, Reap->Done.First);
-}
-
-U32 NVMeQueueReap(NVME_QUEUE* Queue) {
-    REAP Reap = {0};
-    if (!Queue->Allocated) return 0;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    if (Queue->Mode == NVME_QUEUE_LIVE || Queue->Mode == NVME_QUEUE_RECOVERING) ReapLocked(Queue, &Reap);
-    PlatformLockRelease(Queue->Lock, State);
-    FinishReap(Queue, &Reap);
-    return Reap.Count;
-}
-
-U32 NVMeQueueDrain(NVME_QUEUE* Queue) {
-    REAP Reap = {0};
-    if (!Queue->Allocated) return 0;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    if (Queue->Mode == NVME_QUEUE_SUSPENDED) ReapLocked(Queue, &Reap);
-    PlatformLockRelease(Queue->Lock, State);
-    FinishReap(Queue, &Reap);
-    return Reap.Count;
-}
-
-BOOL NVMeQueueCompletionPosted(NVME_QUEUE* Queue, U16 Cid) {
-    BOOL Found = FALSE;
-    if (!Queue->Allocated) return FALSE;
-    U64 State = PlatformLockAcquire(Queue->Lock);
-    U16 Head = NVME_CQ_STATE_HEAD(Queue->CqState);
-    U8 Phase = NVME_CQ_STATE_PHASE(Queue->CqState);
-    for (U16 I = 0; I < Queue->Depth && !Found; I++) {
-        volatile NVME_COMPLETION* Slot = &Queue->Cq[Head];
-        if ((Slot->Status & 1) != Phase) break;
-        PlatformReadBarrier();
-        Found = Slot->Cid == Cid && Slot->SqId == Queue->Id;
-        NVMeCqAdvance(&Head, &Phase, Queue->Depth);
-    }
-    PlatformLockRelease(Queue->Lock, State);
-    return Found;
-}
-
-/**
- * INTx with nothing posted on the admin queue: a controller in fatal status ignores CQ head doorbells, so its
- * level may stay up with every entry reaped. Mask it (the reset unmasks) and let the watchdog look, or it storms.
- */
-static BOOL NVMeIntxFatalCheck(NVME_QUEUE* Queue) {
-    U32 Csts = NVMeRead32(Queue->Controller, NVME_REG_CSTS);
-    if (Csts != MAX_U32 && !(Csts & NVME_CSTS_CFS)) return FALSE;
-    NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);
-    __atomic_store_n(&Queue->Controller->CheckNow, 1, __ATOMIC_RELEASE);
-    NVMeRecoveryKick(Queue->Controller);
-    return TRUE;
-}
-
-/**
- * The top half, on any CPU, without the queue lock: it only looks whether the entry at the published head is
- * posted, and claims the interrupt (counts it, queues the bottom half) only then, so a vector shared with other
- * queues or other devices (INTx, MSI, a VMD's) costs one load and one compare. It never writes the head or phase.
- *
- * Why the unlocked look never misses an entry: the reaper (one at a time, under the lock) writes the CQ head
- * doorbell and only then publishes head and phase together (CqState, one word, release). Whatever word the top
- * half loads (acquire), the slot it names was either not yet consumed (posted or not, exactly what the reaper
- * would see) or consumed by a reaper still running, whose entry still carries the phase the word expects: the
- * controller cannot have written that slot again, because the trackers of the batch being reaped are not freed
- * before the word is published, so fewer than Depth entries can follow the old head. A stale word therefore
- * gives at worst a spurious claim (the bottom half then reaps nothing), never a lost one.
- */
-BOOL NVMeQueuePosted(NVME_QUEUE* Queue) {
-    U32 CqState = __atomic_load_n(&Queue->CqState, __ATOMIC_ACQUIRE);
-    return Queue->Allocated && (Queue->Cq[NVME_CQ_STATE_HEAD(CqState)].Status & 1) == NVME_CQ_STATE_PHASE(CqState);
-}
-
-BOOL NVMeQueueInterrupt(LPVOID Context) {
-    NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
-    if (!NVMeQueuePosted(Queue)) {
-        // A vector of its own is this queue's whatever it finds: a waiter may have reaped the entry first.
-        if (Queue->OwnVector) return TRUE;
-        return Queue->Ops == &NVMeIntxQueueOps && Queue->Id == 0 && NVMeIntxFatalCheck(Queue);
-    }
-    __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);  // the one counter written outside the lock
-    if (Queue->Id != 0 && Queue->Ops == &NVMeInterruptQueueOps) {
-        // I/O completions end here, on the CPU the vector is aimed at: the reap takes the queue's spinlock, and
-        // Done functions only take spinlocks and signal events (NVMe-Request.c, the asynchronous callbacks).
-        NVMeQueueReap(Queue);
-        return TRUE;
-    }
-    if (Queue->Ops == &NVMeIntxQueueOps) NVMeWrite32(Queue->Controller, NVME_REG_INTMS, 1);  // level: quiet it
-    PlatformWorkQueue(Queue->Work);
-    return TRUE;
 }
 
 /************************************************************************/
