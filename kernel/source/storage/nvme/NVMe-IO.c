@@ -199,18 +199,23 @@ static KSTATUS BuildCommand(NVME_NAMESPACE* Namespace, NVME_TRACKER* Tracker, U8
     return KSTATUS_SUCCESS;
 }
 
-static void AsyncDone(NVME_TRACKER* Tracker) {
+/** AsyncDone for a command that failed: out of line, so the clean completion's tail call needs no frame. */
+static __attribute__((noinline, cold)) void AsyncFailed(NVME_TRACKER* Tracker) {
     U16 NvmeStatus = NVME_STATUS_FIELD(Tracker->Completion.Status);
-    if (LIKELY(Tracker->Failure == KSTATUS_SUCCESS && NvmeStatus == 0)) {
-        Tracker->Callback(KSTATUS_SUCCESS, 0, Tracker->Context);  // nearly every command: no status to map
-        return;
-    }
     if (Tracker->Failure != KSTATUS_SUCCESS) {
         Tracker->Callback(Tracker->Failure, 0, Tracker->Context);  // ended by the driver: no device status
         return;
     }
     NVMeReportError(Tracker->Queue->Controller, Tracker, NvmeStatus);
     Tracker->Callback(NVMeStatusToKStatus(NvmeStatus), NvmeStatus, Tracker->Context);
+}
+
+static void AsyncDone(NVME_TRACKER* Tracker) {
+    if (LIKELY(Tracker->Failure == KSTATUS_SUCCESS && NVME_STATUS_FIELD(Tracker->Completion.Status) == 0)) {
+        Tracker->Callback(KSTATUS_SUCCESS, 0, Tracker->Context);  // nearly every command: no status to map
+        return;
+    }
+    AsyncFailed(Tracker);
 }
 
 /** Checks one asynchronous command (NVMeSubmitIO's rules); a flush gets the range check's stand-ins. */
