@@ -13,7 +13,7 @@
 
 static void test_cid_allocator_basics(void** State) {
     (void)State;
-    U16 Links[3];
+    U16 Links[4];  // NVMeCidRingSize(3)
     U8 Busy[3];
     NVME_CID_ALLOCATOR A;
     U16 Index = 99;
@@ -35,6 +35,12 @@ static void test_cid_allocator_basics(void** State) {
     assert_true(NVMeCidAllocate(&A, &Index));
     assert_int_equal(Index, 1);
     assert_false(NVMeCidAllocate(&A, &Index));
+    // The free ring's slots: a power of two at or above the capacity (a step is an AND).
+    assert_int_equal(NVMeCidRingSize(1), 1);
+    assert_int_equal(NVMeCidRingSize(3), 4);
+    assert_int_equal(NVMeCidRingSize(4), 4);
+    assert_int_equal(NVMeCidRingSize(1023), 1024);
+    assert_int_equal(NVMeCidRingSize(NVME_MAX_QUEUE_DEPTH - 1), NVME_MAX_QUEUE_DEPTH);
 }
 
 static void test_cid_fifo_order(void** State) {
@@ -131,7 +137,7 @@ typedef struct {
 
 static void test_simulated_queue_wraps(void** State) {
     (void)State;
-    U16 Links[DEPTH - 1];
+    U16 Links[NVME_MAX_QUEUE_DEPTH];  // at least NVMeCidRingSize(DEPTH - 1)
     U8 Busy[DEPTH - 1];
     U16 Generation[DEPTH - 1] = {0};
     NVME_CID_ALLOCATOR A;

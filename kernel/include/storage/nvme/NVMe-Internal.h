@@ -216,26 +216,36 @@ U32 NVMeMaxBlocksPerCommand(U64 MaxCommandBytes, U32 LbaSize);
 
 /**
  * A FIFO free list of tracker indexes: an index is handed out again only after everything freed before it. The
- * free indexes sit in a ring of Capacity entries, oldest at Head (a taking or a freeing is a load, a store and a
- * step, no list to link); Busy says which are out, so a double or stray free is refused and the ring never overflows.
+ * free indexes sit in a ring, oldest at Head (a taking or a freeing is a load, a store and a step, no list to
+ * link); Busy says which are out, so a double or stray free is refused and the ring never holds more than Capacity.
+ * The ring has a power of two of slots (NVMeCidRingSize), at least Capacity, so a step is an AND with Mask rather
+ * than a compare and a select (twice a command, make bench-model).
  */
 typedef struct tag_NVME_CID_ALLOCATOR {
-    U16* Free;      // Capacity entries: the ring of free indexes
+    U16* Free;      // NVMeCidRingSize(Capacity) entries: the ring of free indexes
     U8* Busy;       // Capacity entries
     U16 Capacity;
     U16 FreeCount;
     U16 Head;       // ring slot of the next index handed out
     U16 Tail;       // ring slot the next freed index goes to
+    U16 Mask;       // ring slots - 1
 } NVME_CID_ALLOCATOR;
 
 // The allocator and the ring steps run once or twice per command: inline, a call would cost more than the body.
 
+/** Slots of the free ring for Capacity indexes: the power of two at or above it. */
+static inline U32 NVMeCidRingSize(U16 Capacity) {
+    U32 Size = 1;
+    while (Size < Capacity) Size <<= 1;
+    return Size;
+}
+/** Free holds NVMeCidRingSize(Capacity) entries, Busy Capacity. */
 void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacity);
 /** FALSE when every index is busy. */
 static inline BOOL NVMeCidAllocate(NVME_CID_ALLOCATOR* Allocator, U16* Index) {
     if (UNLIKELY(Allocator->FreeCount == 0)) return FALSE;
     U16 Taken = Allocator->Free[Allocator->Head];
-    Allocator->Head = (U16)(Allocator->Head + 1 == Allocator->Capacity ? 0 : Allocator->Head + 1);
+    Allocator->Head = (U16)((Allocator->Head + 1) & Allocator->Mask);
     Allocator->Busy[Taken] = 1;
     Allocator->FreeCount--;
     *Index = Taken;
@@ -246,7 +256,7 @@ static inline BOOL NVMeCidFree(NVME_CID_ALLOCATOR* Allocator, U16 Index) {
     if (UNLIKELY(Index >= Allocator->Capacity || !Allocator->Busy[Index])) return FALSE;
     Allocator->Busy[Index] = 0;
     Allocator->Free[Allocator->Tail] = Index;
-    Allocator->Tail = (U16)(Allocator->Tail + 1 == Allocator->Capacity ? 0 : Allocator->Tail + 1);
+    Allocator->Tail = (U16)((Allocator->Tail + 1) & Allocator->Mask);
     Allocator->FreeCount++;
     return TRUE;
 }

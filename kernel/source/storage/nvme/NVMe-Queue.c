@@ -87,7 +87,9 @@ void NVMeCidInit(NVME_CID_ALLOCATOR* Allocator, U16* Free, U8* Busy, U16 Capacit
     Allocator->Busy = Busy;
     Allocator->Capacity = Capacity;
     Allocator->FreeCount = Capacity;
-    Allocator->Head = Allocator->Tail = 0;  // the ring is full: every index free, in order
+    Allocator->Mask = (U16)(NVMeCidRingSize(Capacity) - 1);
+    Allocator->Head = 0;  // every index free, in order
+    Allocator->Tail = (U16)(Capacity & Allocator->Mask);
     for (U16 I = 0; I < Capacity; I++) {
         Free[I] = I;
         Busy[I] = 0;
@@ -160,7 +162,7 @@ KSTATUS NVMeQueueAllocate(NVME_CONTROLLER* Controller, NVME_QUEUE* Queue, U16 Id
 
     Status = KSTATUS_NO_MEMORY;
     Queue->Trackers = (NVME_TRACKER*)PlatformAllocZero(sizeof(NVME_TRACKER) * Queue->TrackerCount);
-    U16* Free = (U16*)PlatformAllocZero(sizeof(U16) * Queue->TrackerCount);
+    U16* Free = (U16*)PlatformAllocZero(sizeof(U16) * NVMeCidRingSize(Queue->TrackerCount));
     U8* Busy = (U8*)PlatformAllocZero(Queue->TrackerCount);
     Queue->Cids.Free = Free;
     Queue->Cids.Busy = Busy;
