@@ -243,8 +243,10 @@ BOOL NVMeQueueInterrupt(LPVOID Context) {
     NVME_QUEUE* Queue = (NVME_QUEUE*)Context;
     if (LIKELY(Queue->OwnVector && Queue->Ops == &NVMeInterruptQueueOps)) {
         // An I/O queue alone on its vector: every interrupt of it is this queue's, so no unlocked look first; the
-        // reap's own phase check under the lock finds what was posted (nothing: a waiter reaped it first).
-        if (ReapOpen(Queue)) __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);
+        // reap's own phase check under the lock finds what was posted (nothing: a waiter reaped it first). Counted
+        // before the reap: its callbacks wake waiters, who may read the count at once.
+        __atomic_add_fetch(&Queue->Stats.Interrupts, 1, __ATOMIC_RELAXED);
+        ReapOpen(Queue);
         return TRUE;
     }
     if (!NVMeQueuePosted(Queue)) {
