@@ -419,6 +419,13 @@ static inline void DriverExpectIdle(DRIVER_TEST* T) {
     }
 }
 
+/** The DISK of namespace Nsid of the test's controller ("nvme0n1"...), or NULL. */
+static inline DISK* DriverFindDisk(DRIVER_TEST* T, U32 Nsid) {
+    char Name[DISK_NAME_LENGTH];
+    snprintf(Name, sizeof(Name), "%sn%u", DriverInfo(T)->Name, Nsid);
+    return DiskFind(Name);
+}
+
 static inline NVME_MODEL_FAULT DriverFault(NVME_MODEL_FAULT_KIND Kind, U16 Queue, U16 Opcode, U32 Nth) {
     NVME_MODEL_FAULT F;
     memset(&F, 0, sizeof(F));

@@ -19,12 +19,6 @@
 
 #define HOUR_MS 3600000U
 
-static DISK* FindDisk(DRIVER_TEST* T, U32 Nsid) {
-    char Name[DISK_NAME_LENGTH];
-    snprintf(Name, sizeof(Name), "%sn%u", DriverInfo(T)->Name, Nsid);
-    return DiskFind(Name);
-}
-
 /************************************************************************/
 // Ready
 
@@ -58,7 +52,7 @@ static void test_ready_never(void** State) {
     assert_true(strstr(Info->StateReason, "not ready within 8000 ms") != NULL);
     assert_true(TookMs >= 8000 && TookMs < 9000);  // bounded by CAP.TO
     assert_null(NVMeGetNamespace(T.Index, 1));
-    assert_null(FindDisk(&T, 1));
+    assert_null(DriverFindDisk(&T, 1));
     assert_false(Info->Supervised);
     assert_int_equal(NVMeResetController(T.Index), KSTATUS_IO_ERROR);
     assert_true(HostLogContains("left alone"));
@@ -167,7 +161,7 @@ static void test_sparse_namespaces(void** State) {
     for (U32 I = 0; I < 4; I++) {
         assert_int_equal(Info->Namespaces[I].NSID, Nsids[I]);
         assert_true(Info->Namespaces[I].Exposed);
-        DISK* Disk = FindDisk(&T, Nsids[I]);
+        DISK* Disk = DriverFindDisk(&T, Nsids[I]);
         assert_non_null(Disk);
         assert_int_equal(Disk->SectorSize, Sizes[I]);
     }

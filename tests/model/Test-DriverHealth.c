@@ -20,12 +20,6 @@
 
 #include "Test-DriverCommon.h"
 
-static DISK* FindDisk(DRIVER_TEST* T, U32 Nsid) {
-    char Name[DISK_NAME_LENGTH];
-    snprintf(Name, sizeof(Name), "%sn%u", DriverInfo(T)->Name, Nsid);
-    return DiskFind(Name);
-}
-
 /** Waits (platform time) until the watchdog handled Count events and re-armed every AER. */
 static void WaitEvents(DRIVER_TEST* T, U64 Count) {
     for (U32 I = 0; I < 2000; I++) {
@@ -323,7 +317,7 @@ static void test_trim_and_write_zeroes(void** State) {
     assert_int_equal(NVMeTrim(T.Ns, 262100, 100), KSTATUS_BAD_PARAMETER);
     assert_int_equal(NVMeWriteZeroes(T.Ns, 0, 0), KSTATUS_BAD_PARAMETER);
     // The DISK layer: TRIM supported, routed to Dataset Management.
-    DISK* Disk = FindDisk(&T, 1);
+    DISK* Disk = DriverFindDisk(&T, 1);
     DISK_INFO DiskInfo;
     assert_int_equal(DiskGetInfo(Disk, &DiskInfo), KSTATUS_SUCCESS);
     assert_true(DiskInfo.SupportsTrim);
@@ -348,7 +342,7 @@ static void test_trim_unsupported(void** State) {
     DriverStart(&T, &Config);
     assert_int_equal(NVMeTrim(T.Ns, 0, 8), KSTATUS_NOT_SUPPORTED);
     assert_int_equal(NVMeWriteZeroes(T.Ns, 0, 8), KSTATUS_NOT_SUPPORTED);
-    DISK* Disk = FindDisk(&T, 1);
+    DISK* Disk = DriverFindDisk(&T, 1);
     DISK_INFO DiskInfo;
     assert_int_equal(DiskGetInfo(Disk, &DiskInfo), KSTATUS_SUCCESS);
     assert_false(DiskInfo.SupportsTrim);

@@ -17,12 +17,6 @@
 #include "Test-DriverCommon.h"
 #include "storage/nvme/NVMe-Internal.h"
 
-static DISK* FindDisk(DRIVER_TEST* T, U32 Nsid) {
-    char Name[DISK_NAME_LENGTH];
-    snprintf(Name, sizeof(Name), "%sn%u", DriverInfo(T)->Name, Nsid);
-    return DiskFind(Name);
-}
-
 static void test_shutdown_clean(void** State) {
     (void)State;
     DRIVER_TEST T;
@@ -53,7 +47,7 @@ static void test_shutdown_clean(void** State) {
     // Nothing is accepted afterwards, and nothing touches the controller.
     U8* Buffer = DriverAlloc(4096);
     assert_int_equal(NVMeReadSync(T.Ns, 0, 8, Buffer), KSTATUS_IO_ERROR);
-    assert_int_equal(DiskRead(FindDisk(&T, 1), 0, 8, Buffer), KSTATUS_IO_ERROR);
+    assert_int_equal(DiskRead(DriverFindDisk(&T, 1), 0, 8, Buffer), KSTATUS_IO_ERROR);
     DriverFree(Buffer, 4096);
     NVME_MODEL_STATS Later;
     PlatformSleepMs(3000);  // the watchdog's next passes
